@@ -1,0 +1,147 @@
+# wsgate — plain Makefile. See README.md.
+#   make                 build ./wsgate (release, -O2)
+#   make test            unit tests (ASan+UBSan) + integration tests
+#   make run             run on ./gateway.conf with the demo backend
+#   make SANITIZER=address,undefined   sanitized build in build/san-*/
+#   make WERROR=1        warnings are errors (CI)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make fuzz            build libFuzzer drivers (clang) and run each briefly
+
+VERSION    := 0.1.0
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON     ?= /usr/bin/python3
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+
+PKGS       := libevent libevent_openssl libevent_pthreads openssl inih
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wformat=2 -Wcast-qual -Wwrite-strings -Wundef \
+	-Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+OPT      ?= -O2 -g
+CFLAGS   ?=
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DWSGATE_VERSION='"$(VERSION)"'
+ALL_CFLAGS = -std=c11 $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+
+comma := ,
+ifneq ($(SANITIZER),)
+BUILD    := build/san-$(subst $(comma),-,$(SANITIZER))
+OPT      := -O1 -g
+ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZER)
+else
+BUILD    := build/release
+endif
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PURE_MODS := config route upgrade ws_frame ws_utf8
+DAEMON_MODS := main log listener session upstream heartbeat metrics
+SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
+OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
+
+UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
+
+# Which pure objects each unit test links (never libevent).
+UNIT_DEPS_ws_utf8  := ws_utf8
+UNIT_DEPS_ws_frame := ws_frame ws_utf8
+UNIT_DEPS_upgrade  := upgrade
+UNIT_DEPS_config   := config
+UNIT_DEPS_route    := route config
+
+.PHONY: all test unit-test integration-test run clean install fuzz bench \
+	deps test-deps run-deps
+all: wsgate
+
+wsgate: $(BUILD)/wsgate
+ifeq ($(SANITIZER),)
+	$(Q)cp $< $@
+else
+	@true
+endif
+
+$(BUILD)/wsgate: $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lm
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/unit/%.c | $(BUILD)/tests
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD) $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+.SECONDEXPANSION:
+$(BUILD)/test_%: $(BUILD)/tests/test_%.o $$(patsubst %,$(BUILD)/%.o,$$(UNIT_DEPS_$$*))
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -linih -lcrypto
+
+# Unit tests always run under ASan + UBSan.
+unit-test:
+	$(Q)$(MAKE) --no-print-directory SANITIZER=address,undefined unit-test-run
+
+unit-test-run: $(UNIT_TESTS)
+	$(Q)for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+
+# Integration tests: the sanitized daemon for behaviour, the release build
+# for memory figures (ASan's shadow and quarantine would swamp them).
+integration-test:
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SANITIZER=address,undefined $$(echo build/san-address-undefined/wsgate)
+	$(Q)WSGATE_BIN=$(CURDIR)/build/san-address-undefined/wsgate \
+	  WSGATE_RELEASE_BIN=$(CURDIR)/wsgate \
+	  $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test: test-deps
+	$(Q)$(MAKE) --no-print-directory WERROR=1 unit-test
+	$(Q)$(MAKE) --no-print-directory WERROR=1 integration-test
+
+# Install build and run dependencies (Debian 12, as root); a no-op when
+# they are present.
+deps:
+	$(Q)sh packaging/install-deps.sh build
+test-deps:
+	$(Q)sh packaging/install-deps.sh test
+run-deps:
+	$(Q)sh packaging/install-deps.sh build
+
+run: run-deps wsgate
+	$(Q)sh packaging/demo-run.sh ./wsgate gateway.conf
+
+fuzz:
+	$(Q)$(MAKE) -C tests/fuzz run
+
+bench:
+	$(Q)$(MAKE) -C bench run
+
+install: wsgate
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 wsgate $(DESTDIR)$(BINDIR)/wsgate
+	install -m 644 docs/wsgate.8 $(DESTDIR)$(MANDIR)/man8/wsgate.8
+	install -m 644 docs/gateway.conf.5 $(DESTDIR)$(MANDIR)/man5/gateway.conf.5
+	install -d $(DESTDIR)$(SYSCONFDIR)/wsgate
+	test -e $(DESTDIR)$(SYSCONFDIR)/wsgate/gateway.conf || \
+	  install -m 644 gateway.conf $(DESTDIR)$(SYSCONFDIR)/wsgate/gateway.conf
+
+clean:
+	rm -rf build wsgate tests/fuzz/build
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""The demo backends behind the default gateway.conf.
+
+A plain TCP echo service on 127.0.0.1:7001 and a Unix-socket service that
+answers each line in capitals. Standard library only; stops on Ctrl-C.
+"""
+import os
+import socketserver
+import sys
+
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                return
+            self.request.sendall(data)
+
+
+class Shout(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(b"shout service: send a line, get it back in capitals\n")
+        for line in self.rfile:
+            self.wfile.write(line.upper())
+
+
+class TCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+class UnixServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 7001
+    path = sys.argv[2] if len(sys.argv) > 2 else "/tmp/wsgate-demo-shout.sock"
+    if os.path.exists(path):
+        os.unlink(path)
+    import threading
+    tcp = TCPServer(("127.0.0.1", port), Echo)
+    unix = UnixServer(path, Shout)
+    threading.Thread(target=unix.serve_forever, daemon=True).start()
+    print(f"demo backends: echo on tcp:127.0.0.1:{port}, shout on unix:{path}",
+          flush=True)
+    try:
+        tcp.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        os.unlink(path)
+
+
+if __name__ == "__main__":
+    main()

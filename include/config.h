@@ -1,0 +1,142 @@
+/*
+ * config: gateway.conf -> an immutable struct config.
+ *
+ * Pure: reads the file through inih (config_load) or a string
+ * (config_parse_string), no logging, no globals. Every error is reported as
+ * "FILE:LINE: message" into the caller's error buffer. After a successful
+ * load the struct is never written again; workers share it read-only and a
+ * reload builds a new one beside it.
+ * The grammar is documented in docs/gateway.conf.5.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_addr_kind {
+	CONFIG_ADDR_TCP = 0,
+	CONFIG_ADDR_UNIX,
+};
+
+/* A listen address or a backend target. */
+struct config_addr {
+	enum config_addr_kind kind;
+	char		*host;		/* TCP: name or literal, no brackets;
+					   listen: NULL = every interface */
+	uint16_t	 port;		/* TCP */
+	char		*path;		/* UNIX */
+	char		*spec;		/* as written, for logs: "tcp:h:1"
+					   (listen: without the options) */
+	bool		 tls;		/* listen only: "tls" flag */
+	int		 line;		/* where it was written */
+};
+
+enum config_log_level {
+	CONFIG_LOG_ERROR = 0,
+	CONFIG_LOG_WARN,
+	CONFIG_LOG_INFO,
+	CONFIG_LOG_DEBUG,
+};
+
+enum config_log_format {
+	CONFIG_LOG_TEXT = 0,
+	CONFIG_LOG_JSON,
+};
+
+/* Per-route settings; also the shape of the [gateway] defaults. */
+struct config_route {
+	/* Exact "/vnc" is "/vnc"; prefix "/vnc/\*" is "/vnc" with prefix
+	 * set; the catch-all "/\*" is "" with prefix set. So the path as
+	 * written is always path, plus "/\*" when prefix. */
+	char		*path;
+	bool		 prefix;
+	int		 line;		/* line of the [route ...] header */
+	struct config_addr *backends;
+	size_t		 nbackends;
+	char		**origins;	/* allow-list; none = any origin */
+	size_t		 norigins;
+	char		**subprotocols;	/* offered by us, in preference order */
+	size_t		 nsubprotocols;
+	uint64_t	 heartbeat_interval_ms;	/* 0 = no pings */
+	uint64_t	 heartbeat_timeout_ms;
+	uint64_t	 idle_timeout_ms;	/* 0 = none */
+	uint64_t	 connect_timeout_ms;
+	uint64_t	 max_message_size;	/* bytes; 0 = unlimited */
+};
+
+struct config {
+	char		*file;		/* path it was read from; NULL
+					   from config_from_args */
+	struct config_addr *listens;
+	size_t		 nlistens;
+	unsigned	 workers;	/* 0 = auto (one per core) */
+	uint64_t	 max_connections;
+	uint64_t	 handshake_timeout_ms;
+	uint64_t	 drain_timeout_ms;
+	uint64_t	 max_header_size;	/* request head limit, bytes */
+	uint64_t	 max_buffer;		/* per leg output high-water mark */
+	char		*admin_listen;		/* NULL = off */
+	enum config_log_level log_level;
+	enum config_log_format log_format;
+	char		*tls_certificate;
+	char		*tls_private_key;
+	struct config_route *routes;	/* in file order */
+	size_t		 nroutes;
+};
+
+/* Defaults (also in docs/gateway.conf.5 and gateway.conf). */
+#define CONFIG_DEFAULT_MAX_CONNECTIONS		100000
+#define CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS	10000
+#define CONFIG_DEFAULT_DRAIN_TIMEOUT_MS		10000
+#define CONFIG_DEFAULT_MAX_HEADER_SIZE		8192
+#define CONFIG_DEFAULT_MAX_BUFFER		(256 * 1024)
+#define CONFIG_DEFAULT_HEARTBEAT_INTERVAL_MS	20000
+#define CONFIG_DEFAULT_HEARTBEAT_TIMEOUT_MS	10000
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_MS		0
+#define CONFIG_DEFAULT_CONNECT_TIMEOUT_MS	5000
+#define CONFIG_DEFAULT_MAX_MESSAGE_SIZE		(16 * 1024 * 1024)
+
+/*
+ * Read and check the file at path. On success returns 0 and *out owns a new
+ * config (free with config_free). On failure returns -1, *out is NULL and
+ * err (capacity errlen, always NUL-terminated) holds one "path:line:
+ * message" line per error found, newline-separated.
+ */
+int	config_load(const char *path, struct config **out, char *err,
+	    size_t errlen);
+
+/* As config_load, from text; name stands in for the file name in errors. */
+int	config_parse_string(const char *text, const char *name,
+	    struct config **out, char *err, size_t errlen);
+
+/*
+ * A config with one route "/\*" to target, listening on listen: the
+ * websockify-style command line. listen is "[HOST:]PORT", target
+ * "HOST:PORT" (IPv6 in brackets). Same return and ownership as config_load.
+ */
+int	config_from_args(const char *listen, const char *target,
+	    struct config **out, char *err, size_t errlen);
+
+/* Free cfg and everything it owns. NULL is fine. */
+void	config_free(struct config *cfg);
+
+/* "1500ms", "10s", "2m", "1h", "0", bare number = seconds. Returns 0 or -1. */
+int	config_parse_duration(const char *s, uint64_t *ms);
+
+/* "65536", "64K", "16M", "1G" (powers of 1024). Returns 0 or -1. */
+int	config_parse_size(const char *s, uint64_t *bytes);
+
+/*
+ * Parse an address: "tcp:HOST:PORT", "tcp:[V6]:PORT", "unix:/path" for
+ * backends (want_listen false); for listen also bare "HOST:PORT",
+ * "[V6]:PORT", "PORT" (all interfaces) and a trailing " tls". Fills *a
+ * (strings owned by a; free with config_addr_clear). Returns 0, or -1
+ * with a message in err.
+ */
+int	config_parse_addr(const char *s, bool want_listen, struct config_addr *a,
+	    char *err, size_t errlen);
+void	config_addr_clear(struct config_addr *a);
+
+#endif

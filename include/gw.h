@@ -1,0 +1,34 @@
+/*
+ * gw: the process-wide runtime shared by listener, session and upstream:
+ * one worker = one event_base with its sessions, counters and listeners.
+ * A session never leaves the worker that accepted it.
+ */
+#ifndef GW_H
+#define GW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "metrics.h"
+
+struct event_base;
+struct evdns_base;
+struct config;
+struct session;
+struct listener;
+
+struct gw_worker {
+	struct event_base	*base;
+	struct evdns_base	*dns;		/* backend name resolution */
+	const struct config	*cfg;		/* read-only, outlives sessions */
+	LIST_HEAD(, session)	 sessions;	/* every live session */
+	LIST_HEAD(, listener)	 listeners;
+	uint64_t		 nsessions;	/* length of sessions */
+	uint64_t		 next_id;	/* session ids, for logs */
+	uint64_t		 rr_seq;	/* round-robin ticket */
+	bool			 draining;	/* SIGTERM: no new sessions */
+	struct metrics		 m;
+};
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * listener: one evconnlistener per listen address (TCP v4/v6, Unix), handing
+ * accepted sockets to session_new(). On EMFILE/ENFILE accepting pauses for
+ * a second instead of spinning.
+ */
+#ifndef LISTENER_H
+#define LISTENER_H
+
+struct gw_worker;
+struct config;
+
+/*
+ * Bind every listen address of cfg and attach them to w's event base.
+ * Errors are logged, naming the address and the config line. Returns 0,
+ * or -1 after closing whatever was opened.
+ */
+int	listener_open_all(struct gw_worker *w, const struct config *cfg);
+
+/* Stop accepting: close every listener of w, unlink Unix socket files. */
+void	listener_close_all(struct gw_worker *w);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * log: leveled logger. Text ("2026-11-25T18:00:00.123Z info: msg") or JSON
+ * lines, to stderr (foreground, -d) or syslog. errno is preserved across
+ * every call. libevent's own warnings are routed in by log_init().
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdbool.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+/* Start logging: to stderr when foreground, else syslog as "wsgate". */
+void	log_init(bool foreground, enum log_level level, bool json);
+/* Change level/format (config reload, -v). */
+void	log_set(enum log_level level, bool json);
+bool	log_enabled(enum log_level level);
+
+/* log_warn appends ": strerror(errno)"; the x forms do not. */
+void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+/* Log every queued OpenSSL error at warn level, prefixed by what. */
+void	log_openssl_errors(const char *what);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * session-t: the session struct, shared by session.c, upstream.c and
+ * heartbeat.c only. Everyone else sees it as opaque (session.h).
+ */
+#ifndef SESSION_T_H
+#define SESSION_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/event_struct.h>
+
+#include "ws_frame.h"
+#include "ws_utf8.h"
+
+struct bufferevent;
+struct config_route;
+struct config_addr;
+struct gw_worker;
+
+enum session_state {
+	SESSION_HANDSHAKE = 0,	/* reading the HTTP request head */
+	SESSION_HTTP_ERROR,	/* error answer queued; closing after flush */
+	SESSION_CONNECTING,	/* 101 sent; backend connect under way */
+	SESSION_OPEN,		/* relaying both ways */
+	SESSION_CLOSING,	/* close frame sent or received */
+};
+
+struct session {
+	LIST_ENTRY(session)	 entry;		/* in w->sessions */
+	struct gw_worker	*w;
+	uint64_t		 id;
+	enum session_state	 state;
+	char			 peer[64];	/* "ip:port" of the client */
+	struct timespec		 started;	/* CLOCK_MONOTONIC */
+
+	/* legs; NULL once that leg is gone */
+	struct bufferevent	*client;
+	struct bufferevent	*upstream;
+
+	/* route and backend choice */
+	const struct config_route *route;
+	const struct config_addr *backend;	/* current attempt's */
+	uint64_t		 rr;		/* round-robin ticket */
+	size_t			 attempt;	/* failovers so far */
+	int			 connect_err;	/* errno of a failed attempt */
+	bool			 in_connect;	/* inside upstream_connect() */
+
+	/* client -> backend WebSocket decoding */
+	struct ws_frame_decoder	 dec;
+	struct ws_utf8		 utf8;		/* current text message */
+	bool			 in_message;	/* fragmented message open */
+	bool			 msg_text;	/* ... and it is text */
+	uint64_t		 msg_size;	/* its bytes so far */
+	uint8_t			 ctrl[125];	/* control frame payload */
+	uint8_t			 ctrl_len;
+
+	/* close handshake */
+	uint16_t		 close_code;	/* sent (or 0: dropped) */
+	uint16_t		 peer_close_code; /* received from client */
+	bool			 close_sent;
+	bool			 close_received;
+	bool			 upstream_wr_shut; /* EOF sent to backend */
+	char			 cause[128];	/* first reason to end */
+
+	/* counters for the summary line */
+	uint64_t		 bytes_up;	/* payload to backend */
+	uint64_t		 bytes_down;	/* payload to client */
+
+	/* timers (embedded: no allocation per timer) */
+	struct event		 state_timer;	/* handshake / connect / linger */
+	struct event		 hb_timer;	/* ping interval / pong wait */
+	struct event		 idle_timer;
+	bool			 hb_waiting;	/* ping sent, no frame since */
+	bool			 rx_seen;	/* client bytes since last ping */
+	struct timeval		 last_io;	/* last data either way */
+
+	/* flow control and leg shutdown */
+	bool			 client_paused;	/* client read off: backend full */
+	bool			 upstream_paused; /* backend read off: client full */
+	bool			 client_discard; /* FIN sent to client; drain input */
+	bool			 upstream_eof;	/* backend sent EOF */
+	bool			 upstream_up;	/* backend connected */
+};
+
+#endif

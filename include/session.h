@@ -1,0 +1,53 @@
+/*
+ * session: one client <-> backend pair, from accept to the last byte.
+ *
+ * States: HANDSHAKE (reading the request head) -> CONNECTING (101 sent,
+ * backend being connected; client frames are decoded and queued toward it)
+ * -> OPEN (relaying) -> CLOSING (close frame queued or received; legs
+ * flushing) -> freed. session_close() is the one way to end a session.
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct gw_worker;
+struct session;
+struct bufferevent;
+
+/*
+ * Start a session on an accepted client socket fd (peer address sa).
+ * fd belongs to the session from here on, even on failure (it is closed).
+ * Returns 0, or -1 when the session could not be set up (logged).
+ */
+int	session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
+	    socklen_t salen);
+
+/*
+ * Begin ending s. code is the WebSocket close code to send the client
+ * (0: none, drop the client at once, as for a vanished peer or a missed
+ * heartbeat); cause says why, for the summary line and, for codes sent,
+ * the close reason. The backend leg gets every byte already accepted, then
+ * EOF. Idempotent: the first cause is kept. After the call s may already
+ * be freed: callers return at once and never touch s again.
+ */
+void	session_close(struct session *s, uint16_t code, const char *cause);
+
+/* SIGTERM: every session is sent close 1001 (or dropped, if no 101 yet). */
+void	session_drain_all(struct gw_worker *w);
+
+/* At exit: free every session at once (logged), no close handshakes. */
+void	session_free_all(struct gw_worker *w);
+
+/* Called by upstream when the backend connection is up (bev is ours now). */
+void	session_upstream_ready(struct session *s, struct bufferevent *bev);
+
+/*
+ * Called by upstream when every backend failed (reason: "bad gateway:
+ * ..."): the upstream leg is freed and the client gets close 1014. s may be
+ * freed after the call.
+ */
+void	session_upstream_failed(struct session *s, const char *reason);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * upgrade: HTTP/1.1 request-head parser and the RFC 6455 §4.2 opening
+ * handshake checks; texts of the 101 and error answers.
+ *
+ * Pure: no allocation, no I/O. Parsed fields are (pointer, length) slices
+ * of the caller's buffer, valid as long as it is.
+ */
+#ifndef UPGRADE_H
+#define UPGRADE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define UPGRADE_MAX_PROTOCOLS	16	/* subprotocol tokens kept */
+#define UPGRADE_ACCEPT_LEN	28	/* base64 of a SHA-1 */
+#define UPGRADE_DEFAULT_MAX_HEAD 8192
+
+struct upgrade_slice {
+	const char	*p;
+	size_t		 len;
+};
+
+struct upgrade_req {
+	struct upgrade_slice method;
+	struct upgrade_slice target;	/* request-target as sent */
+	struct upgrade_slice path;	/* target up to '?' */
+	struct upgrade_slice query;	/* after '?', without it; len 0 if none */
+	struct upgrade_slice host;
+	struct upgrade_slice origin;	/* len 0: no Origin header */
+	struct upgrade_slice key;	/* Sec-WebSocket-Key, trimmed */
+	struct upgrade_slice forwarded_for; /* X-Forwarded-For, if any */
+	/* Sec-WebSocket-Protocol tokens in the order offered, across every
+	 * such header; extra tokens past UPGRADE_MAX_PROTOCOLS are a 400. */
+	struct upgrade_slice protocols[UPGRADE_MAX_PROTOCOLS];
+	size_t		 nprotocols;
+	/* on -1: HTTP status to answer (400, 405, 426, 431) and why */
+	int		 status;
+	const char	*error;
+};
+
+/*
+ * Parse the request head in buf[0..len). max_head bounds the head (request
+ * line, headers and the blank line); 0 means UPGRADE_DEFAULT_MAX_HEAD.
+ * Returns:
+ *   >0  the head is complete and a valid WebSocket upgrade; the value is
+ *       the head's length (bytes after it are frame data to keep);
+ *   -2  the head is incomplete and shorter than max_head: read more;
+ *   -1  refused: req->status and req->error say why (400 malformed,
+ *       405 not GET, 426 Sec-WebSocket-Version not 13, 431 head too big).
+ * Checks (RFC 6455 §4.2.1): GET, HTTP/1.1 (or later 1.x), origin-form
+ * target, one Host, Upgrade containing the token "websocket", Connection
+ * containing the token "upgrade" (both case-insensitive lists), version
+ * 13, and a key that is the base64 of exactly 16 bytes. Duplicate Host,
+ * Upgrade, Sec-WebSocket-Key or Origin headers are a 400. Bare CR, NUL
+ * and obs-fold are a 400. req is fully written in every case.
+ */
+int	upgrade_parse(const char *buf, size_t len, size_t max_head,
+	    struct upgrade_req *req);
+
+/*
+ * Compute Sec-WebSocket-Accept for key (SHA-1 of key + GUID, base64,
+ * §4.2.2) into out, NUL-terminated. Returns 0, or -1 if hashing failed.
+ */
+int	upgrade_accept_key(const char *key, size_t key_len,
+	    char out[UPGRADE_ACCEPT_LEN + 1]);
+
+/*
+ * Pick the subprotocol to answer with: the first one the client offered
+ * that appears in allowed[0..nallowed) (exact, case-sensitive match, as
+ * §4.2.2 says tokens are). Returns the index into req->protocols, or -1
+ * when none matches (then no Sec-WebSocket-Protocol is sent).
+ */
+int	upgrade_pick_protocol(const struct upgrade_req *req,
+	    const char *const *allowed, size_t nallowed);
+
+/*
+ * Write the 101 Switching Protocols answer into buf (capacity cap) for the
+ * given client key; protocol may be NULL. Returns its length, or -1 if it
+ * does not fit or hashing failed.
+ */
+int	upgrade_response_101(char *buf, size_t cap, const struct upgrade_req *req,
+	    const struct upgrade_slice *protocol);
+
+/*
+ * Write an HTTP error answer with status into buf (capacity cap): status
+ * line, Content-Type text/plain, Content-Length, Connection: close, for 426
+ * also Sec-WebSocket-Version: 13, then a one-line body "<status> <reason
+ * phrase>: <detail>\n" (detail may be NULL). Returns its length, or -1 if
+ * it does not fit.
+ */
+int	upgrade_response_error(char *buf, size_t cap, int status,
+	    const char *detail);
+
+/* Reason phrase for an HTTP status ("Not Found"); "Error" if unknown. */
+const char *upgrade_status_text(int status);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * heartbeat: see include/heartbeat.h.
+ *
+ * Ping cycle: every heartbeat_interval a ping goes out and the timer is
+ * re-armed for heartbeat_timeout. When it fires again, any client bytes
+ * seen since the ping (a pong, or any frame at all) prove life and the
+ * cycle restarts; none means the client is gone and both legs are torn
+ * down. The idle timer compares against the time of the last relayed data.
+ */
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "gw.h"
+#include "heartbeat.h"
+#include "log.h"
+#include "session-t.h"
+#include "session.h"
+
+static void
+hb_arm(struct event *ev, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+/* Queue a ping carrying a fixed payload (a pong echoes it). */
+static void
+hb_send_ping(struct session *s)
+{
+	static const uint8_t ping[] = { 0x89, 0x06, 'w', 's', 'g', 'a', 't',
+	    'e' };
+
+	evbuffer_add(bufferevent_get_output(s->client), ping, sizeof(ping));
+}
+
+static void
+hb_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	const struct config_route *r = s->route;
+	uint64_t rest;
+
+	(void)fd;
+	(void)what;
+	if (s->client == NULL || s->state == SESSION_CLOSING)
+		return;
+	if (!s->hb_waiting) {
+		hb_send_ping(s);
+		s->hb_waiting = true;
+		s->rx_seen = false;
+		hb_arm(&s->hb_timer, r->heartbeat_timeout_ms);
+		return;
+	}
+	if (!s->rx_seen) {
+		s->w->m.heartbeat_timeouts++;
+		log_info("session %llu: client=%s heartbeat timeout: no pong "
+		    "within %llums", (unsigned long long)s->id, s->peer,
+		    (unsigned long long)r->heartbeat_timeout_ms);
+		session_close(s, 0, "heartbeat timeout");
+		return;
+	}
+	s->hb_waiting = false;
+	rest = r->heartbeat_interval_ms > r->heartbeat_timeout_ms ?
+	    r->heartbeat_interval_ms - r->heartbeat_timeout_ms : 0;
+	hb_arm(&s->hb_timer, rest);
+}
+
+static void
+hb_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	uint64_t limit = s->route->idle_timeout_ms, idle;
+	struct timeval now;
+
+	(void)fd;
+	(void)what;
+	if (s->state == SESSION_CLOSING)
+		return;
+	event_base_gettimeofday_cached(s->w->base, &now);
+	idle = (uint64_t)(now.tv_sec - s->last_io.tv_sec) * 1000 +
+	    (uint64_t)((now.tv_usec - s->last_io.tv_usec) / 1000);
+	if (idle + 5 < limit) {
+		hb_arm(&s->idle_timer, limit - idle);
+		return;
+	}
+	session_close(s, 1001, "idle timeout");
+}
+
+void
+hb_init(struct session *s)
+{
+	evtimer_assign(&s->hb_timer, s->w->base, hb_timer_cb, s);
+	evtimer_assign(&s->idle_timer, s->w->base, hb_idle_cb, s);
+}
+
+void
+hb_start(struct session *s)
+{
+	const struct config_route *r = s->route;
+
+	event_base_gettimeofday_cached(s->w->base, &s->last_io);
+	if (r->heartbeat_interval_ms > 0)
+		hb_arm(&s->hb_timer, r->heartbeat_interval_ms);
+	if (r->idle_timeout_ms > 0)
+		hb_arm(&s->idle_timer, r->idle_timeout_ms);
+}
+
+void
+hb_stop(struct session *s)
+{
+	event_del(&s->hb_timer);
+	event_del(&s->idle_timer);
+}
+
+void
+hb_alive(struct session *s)
+{
+	s->rx_seen = true;
+}
+
+void
+hb_activity(struct session *s)
+{
+	if (s->route->idle_timeout_ms > 0)
+		event_base_gettimeofday_cached(s->w->base, &s->last_io);
+}

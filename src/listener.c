@@ -1,0 +1,261 @@
+/*
+ * listener: see include/listener.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "gw.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+
+#define LISTENER_BACKLOG	4096
+#define LISTENER_PAUSE_MS	1000
+
+struct listener {
+	LIST_ENTRY(listener)	 entry;
+	struct gw_worker	*w;
+	struct evconnlistener	*lev;
+	char			*unix_path;	/* to unlink at close */
+	char			 name[128];	/* for logs */
+	struct event		 pause_timer;
+};
+
+static void
+listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)lev;
+	session_new(l->w, fd, sa, (socklen_t)salen);
+}
+
+static void
+listener_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->lev);
+}
+
+/* Out of descriptors: stop accepting for a while rather than spin. */
+static void
+listener_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval tv = { LISTENER_PAUSE_MS / 1000,
+	    (LISTENER_PAUSE_MS % 1000) * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		l->w->m.accept_paused++;
+		log_warnx("%s: accept: %s; pausing %d ms (%llu sessions)",
+		    l->name, strerror(err), LISTENER_PAUSE_MS,
+		    (unsigned long long)l->w->nsessions);
+		evconnlistener_disable(lev);
+		evtimer_add(&l->pause_timer, &tv);
+		return;
+	}
+	log_warnx("%s: accept: %s", l->name, strerror(err));
+}
+
+static int
+listener_add(struct gw_worker *w, int fd, const char *name,
+    const char *unix_path)
+{
+	struct listener *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		log_warn("listener: calloc");
+		close(fd);
+		return -1;
+	}
+	l->w = w;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (l->lev == NULL) {
+		log_warnx("%s: evconnlistener_new failed", name);
+		close(fd);
+		free(l);
+		return -1;
+	}
+	if (unix_path != NULL)
+		l->unix_path = strdup(unix_path);
+	evconnlistener_set_error_cb(l->lev, listener_error_cb);
+	evtimer_assign(&l->pause_timer, w->base, listener_resume_cb, l);
+	LIST_INSERT_HEAD(&w->listeners, l, entry);
+	log_info("listening on %s", name);
+	return 0;
+}
+
+/* A socket set up the way every listener wants it. */
+static int
+listener_socket(int family)
+{
+	int fd, one = 1;
+
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (family != AF_UNIX)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	return fd;
+}
+
+static int
+listener_open_tcp(struct gw_worker *w, const struct config_addr *a)
+{
+	struct addrinfo hints, *res, *ai;
+	char port[8], host[NI_MAXHOST], name[160];
+	int fd, e, n = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", a->port);
+	e = getaddrinfo(a->host != NULL && a->host[0] != '\0' ? a->host : NULL,
+	    port, &hints, &res);
+	if (e != 0) {
+		log_warnx("%s:%d: listen %s: %s", w->cfg->file, a->line,
+		    a->spec, gai_strerror(e));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host),
+		    NULL, 0, NI_NUMERICHOST);
+		snprintf(name, sizeof(name), ai->ai_family == AF_INET6 ?
+		    "[%s]:%s" : "%s:%s", host, port);
+		if ((fd = listener_socket(ai->ai_family)) == -1 ||
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    listen(fd, LISTENER_BACKLOG) == -1) {
+			log_warn("%s:%d: listen %s", w->cfg->file, a->line,
+			    name);
+			if (fd != -1)
+				close(fd);
+			freeaddrinfo(res);
+			return -1;
+		}
+		if (listener_add(w, fd, name, NULL) == -1) {
+			freeaddrinfo(res);
+			return -1;
+		}
+		n++;
+	}
+	freeaddrinfo(res);
+	return n > 0 ? 0 : -1;
+}
+
+/* Remove a socket file left by a dead process; refuse a live one. */
+static int
+listener_unlink_stale(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (r == 0) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return unlink(path);
+}
+
+static int
+listener_open_unix(struct gw_worker *w, const struct config_addr *a)
+{
+	struct sockaddr_un sun;
+	char name[160];
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
+	snprintf(name, sizeof(name), "unix:%s", a->path);
+	if (listener_unlink_stale(a->path, &sun) == -1 ||
+	    (fd = listener_socket(AF_UNIX)) == -1) {
+		log_warn("%s:%d: listen %s", w->cfg->file, a->line, name);
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, LISTENER_BACKLOG) == -1) {
+		log_warn("%s:%d: listen %s", w->cfg->file, a->line, name);
+		close(fd);
+		return -1;
+	}
+	return listener_add(w, fd, name, a->path);
+}
+
+int
+listener_open_all(struct gw_worker *w, const struct config *cfg)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < cfg->nlistens; i++) {
+		const struct config_addr *a = &cfg->listens[i];
+
+		if (a->tls) {
+			log_warnx("%s:%d: listen %s: tls listeners are not "
+			    "available in this build yet", cfg->file, a->line,
+			    a->spec);
+			r = -1;
+		} else if (a->kind == CONFIG_ADDR_UNIX) {
+			r = listener_open_unix(w, a);
+		} else {
+			r = listener_open_tcp(w, a);
+		}
+		if (r == -1) {
+			listener_close_all(w);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+listener_close_all(struct gw_worker *w)
+{
+	struct listener *l;
+
+	while ((l = LIST_FIRST(&w->listeners)) != NULL) {
+		LIST_REMOVE(l, entry);
+		event_del(&l->pause_timer);
+		evconnlistener_free(l->lev);
+		if (l->unix_path != NULL) {
+			unlink(l->unix_path);
+			free(l->unix_path);
+		}
+		free(l);
+	}
+}

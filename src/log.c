@@ -1,0 +1,178 @@
+/*
+ * log: see include/log.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <openssl/err.h>
+
+#include "log.h"
+
+static bool		log_foreground = true;
+static bool		log_json;
+static enum log_level	log_level_cur = LOG_LEVEL_INFO;
+
+static const char *const log_level_names[] = {
+	"error", "warn", "info", "debug",
+};
+
+static void
+log_libevent_cb(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	default:
+		log_warnx("libevent: %s", msg);
+		break;
+	}
+}
+
+void
+log_init(bool foreground, enum log_level level, bool json)
+{
+	log_foreground = foreground;
+	log_set(level, json);
+	if (!foreground)
+		openlog("wsgate", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	event_set_log_callback(log_libevent_cb);
+}
+
+void
+log_set(enum log_level level, bool json)
+{
+	log_level_cur = level;
+	log_json = json;
+}
+
+bool
+log_enabled(enum log_level level)
+{
+	return level <= log_level_cur;
+}
+
+/* Append s to out as a JSON string body (no quotes). */
+static void
+log_json_escape(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+}
+
+static void
+log_emit(enum log_level level, const char *msg)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+
+	if (!log_foreground) {
+		syslog(prio[level], "%s", msg);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	flockfile(stderr);
+	if (log_json) {
+		fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"",
+		    when, ts.tv_nsec / 1000000, log_level_names[level]);
+		log_json_escape(stderr, msg);
+		fputs("\"}\n", stderr);
+	} else {
+		fprintf(stderr, "%s.%03ldZ %s: %s\n", when,
+		    ts.tv_nsec / 1000000, log_level_names[level], msg);
+	}
+	funlockfile(stderr);
+	fflush(stderr);
+}
+
+static void
+log_vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
+{
+	char msg[2048];
+	int saved = errno;
+	int n;
+
+	if (!log_enabled(level))
+		return;
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (errnum != 0 && n >= 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
+		    strerror(errnum));
+	log_emit(level, msg);
+	errno = saved;
+}
+
+#define LOG_DEFINE(name, level, with_errno)				\
+void									\
+name(const char *fmt, ...)						\
+{									\
+	va_list ap;							\
+	int e = errno;							\
+									\
+	va_start(ap, fmt);						\
+	log_vlog(level, (with_errno) ? e : 0, fmt, ap);			\
+	va_end(ap);							\
+	errno = e;							\
+}
+
+LOG_DEFINE(log_warn, LOG_LEVEL_WARN, 1)
+LOG_DEFINE(log_warnx, LOG_LEVEL_WARN, 0)
+LOG_DEFINE(log_error, LOG_LEVEL_ERROR, 0)
+LOG_DEFINE(log_info, LOG_LEVEL_INFO, 0)
+LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_LEVEL_ERROR, e, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_LEVEL_ERROR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+log_openssl_errors(const char *what)
+{
+	unsigned long e;
+	char buf[256];
+
+	while ((e = ERR_get_error()) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_warnx("%s: %s", what, buf);
+	}
+}

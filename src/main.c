@@ -1,0 +1,283 @@
+/*
+ * main: command line, config load, signals, the event loop's life.
+ *
+ *   wsgate [-dtv] [-c FILE]
+ *   wsgate [-dv] [HOST:]PORT TARGET_HOST:TARGET_PORT     (websockify form)
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "gw.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+
+#define MAIN_ERRLEN	8192
+
+struct main_opts {
+	const char	*conf;		/* -c */
+	bool		 check;		/* -t */
+	bool		 foreground;	/* -d */
+	int		 verbose;	/* -v count */
+	const char	*ws_listen;	/* websockify form */
+	const char	*ws_target;
+};
+
+static struct gw_worker	 main_worker;
+static struct event	*main_drain_timer;
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+"usage: wsgate [-dtv] [-c FILE]\n"
+"       wsgate [-dv] [HOST:]PORT TARGET_HOST:TARGET_PORT\n"
+"\n"
+"WebSocket-to-TCP/Unix-socket gateway.\n"
+"\n"
+"  -c, --config FILE  configuration file (default ./gateway.conf)\n"
+"  -t, --test         check the configuration and exit (0 if it is OK)\n"
+"  -d, --foreground   stay in the foreground and log to stderr\n"
+"                     (without it wsgate detaches and logs to syslog)\n"
+"  -v, --verbose      log at debug level\n"
+"  -h, --help         show this help and exit\n"
+"  -V, --version      show the version and exit\n"
+"\n"
+"The second form needs no config file: it relays ws://[HOST:]PORT/<any path>\n"
+"to TARGET_HOST:TARGET_PORT, like websockify, and stays in the foreground.\n"
+"Signals: TERM/INT close every session with 1001 and exit (drain_timeout).\n"
+"See wsgate(8) and gateway.conf(5).\n");
+}
+
+static void
+main_parse_args(int argc, char **argv, struct main_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "foreground", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "c:dhtvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->conf = optarg;
+			break;
+		case 'd':
+			o->foreground = true;
+			break;
+		case 't':
+			o->check = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			main_usage(stdout);
+			exit(0);
+		case 'V':
+			printf("wsgate %s\n", WSGATE_VERSION);
+			exit(0);
+		default:
+			main_usage(stderr);
+			exit(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 2 && o->conf == NULL) {
+		o->ws_listen = argv[0];
+		o->ws_target = argv[1];
+		o->foreground = true;
+	} else if (argc != 0) {
+		fprintf(stderr, "wsgate: %s\n", o->conf != NULL ?
+		    "-c and the [HOST:]PORT TARGET form do not mix" :
+		    "expected [HOST:]PORT TARGET_HOST:TARGET_PORT");
+		main_usage(stderr);
+		exit(2);
+	}
+	if (o->conf == NULL)
+		o->conf = "gateway.conf";
+}
+
+static struct config *
+main_load_config(const struct main_opts *o)
+{
+	struct config *cfg = NULL;
+	char *err;
+	int r;
+
+	if ((err = calloc(1, MAIN_ERRLEN)) == NULL) {
+		fprintf(stderr, "wsgate: out of memory\n");
+		exit(1);
+	}
+	if (o->ws_listen != NULL)
+		r = config_from_args(o->ws_listen, o->ws_target, &cfg, err,
+		    MAIN_ERRLEN);
+	else
+		r = config_load(o->conf, &cfg, err, MAIN_ERRLEN);
+	if (r == -1) {
+		fprintf(stderr, "%s%s", err,
+		    err[0] != '\0' && err[strlen(err) - 1] != '\n' ? "\n" : "");
+		free(err);
+		exit(1);
+	}
+	free(err);
+	return cfg;
+}
+
+static void
+main_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("drain timeout: %llu sessions still open, exiting",
+	    (unsigned long long)w->nsessions);
+	event_base_loopexit(w->base, NULL);
+}
+
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+	struct timeval tv;
+	uint64_t ms = w->cfg->drain_timeout_ms;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_warnx("SIGHUP: configuration reload is not supported by "
+		    "this version; restart wsgate to apply changes");
+		return;
+	}
+	if (w->draining) {
+		log_warnx("signal %d again: exiting now", (int)sig);
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
+	log_info("signal %d: draining %llu sessions (up to %llums)", (int)sig,
+	    (unsigned long long)w->nsessions, (unsigned long long)ms);
+	w->draining = true;
+	listener_close_all(w);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	main_drain_timer = evtimer_new(w->base, main_drain_timeout_cb, w);
+	if (main_drain_timer != NULL)
+		evtimer_add(main_drain_timer, &tv);
+	session_drain_all(w);
+	if (w->nsessions == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+/* As many descriptors as we may have: two per session. */
+static void
+main_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
+}
+
+static struct evdns_base *
+main_dns(struct event_base *base)
+{
+	struct evdns_base *dns;
+
+	dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (dns == NULL) {
+		log_warnx("no usable /etc/resolv.conf: backend host names "
+		    "resolve through /etc/hosts only");
+		dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (dns != NULL)
+			evdns_base_load_hosts(dns, NULL);
+	}
+	return dns;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct gw_worker *w = &main_worker;
+	struct event *sigs[4];
+	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	struct main_opts o;
+	struct config *cfg;
+	int i, level;
+
+	main_parse_args(argc, argv, &o);
+	cfg = main_load_config(&o);
+	if (o.check) {
+		printf("configuration OK\n");
+		config_free(cfg);
+		return 0;
+	}
+	level = o.verbose > 0 ? LOG_LEVEL_DEBUG : (int)cfg->log_level;
+	log_init(true, (enum log_level)level, cfg->log_format == CONFIG_LOG_JSON);
+	signal(SIGPIPE, SIG_IGN);
+	main_raise_nofile();
+
+	memset(w, 0, sizeof(*w));
+	LIST_INIT(&w->sessions);
+	LIST_INIT(&w->listeners);
+	w->cfg = cfg;
+	if ((w->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (listener_open_all(w, cfg) == -1)
+		fatalx("cannot listen; exiting");
+	if (!o.foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init(false, (enum log_level)level,
+		    cfg->log_format == CONFIG_LOG_JSON);
+		if (event_reinit(w->base) == -1)
+			fatalx("event_reinit failed");
+	}
+	if ((w->dns = main_dns(w->base)) == NULL)
+		fatalx("evdns_base_new failed");
+	for (i = 0; signums[i] != 0; i++) {
+		sigs[i] = evsignal_new(w->base, signums[i], main_signal_cb, w);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
+			fatalx("cannot catch signal %d", signums[i]);
+	}
+	sigs[i] = NULL;
+	log_info("wsgate %s started: %zu routes, max_connections %llu",
+	    WSGATE_VERSION, cfg->nroutes,
+	    (unsigned long long)cfg->max_connections);
+
+	event_base_dispatch(w->base);
+
+	/* Sessions left after a drain timeout go without ceremony. */
+	session_free_all(w);
+	listener_close_all(w);
+	for (i = 0; sigs[i] != NULL; i++)
+		event_free(sigs[i]);
+	if (main_drain_timer != NULL)
+		event_free(main_drain_timer);
+	evdns_base_free(w->dns, 0);
+	event_base_free(w->base);
+	log_info("exiting");
+	config_free(cfg);
+	return 0;
+}

@@ -1,0 +1,834 @@
+/*
+ * session: one client <-> backend pair. See include/session.h.
+ *
+ * Ownership: the session owns both bufferevents (BEV_OPT_CLOSE_ON_FREE, so
+ * their fds too) and its embedded timers. Legs go away one at a time
+ * (session_client_free, session_upstream_free); when both are gone,
+ * session_maybe_free() writes the summary line and frees the session.
+ *
+ * Flow control: a leg's output is allowed to grow to cfg->max_buffer; past
+ * that, reading from the other leg stops until the output drains below
+ * half (le-proxy's watermark scheme). Input is read at most 16 KiB at a
+ * time by libevent, so memory per session stays bounded whatever the peers
+ * do.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "gw.h"
+#include "heartbeat.h"
+#include "log.h"
+#include "route.h"
+#include "session-t.h"
+#include "session.h"
+#include "upgrade.h"
+#include "upstream.h"
+
+/* How long closing may take: flushing, the client's close reply, EOFs. */
+#define SESSION_LINGER_MS	10000
+/* After an HTTP error answer, how long to wait for the client to go. */
+#define SESSION_HTTP_LINGER_MS	2000
+
+static void	session_client_read_cb(struct bufferevent *, void *);
+static void	session_client_write_cb(struct bufferevent *, void *);
+static void	session_client_event_cb(struct bufferevent *, short, void *);
+static void	session_upstream_read_cb(struct bufferevent *, void *);
+static void	session_upstream_write_cb(struct bufferevent *, void *);
+static void	session_upstream_event_cb(struct bufferevent *, short, void *);
+static void	session_state_timer_cb(evutil_socket_t, short, void *);
+static int	session_ws_input(struct session *);
+
+static const char *const session_state_names[] = {
+	"handshake", "http-error", "connecting", "open", "closing",
+};
+
+static void
+session_set_state(struct session *s, enum session_state st)
+{
+	log_debug("session %llu: %s -> %s", (unsigned long long)s->id,
+	    session_state_names[s->state], session_state_names[st]);
+	s->state = st;
+}
+
+static void
+session_timer_ms(struct event *ev, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+/* "ip:port" of sa into buf; "unix" for Unix-socket clients. */
+static void
+session_format_peer(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)
+		    (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
+		    (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, len, "unix");
+	}
+}
+
+/* Send a short HTTP error straight on a socket we will not keep. */
+static void
+session_refuse_fd(int fd, int status, const char *detail)
+{
+	char buf[512];
+	int n;
+
+	n = upgrade_response_error(buf, sizeof(buf), status, detail);
+	if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("refusing connection: %s", strerror(errno));
+	close(fd);
+}
+
+int
+session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	struct session *s;
+
+	(void)salen;
+	w->m.accepted++;
+	if (w->draining) {
+		session_refuse_fd(fd, 503, "server shutting down");
+		return 0;
+	}
+	if (w->nsessions >= w->cfg->max_connections) {
+		w->m.rejected_limit++;
+		log_warnx("refusing connection: max_connections (%llu) reached",
+		    (unsigned long long)w->cfg->max_connections);
+		session_refuse_fd(fd, 503, "too many connections");
+		return 0;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("session: calloc");
+		close(fd);
+		return -1;
+	}
+	s->w = w;
+	s->id = ++w->next_id;
+	session_format_peer(sa, s->peer, sizeof(s->peer));
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->client = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->client == NULL) {
+		log_warnx("session: bufferevent_socket_new failed");
+		close(fd);
+		free(s);
+		return -1;
+	}
+	upstream_tune_socket(fd);
+	bufferevent_setcb(s->client, session_client_read_cb,
+	    session_client_write_cb, session_client_event_cb, s);
+	evtimer_assign(&s->state_timer, w->base, session_state_timer_cb, s);
+	hb_init(s);
+	LIST_INSERT_HEAD(&w->sessions, s, entry);
+	w->nsessions++;
+	w->m.sessions_active++;
+	session_timer_ms(&s->state_timer, w->cfg->handshake_timeout_ms);
+	bufferevent_enable(s->client, EV_READ);
+	log_debug("session %llu: accepted from %s", (unsigned long long)s->id,
+	    s->peer);
+	return 0;
+}
+
+/* Queue one unmasked frame to the client (the payload is copied). */
+static void
+session_send_frame(struct session *s, enum ws_opcode op, const void *p,
+    size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(s->client);
+	uint8_t hdr[14];
+	size_t hl;
+
+	hl = ws_frame_header_encode(hdr, true, op, len, NULL);
+	evbuffer_add(out, hdr, hl);
+	if (len > 0)
+		evbuffer_add(out, p, len);
+}
+
+/* Queue the close frame: code (big-endian) and a reason of <= 123 bytes. */
+static void
+session_send_close(struct session *s, uint16_t code, const char *reason)
+{
+	uint8_t payload[125];
+	size_t rlen = 0;
+
+	if (code == 1005) {		/* "no status": an empty close */
+		session_send_frame(s, WS_OP_CLOSE, NULL, 0);
+		return;
+	}
+	payload[0] = (uint8_t)(code >> 8);
+	payload[1] = (uint8_t)code;
+	if (reason != NULL) {
+		rlen = strlen(reason);
+		if (rlen > sizeof(payload) - 2)
+			rlen = sizeof(payload) - 2;
+		memcpy(payload + 2, reason, rlen);
+	}
+	session_send_frame(s, WS_OP_CLOSE, payload, 2 + rlen);
+}
+
+/* Total close: write the summary line and free s. Both legs must be gone. */
+static void
+session_free(struct session *s)
+{
+	struct gw_worker *w = s->w;
+	struct timespec now;
+	double secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - s->started.tv_sec) +
+	    (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
+	if (s->state >= SESSION_CONNECTING)
+		log_info("session %llu: client=%s route=%s backend=%s up=%llu "
+		    "down=%llu duration=%.3fs code=%u cause=%s",
+		    (unsigned long long)s->id, s->peer,
+		    s->route != NULL ? s->route->path : "-",
+		    s->backend != NULL ? s->backend->spec : "-",
+		    (unsigned long long)s->bytes_up,
+		    (unsigned long long)s->bytes_down, secs,
+		    s->close_code != 0 ? s->close_code : 1006,
+		    s->cause[0] != '\0' ? s->cause : "-");
+	metrics_count_close(&w->m, s->close_code != 0 ? s->close_code : 1006);
+	w->m.bytes_up += s->bytes_up;
+	w->m.bytes_down += s->bytes_down;
+	event_del(&s->state_timer);
+	hb_stop(s);
+	LIST_REMOVE(s, entry);
+	w->nsessions--;
+	w->m.sessions_active--;
+	free(s);
+	if (w->draining && w->nsessions == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void
+session_client_free(struct session *s)
+{
+	if (s->client != NULL) {
+		bufferevent_free(s->client);
+		s->client = NULL;
+	}
+}
+
+static void
+session_upstream_free(struct session *s)
+{
+	if (s->upstream != NULL) {
+		bufferevent_free(s->upstream);
+		s->upstream = NULL;
+	}
+}
+
+/* Free s once both legs are gone. Returns -1 if s was freed. */
+static int
+session_maybe_free(struct session *s)
+{
+	if (s->client != NULL || s->upstream != NULL)
+		return 0;
+	session_free(s);
+	return -1;
+}
+
+/*
+ * Client leg while closing: once our output is flushed and no close reply
+ * is awaited, send FIN and drain whatever the client still sends until its
+ * EOF (closing with unread input would reset the connection and could
+ * destroy the close frame in flight). Returns -1 if s was freed.
+ */
+static int
+session_client_progress(struct session *s)
+{
+	bool await_reply;
+
+	if (s->client == NULL || s->client_discard)
+		return 0;
+	if (evbuffer_get_length(bufferevent_get_output(s->client)) > 0) {
+		bufferevent_setwatermark(s->client, EV_WRITE, 0, 0);
+		return 0;
+	}
+	await_reply = s->state == SESSION_CLOSING && s->close_sent &&
+	    !s->close_received && s->dec.state != 2;
+	if (await_reply)
+		return 0;
+	s->client_discard = true;
+	if (shutdown(bufferevent_getfd(s->client), SHUT_WR) == -1) {
+		session_client_free(s);
+		return session_maybe_free(s);
+	}
+	bufferevent_enable(s->client, EV_READ);
+	return 0;
+}
+
+/*
+ * Backend leg while closing: flush what the client sent, then EOF; then
+ * drain the backend until its EOF. Returns -1 if s was freed.
+ */
+static int
+session_upstream_progress(struct session *s)
+{
+	if (s->upstream == NULL || !s->upstream_up)
+		return 0;	/* session_upstream_ready() comes back here */
+	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) > 0) {
+		bufferevent_setwatermark(s->upstream, EV_WRITE, 0, 0);
+		return 0;
+	}
+	if (!s->upstream_wr_shut) {
+		s->upstream_wr_shut = true;
+		if (shutdown(bufferevent_getfd(s->upstream), SHUT_WR) == -1)
+			s->upstream_eof = true;
+	}
+	if (s->upstream_eof) {
+		session_upstream_free(s);
+		return session_maybe_free(s);
+	}
+	bufferevent_enable(s->upstream, EV_READ);
+	return 0;
+}
+
+void
+session_close(struct session *s, uint16_t code, const char *cause)
+{
+	if (s->cause[0] == '\0' && cause != NULL)
+		snprintf(s->cause, sizeof(s->cause), "%s", cause);
+	if (s->state == SESSION_HANDSHAKE || s->state == SESSION_HTTP_ERROR) {
+		session_client_free(s);
+		session_upstream_free(s);
+		session_free(s);
+		return;
+	}
+	if (s->state != SESSION_CLOSING) {
+		session_set_state(s, SESSION_CLOSING);
+		hb_stop(s);
+		session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
+		if (s->upstream_paused && s->upstream != NULL)
+			bufferevent_enable(s->upstream, EV_READ);
+		s->upstream_paused = false;
+	}
+	if (code == 0) {
+		/* The client is gone or dead: nothing to say to it. */
+		session_client_free(s);
+	} else if (!s->close_sent && s->client != NULL) {
+		s->close_sent = true;
+		s->close_code = code;
+		session_send_close(s, code, s->cause);
+	}
+	if (s->client != NULL)
+		bufferevent_enable(s->client, EV_READ);
+	s->client_paused = false;
+	if (session_client_progress(s) == -1)
+		return;
+	if (session_upstream_progress(s) == -1)
+		return;
+	session_maybe_free(s);
+}
+
+void
+session_drain_all(struct gw_worker *w)
+{
+	struct session *s, *next;
+
+	for (s = LIST_FIRST(&w->sessions); s != NULL; s = next) {
+		next = LIST_NEXT(s, entry);
+		session_close(s, 1001, "server shutting down");
+	}
+}
+
+void
+session_free_all(struct gw_worker *w)
+{
+	struct session *s;
+
+	while ((s = LIST_FIRST(&w->sessions)) != NULL) {
+		if (s->cause[0] == '\0')
+			snprintf(s->cause, sizeof(s->cause), "shutdown");
+		session_client_free(s);
+		session_upstream_free(s);
+		session_free(s);
+	}
+}
+
+/* Answer the handshake with an HTTP error, then let the client go. */
+static void
+session_http_error(struct session *s, int status, const char *detail)
+{
+	char buf[512];
+	int n;
+
+	s->w->m.handshakes_failed++;
+	log_info("session %llu: client=%s refused: %d %s: %s",
+	    (unsigned long long)s->id, s->peer, status,
+	    upgrade_status_text(status), detail != NULL ? detail : "-");
+	n = upgrade_response_error(buf, sizeof(buf), status, detail);
+	if (n > 0)
+		bufferevent_write(s->client, buf, (size_t)n);
+	session_set_state(s, SESSION_HTTP_ERROR);
+	evbuffer_drain(bufferevent_get_input(s->client),
+	    evbuffer_get_length(bufferevent_get_input(s->client)));
+	session_timer_ms(&s->state_timer, SESSION_HTTP_LINGER_MS);
+	session_client_progress(s);
+}
+
+/* Route, origin, subprotocol checks and the 101. Returns -1 if s is gone. */
+static int
+session_accept_upgrade(struct session *s, const struct upgrade_req *req,
+    size_t head_len)
+{
+	const struct config_route *r;
+	char resp[1024];
+	int pi, n;
+
+	r = route_match(s->w->cfg, req->path.p, req->path.len);
+	if (r == NULL) {
+		session_http_error(s, 404, "no route for this path");
+		return -1;
+	}
+	if (!route_origin_allowed(r, req->origin.p, req->origin.len)) {
+		session_http_error(s, 403, "origin not allowed");
+		return -1;
+	}
+	pi = upgrade_pick_protocol(req, (const char *const *)r->subprotocols,
+	    r->nsubprotocols);
+	n = upgrade_response_101(resp, sizeof(resp), req,
+	    pi >= 0 ? &req->protocols[pi] : NULL);
+	if (n < 0) {
+		session_http_error(s, 500, "cannot build the answer");
+		return -1;
+	}
+	s->route = r;
+	evbuffer_drain(bufferevent_get_input(s->client), head_len);
+	bufferevent_write(s->client, resp, (size_t)n);
+	s->w->m.handshakes_ok++;
+	event_del(&s->state_timer);
+	ws_frame_decoder_init(&s->dec, r->max_message_size, true);
+	session_set_state(s, SESSION_CONNECTING);
+	s->rr = s->w->rr_seq++;
+	hb_start(s);
+	return upstream_connect(s);
+}
+
+/* Read the request head; on a complete one, upgrade. -1: s is gone. */
+static int
+session_handshake(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->client);
+	const struct config *cfg = s->w->cfg;
+	struct upgrade_req req;
+	size_t len;
+	char *p;
+	int r;
+
+	len = evbuffer_get_length(in);
+	if (len > cfg->max_header_size)
+		len = cfg->max_header_size;
+	if ((p = (char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
+		session_close(s, 0, "out of memory");
+		return -1;
+	}
+	r = upgrade_parse(p, len, cfg->max_header_size, &req);
+	if (r == -2)
+		return 0;
+	if (r == -1) {
+		session_http_error(s, req.status, req.error);
+		return -1;
+	}
+	if (session_accept_upgrade(s, &req, (size_t)r) == -1)
+		return -1;
+	/* Frames pipelined behind the head. */
+	return session_ws_input(s);
+}
+
+static void
+session_client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (s->client_discard || s->state == SESSION_HTTP_ERROR) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	if (s->state == SESSION_HANDSHAKE)
+		session_handshake(s);
+	else
+		session_ws_input(s);
+}
+
+static void
+session_client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == SESSION_CLOSING || s->state == SESSION_HTTP_ERROR) {
+		session_client_progress(s);
+		return;
+	}
+	if (s->upstream_paused && s->upstream != NULL) {
+		/* Drained below the low-water mark: read the backend again. */
+		s->upstream_paused = false;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		bufferevent_enable(s->upstream, EV_READ);
+	}
+}
+
+static void
+session_client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->client_discard ||
+	    (s->state == SESSION_CLOSING && s->close_received)) {
+		/* The close handshake is done: the client's EOF is expected. */
+		session_client_free(s);
+		session_maybe_free(s);
+		return;
+	}
+	session_close(s, 0, (what & BEV_EVENT_EOF) ?
+	    "client closed the connection without a close frame" :
+	    "client connection error");
+}
+
+/* Is the backend's output full? Then stop reading the client. */
+static bool
+session_upstream_full(struct session *s)
+{
+	size_t max = s->w->cfg->max_buffer;
+
+	if (s->upstream == NULL || s->state == SESSION_CLOSING)
+		return false;
+	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) < max)
+		return false;
+	s->client_paused = true;
+	bufferevent_disable(s->client, EV_READ);
+	bufferevent_setwatermark(s->upstream, EV_WRITE, max / 2, 0);
+	return true;
+}
+
+/* A frame header arrived: message-level checks (RFC 6455 §5.4). */
+static int
+session_frame_header(struct session *s, const struct ws_frame_ev *ev)
+{
+	uint64_t max = s->route->max_message_size;
+
+	if (ev->opcode & 0x8) {
+		s->ctrl_len = 0;
+		return 0;
+	}
+	if (ev->opcode == WS_OP_CONT) {
+		if (!s->in_message) {
+			session_close(s, 1002, "continuation frame without a "
+			    "message to continue");
+			return -1;
+		}
+	} else {
+		if (s->in_message) {
+			session_close(s, 1002, "new data frame inside a "
+			    "fragmented message");
+			return -1;
+		}
+		s->in_message = true;
+		s->msg_text = ev->opcode == WS_OP_TEXT;
+		s->msg_size = 0;
+		ws_utf8_reset(&s->utf8);
+	}
+	s->msg_size += ev->payload_len;
+	if (max != 0 && s->msg_size > max) {
+		session_close(s, 1009, "message too big");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A chunk of payload at the head of the client's input (p is its first
+ * byte, writable). Unmask it in place and move it, chains and all, to the
+ * backend; control payloads are collected in s->ctrl instead.
+ */
+static int
+session_frame_payload(struct session *s, const struct ws_frame_ev *ev,
+    uint8_t *p)
+{
+	struct evbuffer *in = bufferevent_get_input(s->client);
+
+	if (s->dec.opcode & 0x8) {
+		ws_frame_unmask(s->dec.mask, ev->mask_off, s->ctrl + s->ctrl_len,
+		    p, ev->len);
+		s->ctrl_len += (uint8_t)ev->len;
+		evbuffer_drain(in, ev->len);
+		return 0;
+	}
+	if (s->state == SESSION_CLOSING || s->upstream == NULL) {
+		evbuffer_drain(in, ev->len);	/* nobody to give it to */
+		return 0;
+	}
+	ws_frame_unmask(s->dec.mask, ev->mask_off, p, p, ev->len);
+	if (s->msg_text && ws_utf8_feed(&s->utf8, p, ev->len) == -1) {
+		session_close(s, 1007, "invalid UTF-8 in a text message");
+		return -1;
+	}
+	evbuffer_remove_buffer(in, bufferevent_get_output(s->upstream),
+	    ev->len);
+	s->bytes_up += ev->len;
+	hb_activity(s);
+	return 0;
+}
+
+/* The client's close frame (RFC 6455 §5.5.1): check, echo, finish. */
+static int
+session_client_close(struct session *s)
+{
+	const uint8_t *reason;
+	size_t rlen;
+	uint16_t code;
+	int bad;
+	char cause[80];
+
+	bad = ws_frame_close_parse(s->ctrl, s->ctrl_len, &code, &reason, &rlen);
+	if (bad != 0) {
+		session_close(s, (uint16_t)bad, bad == 1007 ?
+		    "invalid UTF-8 in the close reason" :
+		    "invalid close frame");
+		return -1;
+	}
+	s->close_received = true;
+	s->peer_close_code = code;
+	snprintf(cause, sizeof(cause), "client sent close %u", code);
+	/* Echo the client's code (§5.5.1); "no status" is echoed empty. */
+	session_close(s, code, cause);
+	return -1;
+}
+
+/* The end of a frame: dispatch control frames, finish messages. */
+static int
+session_frame_end(struct session *s)
+{
+	switch (s->dec.opcode) {
+	case WS_OP_CLOSE:
+		return session_client_close(s);
+	case WS_OP_PING:
+		if (!s->close_sent)
+			session_send_frame(s, WS_OP_PONG, s->ctrl, s->ctrl_len);
+		return 0;
+	case WS_OP_PONG:
+		return 0;	/* liveness was noted already */
+	default:
+		break;
+	}
+	if (!s->dec.fin)
+		return 0;
+	s->in_message = false;
+	if (s->msg_text && !ws_utf8_complete(&s->utf8)) {
+		session_close(s, 1007, "text message ends inside a UTF-8 "
+		    "sequence");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Decode what the client sent, relaying payload to the backend, until the
+ * input is used up or the backend's output is full. Returns -1 if s is
+ * gone (or closing began and the caller must not go on).
+ */
+static int
+session_ws_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer_iovec v;
+	struct ws_frame_ev ev;
+	ssize_t r;
+
+	while (s->client != NULL && evbuffer_get_length(in) > 0) {
+		if (s->close_received || s->dec.state == 2) {
+			evbuffer_drain(in, evbuffer_get_length(in));
+			break;
+		}
+		if (session_upstream_full(s))
+			break;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		hb_alive(s);
+		r = ws_frame_decode(&s->dec, v.iov_base, v.iov_len, &ev);
+		if (r < 0) {
+			session_close(s, s->dec.close_code,
+			    ws_frame_strerror((int)r));
+			return -1;
+		}
+		if (ev.type == WS_FRAME_EV_PAYLOAD) {
+			if (session_frame_payload(s, &ev, v.iov_base) == -1)
+				return -1;
+		} else {
+			evbuffer_drain(in, (size_t)r);
+			if (ev.type == WS_FRAME_EV_HEADER &&
+			    session_frame_header(s, &ev) == -1)
+				return -1;
+		}
+		if (ev.frame_end && session_frame_end(s) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+void
+session_upstream_ready(struct session *s, struct bufferevent *bev)
+{
+	s->upstream = bev;
+	s->upstream_up = true;
+	bufferevent_setcb(bev, session_upstream_read_cb,
+	    session_upstream_write_cb, session_upstream_event_cb, s);
+	if (s->state == SESSION_CLOSING) {
+		/* The client left while we connected: deliver, then EOF. */
+		session_upstream_progress(s);
+		return;
+	}
+	event_del(&s->state_timer);
+	session_set_state(s, SESSION_OPEN);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	log_debug("session %llu: connected to %s", (unsigned long long)s->id,
+	    s->backend->spec);
+}
+
+/* Backend bytes: one binary frame per read, payload chains moved. */
+void
+session_upstream_failed(struct session *s, const char *reason)
+{
+	session_upstream_free(s);
+	if (s->state == SESSION_CLOSING)
+		session_maybe_free(s);
+	else
+		session_close(s, 1014, reason);
+}
+
+static void
+session_upstream_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out;
+	size_t len = evbuffer_get_length(in);
+	size_t max = s->w->cfg->max_buffer;
+	uint8_t hdr[14];
+	size_t hl;
+
+	if (len == 0)
+		return;
+	if (s->state == SESSION_CLOSING || s->client == NULL) {
+		evbuffer_drain(in, len);	/* too late for the client */
+		return;
+	}
+	out = bufferevent_get_output(s->client);
+	hl = ws_frame_header_encode(hdr, true, WS_OP_BINARY, len, NULL);
+	evbuffer_add(out, hdr, hl);
+	evbuffer_add_buffer(out, in);
+	s->bytes_down += len;
+	hb_activity(s);
+	if (evbuffer_get_length(out) >= max) {
+		s->upstream_paused = true;
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(s->client, EV_WRITE, max / 2, 0);
+	}
+}
+
+static void
+session_upstream_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == SESSION_CLOSING) {
+		session_upstream_progress(s);
+		return;
+	}
+	if (s->client_paused && s->client != NULL) {
+		s->client_paused = false;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		bufferevent_enable(s->client, EV_READ);
+		/* Input already buffered gets no new read callback. */
+		session_ws_input(s);
+	}
+}
+
+static void
+session_upstream_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	char cause[128];
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)bev;
+	if (s->state == SESSION_CLOSING) {
+		s->upstream_eof = true;
+		if (what & BEV_EVENT_ERROR) {
+			session_upstream_free(s);
+			session_maybe_free(s);
+			return;
+		}
+		session_upstream_progress(s);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		s->upstream_eof = true;
+		session_close(s, 1000, "backend closed the connection");
+		return;
+	}
+	snprintf(cause, sizeof(cause), "bad gateway: backend connection "
+	    "error: %s", evutil_socket_error_to_string(err));
+	session_upstream_free(s);
+	session_close(s, 1014, cause);
+}
+
+static void
+session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	switch (s->state) {
+	case SESSION_HANDSHAKE:
+		log_info("session %llu: client=%s dropped: handshake timeout",
+		    (unsigned long long)s->id, s->peer);
+		s->w->m.handshakes_failed++;
+		session_close(s, 0, "handshake timeout");
+		break;
+	case SESSION_HTTP_ERROR:
+		session_close(s, 0, NULL);
+		break;
+	case SESSION_CONNECTING:
+		upstream_timeout(s);
+		break;
+	default:
+		/* Linger over: whatever is left goes now. */
+		session_client_free(s);
+		session_upstream_free(s);
+		session_maybe_free(s);
+		break;
+	}
+}

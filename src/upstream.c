@@ -1,0 +1,167 @@
+/*
+ * upstream: see include/upstream.h.
+ *
+ * While connecting, s->upstream is the attempt's bufferevent: the client's
+ * frames are already unmasked into its output buffer, which libevent
+ * flushes once connected. A failed attempt hands that buffer on to the next
+ * attempt, so nothing the client sent is lost or reordered.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "config.h"
+#include "gw.h"
+#include "log.h"
+#include "route.h"
+#include "session-t.h"
+#include "session.h"
+#include "upstream.h"
+
+void
+upstream_tune_socket(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int one = 1;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+/* Why the attempt on bev failed, as a short text for logs and 1014. */
+static const char *
+upstream_error_text(struct bufferevent *bev, int err)
+{
+	int dns_err = bev != NULL ? bufferevent_socket_get_dns_error(bev) : 0;
+
+	if (dns_err != 0)
+		return "name resolution failed";
+	if (err == 0)
+		return "connection failed";
+	return evutil_socket_error_to_string(err);
+}
+
+/* One attempt failed: log it and go on to the next backend. */
+static int
+upstream_failover(struct session *s, const char *why)
+{
+	char reason[160];
+
+	s->w->m.upstream_connect_failed++;
+	log_warnx("session %llu: backend %s: %s", (unsigned long long)s->id,
+	    s->backend->spec, why);
+	snprintf(reason, sizeof(reason), "bad gateway: %s", why);
+	s->attempt++;
+	if (s->state == SESSION_CLOSING) {
+		/* The client is gone: nobody waits for another attempt. */
+		session_upstream_failed(s, reason);
+		return -1;
+	}
+	if (route_backend(s->route, s->rr, s->attempt) == NULL) {
+		session_upstream_failed(s, reason);
+		return -1;
+	}
+	return upstream_connect(s);
+}
+
+static void
+upstream_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (s->in_connect) {
+		/* Failed inside bufferevent_socket_connect*(): report later. */
+		s->connect_err = err != 0 ? err : ECONNREFUSED;
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED) {
+		upstream_tune_socket(bufferevent_getfd(bev));
+		session_upstream_ready(s, bev);
+		return;
+	}
+	upstream_failover(s, upstream_error_text(bev, err));
+}
+
+/* Start one attempt on backend a with bev. Returns 0, or -1 (s->connect_err). */
+static int
+upstream_start(struct session *s, const struct config_addr *a,
+    struct bufferevent *bev)
+{
+	struct sockaddr_un sun;
+	int r;
+
+	s->in_connect = true;
+	s->connect_err = 0;
+	if (a->kind == CONFIG_ADDR_UNIX) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
+		r = bufferevent_socket_connect(bev, (struct sockaddr *)&sun,
+		    sizeof(sun));
+	} else {
+		r = bufferevent_socket_connect_hostname(bev, s->w->dns,
+		    AF_UNSPEC, a->host, a->port);
+	}
+	s->in_connect = false;
+	if (r == -1 && s->connect_err == 0)
+		s->connect_err = errno != 0 ? errno : ECONNREFUSED;
+	return s->connect_err != 0 ? -1 : 0;
+}
+
+int
+upstream_connect(struct session *s)
+{
+	struct bufferevent *bev, *old = s->upstream;
+	struct timeval tv;
+	uint64_t ms;
+	char why[128];
+
+	s->backend = route_backend(s->route, s->rr, s->attempt);
+	bev = bufferevent_socket_new(s->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		session_upstream_failed(s, "bad gateway: out of memory");
+		return -1;
+	}
+	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
+	if (old != NULL) {
+		/* Client bytes queued toward the failed attempt move on. */
+		evbuffer_add_buffer(bufferevent_get_output(bev),
+		    bufferevent_get_output(old));
+		bufferevent_free(old);
+	}
+	s->upstream = bev;
+	if (upstream_start(s, s->backend, bev) == -1) {
+		snprintf(why, sizeof(why), "%s",
+		    upstream_error_text(bev, s->connect_err));
+		return upstream_failover(s, why);
+	}
+	ms = s->route->connect_timeout_ms;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if (s->state == SESSION_CONNECTING)
+		evtimer_add(&s->state_timer, &tv);
+	log_debug("session %llu: connecting to %s", (unsigned long long)s->id,
+	    s->backend->spec);
+	return 0;
+}
+
+int
+upstream_timeout(struct session *s)
+{
+	return upstream_failover(s, "connect timeout");
+}
