@@ -123,7 +123,8 @@ test-deps:
 run-deps:
 	$(Q)sh packaging/install-deps.sh build
 
-run: run-deps wsgate
+run: run-deps
+	$(Q)$(MAKE) --no-print-directory wsgate
 	$(Q)sh packaging/demo-run.sh ./wsgate gateway.conf
 
 fuzz:
