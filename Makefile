@@ -89,8 +89,9 @@ $(BUILD)/tests/%.o: tests/unit/%.c | $(BUILD)/tests
 $(BUILD) $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
+.SECONDARY:
 .SECONDEXPANSION:
-$(BUILD)/test_%: $(BUILD)/tests/test_%.o $$(patsubst %,$(BUILD)/%.o,$$(UNIT_DEPS_$$*))
+$(BUILD)/test_%: $(BUILD)/tests/test_%.o $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(UNIT_DEPS_$$*)))
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -linih -lcrypto
 

@@ -1,0 +1,758 @@
+/*
+ * upgrade: HTTP/1.1 request-head parser and RFC 6455 §4.2.1 checks.
+ *
+ * The parser is picohttpparser-shaped: (buf, len) in, the head's length,
+ * -2 (incomplete) or -1 (refused, with req->status) out. It re-reads the
+ * head from byte 0 on every call, so it keeps no state between calls; the
+ * head is bounded by max_head, which bounds that work too.
+ *
+ * Order of refusals when several things are wrong, so that answers do not
+ * depend on header order: 431 (size, header count) > 400 (syntax of the
+ * request line and header lines) > 405 (method) > 400 (missing, duplicate
+ * or bad WebSocket headers) > 426 (Sec-WebSocket-Version not 13).
+ * An incomplete head is refused early when the bytes seen so far cannot
+ * start a valid request (garbage, a TLS ClientHello, bare LF, NUL), so
+ * such peers do not sit until the handshake timeout.
+ *
+ * Choices made here (strict where a client that follows the RFCs never
+ * notices):
+ * - Line endings must be CRLF (RFC 7230 §3.5 lets us be strict); bare LF
+ *   and bare CR are a 400, and so are empty lines before the request line.
+ * - Only origin-form targets are accepted (RFC 7230 §5.3.1). absolute-form
+ *   would make the authority override Host (§5.4), a second source of the
+ *   route's host; WebSocket clients never send it to an origin server.
+ *   '#' is refused too (RFC 6455 §3: no fragments in WebSocket URIs).
+ * - The key must be 22 base64 characters followed by "==" (the RFC 4648
+ *   §4 form of 16 bytes). The 4 padding bits of the 22nd character are
+ *   not checked (RFC 4648 §3.5 lets decoders ignore them): the key is only
+ *   hashed, and sloppy client encoders still connect.
+ * - Host must be one non-empty uri-host [":" port] (RFC 7230 §5.4 says
+ *   an invalid Host is a 400); Sec-WebSocket-Version must be one header
+ *   with the value 13, a repeated one is a 426 too.
+ * - A request body is refused (Transfer-Encoding, Content-Length other
+ *   than 0): bytes after the head are WebSocket frames, and a body would
+ *   be mistaken for them.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "upgrade.h"
+
+#define UPGRADE_MAX_HEADERS	100	/* header lines; more is a 431 */
+#define UPGRADE_KEY_LEN		24	/* base64 of 16 bytes */
+
+static const char upgrade_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/*
+ * What the header lines said, gathered while reading them and judged once
+ * the head is complete (see the order of refusals above).
+ */
+struct upgrade_hdrs {
+	unsigned	 nhosts;
+	unsigned	 nupgrades;
+	unsigned	 nconnections;
+	unsigned	 nkeys;
+	unsigned	 norigins;
+	unsigned	 nversions;
+	unsigned	 nheaders;
+	bool		 upgrade_websocket;	/* Upgrade lists "websocket" */
+	bool		 connection_upgrade;	/* Connection lists "upgrade" */
+	bool		 has_body;		/* TE or Content-Length != 0 */
+	struct upgrade_slice version;
+	const char	*proto_error;		/* bad Sec-WebSocket-Protocol */
+};
+
+static int
+upgrade_fail(struct upgrade_req *req, int status, const char *error)
+{
+	req->status = status;
+	req->error = error;
+	return -1;
+}
+
+/* RFC 7230 §3.2.6: tchar. */
+static bool
+upgrade_is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool
+upgrade_is_token(const char *p, size_t len)
+{
+	size_t	i;
+
+	if (len == 0)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!upgrade_is_tchar((unsigned char)p[i]))
+			return false;
+	return true;
+}
+
+/* RFC 4648 §4 alphabet, without the pad character. */
+static bool
+upgrade_is_b64(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/*
+ * RFC 7230 §5.4 / RFC 3986 §3.2.2: Host is uri-host [":" port]; allow
+ * the characters of reg-name, IP-literal and port, nothing else (no
+ * space, '/', '@' or obs-text on the way into routing and logs).
+ */
+static bool
+upgrade_host_valid(const struct upgrade_slice *v)
+{
+	unsigned char	c;
+	size_t		i;
+
+	if (v->len == 0)
+		return false;
+	for (i = 0; i < v->len; i++) {
+		c = (unsigned char)v->p[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9'))
+			continue;
+		if (c == '\0' || strchr("-._~!$&'()*+,;=%:[]", c) == NULL)
+			return false;
+	}
+	return true;
+}
+
+static unsigned char
+upgrade_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* ASCII case-insensitive comparison of p[0..len) with lowercase s. */
+static bool
+upgrade_ieq(const char *p, size_t len, const char *s)
+{
+	size_t	i;
+
+	if (len != strlen(s))
+		return false;
+	for (i = 0; i < len; i++)
+		if (upgrade_lower((unsigned char)p[i]) != (unsigned char)s[i])
+			return false;
+	return true;
+}
+
+static bool
+upgrade_is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * Step through a comma-separated list (RFC 7230 §7: #rule, OWS around
+ * the commas, empty elements allowed and skipped). *pos starts at 0.
+ * Returns true with the next trimmed, non-empty element in *elem, or
+ * false at the end of the list.
+ */
+static bool
+upgrade_list_next(const struct upgrade_slice *v, size_t *pos,
+    struct upgrade_slice *elem)
+{
+	size_t	i = *pos, start, end;
+
+	while (i < v->len) {
+		while (i < v->len && (upgrade_is_ows(v->p[i]) || v->p[i] == ','))
+			i++;
+		start = i;
+		while (i < v->len && v->p[i] != ',')
+			i++;
+		end = i;
+		while (end > start && upgrade_is_ows(v->p[end - 1]))
+			end--;
+		if (end > start) {
+			elem->p = v->p + start;
+			elem->len = end - start;
+			*pos = i;
+			return true;
+		}
+	}
+	*pos = i;
+	return false;
+}
+
+/* Does the list v contain an element equal (case-insensitively) to s? */
+static bool
+upgrade_list_has(const struct upgrade_slice *v, const char *s)
+{
+	struct upgrade_slice	e;
+	size_t			pos = 0;
+
+	while (upgrade_list_next(v, &pos, &e))
+		if (upgrade_ieq(e.p, e.len, s))
+			return true;
+	return false;
+}
+
+/*
+ * Length of the head in buf (through the first CRLF CRLF), if that ends
+ * within max_head bytes; 0 if it does not (yet).
+ */
+static size_t
+upgrade_find_end(const char *buf, size_t len, size_t max_head)
+{
+	const char	*p, *end;
+	size_t		 n = len < max_head ? len : max_head;
+
+	end = buf + n;
+	for (p = buf; n >= 4 && p <= end - 4; p++) {
+		p = memchr(p, '\r', (size_t)(end - 3 - p));
+		if (p == NULL)
+			break;
+		if (p[1] == '\n' && p[2] == '\r' && p[3] == '\n')
+			return (size_t)(p + 4 - buf);
+	}
+	return 0;
+}
+
+/* Header lines in a complete head: its LFs less request and blank line. */
+static size_t
+upgrade_count_lines(const char *buf, size_t head_len)
+{
+	const char	*p = buf, *end = buf + head_len, *lf;
+	size_t		 n = 0;
+
+	while ((lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p = lf + 1;
+	}
+	return n >= 2 ? n - 2 : 0;
+}
+
+/* Refuse the byte c, found where a line's syntax does not allow it. */
+static int
+upgrade_bad_byte(struct upgrade_req *req, unsigned char c, const char *what)
+{
+	if (c == '\0')
+		return upgrade_fail(req, 400, "NUL byte in request head");
+	if (c == '\n')
+		return upgrade_fail(req, 400, "bare LF in request head");
+	return upgrade_fail(req, 400, what);
+}
+
+/*
+ * Expect CRLF at buf[*i]. Returns 0 past it, -2 if buf ends first, or -1
+ * (400) if another byte stands there.
+ */
+static int
+upgrade_crlf(const char *buf, size_t n, size_t *i, struct upgrade_req *req,
+    const char *what)
+{
+	if (*i == n)
+		return -2;
+	if (buf[*i] != '\r')
+		return upgrade_bad_byte(req, (unsigned char)buf[*i], what);
+	if (*i + 1 == n)
+		return -2;
+	if (buf[*i + 1] != '\n')
+		return upgrade_fail(req, 400, "bare CR in request head");
+	*i += 2;
+	return 0;
+}
+
+/*
+ * The request line (RFC 7230 §3.1.1): method SP request-target SP
+ * HTTP-version CRLF. On 0, *off is past its CRLF and req->method, target,
+ * path and query are set. -2: buf ends inside it and what is there is a
+ * valid start. -1: refused (400).
+ */
+static int
+upgrade_request_line(const char *buf, size_t n, size_t *off,
+    struct upgrade_req *req)
+{
+	static const char	 proto[] = "HTTP/1.";
+	const char		*q;
+	size_t			 i = 0, start, k;
+
+	/* A TLS record (ClientHello) sent to a plain-text listener. */
+	if (n > 0 && buf[0] == 0x16)
+		return upgrade_fail(req, 400, "TLS handshake on a plain listener");
+	while (i < n && upgrade_is_tchar((unsigned char)buf[i]))
+		i++;
+	if (i == n)
+		return -2;
+	if (i == 0 || buf[i] != ' ')
+		return upgrade_bad_byte(req, (unsigned char)buf[i],
+		    "malformed request method");
+	req->method.p = buf;
+	req->method.len = i;
+
+	/* §5.3.1 origin-form only; visible ASCII; no fragment (RFC 6455 §3). */
+	start = ++i;
+	if (i < n && buf[i] != '/')
+		return upgrade_bad_byte(req, (unsigned char)buf[i],
+		    "request-target is not origin-form");
+	while (i < n && (unsigned char)buf[i] > ' ' &&
+	    (unsigned char)buf[i] < 0x7f && buf[i] != '#')
+		i++;
+	if (i == n)
+		return -2;
+	if (buf[i] != ' ')
+		return upgrade_bad_byte(req, (unsigned char)buf[i],
+		    "malformed request-target");
+	req->target.p = buf + start;
+	req->target.len = i - start;
+	req->path = req->target;
+	if ((q = memchr(req->target.p, '?', req->target.len)) != NULL) {
+		req->path.len = (size_t)(q - req->target.p);
+		req->query.p = q + 1;
+		req->query.len = req->target.len - req->path.len - 1;
+	}
+
+	/* RFC 6455 §4.1: HTTP/1.1 or higher; we take HTTP/1.1 to HTTP/1.9. */
+	i++;
+	for (k = 0; k < sizeof(proto) - 1; k++, i++) {
+		if (i == n)
+			return -2;
+		if (buf[i] != proto[k])
+			return upgrade_bad_byte(req, (unsigned char)buf[i],
+			    "unsupported HTTP version");
+	}
+	if (i == n)
+		return -2;
+	if (buf[i] < '1' || buf[i] > '9')
+		return upgrade_bad_byte(req, (unsigned char)buf[i],
+		    "HTTP/1.1 or later required");
+	i++;
+	*off = i;
+	return upgrade_crlf(buf, n, off, req, "malformed request line");
+}
+
+/* Record one Sec-WebSocket-Protocol header's tokens (RFC 6455 §4.1). */
+static void
+upgrade_protocols(struct upgrade_req *req, struct upgrade_hdrs *h,
+    const struct upgrade_slice *v)
+{
+	struct upgrade_slice	e;
+	size_t			pos = 0;
+
+	while (upgrade_list_next(v, &pos, &e)) {
+		if (!upgrade_is_token(e.p, e.len)) {
+			if (h->proto_error == NULL)
+				h->proto_error =
+				    "Sec-WebSocket-Protocol element is not a token";
+			continue;
+		}
+		if (req->nprotocols == UPGRADE_MAX_PROTOCOLS) {
+			if (h->proto_error == NULL)
+				h->proto_error = "too many subprotocols offered";
+			continue;
+		}
+		req->protocols[req->nprotocols++] = e;
+	}
+}
+
+/* Note what one header (name, trimmed value) says; judged later. */
+static void
+upgrade_header(struct upgrade_req *req, struct upgrade_hdrs *h,
+    const char *name, size_t nlen, const struct upgrade_slice *v)
+{
+	if (upgrade_ieq(name, nlen, "host")) {
+		h->nhosts++;
+		req->host = *v;
+	} else if (upgrade_ieq(name, nlen, "upgrade")) {
+		h->nupgrades++;
+		if (upgrade_list_has(v, "websocket"))
+			h->upgrade_websocket = true;
+	} else if (upgrade_ieq(name, nlen, "connection")) {
+		/* A list header: several lines combine (RFC 7230 §3.2.2). */
+		h->nconnections++;
+		if (upgrade_list_has(v, "upgrade"))
+			h->connection_upgrade = true;
+	} else if (upgrade_ieq(name, nlen, "sec-websocket-key")) {
+		h->nkeys++;
+		req->key = *v;
+	} else if (upgrade_ieq(name, nlen, "sec-websocket-version")) {
+		h->nversions++;
+		h->version = *v;
+	} else if (upgrade_ieq(name, nlen, "origin")) {
+		h->norigins++;
+		req->origin = *v;
+	} else if (upgrade_ieq(name, nlen, "sec-websocket-protocol")) {
+		upgrade_protocols(req, h, v);
+	} else if (upgrade_ieq(name, nlen, "x-forwarded-for")) {
+		req->forwarded_for = *v;
+	} else if (upgrade_ieq(name, nlen, "transfer-encoding")) {
+		h->has_body = true;
+	} else if (upgrade_ieq(name, nlen, "content-length")) {
+		if (v->len != 1 || v->p[0] != '0')
+			h->has_body = true;
+	}
+}
+
+/*
+ * One header line at buf[*off] (RFC 7230 §3.2): field-name ":" OWS
+ * field-value OWS CRLF. Returns 0 past it, -2 if buf ends inside it with
+ * a valid start, -1 if refused (400).
+ */
+static int
+upgrade_header_line(const char *buf, size_t n, size_t *off,
+    struct upgrade_req *req, struct upgrade_hdrs *h)
+{
+	struct upgrade_slice	v;
+	size_t			i = *off, start = *off, nlen;
+	unsigned char		c;
+	int			rc;
+
+	/* §3.2.4: obs-fold is refused, as a server that does not unfold. */
+	if (upgrade_is_ows(buf[i]))
+		return upgrade_fail(req, 400, "obsolete header line folding");
+	while (i < n && upgrade_is_tchar((unsigned char)buf[i]))
+		i++;
+	if (i == n)
+		return -2;
+	if (buf[i] != ':') {
+		/* §3.2.4: whitespace before the colon MUST be a 400. */
+		if (i > start && upgrade_is_ows(buf[i]))
+			return upgrade_fail(req, 400,
+			    "whitespace between header name and colon");
+		return upgrade_bad_byte(req, (unsigned char)buf[i],
+		    "malformed header line");
+	}
+	if (i == start)
+		return upgrade_fail(req, 400, "empty header name");
+	nlen = i - start;
+
+	/* Value: field-vchar (VCHAR / obs-text) with SP and HTAB inside. */
+	i++;
+	while (i < n && upgrade_is_ows(buf[i]))
+		i++;
+	v.p = buf + i;
+	v.len = 0;
+	for (; i < n && buf[i] != '\r'; i++) {
+		c = (unsigned char)buf[i];
+		if (upgrade_is_ows((char)c))
+			continue;
+		if (c < 0x20 || c == 0x7f)
+			return upgrade_bad_byte(req, c,
+			    "control character in header value");
+		v.len = (size_t)(buf + i + 1 - v.p);
+	}
+	*off = i;
+	if ((rc = upgrade_crlf(buf, n, off, req, "malformed header line")) != 0)
+		return rc;
+	upgrade_header(req, h, buf + start, nlen, &v);
+	return 0;
+}
+
+/*
+ * Syntax of the head in buf[0..n): the request line, then header lines
+ * up to the blank line. Returns 0 at the blank line, -2 if buf ends first
+ * (and all of it could still start a valid head), -1 if refused.
+ */
+static int
+upgrade_scan(const char *buf, size_t n, struct upgrade_req *req,
+    struct upgrade_hdrs *h)
+{
+	size_t	off = 0;
+	int	rc;
+
+	if ((rc = upgrade_request_line(buf, n, &off, req)) != 0)
+		return rc;
+	for (;;) {
+		if (off == n)
+			return -2;
+		if (buf[off] == '\r') {
+			if (off + 1 == n)
+				return -2;
+			if (buf[off + 1] != '\n')
+				return upgrade_fail(req, 400,
+				    "bare CR in request head");
+			return 0;
+		}
+		if (++h->nheaders > UPGRADE_MAX_HEADERS)
+			return upgrade_fail(req, 431, "too many header lines");
+		if ((rc = upgrade_header_line(buf, n, &off, req, h)) != 0)
+			return rc;
+	}
+}
+
+/* The §4.2.1 checks on a complete, well-formed head. */
+static int
+upgrade_check(struct upgrade_req *req, const struct upgrade_hdrs *h)
+{
+	size_t	i;
+
+	/* §4.2.1 item 1: the method MUST be GET (case-sensitive, §3.1.1). */
+	if (req->method.len != 3 || memcmp(req->method.p, "GET", 3) != 0)
+		return upgrade_fail(req, 405, "method is not GET");
+	/* Item 2 and RFC 7230 §5.4: exactly one Host. */
+	if (h->nhosts == 0)
+		return upgrade_fail(req, 400, "missing Host header");
+	if (h->nhosts > 1)
+		return upgrade_fail(req, 400, "duplicate Host header");
+	if (!upgrade_host_valid(&req->host))
+		return upgrade_fail(req, 400, "invalid Host header");
+	/* Item 3: Upgrade includes "websocket", case-insensitively. */
+	if (h->nupgrades == 0)
+		return upgrade_fail(req, 400, "missing Upgrade header");
+	if (h->nupgrades > 1)
+		return upgrade_fail(req, 400, "duplicate Upgrade header");
+	if (!h->upgrade_websocket)
+		return upgrade_fail(req, 400,
+		    "Upgrade header does not offer websocket");
+	/* Item 4: Connection includes "Upgrade", case-insensitively. */
+	if (h->nconnections == 0)
+		return upgrade_fail(req, 400, "missing Connection header");
+	if (!h->connection_upgrade)
+		return upgrade_fail(req, 400,
+		    "Connection header lacks the upgrade option");
+	/* Item 5: a key that is base64 of 16 bytes (22 chars and "=="). */
+	if (h->nkeys == 0)
+		return upgrade_fail(req, 400, "missing Sec-WebSocket-Key header");
+	if (h->nkeys > 1)
+		return upgrade_fail(req, 400,
+		    "duplicate Sec-WebSocket-Key header");
+	if (req->key.len != UPGRADE_KEY_LEN || req->key.p[22] != '=' ||
+	    req->key.p[23] != '=')
+		goto badkey;
+	for (i = 0; i < UPGRADE_KEY_LEN - 2; i++)
+		if (!upgrade_is_b64((unsigned char)req->key.p[i]))
+			goto badkey;
+	/* Item 7: Origin is optional, but one only. */
+	if (h->norigins > 1)
+		return upgrade_fail(req, 400, "duplicate Origin header");
+	/* Item 8: subprotocols are tokens (§4.1). */
+	if (h->proto_error != NULL)
+		return upgrade_fail(req, 400, h->proto_error);
+	if (h->has_body)
+		return upgrade_fail(req, 400, "request body not allowed");
+	/* Item 6 and §4.4: version 13, or 426 naming the one we speak. */
+	if (h->nversions == 0)
+		return upgrade_fail(req, 400,
+		    "missing Sec-WebSocket-Version header");
+	if (h->nversions > 1 || h->version.len != 2 ||
+	    memcmp(h->version.p, "13", 2) != 0)
+		return upgrade_fail(req, 426,
+		    "Sec-WebSocket-Version must be 13");
+	return 0;
+badkey:
+	return upgrade_fail(req, 400,
+	    "Sec-WebSocket-Key is not base64 of 16 bytes");
+}
+
+int
+upgrade_parse(const char *buf, size_t len, size_t max_head,
+    struct upgrade_req *req)
+{
+	struct upgrade_hdrs	h;
+	size_t			head_len;
+	int			rc;
+
+	memset(req, 0, sizeof(*req));
+	memset(&h, 0, sizeof(h));
+	if (max_head == 0)
+		max_head = UPGRADE_DEFAULT_MAX_HEAD;
+	if (max_head > INT_MAX)
+		max_head = INT_MAX;
+
+	/* Size first (431 outranks everything): relayd's 413, RFC 6585 §5. */
+	head_len = upgrade_find_end(buf, len, max_head);
+	if (head_len == 0) {
+		if (len >= max_head)
+			return upgrade_fail(req, 431, "request head too large");
+		/* Incomplete: refuse early if it cannot become valid. */
+		rc = upgrade_scan(buf, len, req, &h);
+		if (rc == -1)
+			return -1;
+		memset(req, 0, sizeof(*req));
+		return -2;
+	}
+	if (upgrade_count_lines(buf, head_len) > UPGRADE_MAX_HEADERS)
+		return upgrade_fail(req, 431, "too many header lines");
+	if ((rc = upgrade_scan(buf, head_len, req, &h)) != 0)
+		return rc == -2 ? upgrade_fail(req, 400,
+		    "malformed request head") : -1;
+	if (upgrade_check(req, &h) != 0)
+		return -1;
+	return (int)head_len;
+}
+
+int
+upgrade_accept_key(const char *key, size_t key_len,
+    char out[UPGRADE_ACCEPT_LEN + 1])
+{
+	EVP_MD_CTX	*ctx;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	int		 ok;
+
+	/* §4.2.2 step 5.4: base64(SHA-1(key + GUID)). */
+	out[0] = '\0';
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, key, key_len) == 1 &&
+	    EVP_DigestUpdate(ctx, upgrade_guid, sizeof(upgrade_guid) - 1) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 20;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	if (EVP_EncodeBlock((unsigned char *)out, md, 20) != UPGRADE_ACCEPT_LEN)
+		return -1;
+	return 0;
+}
+
+int
+upgrade_pick_protocol(const struct upgrade_req *req,
+    const char *const *allowed, size_t nallowed)
+{
+	size_t	i, j;
+
+	for (i = 0; i < req->nprotocols; i++)
+		for (j = 0; j < nallowed; j++)
+			if (allowed[j] != NULL &&
+			    strlen(allowed[j]) == req->protocols[i].len &&
+			    memcmp(allowed[j], req->protocols[i].p,
+			    req->protocols[i].len) == 0)
+				return (int)i;
+	return -1;
+}
+
+/* An answer being written into a caller's buffer; overflow is sticky. */
+struct upgrade_out {
+	char	*p;
+	size_t	 cap;
+	size_t	 len;
+	bool	 overflow;
+};
+
+static void
+upgrade_out_add(struct upgrade_out *o, const char *s, size_t n)
+{
+	if (o->overflow || n > o->cap - o->len) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void
+upgrade_out_str(struct upgrade_out *o, const char *s)
+{
+	upgrade_out_add(o, s, strlen(s));
+}
+
+/* Finish: NUL-terminate if there is room (not counted); length or -1. */
+static int
+upgrade_out_end(struct upgrade_out *o)
+{
+	if (o->overflow || o->len > INT_MAX)
+		return -1;
+	if (o->len < o->cap)
+		o->p[o->len] = '\0';
+	return (int)o->len;
+}
+
+int
+upgrade_response_101(char *buf, size_t cap, const struct upgrade_req *req,
+    const struct upgrade_slice *protocol)
+{
+	struct upgrade_out	o = { buf, cap, 0, false };
+	char			accept[UPGRADE_ACCEPT_LEN + 1];
+
+	if (upgrade_accept_key(req->key.p, req->key.len, accept) == -1)
+		return -1;
+	/* An empty slice means none; only a token may go out, so a bad
+	 * slice cannot inject a header line. */
+	if (protocol != NULL && protocol->len == 0)
+		protocol = NULL;
+	if (protocol != NULL && !upgrade_is_token(protocol->p, protocol->len))
+		return -1;
+	/* §4.2.2 step 5. */
+	upgrade_out_str(&o, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: ");
+	upgrade_out_add(&o, accept, UPGRADE_ACCEPT_LEN);
+	upgrade_out_str(&o, "\r\n");
+	if (protocol != NULL) {
+		upgrade_out_str(&o, "Sec-WebSocket-Protocol: ");
+		upgrade_out_add(&o, protocol->p, protocol->len);
+		upgrade_out_str(&o, "\r\n");
+	}
+	upgrade_out_str(&o, "\r\n");
+	return upgrade_out_end(&o);
+}
+
+int
+upgrade_response_error(char *buf, size_t cap, int status, const char *detail)
+{
+	struct upgrade_out	 o = { buf, cap, 0, false };
+	const char		*reason = upgrade_status_text(status);
+	char			 num[48];
+	size_t			 body_len;
+
+	if (status < 100 || status > 599)
+		return -1;
+	/* Body: "<status> <reason>[: <detail>]\n"; status is 3 digits. */
+	body_len = 3 + 1 + strlen(reason) + 1;
+	if (detail != NULL)
+		body_len += 2 + strlen(detail);
+
+	snprintf(num, sizeof(num), "%d", status);
+	upgrade_out_str(&o, "HTTP/1.1 ");
+	upgrade_out_str(&o, num);
+	upgrade_out_str(&o, " ");
+	upgrade_out_str(&o, reason);
+	upgrade_out_str(&o, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: ");
+	snprintf(num, sizeof(num), "%zu", body_len);
+	upgrade_out_str(&o, num);
+	upgrade_out_str(&o, "\r\nConnection: close\r\n");
+	/* RFC 6455 §4.4: name the version we speak. */
+	if (status == 426)
+		upgrade_out_str(&o, "Sec-WebSocket-Version: 13\r\n");
+	/* RFC 7231 §6.5.5: a 405 MUST list the allowed methods. */
+	if (status == 405)
+		upgrade_out_str(&o, "Allow: GET\r\n");
+	upgrade_out_str(&o, "\r\n");
+
+	snprintf(num, sizeof(num), "%d ", status);
+	upgrade_out_str(&o, num);
+	upgrade_out_str(&o, reason);
+	if (detail != NULL) {
+		upgrade_out_str(&o, ": ");
+		upgrade_out_str(&o, detail);
+	}
+	upgrade_out_str(&o, "\n");
+	return upgrade_out_end(&o);
+}
+
+const char *
+upgrade_status_text(int status)
+{
+	switch (status) {
+	case 101: return "Switching Protocols";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 426: return "Upgrade Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}

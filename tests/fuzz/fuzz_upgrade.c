@@ -1,0 +1,38 @@
+/* libFuzzer driver for upgrade_parse(): invariants, then the 101 text. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "upgrade.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char		*b = (const char *)data;
+	struct upgrade_req	 req;
+	char			 out[1024];
+	size_t			 i;
+	int			 rc = upgrade_parse(b, size, 512, &req);
+	const struct upgrade_slice *s[UPGRADE_MAX_PROTOCOLS + 8] = {
+	    &req.method, &req.target, &req.path, &req.query, &req.host,
+	    &req.origin, &req.key, &req.forwarded_for };
+
+	if (rc == 0 || rc < -2 || (rc > 0 && (size_t)rc > size) ||
+	    (rc == -1) != (req.status != 0 && req.error != NULL))
+		abort();
+	if (rc < 0)
+		return 0;
+	for (i = 0; i < req.nprotocols; i++)
+		s[8 + i] = &req.protocols[i];
+	for (i = 0; i < 8 + req.nprotocols; i++)
+		if (s[i]->len > 0 && (s[i]->p < b ||
+		    s[i]->p + s[i]->len > b + rc))
+			abort();
+	if (upgrade_response_101(out, sizeof(out), &req, req.nprotocols > 0 ?
+	    &req.protocols[0] : NULL) <= 0 ||
+	    upgrade_parse(b, (size_t)rc - 1, 512, &req) != -2)
+		abort();
+	return 0;
+}
