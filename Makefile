@@ -69,7 +69,7 @@ all: wsgate
 
 wsgate: $(BUILD)/wsgate
 ifeq ($(SANITIZER),)
-	$(Q)cp $< $@
+	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
 else
 	@true
 endif

@@ -19,16 +19,26 @@ struct session;
 struct listener;
 
 struct gw_worker {
+	unsigned		 index;		/* 0 runs in the main thread */
 	struct event_base	*base;
 	struct evdns_base	*dns;		/* backend name resolution */
 	const struct config	*cfg;		/* read-only, outlives sessions */
 	LIST_HEAD(, session)	 sessions;	/* every live session */
 	LIST_HEAD(, listener)	 listeners;
 	uint64_t		 nsessions;	/* length of sessions */
-	uint64_t		 next_id;	/* session ids, for logs */
 	uint64_t		 rr_seq;	/* round-robin ticket */
 	bool			 draining;	/* SIGTERM: no new sessions */
+	struct event		*wake;		/* another thread: "drain now" */
+	struct event		*drain_timer;	/* drain_timeout */
 	struct metrics		 m;
 };
+
+/*
+ * Sessions alive in every worker together, for max_connections; the only
+ * state the workers share besides the read-only config.
+ */
+extern _Atomic uint64_t	 gw_sessions_total;
+/* Last session id handed out (ids are unique across workers). */
+extern _Atomic uint64_t	 gw_session_ids;
 
 #endif

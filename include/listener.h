@@ -10,11 +10,14 @@ struct gw_worker;
 struct config;
 
 /*
- * Bind every listen address of cfg and attach them to w's event base.
- * Errors are logged, naming the address and the config line. Returns 0,
- * or -1 after closing whatever was opened.
+ * Bind every listen address of cfg and attach them to w's event base. TCP
+ * sockets are bound per worker with SO_REUSEPORT; Unix sockets are bound
+ * once, by the first worker (first == NULL), and shared by the others
+ * (first = that worker). Errors are logged, naming the address and the
+ * config line. Returns 0, or -1 after closing whatever w opened.
  */
-int	listener_open_all(struct gw_worker *w, const struct config *cfg);
+int	listener_open_all(struct gw_worker *w, const struct gw_worker *first,
+	    const struct config *cfg);
 
 /* Stop accepting: close every listener of w, unlink Unix socket files. */
 void	listener_close_all(struct gw_worker *w);

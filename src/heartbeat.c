@@ -58,7 +58,11 @@ hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 		hb_arm(&s->hb_timer, r->heartbeat_timeout_ms);
 		return;
 	}
-	if (!s->rx_seen) {
+	/*
+	 * A client we stopped reading (its backend is full) may have
+	 * answered already: its pong waits unread. That is not death.
+	 */
+	if (!s->rx_seen && !s->client_paused) {
 		s->w->m.heartbeat_timeouts++;
 		log_info("session %llu: client=%s heartbeat timeout: no pong "
 		    "within %llums", (unsigned long long)s->id, s->peer,

@@ -103,7 +103,8 @@ listener_add(struct gw_worker *w, int fd, const char *name,
 	evconnlistener_set_error_cb(l->lev, listener_error_cb);
 	evtimer_assign(&l->pause_timer, w->base, listener_resume_cb, l);
 	LIST_INSERT_HEAD(&w->listeners, l, entry);
-	log_info("listening on %s", name);
+	if (w->index == 0)
+		log_info("listening on %s", name);
 	return 0;
 }
 
@@ -116,8 +117,12 @@ listener_socket(int family)
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	if (family != AF_UNIX)
+	if (family != AF_UNIX) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* Each worker binds its own socket; the kernel spreads
+		 * connections across them. */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	}
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	return fd;
@@ -191,17 +196,45 @@ listener_unlink_stale(const char *path, const struct sockaddr_un *sun)
 	return unlink(path);
 }
 
+/*
+ * Unix sockets cannot be bound twice: workers after the first accept on a
+ * duplicate of the first worker's socket.
+ */
 static int
-listener_open_unix(struct gw_worker *w, const struct config_addr *a)
+listener_share_unix(struct gw_worker *w, const struct gw_worker *first,
+    const char *name)
+{
+	const struct listener *l;
+	int fd;
+
+	LIST_FOREACH(l, &first->listeners, entry) {
+		if (strcmp(l->name, name) != 0)
+			continue;
+		fd = fcntl(evconnlistener_get_fd(l->lev), F_DUPFD_CLOEXEC, 0);
+		if (fd == -1) {
+			log_warn("%s: dup", name);
+			return -1;
+		}
+		return listener_add(w, fd, name, NULL);
+	}
+	log_warnx("%s: not bound by the first worker", name);
+	return -1;
+}
+
+static int
+listener_open_unix(struct gw_worker *w, const struct gw_worker *first,
+    const struct config_addr *a)
 {
 	struct sockaddr_un sun;
 	char name[160];
 	int fd;
 
+	snprintf(name, sizeof(name), "unix:%s", a->path);
+	if (first != NULL)
+		return listener_share_unix(w, first, name);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
-	snprintf(name, sizeof(name), "unix:%s", a->path);
 	if (listener_unlink_stale(a->path, &sun) == -1 ||
 	    (fd = listener_socket(AF_UNIX)) == -1) {
 		log_warn("%s:%d: listen %s", w->cfg->file, a->line, name);
@@ -217,7 +250,8 @@ listener_open_unix(struct gw_worker *w, const struct config_addr *a)
 }
 
 int
-listener_open_all(struct gw_worker *w, const struct config *cfg)
+listener_open_all(struct gw_worker *w, const struct gw_worker *first,
+    const struct config *cfg)
 {
 	size_t i;
 	int r;
@@ -231,7 +265,7 @@ listener_open_all(struct gw_worker *w, const struct config *cfg)
 			    a->spec);
 			r = -1;
 		} else if (a->kind == CONFIG_ADDR_UNIX) {
-			r = listener_open_unix(w, a);
+			r = listener_open_unix(w, first, a);
 		} else {
 			r = listener_open_tcp(w, a);
 		}

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "config.h"
 #include "gw.h"
@@ -33,8 +36,10 @@ struct main_opts {
 	const char	*ws_target;
 };
 
-static struct gw_worker	 main_worker;
-static struct event	*main_drain_timer;
+_Atomic uint64_t	 gw_sessions_total;
+_Atomic uint64_t	 gw_session_ids;
+static struct gw_worker	*main_workers;
+static unsigned		 main_nworkers;
 
 static void
 main_usage(FILE *f)
@@ -149,17 +154,44 @@ main_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_warnx("drain timeout: %llu sessions still open, exiting",
-	    (unsigned long long)w->nsessions);
+	log_warnx("drain timeout: %llu sessions still open in worker %u, "
+	    "exiting", (unsigned long long)w->nsessions, w->index);
 	event_base_loopexit(w->base, NULL);
 }
 
+/* In w's own thread: stop accepting, close every session with 1001. */
+static void
+main_worker_drain(struct gw_worker *w)
+{
+	struct timeval tv;
+	uint64_t ms = w->cfg->drain_timeout_ms;
+
+	if (w->draining)
+		return;
+	w->draining = true;
+	listener_close_all(w);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(w->drain_timer, &tv);
+	session_drain_all(w);
+	if (w->nsessions == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void
+main_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	main_worker_drain(arg);
+}
+
+/* Signals are caught by worker 0 only; it tells the others. */
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct gw_worker *w = arg;
-	struct timeval tv;
-	uint64_t ms = w->cfg->drain_timeout_ms;
+	struct gw_worker *w0 = arg;
+	unsigned i;
 
 	(void)what;
 	if (sig == SIGHUP) {
@@ -167,23 +199,18 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		    "this version; restart wsgate to apply changes");
 		return;
 	}
-	if (w->draining) {
+	if (w0->draining) {
 		log_warnx("signal %d again: exiting now", (int)sig);
-		event_base_loopexit(w->base, NULL);
+		for (i = 0; i < main_nworkers; i++)
+			event_base_loopexit(main_workers[i].base, NULL);
 		return;
 	}
 	log_info("signal %d: draining %llu sessions (up to %llums)", (int)sig,
-	    (unsigned long long)w->nsessions, (unsigned long long)ms);
-	w->draining = true;
-	listener_close_all(w);
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	main_drain_timer = evtimer_new(w->base, main_drain_timeout_cb, w);
-	if (main_drain_timer != NULL)
-		evtimer_add(main_drain_timer, &tv);
-	session_drain_all(w);
-	if (w->nsessions == 0)
-		event_base_loopexit(w->base, NULL);
+	    (unsigned long long)atomic_load(&gw_sessions_total),
+	    (unsigned long long)w0->cfg->drain_timeout_ms);
+	for (i = 1; i < main_nworkers; i++)
+		event_active(main_workers[i].wake, EV_READ, 0);
+	main_worker_drain(w0);
 }
 
 /* As many descriptors as we may have: two per session. */
@@ -216,15 +243,67 @@ main_dns(struct event_base *base)
 	return dns;
 }
 
+/* Event base, resolver and wake-up events of one worker. */
+static void
+main_worker_init(struct gw_worker *w, unsigned index, const struct config *cfg)
+{
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	LIST_INIT(&w->sessions);
+	LIST_INIT(&w->listeners);
+	w->cfg = cfg;
+	if ((w->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	w->wake = event_new(w->base, -1, 0, main_wake_cb, w);
+	w->drain_timer = evtimer_new(w->base, main_drain_timeout_cb, w);
+	if (w->wake == NULL || w->drain_timer == NULL)
+		fatalx("event_new failed");
+}
+
+static void
+main_worker_free(struct gw_worker *w)
+{
+	/* Sessions left after a drain timeout go without ceremony. */
+	session_free_all(w);
+	listener_close_all(w);
+	event_free(w->wake);
+	event_free(w->drain_timer);
+	if (w->dns != NULL)
+		evdns_base_free(w->dns, 0);
+	event_base_free(w->base);
+}
+
+static void *
+main_worker_run(void *arg)
+{
+	struct gw_worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+static unsigned
+main_worker_count(const struct config *cfg)
+{
+	long n;
+
+	if (cfg->workers != 0)
+		return cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct gw_worker *w = &main_worker;
+	struct gw_worker *w;
 	struct event *sigs[4];
 	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	pthread_t *threads;
 	struct main_opts o;
 	struct config *cfg;
-	int i, level;
+	unsigned i;
+	int level;
 
 	main_parse_args(argc, argv, &o);
 	cfg = main_load_config(&o);
@@ -237,46 +316,59 @@ main(int argc, char **argv)
 	log_init(true, (enum log_level)level, cfg->log_format == CONFIG_LOG_JSON);
 	signal(SIGPIPE, SIG_IGN);
 	main_raise_nofile();
+	if (evthread_use_pthreads() == -1)
+		fatalx("evthread_use_pthreads failed");
 
-	memset(w, 0, sizeof(*w));
-	LIST_INIT(&w->sessions);
-	LIST_INIT(&w->listeners);
-	w->cfg = cfg;
-	if ((w->base = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
-	if (listener_open_all(w, cfg) == -1)
-		fatalx("cannot listen; exiting");
+	main_nworkers = main_worker_count(cfg);
+	main_workers = calloc(main_nworkers, sizeof(*main_workers));
+	threads = calloc(main_nworkers, sizeof(*threads));
+	if (main_workers == NULL || threads == NULL)
+		fatal("calloc");
+	for (i = 0; i < main_nworkers; i++) {
+		w = &main_workers[i];
+		main_worker_init(w, i, cfg);
+		if (listener_open_all(w, i > 0 ? &main_workers[0] : NULL,
+		    cfg) == -1)
+			fatalx("cannot listen; exiting");
+	}
 	if (!o.foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
 		log_init(false, (enum log_level)level,
 		    cfg->log_format == CONFIG_LOG_JSON);
-		if (event_reinit(w->base) == -1)
-			fatalx("event_reinit failed");
+		for (i = 0; i < main_nworkers; i++)
+			if (event_reinit(main_workers[i].base) == -1)
+				fatalx("event_reinit failed");
 	}
-	if ((w->dns = main_dns(w->base)) == NULL)
-		fatalx("evdns_base_new failed");
+	for (i = 0; i < main_nworkers; i++)
+		if ((main_workers[i].dns = main_dns(main_workers[i].base)) ==
+		    NULL)
+			fatalx("evdns_base_new failed");
+	w = &main_workers[0];
 	for (i = 0; signums[i] != 0; i++) {
 		sigs[i] = evsignal_new(w->base, signums[i], main_signal_cb, w);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot catch signal %d", signums[i]);
 	}
 	sigs[i] = NULL;
-	log_info("wsgate %s started: %zu routes, max_connections %llu",
-	    WSGATE_VERSION, cfg->nroutes,
-	    (unsigned long long)cfg->max_connections);
+	log_info("wsgate %s started: %u workers, %zu routes, "
+	    "max_connections %llu", WSGATE_VERSION, main_nworkers,
+	    cfg->nroutes, (unsigned long long)cfg->max_connections);
 
-	event_base_dispatch(w->base);
+	for (i = 1; i < main_nworkers; i++)
+		if (pthread_create(&threads[i], NULL, main_worker_run,
+		    &main_workers[i]) != 0)
+			fatalx("pthread_create failed");
+	main_worker_run(w);
+	for (i = 1; i < main_nworkers; i++)
+		pthread_join(threads[i], NULL);
 
-	/* Sessions left after a drain timeout go without ceremony. */
-	session_free_all(w);
-	listener_close_all(w);
 	for (i = 0; sigs[i] != NULL; i++)
 		event_free(sigs[i]);
-	if (main_drain_timer != NULL)
-		event_free(main_drain_timer);
-	evdns_base_free(w->dns, 0);
-	event_base_free(w->base);
+	for (i = 0; i < main_nworkers; i++)
+		main_worker_free(&main_workers[i]);
+	free(main_workers);
+	free(threads);
 	log_info("exiting");
 	config_free(cfg);
 	return 0;

@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,9 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 		session_refuse_fd(fd, 503, "server shutting down");
 		return 0;
 	}
-	if (w->nsessions >= w->cfg->max_connections) {
+	if (atomic_fetch_add(&gw_sessions_total, 1) >=
+	    w->cfg->max_connections) {
+		atomic_fetch_sub(&gw_sessions_total, 1);
 		w->m.rejected_limit++;
 		log_warnx("refusing connection: max_connections (%llu) reached",
 		    (unsigned long long)w->cfg->max_connections);
@@ -129,16 +132,18 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session: calloc");
+		atomic_fetch_sub(&gw_sessions_total, 1);
 		close(fd);
 		return -1;
 	}
 	s->w = w;
-	s->id = ++w->next_id;
+	s->id = atomic_fetch_add(&gw_session_ids, 1) + 1;
 	session_format_peer(sa, s->peer, sizeof(s->peer));
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	s->client = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (s->client == NULL) {
 		log_warnx("session: bufferevent_socket_new failed");
+		atomic_fetch_sub(&gw_sessions_total, 1);
 		close(fd);
 		free(s);
 		return -1;
@@ -224,6 +229,7 @@ session_free(struct session *s)
 	LIST_REMOVE(s, entry);
 	w->nsessions--;
 	w->m.sessions_active--;
+	atomic_fetch_sub(&gw_sessions_total, 1);
 	free(s);
 	if (w->draining && w->nsessions == 0)
 		event_base_loopexit(w->base, NULL);
