@@ -63,6 +63,7 @@ struct session {
 	uint16_t		 peer_close_code; /* received from client */
 	bool			 close_sent;
 	bool			 close_received;
+	bool			 failed;	/* protocol error: input is junk */
 	bool			 upstream_wr_shut; /* EOF sent to backend */
 	char			 cause[128];	/* first reason to end */
 

@@ -281,7 +281,7 @@ session_client_progress(struct session *s)
 		return 0;
 	}
 	await_reply = s->state == SESSION_CLOSING && s->close_sent &&
-	    !s->close_received && s->dec.state != 2;
+	    !s->close_received && !s->failed;
 	if (await_reply)
 		return 0;
 	s->client_discard = true;
@@ -330,10 +330,15 @@ session_close(struct session *s, uint16_t code, const char *cause)
 		session_free(s);
 		return;
 	}
+	/* Fail the connection (RFC 6455 §7.1.7): no close reply awaited. */
+	if (code == 1002 || code == 1007 || code == 1009)
+		s->failed = true;
 	if (s->state != SESSION_CLOSING) {
+		/* A connect under way keeps its own (shorter) deadline. */
+		if (s->upstream == NULL || s->upstream_up)
+			session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
 		session_set_state(s, SESSION_CLOSING);
 		hb_stop(s);
-		session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
 		if (s->upstream_paused && s->upstream != NULL)
 			bufferevent_enable(s->upstream, EV_READ);
 		s->upstream_paused = false;
@@ -673,7 +678,7 @@ session_ws_input(struct session *s)
 	ssize_t r;
 
 	while (s->client != NULL && evbuffer_get_length(in) > 0) {
-		if (s->close_received || s->dec.state == 2) {
+		if (s->close_received || s->failed) {
 			evbuffer_drain(in, evbuffer_get_length(in));
 			break;
 		}
@@ -712,6 +717,7 @@ session_upstream_ready(struct session *s, struct bufferevent *bev)
 	    session_upstream_write_cb, session_upstream_event_cb, s);
 	if (s->state == SESSION_CLOSING) {
 		/* The client left while we connected: deliver, then EOF. */
+		session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
 		session_upstream_progress(s);
 		return;
 	}
