@@ -25,6 +25,8 @@
 
 #define LISTENER_BACKLOG	4096
 #define LISTENER_PAUSE_MS	1000
+/* Where a listen address came from, for errors (no file: command line). */
+#define LISTENER_FILE(cfg)	((cfg)->file != NULL ? (cfg)->file : "command line")
 
 struct listener {
 	LIST_ENTRY(listener)	 entry;
@@ -143,7 +145,7 @@ listener_open_tcp(struct gw_worker *w, const struct config_addr *a)
 	e = getaddrinfo(a->host != NULL && a->host[0] != '\0' ? a->host : NULL,
 	    port, &hints, &res);
 	if (e != 0) {
-		log_warnx("%s:%d: listen %s: %s", w->cfg->file, a->line,
+		log_warnx("%s:%d: listen %s: %s", LISTENER_FILE(w->cfg), a->line,
 		    a->spec, gai_strerror(e));
 		return -1;
 	}
@@ -155,7 +157,7 @@ listener_open_tcp(struct gw_worker *w, const struct config_addr *a)
 		if ((fd = listener_socket(ai->ai_family)) == -1 ||
 		    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 		    listen(fd, LISTENER_BACKLOG) == -1) {
-			log_warn("%s:%d: listen %s", w->cfg->file, a->line,
+			log_warn("%s:%d: listen %s", LISTENER_FILE(w->cfg), a->line,
 			    name);
 			if (fd != -1)
 				close(fd);
@@ -237,12 +239,12 @@ listener_open_unix(struct gw_worker *w, const struct gw_worker *first,
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
 	if (listener_unlink_stale(a->path, &sun) == -1 ||
 	    (fd = listener_socket(AF_UNIX)) == -1) {
-		log_warn("%s:%d: listen %s", w->cfg->file, a->line, name);
+		log_warn("%s:%d: listen %s", LISTENER_FILE(w->cfg), a->line, name);
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    listen(fd, LISTENER_BACKLOG) == -1) {
-		log_warn("%s:%d: listen %s", w->cfg->file, a->line, name);
+		log_warn("%s:%d: listen %s", LISTENER_FILE(w->cfg), a->line, name);
 		close(fd);
 		return -1;
 	}
@@ -261,7 +263,7 @@ listener_open_all(struct gw_worker *w, const struct gw_worker *first,
 
 		if (a->tls) {
 			log_warnx("%s:%d: listen %s: tls listeners are not "
-			    "available in this build yet", cfg->file, a->line,
+			    "available in this build yet", LISTENER_FILE(cfg), a->line,
 			    a->spec);
 			r = -1;
 		} else if (a->kind == CONFIG_ADDR_UNIX) {

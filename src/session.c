@@ -212,10 +212,11 @@ session_free(struct session *s)
 	secs = (double)(now.tv_sec - s->started.tv_sec) +
 	    (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
 	if (s->state >= SESSION_CONNECTING)
-		log_info("session %llu: client=%s route=%s backend=%s up=%llu "
-		    "down=%llu duration=%.3fs code=%u cause=%s",
+		log_info("session %llu: client=%s route=%s%s backend=%s "
+		    "up=%llu down=%llu duration=%.3fs code=%u cause=%s",
 		    (unsigned long long)s->id, s->peer,
 		    s->route != NULL ? s->route->path : "-",
+		    s->route != NULL && s->route->prefix ? "/*" : "",
 		    s->backend != NULL ? s->backend->spec : "-",
 		    (unsigned long long)s->bytes_up,
 		    (unsigned long long)s->bytes_down, secs,

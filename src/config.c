@@ -1,0 +1,1585 @@
+/*
+ * config: gateway.conf -> an immutable struct config.
+ *
+ * inih splits lines into sections and "key = value" pairs; everything it
+ * does not know is ours. We feed it through ini_parse_stream() with our own
+ * reader, config_ini_reader(), which
+ *   - counts lines, so the handler knows the line of every key (inih only
+ *     reports the first bad line, and Debian builds it without
+ *     INI_HANDLER_LINENO);
+ *   - strips leading blanks, which switches off inih's multi-line
+ *     continuations (an indented "key = value" after another key would
+ *     otherwise become part of the previous value);
+ *   - parses section headers itself (inih cuts section names at 50 bytes
+ *     and does not call the handler on a header) and hands inih a
+ *     placeholder header;
+ *   - reports lines inih would refuse silently (no '=', no ']', too long,
+ *     NUL bytes) and hands inih an empty line instead, so every error is
+ *     collected with its own line number.
+ * Debian's inih keeps its defaults: lines up to 199 bytes (ini_max_line
+ * 200), ';' and '#' start comment lines, and ';' starts an inline comment
+ * only after a blank ("a;b" is a value, "a ;b" is "a"). We do not change
+ * inih's globals.
+ *
+ * Values are checked as they are read; route keys left unset take the
+ * [gateway] value, else the built-in default, once the whole file is read
+ * (config_finish), so section order does not matter.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config.h"
+
+#define CONFIG_MAX_FILE		(16 * 1024 * 1024)	/* bytes read at most */
+#define CONFIG_MSG_MAX		512	/* one error line, before truncation */
+#define CONFIG_SUN_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path))
+
+enum config_sect {
+	CONFIG_SECT_NONE = 0,	/* before the first section header */
+	CONFIG_SECT_GATEWAY,
+	CONFIG_SECT_TLS,
+	CONFIG_SECT_ROUTE,
+	CONFIG_SECT_BAD,	/* unknown or malformed: its keys are skipped */
+};
+
+/* Route keys, in the order of config_route_keys[]. */
+enum config_rkey {
+	CONFIG_RKEY_BACKEND = 0,
+	CONFIG_RKEY_ORIGINS,
+	CONFIG_RKEY_SUBPROTOCOLS,
+	CONFIG_RKEY_HB_INTERVAL,
+	CONFIG_RKEY_HB_TIMEOUT,
+	CONFIG_RKEY_IDLE_TIMEOUT,
+	CONFIG_RKEY_CONNECT_TIMEOUT,
+	CONFIG_RKEY_MAX_MESSAGE,
+	CONFIG_RKEY_COUNT
+};
+
+#define CONFIG_GKEY_COUNT	10	/* entries in config_gateway_keys[] */
+#define CONFIG_TKEY_COUNT	2	/* entries in config_tls_keys[] */
+
+/* For each route key: the line it was set on in that section, 0 = unset. */
+struct config_rset {
+	int		 line[CONFIG_RKEY_COUNT];
+};
+
+/* Parser state; lives for one config_parse() call. */
+struct config_ctx {
+	struct config	*cfg;		/* being built */
+	const char	*name;		/* file name for messages */
+	const char	*text;		/* input, len bytes, not NUL-terminated */
+	size_t		 len;
+	size_t		 off;		/* start of the next line */
+	int		 lineno;	/* line last handed to inih */
+	enum config_sect sect;		/* current section */
+	char		 sect_name[256]; /* its header, for messages */
+	size_t		 route;		/* CONFIG_SECT_ROUTE: index in cfg */
+	struct config_rset *rset;	/* parallel to cfg->routes */
+	struct config_route gw;		/* route keys given in [gateway] */
+	struct config_rset gw_rset;
+	int		 gset[CONFIG_GKEY_COUNT];	/* gateway keys set */
+	int		 tset[CONFIG_TKEY_COUNT];	/* tls keys set */
+	char		*err;
+	size_t		 errlen;
+	size_t		 errused;	/* strlen(err) */
+	int		 nerrors;
+	int		 oom;		/* allocation failed: stop */
+};
+
+struct config_key;
+
+/*
+ * Store value for key k into obj (struct config or struct config_route).
+ * Returns 0, or -1 after reporting the error.
+ */
+typedef int config_set_fn(struct config_ctx *, const struct config_key *,
+    void *, const char *);
+/* Copy key k from src to dst (both struct config_route). 0 or -1 (OOM). */
+typedef int config_copy_fn(const struct config_key *, struct config_route *,
+    const struct config_route *);
+
+struct config_key {
+	const char	*name;
+	config_set_fn	*set;
+	config_copy_fn	*copy;		/* route keys: inherit from [gateway] */
+	size_t		 off;		/* numeric keys: the uint64_t field */
+	uint64_t	 min, max;	/* numeric keys: allowed range */
+	const char	*range;		/* ... as told in messages */
+	int		 list;		/* may repeat; values accumulate */
+};
+
+static config_set_fn config_set_listen, config_set_workers, config_set_count,
+    config_set_duration, config_set_size, config_set_admin,
+    config_set_log_level, config_set_log_format, config_set_string,
+    config_set_backend, config_set_origins, config_set_subprotocols;
+static config_copy_fn config_copy_u64, config_copy_backends,
+    config_copy_origins, config_copy_subprotocols;
+
+#define CONFIG_G(f)	offsetof(struct config, f)
+#define CONFIG_R(f)	offsetof(struct config_route, f)
+
+static const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
+	{ "listen", config_set_listen, NULL, 0, 0, 0, NULL, 1 },
+	{ "workers", config_set_workers, NULL, CONFIG_G(workers), 1, 256,
+	    "auto or 1..256", 0 },
+	{ "max_connections", config_set_count, NULL,
+	    CONFIG_G(max_connections), 1, 10000000, "1..10000000", 0 },
+	{ "handshake_timeout", config_set_duration, NULL,
+	    CONFIG_G(handshake_timeout_ms), 1, UINT64_MAX, "must be > 0", 0 },
+	{ "drain_timeout", config_set_duration, NULL,
+	    CONFIG_G(drain_timeout_ms), 0, UINT64_MAX, NULL, 0 },
+	{ "max_header_size", config_set_size, NULL, CONFIG_G(max_header_size),
+	    1024, 64 * 1024, "1K..64K", 0 },
+	{ "max_buffer", config_set_size, NULL, CONFIG_G(max_buffer),
+	    4 * 1024, 64 * 1024 * 1024, "4K..64M", 0 },
+	{ "admin_listen", config_set_admin, NULL, 0, 0, 0, NULL, 0 },
+	{ "log_level", config_set_log_level, NULL, 0, 0, 0, NULL, 0 },
+	{ "log_format", config_set_log_format, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
+	{ "certificate", config_set_string, NULL, CONFIG_G(tls_certificate),
+	    0, 0, NULL, 0 },
+	{ "private_key", config_set_string, NULL, CONFIG_G(tls_private_key),
+	    0, 0, NULL, 0 },
+};
+
+static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
+	[CONFIG_RKEY_BACKEND] = { "backend", config_set_backend,
+	    config_copy_backends, 0, 0, 0, NULL, 1 },
+	[CONFIG_RKEY_ORIGINS] = { "origins", config_set_origins,
+	    config_copy_origins, 0, 0, 0, NULL, 1 },
+	[CONFIG_RKEY_SUBPROTOCOLS] = { "subprotocols", config_set_subprotocols,
+	    config_copy_subprotocols, 0, 0, 0, NULL, 1 },
+	[CONFIG_RKEY_HB_INTERVAL] = { "heartbeat_interval",
+	    config_set_duration, config_copy_u64,
+	    CONFIG_R(heartbeat_interval_ms), 0, UINT64_MAX, NULL, 0 },
+	[CONFIG_RKEY_HB_TIMEOUT] = { "heartbeat_timeout", config_set_duration,
+	    config_copy_u64, CONFIG_R(heartbeat_timeout_ms), 0, UINT64_MAX,
+	    NULL, 0 },
+	[CONFIG_RKEY_IDLE_TIMEOUT] = { "idle_timeout", config_set_duration,
+	    config_copy_u64, CONFIG_R(idle_timeout_ms), 0, UINT64_MAX, NULL,
+	    0 },
+	[CONFIG_RKEY_CONNECT_TIMEOUT] = { "connect_timeout",
+	    config_set_duration, config_copy_u64,
+	    CONFIG_R(connect_timeout_ms), 1, UINT64_MAX, "must be > 0", 0 },
+	[CONFIG_RKEY_MAX_MESSAGE] = { "max_message_size", config_set_size,
+	    config_copy_u64, CONFIG_R(max_message_size), 0, UINT64_MAX, NULL,
+	    0 },
+};
+
+/* ---- small helpers ---- */
+
+/* The blanks inih strips (isspace in the C locale), without the locale. */
+static int
+config_isspace(int ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\v' ||
+	    ch == '\f' || ch == '\r';
+}
+
+static int
+config_isdigit(int ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static int
+config_isalpha(int ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* RFC 7230 §3.2.6 tchar. */
+static int
+config_istchar(int ch)
+{
+	return config_isalpha(ch) || config_isdigit(ch) ||
+	    (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/*
+ * Append one error line "NAME:LINE: message" (line 0: "NAME: message") to
+ * c->err, newline-separated, cut to fit. Control bytes in the message are
+ * shown as '?', so a hostile file cannot drive the terminal.
+ */
+static void __attribute__((format(printf, 3, 4)))
+config_error(struct config_ctx *c, int line, const char *fmt, ...)
+{
+	char	 msg[CONFIG_MSG_MAX];
+	va_list	 ap;
+	size_t	 i, n, room;
+	int	 r;
+
+	c->nerrors++;
+	if (line > 0)
+		r = snprintf(msg, sizeof(msg), "%s%s:%d: ",
+		    c->errused > 0 ? "\n" : "", c->name, line);
+	else
+		r = snprintf(msg, sizeof(msg), "%s%s: ",
+		    c->errused > 0 ? "\n" : "", c->name);
+	if (r < 0)
+		return;
+	n = (size_t)r < sizeof(msg) ? (size_t)r : sizeof(msg) - 1;
+	va_start(ap, fmt);
+	r = vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	n = strlen(msg);
+	for (i = c->errused > 0 ? 1 : 0; i < n; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = '?';
+	if (c->err == NULL || c->errlen == 0 || c->errused + 1 >= c->errlen)
+		return;
+	room = c->errlen - c->errused - 1;
+	if (n > room)
+		n = room;
+	memcpy(c->err + c->errused, msg, n);
+	c->errused += n;
+	c->err[c->errused] = '\0';
+}
+
+/* config_error at the current line. */
+#define config_errorx(c, ...)	config_error((c), (c)->lineno, __VA_ARGS__)
+
+static char *
+config_strndup(struct config_ctx *c, const char *s, size_t n)
+{
+	char	*p;
+
+	if ((p = malloc(n + 1)) == NULL) {
+		c->oom = 1;
+		return NULL;
+	}
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* Append a copy of s[0..n) to the string vector *v of *nv entries. */
+static int
+config_strv_add(struct config_ctx *c, char ***v, size_t *nv, const char *s,
+    size_t n)
+{
+	char	**nvec;
+	char	 *p;
+
+	if ((p = config_strndup(c, s, n)) == NULL)
+		return -1;
+	if ((nvec = realloc(*v, (*nv + 1) * sizeof(**v))) == NULL) {
+		free(p);
+		c->oom = 1;
+		return -1;
+	}
+	nvec[(*nv)++] = p;
+	*v = nvec;
+	return 0;
+}
+
+static void
+config_strv_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Digits only, at least one, no sign, no overflow. */
+static int
+config_parse_uint(const char *s, const char **end, uint64_t *v)
+{
+	uint64_t	n = 0;
+	const char	*p;
+
+	for (p = s; config_isdigit(*p); p++) {
+		if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return -1;
+	*end = p;
+	*v = n;
+	return 0;
+}
+
+int
+config_parse_duration(const char *s, uint64_t *ms)
+{
+	const char	*p;
+	uint64_t	 n, mul;
+
+	if (config_parse_uint(s, &p, &n) == -1)
+		return -1;
+	if (*p == '\0' || strcmp(p, "s") == 0)
+		mul = 1000;
+	else if (strcmp(p, "ms") == 0)
+		mul = 1;
+	else if (strcmp(p, "m") == 0)
+		mul = 60 * 1000;
+	else if (strcmp(p, "h") == 0)
+		mul = 60 * 60 * 1000;
+	else
+		return -1;
+	if (n > UINT64_MAX / mul)
+		return -1;
+	*ms = n * mul;
+	return 0;
+}
+
+int
+config_parse_size(const char *s, uint64_t *bytes)
+{
+	const char	*p;
+	uint64_t	 n, mul;
+
+	if (config_parse_uint(s, &p, &n) == -1)
+		return -1;
+	if (*p == '\0')
+		mul = 1;
+	else if (p[1] != '\0')
+		return -1;
+	else if (*p == 'K' || *p == 'k')
+		mul = 1024;
+	else if (*p == 'M' || *p == 'm')
+		mul = 1024 * 1024;
+	else if (*p == 'G' || *p == 'g')
+		mul = 1024 * 1024 * 1024;
+	else
+		return -1;
+	if (n > UINT64_MAX / mul)
+		return -1;
+	*bytes = n * mul;
+	return 0;
+}
+
+/* ---- addresses ---- */
+
+void
+config_addr_clear(struct config_addr *a)
+{
+	if (a == NULL)
+		return;
+	free(a->host);
+	free(a->path);
+	free(a->spec);
+	memset(a, 0, sizeof(*a));
+}
+
+static int
+config_addr_copy(struct config_addr *dst, const struct config_addr *src)
+{
+	*dst = *src;
+	dst->host = dst->path = dst->spec = NULL;
+	if ((src->host && (dst->host = strdup(src->host)) == NULL) ||
+	    (src->path && (dst->path = strdup(src->path)) == NULL) ||
+	    (src->spec && (dst->spec = strdup(src->spec)) == NULL)) {
+		config_addr_clear(dst);
+		return -1;
+	}
+	return 0;
+}
+
+/* A DNS name or IPv4 literal: letters, digits, '-', '.', '_'. */
+static int
+config_host_ok(const char *h, size_t n)
+{
+	size_t	i;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!config_isalpha(h[i]) && !config_isdigit(h[i]) &&
+		    h[i] != '-' && h[i] != '.' && h[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* An IPv6 literal, optionally with a "%zone". */
+static int
+config_v6_ok(const char *h, size_t n)
+{
+	struct in6_addr	 in6;
+	char		 buf[INET6_ADDRSTRLEN + 1];
+	const char	*pct;
+	size_t		 i, alen;
+
+	pct = memchr(h, '%', n);
+	alen = pct ? (size_t)(pct - h) : n;
+	if (alen == 0 || alen >= sizeof(buf))
+		return 0;
+	memcpy(buf, h, alen);
+	buf[alen] = '\0';
+	if (inet_pton(AF_INET6, buf, &in6) != 1)
+		return 0;
+	if (pct == NULL)
+		return 1;
+	if (pct + 1 == h + n)
+		return 0;
+	for (i = alen + 1; i < n; i++)
+		if (!config_isalpha(h[i]) && !config_isdigit(h[i]) &&
+		    h[i] != '-' && h[i] != '_' && h[i] != '.')
+			return 0;
+	return 1;
+}
+
+/* Ports: decimal 1..65535. */
+static int
+config_port_ok(const char *s, uint16_t *port)
+{
+	const char	*end;
+	uint64_t	 n;
+
+	if (config_parse_uint(s, &end, &n) == -1 || *end != '\0' || n == 0 ||
+	    n > 65535)
+		return 0;
+	*port = (uint16_t)n;
+	return 1;
+}
+
+/*
+ * "HOST:PORT", "[V6]:PORT", and for listen (host_optional) also "PORT"
+ * and "*:PORT" (host NULL: every interface). Returns 0, -1 with why set to
+ * a reason, -2 out of memory.
+ */
+static int
+config_hostport(const char *s, int host_optional, struct config_addr *a,
+    const char **why)
+{
+	const char	*colon, *h, *port;
+	size_t		 hlen;
+	int		 v6 = 0;
+
+	if (s[0] == '[') {
+		if ((colon = strchr(s, ']')) == NULL) {
+			*why = "missing ']'";
+			return -1;
+		}
+		h = s + 1;
+		hlen = (size_t)(colon - h);
+		colon++;
+		if (*colon != ':') {
+			*why = "missing port";
+			return -1;
+		}
+		v6 = 1;
+	} else if ((colon = strrchr(s, ':')) == NULL) {
+		if (!host_optional) {
+			*why = "missing port";
+			return -1;
+		}
+		h = NULL;
+		hlen = 0;
+		colon = s - 1;
+	} else {
+		h = s;
+		hlen = (size_t)(colon - s);
+		if (memchr(s, ':', hlen) != NULL) {
+			*why = "IPv6 addresses need brackets: [V6]:PORT";
+			return -1;
+		}
+	}
+	port = colon + 1;
+	if (!config_port_ok(port, &a->port)) {
+		*why = *port ? "port must be 1..65535" : "missing port";
+		return -1;
+	}
+	if (h != NULL && !v6 && hlen == 1 && *h == '*' && host_optional)
+		return 0;
+	if (h == NULL)
+		return 0;
+	if (v6 ? !config_v6_ok(h, hlen) : !config_host_ok(h, hlen)) {
+		*why = v6 ? "bad IPv6 address" : "bad host name";
+		return -1;
+	}
+	if ((a->host = strndup(h, hlen)) == NULL)
+		return -2;
+	return 0;
+}
+
+/* config_parse_addr, telling allocation failure (-2) from bad input. */
+static int
+config_addr_parse(const char *s, int want_listen, struct config_addr *a,
+    char *err, size_t errlen)
+{
+	const char	*why = NULL, *p, *opt;
+	char		*addr = NULL;
+	size_t		 n, olen;
+	int		 r = -1;
+
+	memset(a, 0, sizeof(*a));
+	for (n = 0; s[n] != '\0' && !config_isspace(s[n]); n++)
+		;
+	if ((addr = strndup(s, n)) == NULL)
+		goto oom;
+	/* Options after the address: listen only ("tls"). */
+	for (p = s + n; *p != '\0'; p = opt + olen) {
+		for (opt = p; config_isspace(*opt); opt++)
+			;
+		for (olen = 0; opt[olen] != '\0' && !config_isspace(opt[olen]);
+		    olen++)
+			;
+		if (olen == 0)
+			break;
+		if (want_listen && olen == 3 && memcmp(opt, "tls", 3) == 0)
+			a->tls = true;
+		else {
+			snprintf(err, errlen, "bad address '%s': unknown "
+			    "option '%.*s'%s", s, (int)olen, opt,
+			    want_listen ? " (known: tls)" : "");
+			goto fail;
+		}
+	}
+	if (strncmp(addr, "unix:", 5) == 0) {
+		a->kind = CONFIG_ADDR_UNIX;
+		if (addr[5] == '\0')
+			why = "empty unix socket path";
+		else if (strlen(addr + 5) >= CONFIG_SUN_PATH_MAX)
+			why = "unix socket path too long";
+		else if ((a->path = strdup(addr + 5)) == NULL)
+			goto oom;
+	} else if (strncmp(addr, "tcp:", 4) == 0) {
+		r = config_hostport(addr + 4, 0, a, &why);
+	} else if (want_listen && addr[0] != '\0') {
+		r = config_hostport(addr, 1, a, &why);
+	} else
+		why = want_listen ?
+		    "use HOST:PORT, [V6]:PORT, PORT or unix:/path" :
+		    "use tcp:HOST:PORT, tcp:[V6]:PORT or unix:/path";
+	if (r == -2)
+		goto oom;
+	if (why != NULL) {
+		snprintf(err, errlen, "bad address '%s' (%s)", s, why);
+		goto fail;
+	}
+	a->spec = addr;
+	return 0;
+ oom:
+	snprintf(err, errlen, "out of memory");
+	free(addr);
+	config_addr_clear(a);
+	return -2;
+ fail:
+	free(addr);
+	config_addr_clear(a);
+	return -1;
+}
+
+int
+config_parse_addr(const char *s, bool want_listen, struct config_addr *a,
+    char *err, size_t errlen)
+{
+	return config_addr_parse(s, want_listen, a, err, errlen) == 0 ? 0 : -1;
+}
+
+/* Parse an address for key k at the current line; -1 after reporting. */
+static int
+config_addr_key(struct config_ctx *c, const struct config_key *k,
+    const char *value, int want_listen, struct config_addr *a)
+{
+	char	why[CONFIG_MSG_MAX];
+	int	r;
+
+	r = config_addr_parse(value, want_listen, a, why, sizeof(why));
+	if (r == -2)
+		c->oom = 1;
+	else if (r == -1)
+		config_errorx(c, "%s: %s", k->name, why);
+	a->line = c->lineno;
+	return r == 0 ? 0 : -1;
+}
+
+static int
+config_addrv_add(struct config_ctx *c, struct config_addr **v, size_t *nv,
+    struct config_addr *a)
+{
+	struct config_addr	*nvec;
+
+	if ((nvec = realloc(*v, (*nv + 1) * sizeof(**v))) == NULL) {
+		config_addr_clear(a);
+		c->oom = 1;
+		return -1;
+	}
+	nvec[(*nv)++] = *a;
+	*v = nvec;
+	return 0;
+}
+
+/* ---- setters (config_set_fn) ---- */
+
+static int
+config_set_listen(struct config_ctx *c, const struct config_key *k, void *obj,
+    const char *value)
+{
+	struct config		*cfg = obj;
+	struct config_addr	 a;
+
+	if (config_addr_key(c, k, value, 1, &a) == -1)
+		return -1;
+	return config_addrv_add(c, &cfg->listens, &cfg->nlistens, &a);
+}
+
+static int
+config_set_backend(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config_route	*r = obj;
+	struct config_addr	 a;
+
+	if (config_addr_key(c, k, value, 0, &a) == -1)
+		return -1;
+	return config_addrv_add(c, &r->backends, &r->nbackends, &a);
+}
+
+/* A plain count in [k->min, k->max] into the uint64_t at k->off. */
+static int
+config_set_count(struct config_ctx *c, const struct config_key *k, void *obj,
+    const char *value)
+{
+	const char	*end;
+	uint64_t	 n;
+
+	if (config_parse_uint(value, &end, &n) == -1 || *end != '\0') {
+		config_errorx(c, "%s: bad number '%s'", k->name, value);
+		return -1;
+	}
+	if (n < k->min || n > k->max) {
+		config_errorx(c, "%s: '%s' out of range (%s)", k->name, value,
+		    k->range);
+		return -1;
+	}
+	memcpy((char *)obj + k->off, &n, sizeof(n));
+	return 0;
+}
+
+static int
+config_set_workers(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config	*cfg = obj;
+	const char	*end;
+	uint64_t	 n;
+
+	if (strcmp(value, "auto") == 0) {
+		cfg->workers = 0;
+		return 0;
+	}
+	if (config_parse_uint(value, &end, &n) == -1 || *end != '\0' ||
+	    n < k->min || n > k->max) {
+		config_errorx(c, "%s: bad value '%s' (%s)", k->name, value,
+		    k->range);
+		return -1;
+	}
+	cfg->workers = (unsigned)n;
+	return 0;
+}
+
+/* Shared tail of durations and sizes: range check, then store. */
+static int
+config_store_u64(struct config_ctx *c, const struct config_key *k, void *obj,
+    const char *value, uint64_t n)
+{
+	if (n < k->min || n > k->max) {
+		config_errorx(c, "%s: '%s' out of range (%s)", k->name, value,
+		    k->range);
+		return -1;
+	}
+	memcpy((char *)obj + k->off, &n, sizeof(n));
+	return 0;
+}
+
+static int
+config_set_duration(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	uint64_t	ms;
+
+	if (config_parse_duration(value, &ms) == -1) {
+		config_errorx(c, "%s: bad duration '%s' (use ms, s, m, h)",
+		    k->name, value);
+		return -1;
+	}
+	return config_store_u64(c, k, obj, value, ms);
+}
+
+static int
+config_set_size(struct config_ctx *c, const struct config_key *k, void *obj,
+    const char *value)
+{
+	uint64_t	bytes;
+
+	if (config_parse_size(value, &bytes) == -1) {
+		config_errorx(c, "%s: bad size '%s' (use K, M, G)", k->name,
+		    value);
+		return -1;
+	}
+	return config_store_u64(c, k, obj, value, bytes);
+}
+
+static int
+config_set_admin(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config		*cfg = obj;
+	struct config_addr	 a;
+
+	if (strcmp(value, "off") == 0)
+		return 0;
+	if (config_addr_key(c, k, value, 1, &a) == -1)
+		return -1;
+	if (a.kind != CONFIG_ADDR_TCP || a.tls) {
+		config_errorx(c, "%s: bad address '%s' (use HOST:PORT or off)",
+		    k->name, value);
+		config_addr_clear(&a);
+		return -1;
+	}
+	cfg->admin_listen = a.spec;
+	a.spec = NULL;
+	config_addr_clear(&a);
+	return 0;
+}
+
+/* Index of value in names[], or -1 after reporting. */
+static int
+config_enum(struct config_ctx *c, const struct config_key *k,
+    const char *value, const char *const *names, size_t n, const char *list)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(value, names[i]) == 0)
+			return (int)i;
+	config_errorx(c, "%s: bad value '%s' (use %s)", k->name, value, list);
+	return -1;
+}
+
+static int
+config_set_log_level(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	struct config	*cfg = obj;
+	int		 i;
+
+	if ((i = config_enum(c, k, value, names, 4,
+	    "error, warn, info, debug")) == -1)
+		return -1;
+	cfg->log_level = (enum config_log_level)i;
+	return 0;
+}
+
+static int
+config_set_log_format(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	static const char *const names[] = { "text", "json" };
+	struct config	*cfg = obj;
+	int		 i;
+
+	if ((i = config_enum(c, k, value, names, 2, "text, json")) == -1)
+		return -1;
+	cfg->log_format = (enum config_log_format)i;
+	return 0;
+}
+
+/* A string into the char * at k->off. */
+static int
+config_set_string(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	char	*s;
+
+	if ((s = config_strndup(c, value, strlen(value))) == NULL)
+		return -1;
+	memcpy((char *)obj + k->off, &s, sizeof(s));
+	return 0;
+}
+
+/* "*", "null" or scheme://host[:port] without a path (RFC 6454 §6.2). */
+static int
+config_origin_ok(const char *o, size_t n)
+{
+	size_t	i;
+
+	if ((n == 1 && o[0] == '*') || (n == 4 && memcmp(o, "null", 4) == 0))
+		return 1;
+	if (n == 0 || !config_isalpha(o[0]))
+		return 0;
+	for (i = 1; i < n && (config_isalpha(o[i]) || config_isdigit(o[i]) ||
+	    o[i] == '+' || o[i] == '-' || o[i] == '.'); i++)
+		;
+	if (n - i < 4 || memcmp(o + i, "://", 3) != 0)
+		return 0;
+	for (i += 3; i < n; i++)
+		if ((unsigned char)o[i] <= 0x20 || (unsigned char)o[i] >= 0x7f ||
+		    strchr("/?#", o[i]) != NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * Split value on blanks and commas; check each item with ok(); append to
+ * the vector. Returns 0 or -1 after reporting.
+ */
+static int
+config_set_list(struct config_ctx *c, const struct config_key *k,
+    const char *value, int (*ok)(const char *, size_t), const char *what,
+    const char *hint, char ***v, size_t *nv)
+{
+	const char	*p = value;
+	size_t		 n;
+	int		 any = 0, bad = 0;
+
+	for (;;) {
+		while (*p == ',' || config_isspace(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		for (n = 0; p[n] != '\0' && p[n] != ',' &&
+		    !config_isspace(p[n]); n++)
+			;
+		if (!ok(p, n)) {
+			config_errorx(c, "%s: bad %s '%.*s' (%s)", k->name,
+			    what, (int)n, p, hint);
+			bad = 1;
+		} else if (config_strv_add(c, v, nv, p, n) == -1)
+			return -1;
+		any = 1;
+		p += n;
+	}
+	if (!any) {
+		config_errorx(c, "%s: empty list", k->name);
+		return -1;
+	}
+	return bad ? -1 : 0;
+}
+
+static int
+config_set_origins(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config_route	*r = obj;
+
+	return config_set_list(c, k, value, config_origin_ok,
+	    "origin", "use scheme://host[:port], null or *", &r->origins,
+	    &r->norigins);
+}
+
+static int
+config_token_ok(const char *s, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (!config_istchar((unsigned char)s[i]))
+			return 0;
+	return n > 0;
+}
+
+static int
+config_set_subprotocols(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config_route	*r = obj;
+
+	return config_set_list(c, k, value, config_token_ok,
+	    "token", "RFC 7230 token characters only", &r->subprotocols,
+	    &r->nsubprotocols);
+}
+
+/* ---- inheritance (config_copy_fn) ---- */
+
+static int
+config_copy_u64(const struct config_key *k, struct config_route *dst,
+    const struct config_route *src)
+{
+	memcpy((char *)dst + k->off, (const char *)src + k->off,
+	    sizeof(uint64_t));
+	return 0;
+}
+
+static int
+config_copy_backends(const struct config_key *k, struct config_route *dst,
+    const struct config_route *src)
+{
+	size_t	i;
+
+	(void)k;
+	/* A failed line may have left values: the route is dropped anyway. */
+	for (i = 0; i < dst->nbackends; i++)
+		config_addr_clear(&dst->backends[i]);
+	free(dst->backends);
+	dst->backends = NULL;
+	dst->nbackends = 0;
+	if (src->nbackends == 0)
+		return 0;
+	dst->backends = calloc(src->nbackends, sizeof(*dst->backends));
+	if (dst->backends == NULL)
+		return -1;
+	for (i = 0; i < src->nbackends; i++) {
+		if (config_addr_copy(&dst->backends[i], &src->backends[i]) == -1)
+			return -1;
+		dst->nbackends = i + 1;
+	}
+	return 0;
+}
+
+static int
+config_copy_strv(char ***dst, size_t *ndst, char *const *src, size_t nsrc)
+{
+	size_t	i;
+
+	config_strv_free(*dst, *ndst);
+	*dst = NULL;
+	*ndst = 0;
+	if (nsrc == 0)
+		return 0;
+	if ((*dst = calloc(nsrc, sizeof(**dst))) == NULL)
+		return -1;
+	for (i = 0; i < nsrc; i++) {
+		if (((*dst)[i] = strdup(src[i])) == NULL)
+			return -1;
+		*ndst = i + 1;
+	}
+	return 0;
+}
+
+static int
+config_copy_origins(const struct config_key *k, struct config_route *dst,
+    const struct config_route *src)
+{
+	(void)k;
+	return config_copy_strv(&dst->origins, &dst->norigins, src->origins,
+	    src->norigins);
+}
+
+static int
+config_copy_subprotocols(const struct config_key *k, struct config_route *dst,
+    const struct config_route *src)
+{
+	(void)k;
+	return config_copy_strv(&dst->subprotocols, &dst->nsubprotocols,
+	    src->subprotocols, src->nsubprotocols);
+}
+
+/* ---- structure ---- */
+
+static void
+config_route_defaults(struct config_route *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->heartbeat_interval_ms = CONFIG_DEFAULT_HEARTBEAT_INTERVAL_MS;
+	r->heartbeat_timeout_ms = CONFIG_DEFAULT_HEARTBEAT_TIMEOUT_MS;
+	r->idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
+	r->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
+	r->max_message_size = CONFIG_DEFAULT_MAX_MESSAGE_SIZE;
+}
+
+static void
+config_route_clear(struct config_route *r)
+{
+	size_t	i;
+
+	free(r->path);
+	for (i = 0; i < r->nbackends; i++)
+		config_addr_clear(&r->backends[i]);
+	free(r->backends);
+	config_strv_free(r->origins, r->norigins);
+	config_strv_free(r->subprotocols, r->nsubprotocols);
+	memset(r, 0, sizeof(*r));
+}
+
+static struct config *
+config_new(void)
+{
+	struct config	*cfg;
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		return NULL;
+	cfg->workers = 0;
+	cfg->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	cfg->handshake_timeout_ms = CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	cfg->drain_timeout_ms = CONFIG_DEFAULT_DRAIN_TIMEOUT_MS;
+	cfg->max_header_size = CONFIG_DEFAULT_MAX_HEADER_SIZE;
+	cfg->max_buffer = CONFIG_DEFAULT_MAX_BUFFER;
+	cfg->log_level = CONFIG_LOG_INFO;
+	cfg->log_format = CONFIG_LOG_TEXT;
+	return cfg;
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t	i;
+
+	if (cfg == NULL)
+		return;
+	free(cfg->file);
+	for (i = 0; i < cfg->nlistens; i++)
+		config_addr_clear(&cfg->listens[i]);
+	free(cfg->listens);
+	free(cfg->admin_listen);
+	free(cfg->tls_certificate);
+	free(cfg->tls_private_key);
+	for (i = 0; i < cfg->nroutes; i++)
+		config_route_clear(&cfg->routes[i]);
+	free(cfg->routes);
+	free(cfg);
+}
+
+/* ---- sections ---- */
+
+/*
+ * A route path as written in "[route PATH]": '/' then visible ASCII other
+ * than '?', '#' and '*', except a final "/\*" that makes it a prefix.
+ * Stores the path without the "/\*": "/\*" alone becomes "".
+ */
+static int
+config_route_path(const char *p, size_t n, size_t *plen, int *prefix)
+{
+	size_t	i;
+
+	if (n == 0 || p[0] != '/')
+		return -1;
+	*prefix = n >= 2 && p[n - 2] == '/' && p[n - 1] == '*';
+	*plen = *prefix ? n - 2 : n;
+	for (i = 0; i < *plen; i++)
+		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f ||
+		    strchr("?#*", p[i]) != NULL)
+			return -1;
+	/* "/a//\*" would be a prefix ending in '/': almost surely a typo. */
+	if (*prefix && *plen > 0 && p[*plen - 1] == '/')
+		return -1;
+	return 0;
+}
+
+/* Open "[route PATH]" (PATH is p[0..n)): a new route, defaults in. */
+static void
+config_route_open(struct config_ctx *c, const char *p, size_t n)
+{
+	struct config		*cfg = c->cfg;
+	struct config_route	*nr, *r;
+	struct config_rset	*ns;
+	size_t			 i, plen;
+	int			 prefix;
+
+	if (config_route_path(p, n, &plen, &prefix) == -1) {
+		config_errorx(c, "bad route path '%.*s' (must start with '/'; "
+		    "no blanks, '?', '#'; '*' only as a final '/*')", (int)n, p);
+		c->sect = CONFIG_SECT_BAD;
+		return;
+	}
+	for (i = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		if (r->prefix == (prefix != 0) && strlen(r->path) == plen &&
+		    memcmp(r->path, p, plen) == 0)
+			config_errorx(c, "duplicate [route %.*s] (first at "
+			    "line %d)", (int)n, p, r->line);
+	}
+	/* A duplicate is kept anyway so that its keys are still checked. */
+	if ((nr = realloc(cfg->routes, (cfg->nroutes + 1) *
+	    sizeof(*nr))) == NULL) {
+		c->oom = 1;
+		return;
+	}
+	cfg->routes = nr;
+	if ((ns = realloc(c->rset, (cfg->nroutes + 1) * sizeof(*ns))) == NULL) {
+		c->oom = 1;
+		return;
+	}
+	c->rset = ns;
+	r = &cfg->routes[cfg->nroutes];
+	config_route_defaults(r);
+	if ((r->path = config_strndup(c, p, plen)) == NULL)
+		return;
+	r->prefix = prefix != 0;
+	r->line = c->lineno;
+	memset(&c->rset[cfg->nroutes], 0, sizeof(*ns));
+	c->route = cfg->nroutes++;
+	c->sect = CONFIG_SECT_ROUTE;
+}
+
+/* A header line "[...]", line[0..n), blanks stripped on both sides. */
+static void
+config_section(struct config_ctx *c, const char *line, size_t n)
+{
+	const char	*close, *in, *rest;
+	size_t		 inlen;
+
+	c->sect = CONFIG_SECT_BAD;
+	snprintf(c->sect_name, sizeof(c->sect_name), "?");
+	if ((close = memchr(line, ']', n)) == NULL) {
+		config_errorx(c, "missing ']' in section header '%.*s'",
+		    (int)n, line);
+		return;
+	}
+	for (rest = close + 1; rest < line + n && config_isspace(*rest); rest++)
+		;
+	if (rest < line + n && *rest != ';' && *rest != '#')
+		config_errorx(c, "junk after section header: '%.*s'",
+		    (int)(line + n - rest), rest);
+	for (in = line + 1; in < close && config_isspace(*in); in++)
+		;
+	for (inlen = (size_t)(close - in); inlen > 0 &&
+	    config_isspace(in[inlen - 1]); inlen--)
+		;
+	snprintf(c->sect_name, sizeof(c->sect_name), "%.*s", (int)inlen, in);
+	if (inlen == 7 && memcmp(in, "gateway", 7) == 0)
+		c->sect = CONFIG_SECT_GATEWAY;
+	else if (inlen == 3 && memcmp(in, "tls", 3) == 0)
+		c->sect = CONFIG_SECT_TLS;
+	else if (inlen >= 5 && memcmp(in, "route", 5) == 0 &&
+	    (inlen == 5 || config_isspace(in[5]))) {
+		for (in += 5, inlen -= 5; inlen > 0 && config_isspace(*in);
+		    in++, inlen--)
+			;
+		if (inlen == 0)
+			config_errorx(c, "[route] needs a path, as in "
+			    "[route /vnc] or [route /vnc/*]");
+		else
+			config_route_open(c, in, inlen);
+	} else
+		config_errorx(c, "unknown section [%.*s] (use [gateway], "
+		    "[tls] or [route PATH])", (int)inlen, in);
+}
+
+/* ---- inih glue ---- */
+
+/*
+ * Does line[0..n) hold '=' or ':' before an inline comment? Mirrors
+ * inih's find_chars_or_comment(): ';' opens a comment after a blank.
+ */
+static int
+config_has_separator(const char *line, size_t n)
+{
+	size_t	i;
+	int	was_space = 0;
+
+	for (i = 0; i < n; i++) {
+		if (line[i] == '=' || line[i] == ':')
+			return 1;
+		if (was_space && line[i] == ';')
+			return 0;
+		was_space = config_isspace(line[i]);
+	}
+	return 0;
+}
+
+/*
+ * inih's fgets(): hand over the next line, at most num - 1 bytes. Counts
+ * lines; strips blanks and a leading UTF-8 BOM; handles headers and
+ * malformed lines itself (see the top of the file). End of input, or an
+ * allocation failure, returns NULL.
+ */
+static char *
+config_ini_reader(char *str, int num, void *stream)
+{
+	struct config_ctx	*c = stream;
+	const char		*line, *nl;
+	size_t			 n;
+
+	if (c->oom || c->off >= c->len || num < 4)
+		return NULL;
+	line = c->text + c->off;
+	nl = memchr(line, '\n', c->len - c->off);
+	n = nl ? (size_t)(nl - line) : c->len - c->off;
+	c->off += nl ? n + 1 : n;
+	c->lineno++;
+	str[0] = '\0';
+	if (c->lineno == 1 && n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+		line += 3;
+		n -= 3;
+	}
+	while (n > 0 && config_isspace(*line)) {
+		line++;
+		n--;
+	}
+	while (n > 0 && config_isspace(line[n - 1]))
+		n--;
+	if (memchr(line, '\0', n) != NULL)
+		config_errorx(c, "NUL byte in line");
+	else if (n > (size_t)num - 1)
+		config_errorx(c, "line too long (%zu bytes, at most %d)", n,
+		    num - 1);
+	else if (n == 0 || line[0] == ';' || line[0] == '#')
+		;
+	else if (line[0] == '[') {
+		config_section(c, line, n);
+		memcpy(str, "[s]", 4);
+	} else if (!config_has_separator(line, n))
+		config_errorx(c, "expected 'key = value', got '%.*s'",
+		    (int)n, line);
+	else {
+		memcpy(str, line, n);
+		str[n] = '\0';
+	}
+	return str;
+}
+
+static const struct config_key *
+config_key_find(const struct config_key *keys, size_t n, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* A key that exists, in the wrong section: say where it belongs. */
+static void
+config_misplaced(struct config_ctx *c, const char *name)
+{
+	const char	*where = NULL;
+
+	if (config_key_find(config_gateway_keys, CONFIG_GKEY_COUNT, name))
+		where = "[gateway]";
+	else if (config_key_find(config_tls_keys, CONFIG_TKEY_COUNT, name))
+		where = "[tls]";
+	else if (config_key_find(config_route_keys, CONFIG_RKEY_COUNT, name))
+		where = "[gateway] or [route PATH]";
+	if (where != NULL)
+		config_errorx(c, "%s: not allowed in [%s] (only in %s)", name,
+		    c->sect_name, where);
+	else
+		config_errorx(c, "unknown key '%s' in [%s]", name,
+		    c->sect_name);
+}
+
+/*
+ * inih's handler: one "name = value" of the current line. The section
+ * argument is ignored: ours (c->sect) is exact. Returns 1, or 0 after
+ * reporting an error.
+ */
+static int
+config_ini_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct config_ctx	*c = user;
+	const struct config_key	*keys = NULL, *k = NULL;
+	void			*obj = NULL;
+	int			*set = NULL;
+	size_t			 nkeys = 0;
+
+	(void)section;
+	if (c->oom || c->sect == CONFIG_SECT_BAD)
+		return c->oom ? 0 : 1;
+	if (*name == '\0') {
+		config_errorx(c, "missing key before '='");
+		return 0;
+	}
+	if (strpbrk(name, " \t\v\f\r") != NULL) {
+		config_errorx(c, "bad key '%s' (missing '='?)", name);
+		return 0;
+	}
+	switch (c->sect) {
+	case CONFIG_SECT_GATEWAY:
+		keys = config_gateway_keys;
+		nkeys = CONFIG_GKEY_COUNT;
+		obj = c->cfg;
+		set = c->gset;
+		if ((k = config_key_find(keys, nkeys, name)) == NULL) {
+			keys = config_route_keys;
+			nkeys = CONFIG_RKEY_COUNT;
+			obj = &c->gw;
+			set = c->gw_rset.line;
+		}
+		break;
+	case CONFIG_SECT_TLS:
+		keys = config_tls_keys;
+		nkeys = CONFIG_TKEY_COUNT;
+		obj = c->cfg;
+		set = c->tset;
+		break;
+	case CONFIG_SECT_ROUTE:
+		keys = config_route_keys;
+		nkeys = CONFIG_RKEY_COUNT;
+		obj = &c->cfg->routes[c->route];
+		set = c->rset[c->route].line;
+		break;
+	default:
+		config_errorx(c, "%s: key outside any section (start with "
+		    "[gateway])", name);
+		return 0;
+	}
+	if (k == NULL && (k = config_key_find(keys, nkeys, name)) == NULL) {
+		config_misplaced(c, name);
+		return 0;
+	}
+	if (set[k - keys] != 0 && !k->list) {
+		config_errorx(c, "%s: already set at line %d", name,
+		    set[k - keys]);
+		return 0;
+	}
+	if (*value == '\0') {
+		config_errorx(c, "%s: empty value", name);
+		return 0;
+	}
+	if (k->set(c, k, obj, value) == -1)
+		return 0;
+	if (set[k - keys] == 0)
+		set[k - keys] = c->lineno;
+	return 1;
+}
+
+/* ---- whole-file checks ---- */
+
+/* Fill the keys route i did not set from [gateway]; check the result. */
+static int
+config_route_finish(struct config_ctx *c, size_t i)
+{
+	struct config_route	*r = &c->cfg->routes[i];
+	const struct config_key	*k;
+	int			*set = c->rset[i].line;
+	size_t			 j;
+	int			 line;
+
+	for (j = 0; j < CONFIG_RKEY_COUNT; j++) {
+		k = &config_route_keys[j];
+		if (set[j] == 0 && c->gw_rset.line[j] != 0 &&
+		    k->copy(k, r, &c->gw) == -1) {
+			c->oom = 1;
+			return -1;
+		}
+	}
+	if (r->nbackends == 0)
+		config_error(c, r->line, "[route %s%s]: no backend (set "
+		    "backend here or in [gateway])", r->path,
+		    r->prefix ? "/*" : "");
+	if (r->heartbeat_interval_ms > 0 && r->heartbeat_timeout_ms == 0) {
+		line = set[CONFIG_RKEY_HB_TIMEOUT];
+		if (line == 0)
+			line = c->gw_rset.line[CONFIG_RKEY_HB_TIMEOUT];
+		if (line == 0)
+			line = r->line;
+		config_error(c, line, "heartbeat_timeout: must be > 0 when "
+		    "heartbeat_interval is set ([route %s%s])", r->path,
+		    r->prefix ? "/*" : "");
+	}
+	return 0;
+}
+
+static void
+config_finish(struct config_ctx *c)
+{
+	struct config	*cfg = c->cfg;
+	size_t		 i;
+
+	if (cfg->nlistens == 0)
+		config_error(c, 0, "no listen address (add listen = PORT to "
+		    "[gateway])");
+	if (cfg->nroutes == 0)
+		config_error(c, 0, "no route (add a [route PATH] section with "
+		    "a backend)");
+	for (i = 0; i < cfg->nlistens; i++)
+		if (cfg->listens[i].tls && (cfg->tls_certificate == NULL ||
+		    cfg->tls_private_key == NULL))
+			config_error(c, cfg->listens[i].line, "listen: '%s' "
+			    "is tls but [tls] lacks certificate or "
+			    "private_key", cfg->listens[i].spec);
+	for (i = 0; i < cfg->nroutes && !c->oom; i++)
+		if (config_route_finish(c, i) == -1)
+			return;
+}
+
+/* Parse text[0..len); the common body of config_load and _parse_string. */
+static int
+config_parse(const char *text, size_t len, const char *name,
+    struct config **out, char *err, size_t errlen)
+{
+	struct config_ctx	c;
+	int			r;
+
+	*out = NULL;
+	memset(&c, 0, sizeof(c));
+	c.name = name;
+	c.text = text;
+	c.len = len;
+	c.err = err;
+	c.errlen = errlen;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	config_route_defaults(&c.gw);
+	if ((c.cfg = config_new()) == NULL ||
+	    (c.cfg->file = strdup(name)) == NULL) {
+		c.oom = 1;
+		goto done;
+	}
+	r = ini_parse_stream(config_ini_reader, &c, config_ini_handler, &c);
+	if (r == -2)
+		c.oom = 1;
+	else if (r > 0 && c.nerrors == 0)	/* we should have seen it */
+		config_error(&c, r, "syntax error");
+	if (!c.oom)
+		config_finish(&c);
+ done:
+	config_route_clear(&c.gw);
+	free(c.rset);
+	if (c.oom) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: out of memory", name);
+		config_free(c.cfg);
+		return -1;
+	}
+	if (c.nerrors > 0) {
+		config_free(c.cfg);
+		return -1;
+	}
+	*out = c.cfg;
+	return 0;
+}
+
+int
+config_parse_string(const char *text, const char *name, struct config **out,
+    char *err, size_t errlen)
+{
+	return config_parse(text, strlen(text), name ? name : "<string>", out,
+	    err, errlen);
+}
+
+/* Read all of path into *buf (*len bytes). Returns 0 or -1 with errno. */
+static int
+config_read_file(const char *path, char **buf, size_t *len)
+{
+	FILE	*f;
+	char	*b = NULL, *nb;
+	size_t	 n = 0, cap = 0, r;
+	int	 saved;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	for (;;) {
+		if (n == cap) {
+			if (cap >= CONFIG_MAX_FILE) {
+				errno = EFBIG;
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 4096;
+			if ((nb = realloc(b, cap)) == NULL)
+				goto fail;
+			b = nb;
+		}
+		r = fread(b + n, 1, cap - n, f);
+		n += r;
+		if (r == 0) {
+			if (ferror(f))
+				goto fail;
+			break;
+		}
+	}
+	fclose(f);
+	*buf = b;
+	*len = n;
+	return 0;
+ fail:
+	saved = errno;
+	free(b);
+	fclose(f);
+	errno = saved;
+	return -1;
+}
+
+int
+config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	char	*text;
+	size_t	 len;
+	int	 r;
+
+	*out = NULL;
+	if (config_read_file(path, &text, &len) == -1) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: %s", path,
+			    errno == EFBIG ? "file too large (max 16M)" :
+			    strerror(errno));
+		return -1;
+	}
+	r = config_parse(text, len, path, out, err, errlen);
+	free(text);
+	return r;
+}
+
+/* ---- command line ---- */
+
+int
+config_from_args(const char *listen, const char *target,
+    struct config **out, char *err, size_t errlen)
+{
+	struct config		*cfg;
+	struct config_route	*r;
+	struct config_addr	 a;
+	char			 why[CONFIG_MSG_MAX], *spec;
+	int			 rc, tcp;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((cfg = config_new()) == NULL)
+		goto oom;
+	rc = config_addr_parse(listen, 1, &a, why, sizeof(why));
+	if (rc == 0 && (a.kind != CONFIG_ADDR_TCP || a.tls)) {
+		config_addr_clear(&a);
+		snprintf(why, sizeof(why), "bad address '%s' (use [HOST:]PORT)",
+		    listen);
+		rc = -1;
+	}
+	if (rc == -2)
+		goto oom;
+	if (rc == -1) {
+		snprintf(err, errlen, "listen: %s", why);
+		goto fail;
+	}
+	if ((cfg->listens = malloc(sizeof(a))) == NULL) {
+		config_addr_clear(&a);
+		goto oom;
+	}
+	cfg->listens[cfg->nlistens++] = a;
+
+	if ((cfg->routes = calloc(1, sizeof(*r))) == NULL)
+		goto oom;
+	r = &cfg->routes[cfg->nroutes++];
+	config_route_defaults(r);
+	r->prefix = true;
+	if ((r->path = strdup("")) == NULL)
+		goto oom;
+	/* A bare HOST:PORT target is TCP, as websockify has it. */
+	tcp = strncmp(target, "tcp:", 4) != 0 &&
+	    strncmp(target, "unix:", 5) != 0;
+	if ((spec = malloc(strlen(target) + 5)) == NULL)
+		goto oom;
+	snprintf(spec, strlen(target) + 5, "%s%s", tcp ? "tcp:" : "", target);
+	rc = config_addr_parse(spec, 0, &a, why, sizeof(why));
+	free(spec);
+	if (rc == -2)
+		goto oom;
+	if (rc == -1) {
+		snprintf(err, errlen, "target: %s", why);
+		goto fail;
+	}
+	if ((r->backends = malloc(sizeof(a))) == NULL) {
+		config_addr_clear(&a);
+		goto oom;
+	}
+	r->backends[r->nbackends++] = a;
+	*out = cfg;
+	return 0;
+ oom:
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "out of memory");
+ fail:
+	config_free(cfg);
+	return -1;
+}
