@@ -23,6 +23,7 @@ struct gw_worker {
 	struct event_base	*base;
 	struct evdns_base	*dns;		/* backend name resolution */
 	const struct config	*cfg;		/* read-only, outlives sessions */
+	struct ssl_ctx_st	*tls_ctx;	/* shared by workers; NULL: no tls */
 	LIST_HEAD(, session)	 sessions;	/* every live session */
 	LIST_HEAD(, listener)	 listeners;
 	uint64_t		 nsessions;	/* length of sessions */

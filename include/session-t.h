@@ -34,6 +34,7 @@ struct session {
 	struct gw_worker	*w;
 	uint64_t		 id;
 	enum session_state	 state;
+	bool			 tls;		/* client speaks TLS (wss) */
 	char			 peer[64];	/* "ip:port" of the client */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 

@@ -9,6 +9,7 @@
 #ifndef SESSION_H
 #define SESSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -17,12 +18,13 @@ struct session;
 struct bufferevent;
 
 /*
- * Start a session on an accepted client socket fd (peer address sa).
+ * Start a session on an accepted client socket fd (peer address sa); tls:
+ * it came in on a "tls" listener, so TLS is spoken first (w->tls_ctx).
  * fd belongs to the session from here on, even on failure (it is closed).
  * Returns 0, or -1 when the session could not be set up (logged).
  */
 int	session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
-	    socklen_t salen);
+	    socklen_t salen, bool tls);
 
 /*
  * Begin ending s. code is the WebSocket close code to send the client

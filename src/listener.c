@@ -34,6 +34,8 @@ struct listener {
 	struct evconnlistener	*lev;
 	char			*unix_path;	/* to unlink at close */
 	char			 name[128];	/* for logs */
+	bool			 tls;		/* wss: TLS first */
+	const struct config_addr *addr;		/* what it was opened for */
 	struct event		 pause_timer;
 };
 
@@ -44,7 +46,7 @@ listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener *l = arg;
 
 	(void)lev;
-	session_new(l->w, fd, sa, (socklen_t)salen);
+	session_new(l->w, fd, sa, (socklen_t)salen, l->tls);
 }
 
 static void
@@ -81,7 +83,7 @@ listener_error_cb(struct evconnlistener *lev, void *arg)
 
 static int
 listener_add(struct gw_worker *w, int fd, const char *name,
-    const char *unix_path)
+    const char *unix_path, const struct config_addr *a)
 {
 	struct listener *l;
 
@@ -91,7 +93,10 @@ listener_add(struct gw_worker *w, int fd, const char *name,
 		return -1;
 	}
 	l->w = w;
-	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->tls = a->tls;
+	l->addr = a;
+	snprintf(l->name, sizeof(l->name), "%s%s", name,
+	    a->tls ? " (tls)" : "");
 	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l->lev == NULL) {
@@ -164,7 +169,7 @@ listener_open_tcp(struct gw_worker *w, const struct config_addr *a)
 			freeaddrinfo(res);
 			return -1;
 		}
-		if (listener_add(w, fd, name, NULL) == -1) {
+		if (listener_add(w, fd, name, NULL, a) == -1) {
 			freeaddrinfo(res);
 			return -1;
 		}
@@ -204,20 +209,20 @@ listener_unlink_stale(const char *path, const struct sockaddr_un *sun)
  */
 static int
 listener_share_unix(struct gw_worker *w, const struct gw_worker *first,
-    const char *name)
+    const struct config_addr *a, const char *name)
 {
 	const struct listener *l;
 	int fd;
 
 	LIST_FOREACH(l, &first->listeners, entry) {
-		if (strcmp(l->name, name) != 0)
+		if (l->addr != a)
 			continue;
 		fd = fcntl(evconnlistener_get_fd(l->lev), F_DUPFD_CLOEXEC, 0);
 		if (fd == -1) {
 			log_warn("%s: dup", name);
 			return -1;
 		}
-		return listener_add(w, fd, name, NULL);
+		return listener_add(w, fd, name, NULL, a);
 	}
 	log_warnx("%s: not bound by the first worker", name);
 	return -1;
@@ -233,7 +238,7 @@ listener_open_unix(struct gw_worker *w, const struct gw_worker *first,
 
 	snprintf(name, sizeof(name), "unix:%s", a->path);
 	if (first != NULL)
-		return listener_share_unix(w, first, name);
+		return listener_share_unix(w, first, a, name);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
@@ -248,7 +253,7 @@ listener_open_unix(struct gw_worker *w, const struct gw_worker *first,
 		close(fd);
 		return -1;
 	}
-	return listener_add(w, fd, name, a->path);
+	return listener_add(w, fd, name, a->path, a);
 }
 
 int
@@ -261,12 +266,7 @@ listener_open_all(struct gw_worker *w, const struct gw_worker *first,
 	for (i = 0; i < cfg->nlistens; i++) {
 		const struct config_addr *a = &cfg->listens[i];
 
-		if (a->tls) {
-			log_warnx("%s:%d: listen %s: tls listeners are not "
-			    "available in this build yet", LISTENER_FILE(cfg), a->line,
-			    a->spec);
-			r = -1;
-		} else if (a->kind == CONFIG_ADDR_UNIX) {
+		if (a->kind == CONFIG_ADDR_UNIX) {
 			r = listener_open_unix(w, first, a);
 		} else {
 			r = listener_open_tcp(w, a);

@@ -24,6 +24,7 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "tls.h"
 
 #define MAIN_ERRLEN	8192
 
@@ -243,6 +244,25 @@ main_dns(struct event_base *base)
 	return dns;
 }
 
+/* The server TLS context, if any listener wants one. */
+static SSL_CTX *
+main_tls(const struct config *cfg)
+{
+	char err[512];
+	SSL_CTX *ctx;
+	size_t i;
+
+	for (i = 0; i < cfg->nlistens; i++)
+		if (cfg->listens[i].tls)
+			break;
+	if (i == cfg->nlistens)
+		return NULL;
+	if ((ctx = tls_server_ctx_new(cfg, err, sizeof(err))) == NULL)
+		fatalx("%s: [tls]: %s", cfg->file != NULL ? cfg->file :
+		    "command line", err);
+	return ctx;
+}
+
 /* Event base, resolver and wake-up events of one worker. */
 static void
 main_worker_init(struct gw_worker *w, unsigned index, const struct config *cfg)
@@ -300,6 +320,7 @@ main(int argc, char **argv)
 	struct event *sigs[4];
 	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
 	pthread_t *threads;
+	SSL_CTX *tls_ctx;
 	struct main_opts o;
 	struct config *cfg;
 	unsigned i;
@@ -308,6 +329,7 @@ main(int argc, char **argv)
 	main_parse_args(argc, argv, &o);
 	cfg = main_load_config(&o);
 	if (o.check) {
+		SSL_CTX_free(main_tls(cfg));	/* certificates load? */
 		printf("configuration OK\n");
 		config_free(cfg);
 		return 0;
@@ -319,6 +341,7 @@ main(int argc, char **argv)
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
 
+	tls_ctx = main_tls(cfg);
 	main_nworkers = main_worker_count(cfg);
 	main_workers = calloc(main_nworkers, sizeof(*main_workers));
 	threads = calloc(main_nworkers, sizeof(*threads));
@@ -327,6 +350,7 @@ main(int argc, char **argv)
 	for (i = 0; i < main_nworkers; i++) {
 		w = &main_workers[i];
 		main_worker_init(w, i, cfg);
+		w->tls_ctx = tls_ctx;
 		if (listener_open_all(w, i > 0 ? &main_workers[0] : NULL,
 		    cfg) == -1)
 			fatalx("cannot listen; exiting");
@@ -370,6 +394,7 @@ main(int argc, char **argv)
 	free(main_workers);
 	free(threads);
 	log_info("exiting");
+	SSL_CTX_free(tls_ctx);
 	config_free(cfg);
 	return 0;
 }

@@ -34,6 +34,7 @@
 #include "route.h"
 #include "session-t.h"
 #include "session.h"
+#include "tls.h"
 #include "upgrade.h"
 #include "upstream.h"
 
@@ -111,7 +112,7 @@ session_refuse_fd(int fd, int status, const char *detail)
 
 int
 session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
-    socklen_t salen)
+    socklen_t salen, bool tls)
 {
 	struct session *s;
 
@@ -140,15 +141,19 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	s->id = atomic_fetch_add(&gw_session_ids, 1) + 1;
 	session_format_peer(sa, s->peer, sizeof(s->peer));
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
-	s->client = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->client == NULL) {
-		log_warnx("session: bufferevent_socket_new failed");
-		atomic_fetch_sub(&gw_sessions_total, 1);
+	upstream_tune_socket(fd);
+	if (tls)
+		s->client = tls_accept_bev(w->base, w->tls_ctx, fd);
+	else if ((s->client = bufferevent_socket_new(w->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		close(fd);
+	if (s->client == NULL) {
+		log_warnx("session: cannot set up a bufferevent");
+		atomic_fetch_sub(&gw_sessions_total, 1);
 		free(s);
 		return -1;
 	}
-	upstream_tune_socket(fd);
+	s->tls = tls;
 	bufferevent_setcb(s->client, session_client_read_cb,
 	    session_client_write_cb, session_client_event_cb, s);
 	evtimer_assign(&s->state_timer, w->base, session_state_timer_cb, s);
@@ -286,6 +291,8 @@ session_client_progress(struct session *s)
 	if (await_reply)
 		return 0;
 	s->client_discard = true;
+	if (s->tls)
+		tls_shutdown(s->client);
 	if (shutdown(bufferevent_getfd(s->client), SHUT_WR) == -1) {
 		session_client_free(s);
 		return session_maybe_free(s);
@@ -510,18 +517,44 @@ session_client_write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* Discard what the kernel holds for fd (non-blocking, bounded). */
+static void
+session_drain_fd(int fd)
+{
+	char buf[4096];
+	int i;
+
+	for (i = 0; i < 16; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+}
+
 static void
 session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
-	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		return;		/* TLS handshake done; the HTTP head is next */
 	if (s->client_discard ||
 	    (s->state == SESSION_CLOSING && s->close_received)) {
 		/* The close handshake is done: the client's EOF is expected. */
 		session_client_free(s);
 		session_maybe_free(s);
 		return;
+	}
+	if (s->state == SESSION_HANDSHAKE) {
+		char tlserr[160];
+
+		/* No session yet: say why the connection went, once. */
+		s->w->m.handshakes_failed++;
+		log_info("session %llu: client=%s dropped before the upgrade: %s%s%s",
+		    (unsigned long long)s->id, s->peer,
+		    (what & BEV_EVENT_EOF) ? "connection closed" :
+		    "connection error", s->tls ? " in TLS: " : "",
+		    s->tls ? tls_error(bev, tlserr, sizeof(tlserr)) : "");
+		/* Read what is left so closing sends FIN, not RST. */
+		session_drain_fd(bufferevent_getfd(bev));
 	}
 	session_close(s, 0, (what & BEV_EVENT_EOF) ?
 	    "client closed the connection without a close frame" :

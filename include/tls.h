@@ -1,0 +1,38 @@
+/*
+ * tls: server-side SSL_CTX from [tls] and the OpenSSL bufferevent for an
+ * accepted socket on a "tls" listener.
+ */
+#ifndef TLS_H
+#define TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+struct config;
+struct event_base;
+struct bufferevent;
+
+/*
+ * Build the server context from cfg's certificate (with its chain) and
+ * private key, TLS 1.2 at least. Refuses a key file that group or others
+ * may read. Returns the context (caller frees with SSL_CTX_free), or NULL
+ * with the reason in err.
+ */
+SSL_CTX	*tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen);
+
+/*
+ * A bufferevent doing the server side of TLS on fd. fd belongs to the
+ * bufferevent from here on, and is closed on failure. Returns NULL on
+ * failure.
+ */
+struct bufferevent *tls_accept_bev(struct event_base *base, SSL_CTX *ctx,
+	    int fd);
+
+/* Send close_notify on bev if it is a TLS bufferevent (before our FIN). */
+void	tls_shutdown(struct bufferevent *bev);
+
+/* The first queued OpenSSL error on bev as text, or "" if none. */
+const char *tls_error(struct bufferevent *bev, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,131 @@
+"""wss:// listeners: real TLS with a throwaway certificate made by the
+openssl command, real clients verifying it."""
+import os
+import socket
+import ssl
+import subprocess
+
+import pytest
+import websockets
+
+from conftest import (Gateway, echo_handler, pattern_bytes, run_async,
+                      wait_for)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    key, cert = d / "key.pem", d / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
+         str(cert), "-days", "2", "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def tls_gateway(tmp_path, certs, backend, key=None):
+    cert, default_key = certs
+    conf = tmp_path / "tls.conf"
+    conf.write_text(
+        "[gateway]\nlisten = 127.0.0.1:{port} tls\nhandshake_timeout = 2s\n"
+        "drain_timeout = 2s\n[tls]\ncertificate = %s\nprivate_key = %s\n"
+        "[route /echo]\nbackend = %s\n" % (cert, key or default_key,
+                                           backend.spec))
+    # The port is only known at start: write it then.
+    g = Gateway(tmp_path, args=["-d", "-c", str(tmp_path / "run.conf")])
+    g._template = conf.read_text()
+    orig_start = g.start
+
+    def start(wait=True):
+        import conftest
+        real_free_port = conftest.free_port
+
+        def patched():
+            p = real_free_port()
+            (tmp_path / "run.conf").write_text(
+                g._template.replace("{port}", str(p)))
+            return p
+        conftest.free_port = patched
+        try:
+            return orig_start(wait)
+        finally:
+            conftest.free_port = real_free_port
+    g.start = start
+    return g
+
+
+def test_wss_round_trip_verified_against_the_certificate(tmp_path, certs,
+                                                         backends):
+    echo = backends(echo_handler)
+    g = tls_gateway(tmp_path, certs, echo).start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(certs[0]))
+        data = pattern_bytes(1 << 20)
+
+        async def go():
+            async with websockets.connect(
+                    "wss://localhost:%d/echo" % g.port, ssl=ctx,
+                    max_size=None) as ws:
+                await ws.send(data)
+                got = b""
+                while len(got) < len(data):
+                    got += await ws.recv()
+                return got
+        assert run_async(go()) == data
+        g.wait_session_lines(1, route="/echo")
+    finally:
+        assert g.stop() == 0
+
+
+def test_plain_http_on_tls_port_is_closed_cleanly_and_logged(tmp_path, certs,
+                                                             backends):
+    echo = backends(echo_handler)
+    g = tls_gateway(tmp_path, certs, echo).start()
+    try:
+        s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\n\r\n")
+        assert s.recv(100) == b""       # FIN, not a reset, not a hang
+        s.close()
+        g.wait_log(r"dropped before the upgrade: .*TLS.*http request")
+    finally:
+        assert g.stop() == 0
+
+
+def test_client_that_distrusts_the_certificate_gets_no_session(
+        tmp_path, certs, backends):
+    echo = backends(echo_handler)
+    g = tls_gateway(tmp_path, certs, echo).start()
+    try:
+        ctx = ssl.create_default_context()   # system store: no test CA
+
+        async def go():
+            async with websockets.connect("wss://localhost:%d/echo" % g.port,
+                                          ssl=ctx):
+                pass
+        with pytest.raises(ssl.SSLCertVerificationError):
+            run_async(go())
+        g.wait_log(r"dropped before the upgrade")
+        assert echo.count == 0
+    finally:
+        assert g.stop() == 0
+
+
+def test_key_readable_by_others_is_refused(tmp_path, certs, backends):
+    echo = backends(echo_handler)
+    loose = tmp_path / "loose-key.pem"
+    loose.write_bytes(certs[1].read_bytes())
+    os.chmod(loose, 0o644)
+    conf = tmp_path / "loose.conf"
+    conf.write_text("[gateway]\nlisten = 127.0.0.1:1 tls\n[tls]\n"
+                    "certificate = %s\nprivate_key = %s\n[route /echo]\n"
+                    "backend = %s\n" % (certs[0], loose, echo.spec))
+    from conftest import WSGATE_BIN
+    r = subprocess.run([WSGATE_BIN, "-t", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert "readable by group or others" in r.stderr
+    assert str(loose) in r.stderr
