@@ -15,6 +15,8 @@ void	hb_start(struct session *s);
 void	hb_stop(struct session *s);
 /* The client showed life (any frame bytes): cheap, called per read. */
 void	hb_alive(struct session *s);
+/* A pong arrived: time the round trip of our last ping. */
+void	hb_pong(struct session *s);
 /* Data moved either way: the idle clock restarts. */
 void	hb_activity(struct session *s);
 

@@ -1,6 +1,10 @@
 /*
- * metrics: flat counters, incremented inline by the event loop that owns
- * them, rendered as Prometheus text by the pure metrics_render().
+ * metrics: flat counters, incremented inline by the worker that owns them
+ * (no locks, no atomics on the relay path), summed and rendered as
+ * Prometheus text by the pure metrics_add() and metrics_render().
+ *
+ * Byte counters move when a session ends (the session counts its own bytes
+ * while it lives), so a long session's bytes appear at its end.
  */
 #ifndef METRICS_H
 #define METRICS_H
@@ -8,30 +12,76 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct metrics {
-	uint64_t	accepted;		/* TCP/Unix connections accepted */
-	uint64_t	handshakes_ok;		/* 101 sent */
-	uint64_t	handshakes_failed;	/* HTTP error answered or dropped */
-	uint64_t	rejected_limit;		/* 503: over max_connections */
-	uint64_t	sessions_active;	/* gauge: sessions alive */
-	uint64_t	upstream_connect_failed;
-	uint64_t	bytes_up;		/* client -> backend payload */
-	uint64_t	bytes_down;		/* backend -> client payload */
-	uint64_t	close_codes[16];	/* by code - 1000, 1000..1015 */
-	uint64_t	heartbeat_timeouts;
-	uint64_t	accept_paused;		/* EMFILE pauses */
+/* Histogram bucket upper bounds, microseconds (the last is +Inf). */
+#define METRICS_HIST_BUCKETS	14
+extern const uint64_t metrics_hist_bounds_us[METRICS_HIST_BUCKETS - 1];
+
+struct metrics_hist {
+	uint64_t	buckets[METRICS_HIST_BUCKETS];	/* not cumulative */
+	uint64_t	count;
+	uint64_t	sum_us;
 };
 
-/* Add src into dst (for summing per-worker counters). */
+/* Why a session ended, as a label. */
+enum metrics_end {
+	METRICS_END_CLIENT_CLOSE = 0,	/* client sent close */
+	METRICS_END_BACKEND_CLOSED,	/* backend EOF: 1000 */
+	METRICS_END_CLIENT_VANISHED,	/* TCP gone without a close */
+	METRICS_END_HEARTBEAT,		/* no pong in time */
+	METRICS_END_IDLE,		/* idle_timeout */
+	METRICS_END_PROTOCOL,		/* 1002 1007 1009 */
+	METRICS_END_BACKEND_UNREACHABLE, /* 1014 before connecting */
+	METRICS_END_BACKEND_RESET,	/* 1014 after connecting */
+	METRICS_END_DRAIN,		/* shutdown: 1001 */
+	METRICS_END_OTHER,
+	METRICS_END_MAX,
+};
+
+/* HTTP statuses answered before an upgrade, counted by index. */
+#define METRICS_NSTATUS	12
+extern const int metrics_statuses[METRICS_NSTATUS];
+
+struct metrics_route {
+	uint64_t	active;			/* gauge */
+	uint64_t	sessions;		/* upgraded sessions */
+	uint64_t	bytes_up;		/* client -> backend payload */
+	uint64_t	bytes_down;		/* backend -> client payload */
+	uint64_t	ended[METRICS_END_MAX];
+};
+
+struct metrics {
+	uint64_t	accepted;		/* connections accepted */
+	uint64_t	handshakes_ok;		/* 101 sent */
+	uint64_t	handshake_timeouts;	/* head not finished in time */
+	uint64_t	http_status[METRICS_NSTATUS]; /* errors answered */
+	uint64_t	sessions_active;	/* gauge: sessions alive */
+	uint64_t	upstream_connect_failed;
+	uint64_t	heartbeat_timeouts;
+	uint64_t	accept_paused;		/* EMFILE pauses */
+	uint64_t	close_codes[16];	/* sent, by code - 1000 */
+	struct metrics_hist connect_latency;	/* backend connect */
+	struct metrics_hist ping_rtt;		/* ping -> pong */
+	size_t		 nroutes;
+	struct metrics_route *routes;		/* [nroutes], by config index */
+};
+
+/* Add src into dst; dst->routes must have src->nroutes entries. The
+ * reads are relaxed atomic loads: src may belong to a running worker. */
 void	metrics_add(struct metrics *dst, const struct metrics *src);
 
-/* Count a close code (1000..1015; others are ignored). */
+/* Count a close code sent (1000..1015; others are ignored). */
 void	metrics_count_close(struct metrics *m, uint16_t code);
+/* Count an HTTP status answered (unknown statuses are ignored). */
+void	metrics_count_status(struct metrics *m, int status);
+/* Record one observation of usec microseconds. */
+void	metrics_observe(struct metrics_hist *h, uint64_t usec);
 
 /*
  * Render m as Prometheus text exposition into buf (capacity cap).
- * Returns the length written, or -1 if it did not fit.
+ * route_names[i] labels m->routes[i]. Returns the length written, or -1 if
+ * it did not fit (call again with more room).
  */
-int	metrics_render(const struct metrics *m, char *buf, size_t cap);
+int	metrics_render(const struct metrics *m, const char *const *route_names,
+	    char *buf, size_t cap);
 
 #endif

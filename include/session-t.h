@@ -13,6 +13,7 @@
 
 #include <event2/event_struct.h>
 
+#include "metrics.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
 
@@ -67,6 +68,8 @@ struct session {
 	bool			 failed;	/* protocol error: input is junk */
 	bool			 upstream_wr_shut; /* EOF sent to backend */
 	char			 cause[128];	/* first reason to end */
+	enum metrics_end	 end;		/* ... as a metrics label */
+	bool			 end_set;
 
 	/* counters for the summary line */
 	uint64_t		 bytes_up;	/* payload to backend */
@@ -79,6 +82,8 @@ struct session {
 	bool			 hb_waiting;	/* ping sent, no frame since */
 	bool			 rx_seen;	/* client bytes since last ping */
 	struct timeval		 last_io;	/* last data either way */
+	struct timespec		 ping_sent;	/* CLOCK_MONOTONIC */
+	struct timespec		 connect_started;
 
 	/* flow control and leg shutdown */
 	bool			 client_paused;	/* client read off: backend full */

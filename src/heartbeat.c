@@ -8,6 +8,7 @@
  * down. The idle timer compares against the time of the last relayed data.
  */
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -38,6 +39,7 @@ hb_send_ping(struct session *s)
 	    'e' };
 
 	evbuffer_add(bufferevent_get_output(s->client), ping, sizeof(ping));
+	clock_gettime(CLOCK_MONOTONIC, &s->ping_sent);
 }
 
 static void
@@ -64,6 +66,8 @@ hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 	 */
 	if (!s->rx_seen && !s->client_paused) {
 		s->w->m.heartbeat_timeouts++;
+		s->end = METRICS_END_HEARTBEAT;
+		s->end_set = true;
 		log_info("session %llu: client=%s heartbeat timeout: no pong "
 		    "within %llums", (unsigned long long)s->id, s->peer,
 		    (unsigned long long)r->heartbeat_timeout_ms);
@@ -127,6 +131,21 @@ void
 hb_alive(struct session *s)
 {
 	s->rx_seen = true;
+}
+
+void
+hb_pong(struct session *s)
+{
+	struct timespec now;
+
+	if (s->ping_sent.tv_sec == 0 && s->ping_sent.tv_nsec == 0)
+		return;		/* unsolicited: nothing to time */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_observe(&s->w->m.ping_rtt,
+	    (uint64_t)((now.tv_sec - s->ping_sent.tv_sec) * 1000000 +
+	    (now.tv_nsec - s->ping_sent.tv_nsec) / 1000));
+	s->ping_sent.tv_sec = 0;
+	s->ping_sent.tv_nsec = 0;
 }
 
 void

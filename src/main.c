@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "admin.h"
 #include "config.h"
 #include "gw.h"
 #include "listener.h"
@@ -160,6 +161,25 @@ main_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
+/*
+ * Worker 0 (signals, admin endpoint) stays up until every worker's
+ * sessions are gone, so /readyz keeps answering 503 meanwhile.
+ */
+static void
+main_drain_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval tick = { 0, 50000 };
+	struct gw_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (atomic_load(&gw_sessions_total) == 0)
+		event_base_loopexit(w->base, NULL);
+	else
+		event_base_once(w->base, -1, EV_TIMEOUT, main_drain_poll_cb, w,
+		    &tick);
+}
+
 /* In w's own thread: stop accepting, close every session with 1001. */
 static void
 main_worker_drain(struct gw_worker *w)
@@ -175,7 +195,9 @@ main_worker_drain(struct gw_worker *w)
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(w->drain_timer, &tv);
 	session_drain_all(w);
-	if (w->nsessions == 0)
+	if (w->index == 0)
+		main_drain_poll_cb(-1, 0, w);
+	else if (w->nsessions == 0)
 		event_base_loopexit(w->base, NULL);
 }
 
@@ -272,6 +294,10 @@ main_worker_init(struct gw_worker *w, unsigned index, const struct config *cfg)
 	LIST_INIT(&w->sessions);
 	LIST_INIT(&w->listeners);
 	w->cfg = cfg;
+	w->m.nroutes = cfg->nroutes;
+	if ((w->m.routes = calloc(cfg->nroutes + 1, sizeof(*w->m.routes))) ==
+	    NULL)
+		fatal("calloc");
 	if ((w->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	w->wake = event_new(w->base, -1, 0, main_wake_cb, w);
@@ -291,6 +317,7 @@ main_worker_free(struct gw_worker *w)
 	if (w->dns != NULL)
 		evdns_base_free(w->dns, 0);
 	event_base_free(w->base);
+	free(w->m.routes);
 }
 
 static void *
@@ -355,6 +382,8 @@ main(int argc, char **argv)
 		    cfg) == -1)
 			fatalx("cannot listen; exiting");
 	}
+	if (admin_start(main_workers, main_nworkers, cfg) == -1)
+		fatalx("cannot serve admin_listen; exiting");
 	if (!o.foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -387,6 +416,7 @@ main(int argc, char **argv)
 	for (i = 1; i < main_nworkers; i++)
 		pthread_join(threads[i], NULL);
 
+	admin_stop();
 	for (i = 0; sigs[i] != NULL; i++)
 		event_free(sigs[i]);
 	for (i = 0; i < main_nworkers; i++)

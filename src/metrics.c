@@ -6,43 +6,118 @@
 
 #include "metrics.h"
 
+const uint64_t metrics_hist_bounds_us[METRICS_HIST_BUCKETS - 1] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	250000, 1000000, 5000000,
+};
+
+const int metrics_statuses[METRICS_NSTATUS] = {
+	400, 401, 403, 404, 405, 426, 429, 431, 500, 502, 503, 504,
+};
+
+static const char *const metrics_end_names[METRICS_END_MAX] = {
+	"client_close", "backend_closed", "client_vanished",
+	"heartbeat_timeout", "idle_timeout", "protocol_error",
+	"backend_unreachable", "backend_reset", "drain", "other",
+};
+
+#define METRICS_N(a)	(sizeof(a) / sizeof((a)[0]))
+
+static uint64_t
+metrics_load(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static void
+metrics_add_array(uint64_t *dst, const uint64_t *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] += metrics_load(&src[i]);
+}
+
+static void
+metrics_add_hist(struct metrics_hist *dst, const struct metrics_hist *src)
+{
+	metrics_add_array(dst->buckets, src->buckets, METRICS_HIST_BUCKETS);
+	dst->count += metrics_load(&src->count);
+	dst->sum_us += metrics_load(&src->sum_us);
+}
+
 void
 metrics_add(struct metrics *dst, const struct metrics *src)
 {
 	size_t i;
 
-	dst->accepted += src->accepted;
-	dst->handshakes_ok += src->handshakes_ok;
-	dst->handshakes_failed += src->handshakes_failed;
-	dst->rejected_limit += src->rejected_limit;
-	dst->sessions_active += src->sessions_active;
-	dst->upstream_connect_failed += src->upstream_connect_failed;
-	dst->bytes_up += src->bytes_up;
-	dst->bytes_down += src->bytes_down;
-	dst->heartbeat_timeouts += src->heartbeat_timeouts;
-	dst->accept_paused += src->accept_paused;
-	for (i = 0; i < sizeof(dst->close_codes) / sizeof(dst->close_codes[0]);
-	    i++)
-		dst->close_codes[i] += src->close_codes[i];
+	dst->accepted += metrics_load(&src->accepted);
+	dst->handshakes_ok += metrics_load(&src->handshakes_ok);
+	dst->handshake_timeouts += metrics_load(&src->handshake_timeouts);
+	dst->sessions_active += metrics_load(&src->sessions_active);
+	dst->upstream_connect_failed +=
+	    metrics_load(&src->upstream_connect_failed);
+	dst->heartbeat_timeouts += metrics_load(&src->heartbeat_timeouts);
+	dst->accept_paused += metrics_load(&src->accept_paused);
+	metrics_add_array(dst->http_status, src->http_status, METRICS_NSTATUS);
+	metrics_add_array(dst->close_codes, src->close_codes,
+	    METRICS_N(src->close_codes));
+	metrics_add_hist(&dst->connect_latency, &src->connect_latency);
+	metrics_add_hist(&dst->ping_rtt, &src->ping_rtt);
+	for (i = 0; i < src->nroutes && i < dst->nroutes; i++) {
+		dst->routes[i].active += metrics_load(&src->routes[i].active);
+		dst->routes[i].sessions +=
+		    metrics_load(&src->routes[i].sessions);
+		dst->routes[i].bytes_up +=
+		    metrics_load(&src->routes[i].bytes_up);
+		dst->routes[i].bytes_down +=
+		    metrics_load(&src->routes[i].bytes_down);
+		metrics_add_array(dst->routes[i].ended, src->routes[i].ended,
+		    METRICS_END_MAX);
+	}
 }
 
 void
 metrics_count_close(struct metrics *m, uint16_t code)
 {
-	if (code >= 1000 && code < 1000 + sizeof(m->close_codes) /
-	    sizeof(m->close_codes[0]))
+	if (code >= 1000 && code < 1000 + METRICS_N(m->close_codes))
 		m->close_codes[code - 1000]++;
 }
 
-/* Append printf output at *off; on overflow mark *off past cap. */
+void
+metrics_count_status(struct metrics *m, int status)
+{
+	size_t i;
+
+	for (i = 0; i < METRICS_NSTATUS; i++)
+		if (metrics_statuses[i] == status)
+			m->http_status[i]++;
+}
+
+void
+metrics_observe(struct metrics_hist *h, uint64_t usec)
+{
+	size_t i;
+
+	for (i = 0; i < METRICS_HIST_BUCKETS - 1; i++)
+		if (usec <= metrics_hist_bounds_us[i])
+			break;
+	h->buckets[i]++;
+	h->count++;
+	h->sum_us += usec;
+}
+
+/* Append printf output at *off; on overflow push *off past cap. */
 static void __attribute__((format(printf, 4, 5)))
 metrics_put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
-	if (*off >= cap)
+	if (*off >= cap) {
+		*off = cap;
 		return;
+	}
 	va_start(ap, fmt);
 	n = vsnprintf(buf + *off, cap - *off, fmt, ap);
 	va_end(ap);
@@ -50,51 +125,125 @@ metrics_put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
 }
 
 static void
-metrics_counter(char *buf, size_t cap, size_t *off, const char *name,
+metrics_head(char *buf, size_t cap, size_t *off, const char *name,
+    const char *type, const char *help)
+{
+	metrics_put(buf, cap, off, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+static void
+metrics_one(char *buf, size_t cap, size_t *off, const char *name,
     const char *type, const char *help, uint64_t v)
 {
-	metrics_put(buf, cap, off, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
-	    name, help, name, type, name, (unsigned long long)v);
+	metrics_head(buf, cap, off, name, type, help);
+	metrics_put(buf, cap, off, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void
+metrics_hist(char *buf, size_t cap, size_t *off, const char *name,
+    const char *help, const struct metrics_hist *h)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	metrics_head(buf, cap, off, name, "histogram", help);
+	for (i = 0; i < METRICS_HIST_BUCKETS; i++) {
+		cum += h->buckets[i];
+		if (i < METRICS_HIST_BUCKETS - 1)
+			metrics_put(buf, cap, off, "%s_bucket{le=\"%g\"} %llu\n",
+			    name, (double)metrics_hist_bounds_us[i] / 1e6,
+			    (unsigned long long)cum);
+		else
+			metrics_put(buf, cap, off,
+			    "%s_bucket{le=\"+Inf\"} %llu\n", name,
+			    (unsigned long long)cum);
+	}
+	metrics_put(buf, cap, off, "%s_sum %.6f\n%s_count %llu\n", name,
+	    (double)h->sum_us / 1e6, name, (unsigned long long)h->count);
+}
+
+/* Per-route families: one sample per route (and per end cause). */
+static void
+metrics_routes(const struct metrics *m, const char *const *names, char *buf,
+    size_t cap, size_t *off)
+{
+	size_t i, e;
+
+	metrics_head(buf, cap, off, "wsgate_route_sessions_active", "gauge",
+	    "Sessions alive, by route.");
+	for (i = 0; i < m->nroutes; i++)
+		metrics_put(buf, cap, off,
+		    "wsgate_route_sessions_active{route=\"%s\"} %llu\n",
+		    names[i], (unsigned long long)m->routes[i].active);
+	metrics_head(buf, cap, off, "wsgate_route_sessions_total", "counter",
+	    "Sessions upgraded, by route.");
+	for (i = 0; i < m->nroutes; i++)
+		metrics_put(buf, cap, off,
+		    "wsgate_route_sessions_total{route=\"%s\"} %llu\n",
+		    names[i], (unsigned long long)m->routes[i].sessions);
+	metrics_head(buf, cap, off, "wsgate_route_bytes_total", "counter",
+	    "Payload bytes relayed by ended sessions, by route and direction.");
+	for (i = 0; i < m->nroutes; i++)
+		metrics_put(buf, cap, off,
+		    "wsgate_route_bytes_total{route=\"%s\",direction=\"up\"} "
+		    "%llu\nwsgate_route_bytes_total{route=\"%s\","
+		    "direction=\"down\"} %llu\n", names[i],
+		    (unsigned long long)m->routes[i].bytes_up, names[i],
+		    (unsigned long long)m->routes[i].bytes_down);
+	metrics_head(buf, cap, off, "wsgate_route_sessions_ended_total",
+	    "counter", "Sessions ended, by route and cause.");
+	for (i = 0; i < m->nroutes; i++)
+		for (e = 0; e < METRICS_END_MAX; e++)
+			metrics_put(buf, cap, off,
+			    "wsgate_route_sessions_ended_total{route=\"%s\","
+			    "cause=\"%s\"} %llu\n", names[i],
+			    metrics_end_names[e],
+			    (unsigned long long)m->routes[i].ended[e]);
 }
 
 int
-metrics_render(const struct metrics *m, char *buf, size_t cap)
+metrics_render(const struct metrics *m, const char *const *route_names,
+    char *buf, size_t cap)
 {
 	size_t off = 0, i;
 
-	metrics_counter(buf, cap, &off, "wsgate_connections_accepted_total",
+	metrics_one(buf, cap, &off, "wsgate_connections_accepted_total",
 	    "counter", "Connections accepted.", m->accepted);
-	metrics_counter(buf, cap, &off, "wsgate_handshakes_total", "counter",
+	metrics_one(buf, cap, &off, "wsgate_handshakes_total", "counter",
 	    "WebSocket upgrades answered with 101.", m->handshakes_ok);
-	metrics_counter(buf, cap, &off, "wsgate_handshakes_failed_total",
-	    "counter", "Upgrades refused or dropped.", m->handshakes_failed);
-	metrics_counter(buf, cap, &off, "wsgate_rejected_limit_total",
-	    "counter", "Connections refused over max_connections.",
-	    m->rejected_limit);
-	metrics_counter(buf, cap, &off, "wsgate_sessions_active", "gauge",
-	    "Sessions alive.", m->sessions_active);
-	metrics_counter(buf, cap, &off,
-	    "wsgate_upstream_connect_failures_total", "counter",
-	    "Backend connection attempts that failed.",
+	metrics_one(buf, cap, &off, "wsgate_handshake_timeouts_total",
+	    "counter", "Request heads not finished within handshake_timeout.",
+	    m->handshake_timeouts);
+	metrics_head(buf, cap, &off, "wsgate_handshake_rejections_total",
+	    "counter", "Upgrades refused with an HTTP error, by status.");
+	for (i = 0; i < METRICS_NSTATUS; i++)
+		metrics_put(buf, cap, &off,
+		    "wsgate_handshake_rejections_total{status=\"%d\"} %llu\n",
+		    metrics_statuses[i], (unsigned long long)m->http_status[i]);
+	metrics_one(buf, cap, &off, "wsgate_sessions_active", "gauge",
+	    "Connections alive (any state).", m->sessions_active);
+	metrics_one(buf, cap, &off, "wsgate_upstream_connect_failures_total",
+	    "counter", "Backend connection attempts that failed.",
 	    m->upstream_connect_failed);
-	metrics_counter(buf, cap, &off, "wsgate_bytes_up_total", "counter",
-	    "Payload bytes relayed client to backend.", m->bytes_up);
-	metrics_counter(buf, cap, &off, "wsgate_bytes_down_total", "counter",
-	    "Payload bytes relayed backend to client.", m->bytes_down);
-	metrics_counter(buf, cap, &off, "wsgate_heartbeat_timeouts_total",
+	metrics_one(buf, cap, &off, "wsgate_heartbeat_timeouts_total",
 	    "counter", "Sessions torn down for a missing pong.",
 	    m->heartbeat_timeouts);
-	metrics_counter(buf, cap, &off, "wsgate_accept_paused_total",
-	    "counter", "Times accepting paused for lack of descriptors.",
+	metrics_one(buf, cap, &off, "wsgate_accept_paused_total", "counter",
+	    "Times accepting paused for lack of descriptors.",
 	    m->accept_paused);
-	metrics_put(buf, cap, &off, "# HELP wsgate_close_codes_total "
-	    "Close codes sent to clients.\n"
-	    "# TYPE wsgate_close_codes_total counter\n");
-	for (i = 0; i < sizeof(m->close_codes) / sizeof(m->close_codes[0]);
-	    i++)
+	metrics_head(buf, cap, &off, "wsgate_close_codes_total", "counter",
+	    "Close codes sent to clients.");
+	for (i = 0; i < METRICS_N(m->close_codes); i++)
 		if (m->close_codes[i] != 0)
 			metrics_put(buf, cap, &off,
 			    "wsgate_close_codes_total{code=\"%zu\"} %llu\n",
 			    1000 + i, (unsigned long long)m->close_codes[i]);
+	metrics_hist(buf, cap, &off, "wsgate_backend_connect_seconds",
+	    "Time to connect a backend (resolution included).",
+	    &m->connect_latency);
+	metrics_hist(buf, cap, &off, "wsgate_ping_rtt_seconds",
+	    "Heartbeat ping to pong round trip.", &m->ping_rtt);
+	metrics_routes(m, route_names, buf, cap, &off);
 	return off < cap ? (int)off : -1;
 }

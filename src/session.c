@@ -99,11 +99,12 @@ session_format_peer(const struct sockaddr *sa, char *buf, size_t len)
 
 /* Send a short HTTP error straight on a socket we will not keep. */
 static void
-session_refuse_fd(int fd, int status, const char *detail)
+session_refuse_fd(struct gw_worker *w, int fd, int status, const char *detail)
 {
 	char buf[512];
 	int n;
 
+	metrics_count_status(&w->m, status);
 	n = upgrade_response_error(buf, sizeof(buf), status, detail);
 	if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("refusing connection: %s", strerror(errno));
@@ -119,16 +120,15 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	(void)salen;
 	w->m.accepted++;
 	if (w->draining) {
-		session_refuse_fd(fd, 503, "server shutting down");
+		session_refuse_fd(w, fd, 503, "server shutting down");
 		return 0;
 	}
 	if (atomic_fetch_add(&gw_sessions_total, 1) >=
 	    w->cfg->max_connections) {
 		atomic_fetch_sub(&gw_sessions_total, 1);
-		w->m.rejected_limit++;
 		log_warnx("refusing connection: max_connections (%llu) reached",
 		    (unsigned long long)w->cfg->max_connections);
-		session_refuse_fd(fd, 503, "too many connections");
+		session_refuse_fd(w, fd, 503, "too many connections");
 		return 0;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -227,9 +227,17 @@ session_free(struct session *s)
 		    (unsigned long long)s->bytes_down, secs,
 		    s->close_code != 0 ? s->close_code : 1006,
 		    s->cause[0] != '\0' ? s->cause : "-");
-	metrics_count_close(&w->m, s->close_code != 0 ? s->close_code : 1006);
-	w->m.bytes_up += s->bytes_up;
-	w->m.bytes_down += s->bytes_down;
+	if (s->close_code != 0)
+		metrics_count_close(&w->m, s->close_code);
+	if (s->route != NULL) {
+		struct metrics_route *mr = &w->m.routes[s->route -
+		    w->cfg->routes];
+
+		mr->active--;
+		mr->bytes_up += s->bytes_up;
+		mr->bytes_down += s->bytes_down;
+		mr->ended[s->end_set ? s->end : METRICS_END_OTHER]++;
+	}
 	event_del(&s->state_timer);
 	hb_stop(s);
 	LIST_REMOVE(s, entry);
@@ -237,7 +245,7 @@ session_free(struct session *s)
 	w->m.sessions_active--;
 	atomic_fetch_sub(&gw_sessions_total, 1);
 	free(s);
-	if (w->draining && w->nsessions == 0)
+	if (w->draining && w->nsessions == 0 && w->index != 0)
 		event_base_loopexit(w->base, NULL);
 }
 
@@ -327,11 +335,40 @@ session_upstream_progress(struct session *s)
 	return 0;
 }
 
+/* Why s ends, as a metrics label, from the first close decision. */
+static enum metrics_end
+session_end_of(const struct session *s, uint16_t code)
+{
+	if (s->close_received)
+		return METRICS_END_CLIENT_CLOSE;
+	switch (code) {
+	case 0:
+		return METRICS_END_CLIENT_VANISHED;
+	case 1000:
+		return METRICS_END_BACKEND_CLOSED;
+	case 1001:
+		return s->w->draining ? METRICS_END_DRAIN : METRICS_END_IDLE;
+	case 1002:
+	case 1007:
+	case 1009:
+		return METRICS_END_PROTOCOL;
+	case 1014:
+		return s->upstream_up ? METRICS_END_BACKEND_RESET :
+		    METRICS_END_BACKEND_UNREACHABLE;
+	default:
+		return METRICS_END_OTHER;
+	}
+}
+
 void
 session_close(struct session *s, uint16_t code, const char *cause)
 {
 	if (s->cause[0] == '\0' && cause != NULL)
 		snprintf(s->cause, sizeof(s->cause), "%s", cause);
+	if (!s->end_set) {
+		s->end = session_end_of(s, code);
+		s->end_set = true;
+	}
 	if (s->state == SESSION_HANDSHAKE || s->state == SESSION_HTTP_ERROR) {
 		session_client_free(s);
 		session_upstream_free(s);
@@ -401,7 +438,7 @@ session_http_error(struct session *s, int status, const char *detail)
 	char buf[512];
 	int n;
 
-	s->w->m.handshakes_failed++;
+	metrics_count_status(&s->w->m, status);
 	log_info("session %llu: client=%s refused: %d %s: %s",
 	    (unsigned long long)s->id, s->peer, status,
 	    upgrade_status_text(status), detail != NULL ? detail : "-");
@@ -442,6 +479,8 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		return -1;
 	}
 	s->route = r;
+	s->w->m.routes[r - s->w->cfg->routes].active++;
+	s->w->m.routes[r - s->w->cfg->routes].sessions++;
 	evbuffer_drain(bufferevent_get_input(s->client), head_len);
 	bufferevent_write(s->client, resp, (size_t)n);
 	s->w->m.handshakes_ok++;
@@ -450,6 +489,7 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	session_set_state(s, SESSION_CONNECTING);
 	s->rr = s->w->rr_seq++;
 	hb_start(s);
+	clock_gettime(CLOCK_MONOTONIC, &s->connect_started);
 	return upstream_connect(s);
 }
 
@@ -547,7 +587,6 @@ session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 		char tlserr[160];
 
 		/* No session yet: say why the connection went, once. */
-		s->w->m.handshakes_failed++;
 		log_info("session %llu: client=%s dropped before the upgrade: %s%s%s",
 		    (unsigned long long)s->id, s->peer,
 		    (what & BEV_EVENT_EOF) ? "connection closed" :
@@ -683,7 +722,8 @@ session_frame_end(struct session *s)
 			session_send_frame(s, WS_OP_PONG, s->ctrl, s->ctrl_len);
 		return 0;
 	case WS_OP_PONG:
-		return 0;	/* liveness was noted already */
+		hb_pong(s);	/* liveness was noted already; RTT here */
+		return 0;
 	default:
 		break;
 	}
@@ -745,8 +785,14 @@ session_ws_input(struct session *s)
 void
 session_upstream_ready(struct session *s, struct bufferevent *bev)
 {
+	struct timespec now;
+
 	s->upstream = bev;
 	s->upstream_up = true;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_observe(&s->w->m.connect_latency,
+	    (uint64_t)((now.tv_sec - s->connect_started.tv_sec) * 1000000 +
+	    (now.tv_nsec - s->connect_started.tv_nsec) / 1000));
 	bufferevent_setcb(bev, session_upstream_read_cb,
 	    session_upstream_write_cb, session_upstream_event_cb, s);
 	if (s->state == SESSION_CLOSING) {
@@ -861,7 +907,7 @@ session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case SESSION_HANDSHAKE:
 		log_info("session %llu: client=%s dropped: handshake timeout",
 		    (unsigned long long)s->id, s->peer);
-		s->w->m.handshakes_failed++;
+		s->w->m.handshake_timeouts++;
 		session_close(s, 0, "handshake timeout");
 		break;
 	case SESSION_HTTP_ERROR:

@@ -1,0 +1,129 @@
+"""The admin endpoint: /metrics moves by the right amounts with real
+traffic and parses as Prometheus text; /healthz; /readyz turns 503 when
+draining."""
+import signal
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import (RawWS, echo_handler, free_port, send_then_eof,
+                      build_frame, OP_BINARY, http_exchange, wait_for)
+
+parser = pytest.importorskip("prometheus_client.parser")
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                timeout=5) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/plain")
+        text = r.read().decode()
+    samples = {}
+    for fam in parser.text_string_to_metric_families(text):
+        for s in fam.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def val(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))), 0)
+
+
+def status(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+                                    timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+@pytest.fixture
+def admin_gw(gateway_factory, backends):
+    echo = backends(echo_handler)
+    bye = backends(send_then_eof(b"bye"))
+    aport = free_port()
+    g = gateway_factory(routes=[("/echo", {"backend": echo.spec}),
+                                ("/bye/*", {"backend": bye.spec})],
+                        gateway={"admin_listen": "127.0.0.1:%d" % aport,
+                                 "heartbeat_interval": "100ms",
+                                 "heartbeat_timeout": "2s"})
+    g.admin_port = aport
+    return g
+
+
+def test_metrics_count_real_traffic(admin_gw):
+    g = admin_gw
+    before = scrape(g.admin_port)
+    assert val(before, "wsgate_handshakes_total") == 0
+    for _ in range(3):
+        ws = RawWS.open(g.port, path="/echo")
+        ws.send_frame(OP_BINARY, b"x" * 1000)
+        got = b""
+        while len(got) < 1000:
+            got += ws.recv_frame(timeout=5).payload
+        ws.send_close(1000)
+        ws.expect_close(1000, timeout=5)
+        ws.close()
+    ws = RawWS.open(g.port, path="/bye/x")
+    ws.expect_close(1000, timeout=5)
+    ws.close()
+    head, _key = RawWS.request_head(path="/nowhere")
+    r = http_exchange(g.port, head)
+    assert r.status == 404
+    r.close()
+    g.wait_session_lines(4)
+    after = scrape(g.admin_port)
+    assert val(after, "wsgate_handshakes_total") == 4
+    assert val(after, "wsgate_handshake_rejections_total", status="404") == 1
+    assert val(after, "wsgate_route_bytes_total", route="/echo",
+               direction="up") == 3000
+    assert val(after, "wsgate_route_bytes_total", route="/echo",
+               direction="down") == 3000
+    assert val(after, "wsgate_route_bytes_total", route="/bye/*",
+               direction="down") == 3
+    assert val(after, "wsgate_route_sessions_ended_total", route="/echo",
+               cause="client_close") == 3
+    assert val(after, "wsgate_route_sessions_ended_total", route="/bye/*",
+               cause="backend_closed") == 1
+    assert val(after, "wsgate_route_sessions_active", route="/echo") == 0
+    assert val(after, "wsgate_close_codes_total", code="1000") == 4
+    assert val(after, "wsgate_backend_connect_seconds_count") == 4
+    assert val(after, "wsgate_connections_accepted_total") >= 5
+
+
+def test_ping_round_trip_is_measured(admin_gw):
+    g = admin_gw
+    ws = RawWS.open(g.port, path="/echo")
+    # RawWS.recv_until_close answers pings; stop after a few by closing
+    deadline = time.monotonic() + 5
+    pongs = 0
+    while pongs < 2 and time.monotonic() < deadline:
+        fr = ws.recv_frame(timeout=5)
+        if fr.opcode == 0x9:
+            ws.send_frame(0xA, fr.payload)
+            pongs += 1
+    assert pongs == 2
+    wait_for(lambda: val(scrape(g.admin_port),
+                         "wsgate_ping_rtt_seconds_count") >= 2, 5,
+             what="ping rtt samples")
+    assert val(scrape(g.admin_port), "wsgate_route_sessions_active",
+               route="/echo") == 1
+    ws.close()
+
+
+def test_healthz_and_readyz_turn_503_while_draining(admin_gw):
+    g = admin_gw
+    assert status(g.admin_port, "/healthz") == 200
+    assert status(g.admin_port, "/readyz") == 200
+    assert status(g.admin_port, "/nothing") == 404
+    ws = RawWS.open(g.port, path="/echo")      # keeps the drain going
+    g.send_signal(signal.SIGTERM)
+    wait_for(lambda: status(g.admin_port, "/readyz") == 503, 5,
+             what="/readyz 503 while draining")
+    ws.expect_close(1001, timeout=5)
+    ws.close()
+    assert g.stop() == 0
