@@ -50,7 +50,7 @@ Q := @
 endif
 
 PURE_MODS := config route upgrade ws_frame ws_utf8
-DAEMON_MODS := main log listener session upstream heartbeat metrics tls admin
+DAEMON_MODS := main log listener session upstream heartbeat metrics tls admin gen
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 

@@ -17,13 +17,16 @@ struct evdns_base;
 struct config;
 struct session;
 struct listener;
+struct gw_gen;
 
 struct gw_worker {
 	unsigned		 index;		/* 0 runs in the main thread */
 	struct event_base	*base;
 	struct evdns_base	*dns;		/* backend name resolution */
-	const struct config	*cfg;		/* read-only, outlives sessions */
-	struct ssl_ctx_st	*tls_ctx;	/* shared by workers; NULL: no tls */
+	struct gw_gen		*gen;		/* current generation (a ref) */
+	const struct config	*cfg;		/* gen->cfg: for new sessions */
+	struct gw_gen		*pending;	/* next gen, set under gw_lock */
+	struct event		*reload_ev;	/* another thread: take pending */
 	LIST_HEAD(, session)	 sessions;	/* every live session */
 	LIST_HEAD(, listener)	 listeners;
 	uint64_t		 nsessions;	/* length of sessions */

@@ -19,6 +19,14 @@ struct config;
 int	listener_open_all(struct gw_worker *w, const struct gw_worker *first,
 	    const struct config *cfg);
 
+/*
+ * Reload: keep w's listeners that ncfg still lists (same address and
+ * flags), close the others, open the new ones. Returns 0, or -1 if some
+ * new address could not be opened (logged; the rest went ahead).
+ */
+int	listener_reload(struct gw_worker *w, const struct gw_worker *first,
+	    const struct config *ncfg);
+
 /* Stop accepting: close every listener of w, unlink Unix socket files. */
 void	listener_close_all(struct gw_worker *w);
 

@@ -61,13 +61,14 @@ struct metrics {
 	uint64_t	close_codes[16];	/* sent, by code - 1000 */
 	struct metrics_hist connect_latency;	/* backend connect */
 	struct metrics_hist ping_rtt;		/* ping -> pong */
-	size_t		 nroutes;
-	struct metrics_route *routes;		/* [nroutes], by config index */
 };
 
-/* Add src into dst; dst->routes must have src->nroutes entries. The
- * reads are relaxed atomic loads: src may belong to a running worker. */
+/* Add src into dst. The reads are relaxed atomic loads: src may belong
+ * to a running worker. */
 void	metrics_add(struct metrics *dst, const struct metrics *src);
+/* Add n route counters of src into dst, likewise. */
+void	metrics_add_routes(struct metrics_route *dst,
+	    const struct metrics_route *src, size_t n);
 
 /* Count a close code sent (1000..1015; others are ignored). */
 void	metrics_count_close(struct metrics *m, uint16_t code);
@@ -77,11 +78,13 @@ void	metrics_count_status(struct metrics *m, int status);
 void	metrics_observe(struct metrics_hist *h, uint64_t usec);
 
 /*
- * Render m as Prometheus text exposition into buf (capacity cap).
- * route_names[i] labels m->routes[i]. Returns the length written, or -1 if
- * it did not fit (call again with more room).
+ * Render m and the route counters routes[0..nroutes) as Prometheus text
+ * exposition into buf (capacity cap); route_names[i] labels routes[i].
+ * Returns the length written, or -1 if it did not fit (call again with
+ * more room).
  */
-int	metrics_render(const struct metrics *m, const char *const *route_names,
-	    char *buf, size_t cap);
+int	metrics_render(const struct metrics *m, const struct metrics_route *routes,
+	    const char *const *route_names, size_t nroutes, char *buf,
+	    size_t cap);
 
 #endif

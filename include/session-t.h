@@ -21,6 +21,8 @@ struct bufferevent;
 struct config_route;
 struct config_addr;
 struct gw_worker;
+struct gw_gen;
+struct config;
 
 enum session_state {
 	SESSION_HANDSHAKE = 0,	/* reading the HTTP request head */
@@ -33,6 +35,9 @@ enum session_state {
 struct session {
 	LIST_ENTRY(session)	 entry;		/* in w->sessions */
 	struct gw_worker	*w;
+	struct gw_gen		*gen;		/* a ref: config it began with */
+	const struct config	*cfg;		/* gen->cfg */
+	struct metrics_route	*mr;		/* its route's counters */
 	uint64_t		 id;
 	enum session_state	 state;
 	bool			 tls;		/* client speaks TLS (wss) */
@@ -88,6 +93,8 @@ struct session {
 	/* flow control and leg shutdown */
 	bool			 client_paused;	/* client read off: backend full */
 	bool			 upstream_paused; /* backend read off: client full */
+	bool			 client_self_paused; /* client read off: its own
+						  * output full (unread pongs) */
 	bool			 client_discard; /* FIN sent to client; drain input */
 	bool			 upstream_eof;	/* backend sent EOF */
 	bool			 upstream_up;	/* backend connected */

@@ -10,6 +10,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "gen.h"
 #include "gw.h"
 #include "log.h"
 #include "metrics.h"
@@ -17,8 +18,6 @@
 static struct evhttp	*admin_http;
 static struct gw_worker	*admin_workers;
 static unsigned		 admin_nworkers;
-static char		**admin_route_names;	/* label-escaped */
-static size_t		 admin_nroutes;
 
 static void
 admin_reply(struct evhttp_request *req, int code, const char *reason,
@@ -30,65 +29,6 @@ admin_reply(struct evhttp_request *req, int code, const char *reason,
 	    "Content-Type", type);
 	evbuffer_add(out, body, len);
 	evhttp_send_reply(req, code, reason, NULL);
-}
-
-static void
-admin_metrics_cb(struct evhttp_request *req, void *arg)
-{
-	struct metrics sum;
-	size_t cap = 16384;
-	char *buf = NULL, *nbuf;
-	unsigned i;
-	int n = -1;
-
-	(void)arg;
-	memset(&sum, 0, sizeof(sum));
-	sum.nroutes = admin_nroutes;
-	sum.routes = calloc(admin_nroutes + 1, sizeof(*sum.routes));
-	if (sum.routes == NULL)
-		goto fail;
-	for (i = 0; i < admin_nworkers; i++)
-		metrics_add(&sum, &admin_workers[i].m);
-	while (cap <= 64 * 1024 * 1024) {
-		if ((nbuf = realloc(buf, cap)) == NULL)
-			goto fail;
-		buf = nbuf;
-		if ((n = metrics_render(&sum, (const char *const *)
-		    admin_route_names, buf, cap)) >= 0)
-			break;
-		cap *= 2;
-	}
-	if (n < 0)
-		goto fail;
-	admin_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; "
-	    "charset=utf-8", buf, (size_t)n);
-	free(buf);
-	free(sum.routes);
-	return;
-fail:
-	free(buf);
-	free(sum.routes);
-	evhttp_send_error(req, HTTP_INTERNAL, NULL);
-}
-
-static void
-admin_healthz_cb(struct evhttp_request *req, void *arg)
-{
-	(void)arg;
-	admin_reply(req, HTTP_OK, "OK", "text/plain", "ok\n", 3);
-}
-
-static void
-admin_readyz_cb(struct evhttp_request *req, void *arg)
-{
-	const struct gw_worker *w = &admin_workers[0];
-
-	(void)arg;
-	if (w->draining || LIST_EMPTY(&w->listeners))
-		admin_reply(req, 503, "Service Unavailable", "text/plain",
-		    "draining\n", 9);
-	else
-		admin_reply(req, HTTP_OK, "OK", "text/plain", "ready\n", 6);
 }
 
 /* The route as written ("/vnc", or with "/\*" for prefixes), escaped for a
@@ -114,13 +54,83 @@ admin_route_label(const struct config_route *r)
 	return s;
 }
 
+/*
+ * Routes come from worker 0's current generation (stable in this thread);
+ * every worker's row of it is summed. Counters of a generation that a
+ * reload replaced stop appearing (Prometheus reads that as a reset).
+ */
+static void
+admin_metrics_cb(struct evhttp_request *req, void *arg)
+{
+	struct gw_gen *gen = admin_workers[0].gen;
+	size_t nroutes = gen->cfg->nroutes, cap = 16384, i;
+	struct metrics_route *routes;
+	struct metrics sum;
+	char **names, *buf = NULL, *nbuf;
+	int n = -1;
+
+	(void)arg;
+	memset(&sum, 0, sizeof(sum));
+	routes = calloc(nroutes + 1, sizeof(*routes));
+	names = calloc(nroutes + 1, sizeof(*names));
+	if (routes == NULL || names == NULL)
+		goto done;
+	for (i = 0; i < nroutes; i++)
+		if ((names[i] = admin_route_label(&gen->cfg->routes[i])) == NULL)
+			goto done;
+	for (i = 0; i < admin_nworkers; i++) {
+		metrics_add(&sum, &admin_workers[i].m);
+		metrics_add_routes(routes, gen_route_metrics(gen, (unsigned)i,
+		    0), nroutes);
+	}
+	while (cap <= 64 * 1024 * 1024) {
+		if ((nbuf = realloc(buf, cap)) == NULL)
+			goto done;
+		buf = nbuf;
+		if ((n = metrics_render(&sum, routes, (const char *const *)names,
+		    nroutes, buf, cap)) >= 0)
+			break;
+		cap *= 2;
+	}
+	if (n >= 0)
+		admin_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; "
+		    "charset=utf-8", buf, (size_t)n);
+done:
+	if (n < 0)
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+	for (i = 0; names != NULL && i < nroutes; i++)
+		free(names[i]);
+	free(names);
+	free(routes);
+	free(buf);
+}
+
+static void
+admin_healthz_cb(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	admin_reply(req, HTTP_OK, "OK", "text/plain", "ok\n", 3);
+}
+
+static void
+admin_readyz_cb(struct evhttp_request *req, void *arg)
+{
+	const struct gw_worker *w = &admin_workers[0];
+
+	(void)arg;
+	if (w->draining || LIST_EMPTY(&w->listeners))
+		admin_reply(req, 503, "Service Unavailable", "text/plain",
+		    "draining\n", 9);
+	else
+		admin_reply(req, HTTP_OK, "OK", "text/plain", "ready\n", 6);
+}
+
 int
 admin_start(struct gw_worker *workers, unsigned nworkers,
     const struct config *cfg)
 {
 	struct config_addr a;
 	char err[256];
-	size_t i;
 
 	if (cfg->admin_listen == NULL)
 		return 0;
@@ -131,14 +141,6 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 	}
 	admin_workers = workers;
 	admin_nworkers = nworkers;
-	admin_nroutes = cfg->nroutes;
-	admin_route_names = calloc(cfg->nroutes + 1, sizeof(char *));
-	if (admin_route_names == NULL)
-		fatal("calloc");
-	for (i = 0; i < cfg->nroutes; i++)
-		if ((admin_route_names[i] = admin_route_label(&cfg->routes[i]))
-		    == NULL)
-			fatal("malloc");
 	if ((admin_http = evhttp_new(workers[0].base)) == NULL)
 		fatalx("evhttp_new failed");
 	evhttp_set_allowed_methods(admin_http, EVHTTP_REQ_GET |
@@ -162,14 +164,7 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 void
 admin_stop(void)
 {
-	size_t i;
-
 	if (admin_http != NULL)
 		evhttp_free(admin_http);
 	admin_http = NULL;
-	if (admin_route_names != NULL)
-		for (i = 0; i < admin_nroutes; i++)
-			free(admin_route_names[i]);
-	free(admin_route_names);
-	admin_route_names = NULL;
 }

@@ -2,6 +2,7 @@
  * listener: see include/listener.h.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -256,22 +257,23 @@ listener_open_unix(struct gw_worker *w, const struct gw_worker *first,
 	return listener_add(w, fd, name, a->path, a);
 }
 
+static int
+listener_open_one(struct gw_worker *w, const struct gw_worker *first,
+    const struct config_addr *a)
+{
+	if (a->kind == CONFIG_ADDR_UNIX)
+		return listener_open_unix(w, first, a);
+	return listener_open_tcp(w, a);
+}
+
 int
 listener_open_all(struct gw_worker *w, const struct gw_worker *first,
     const struct config *cfg)
 {
 	size_t i;
-	int r;
 
 	for (i = 0; i < cfg->nlistens; i++) {
-		const struct config_addr *a = &cfg->listens[i];
-
-		if (a->kind == CONFIG_ADDR_UNIX) {
-			r = listener_open_unix(w, first, a);
-		} else {
-			r = listener_open_tcp(w, a);
-		}
-		if (r == -1) {
+		if (listener_open_one(w, first, &cfg->listens[i]) == -1) {
 			listener_close_all(w);
 			return -1;
 		}
@@ -279,19 +281,68 @@ listener_open_all(struct gw_worker *w, const struct gw_worker *first,
 	return 0;
 }
 
+static void
+listener_free(struct listener *l)
+{
+	LIST_REMOVE(l, entry);
+	event_del(&l->pause_timer);
+	evconnlistener_free(l->lev);
+	if (l->unix_path != NULL) {
+		unlink(l->unix_path);
+		free(l->unix_path);
+	}
+	free(l);
+}
+
+/* The address of ncfg that is the same listener as a, or NULL. */
+static const struct config_addr *
+listener_find(const struct config *ncfg, const struct config_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < ncfg->nlistens; i++)
+		if (ncfg->listens[i].tls == a->tls &&
+		    strcmp(ncfg->listens[i].spec, a->spec) == 0)
+			return &ncfg->listens[i];
+	return NULL;
+}
+
+int
+listener_reload(struct gw_worker *w, const struct gw_worker *first,
+    const struct config *ncfg)
+{
+	struct listener *l, *next;
+	const struct config_addr *a;
+	bool kept;
+	size_t i;
+	int rc = 0;
+
+	for (l = LIST_FIRST(&w->listeners); l != NULL; l = next) {
+		next = LIST_NEXT(l, entry);
+		if ((a = listener_find(ncfg, l->addr)) != NULL) {
+			l->addr = a;
+			continue;
+		}
+		if (w->index == 0)
+			log_info("no longer listening on %s", l->name);
+		listener_free(l);
+	}
+	for (i = 0; i < ncfg->nlistens; i++) {
+		kept = false;
+		LIST_FOREACH(l, &w->listeners, entry)
+			if (l->addr == &ncfg->listens[i])
+				kept = true;
+		if (!kept && listener_open_one(w, first, &ncfg->listens[i]) == -1)
+			rc = -1;
+	}
+	return rc;
+}
+
 void
 listener_close_all(struct gw_worker *w)
 {
 	struct listener *l;
 
-	while ((l = LIST_FIRST(&w->listeners)) != NULL) {
-		LIST_REMOVE(l, entry);
-		event_del(&l->pause_timer);
-		evconnlistener_free(l->lev);
-		if (l->unix_path != NULL) {
-			unlink(l->unix_path);
-			free(l->unix_path);
-		}
-		free(l);
-	}
+	while ((l = LIST_FIRST(&w->listeners)) != NULL)
+		listener_free(l);
 }

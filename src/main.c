@@ -21,6 +21,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "gen.h"
 #include "gw.h"
 #include "listener.h"
 #include "log.h"
@@ -38,6 +39,10 @@ struct main_opts {
 	const char	*ws_target;
 };
 
+static struct main_opts	 main_opts;
+static bool		 main_needs_tls(const struct config *);
+static enum log_level	 main_level;	/* -v floor for reloads */
+static pthread_mutex_t	 main_lock = PTHREAD_MUTEX_INITIALIZER;
 _Atomic uint64_t	 gw_sessions_total;
 _Atomic uint64_t	 gw_session_ids;
 static struct gw_worker	*main_workers;
@@ -209,6 +214,102 @@ main_wake_cb(evutil_socket_t fd, short what, void *arg)
 	main_worker_drain(arg);
 }
 
+/*
+ * Switch w to generation gen (in w's own thread): new sessions use it,
+ * listeners follow its listen lines, live sessions keep their own.
+ */
+static void
+main_worker_take(struct gw_worker *w, struct gw_gen *gen)
+{
+	struct gw_gen *old = w->gen;
+
+	gen_ref(gen);
+	w->gen = gen;
+	w->cfg = gen->cfg;
+	if (!w->draining && listener_reload(w, w->index > 0 ?
+	    &main_workers[0] : NULL, gen->cfg) == -1)
+		log_warnx("reload: worker %u could not open every listener",
+		    w->index);
+	gen_unref(old);
+}
+
+static void
+main_reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+	struct gw_gen *gen;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&main_lock);
+	gen = w->pending;
+	w->pending = NULL;
+	pthread_mutex_unlock(&main_lock);
+	if (gen != NULL) {
+		main_worker_take(w, gen);
+		gen_unref(gen);
+	}
+}
+
+/*
+ * SIGHUP: build the new generation aside; if anything is wrong, say
+ * where and keep running the old one. Worker 0 switches first (others
+ * share its Unix listeners), then the rest are handed the new one.
+ */
+static void
+main_reload(struct gw_worker *w0)
+{
+	struct config *cfg = NULL;
+	struct gw_gen *gen, *old;
+	SSL_CTX *ctx = NULL;
+	char *err, *line, *save = NULL;
+	unsigned i;
+
+	if (main_opts.ws_listen != NULL) {
+		log_warnx("SIGHUP: nothing to reload (no config file)");
+		return;
+	}
+	if ((err = calloc(1, MAIN_ERRLEN)) == NULL)
+		return;
+	if (config_load(main_opts.conf, &cfg, err, MAIN_ERRLEN) == -1 ||
+	    (main_needs_tls(cfg) && (ctx = tls_server_ctx_new(cfg, err,
+	    MAIN_ERRLEN)) == NULL)) {
+		for (line = strtok_r(err, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("reload: %s", line);
+		log_warnx("reload failed: still running the previous "
+		    "configuration");
+		config_free(cfg);
+		free(err);
+		return;
+	}
+	free(err);
+	if ((gen = gen_new(cfg, ctx, main_nworkers)) == NULL) {
+		log_warnx("reload failed: out of memory");
+		return;
+	}
+	if ((cfg->admin_listen == NULL) != (w0->cfg->admin_listen == NULL) ||
+	    (cfg->admin_listen != NULL &&
+	    strcmp(cfg->admin_listen, w0->cfg->admin_listen) != 0))
+		log_warnx("reload: admin_listen changes take a restart");
+	log_set((int)cfg->log_level > (int)main_level ?
+	    (enum log_level)cfg->log_level : main_level,
+	    cfg->log_format == CONFIG_LOG_JSON);
+	main_worker_take(w0, gen);
+	for (i = 1; i < main_nworkers; i++) {
+		gen_ref(gen);
+		pthread_mutex_lock(&main_lock);
+		old = main_workers[i].pending;
+		main_workers[i].pending = gen;
+		pthread_mutex_unlock(&main_lock);
+		gen_unref(old);
+		event_active(main_workers[i].reload_ev, EV_READ, 0);
+	}
+	log_info("reloaded %s: %zu routes, %zu listen addresses",
+	    main_opts.conf, cfg->nroutes, cfg->nlistens);
+	gen_unref(gen);
+}
+
 /* Signals are caught by worker 0 only; it tells the others. */
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -218,8 +319,8 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		log_warnx("SIGHUP: configuration reload is not supported by "
-		    "this version; restart wsgate to apply changes");
+		if (!w0->draining)
+			main_reload(w0);
 		return;
 	}
 	if (w0->draining) {
@@ -266,18 +367,25 @@ main_dns(struct event_base *base)
 	return dns;
 }
 
+static bool
+main_needs_tls(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nlistens; i++)
+		if (cfg->listens[i].tls)
+			return true;
+	return false;
+}
+
 /* The server TLS context, if any listener wants one. */
 static SSL_CTX *
 main_tls(const struct config *cfg)
 {
 	char err[512];
 	SSL_CTX *ctx;
-	size_t i;
 
-	for (i = 0; i < cfg->nlistens; i++)
-		if (cfg->listens[i].tls)
-			break;
-	if (i == cfg->nlistens)
+	if (!main_needs_tls(cfg))
 		return NULL;
 	if ((ctx = tls_server_ctx_new(cfg, err, sizeof(err))) == NULL)
 		fatalx("%s: [tls]: %s", cfg->file != NULL ? cfg->file :
@@ -287,22 +395,21 @@ main_tls(const struct config *cfg)
 
 /* Event base, resolver and wake-up events of one worker. */
 static void
-main_worker_init(struct gw_worker *w, unsigned index, const struct config *cfg)
+main_worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
 {
 	memset(w, 0, sizeof(*w));
 	w->index = index;
 	LIST_INIT(&w->sessions);
 	LIST_INIT(&w->listeners);
-	w->cfg = cfg;
-	w->m.nroutes = cfg->nroutes;
-	if ((w->m.routes = calloc(cfg->nroutes + 1, sizeof(*w->m.routes))) ==
-	    NULL)
-		fatal("calloc");
+	gen_ref(gen);
+	w->gen = gen;
+	w->cfg = gen->cfg;
 	if ((w->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	w->wake = event_new(w->base, -1, 0, main_wake_cb, w);
+	w->reload_ev = event_new(w->base, -1, 0, main_reload_cb, w);
 	w->drain_timer = evtimer_new(w->base, main_drain_timeout_cb, w);
-	if (w->wake == NULL || w->drain_timer == NULL)
+	if (w->wake == NULL || w->reload_ev == NULL || w->drain_timer == NULL)
 		fatalx("event_new failed");
 }
 
@@ -313,11 +420,13 @@ main_worker_free(struct gw_worker *w)
 	session_free_all(w);
 	listener_close_all(w);
 	event_free(w->wake);
+	event_free(w->reload_ev);
 	event_free(w->drain_timer);
+	gen_unref(w->pending);
+	gen_unref(w->gen);
 	if (w->dns != NULL)
 		evdns_base_free(w->dns, 0);
 	event_base_free(w->base);
-	free(w->m.routes);
 }
 
 static void *
@@ -347,44 +456,45 @@ main(int argc, char **argv)
 	struct event *sigs[4];
 	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
 	pthread_t *threads;
-	SSL_CTX *tls_ctx;
-	struct main_opts o;
+	struct gw_gen *gen;
+	struct main_opts *o = &main_opts;
 	struct config *cfg;
 	unsigned i;
 	int level;
 
-	main_parse_args(argc, argv, &o);
-	cfg = main_load_config(&o);
-	if (o.check) {
+	main_parse_args(argc, argv, o);
+	cfg = main_load_config(o);
+	if (o->check) {
 		SSL_CTX_free(main_tls(cfg));	/* certificates load? */
 		printf("configuration OK\n");
 		config_free(cfg);
 		return 0;
 	}
-	level = o.verbose > 0 ? LOG_LEVEL_DEBUG : (int)cfg->log_level;
+	main_level = o->verbose > 0 ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
+	level = o->verbose > 0 ? LOG_LEVEL_DEBUG : (int)cfg->log_level;
 	log_init(true, (enum log_level)level, cfg->log_format == CONFIG_LOG_JSON);
 	signal(SIGPIPE, SIG_IGN);
 	main_raise_nofile();
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
 
-	tls_ctx = main_tls(cfg);
 	main_nworkers = main_worker_count(cfg);
+	if ((gen = gen_new(cfg, main_tls(cfg), main_nworkers)) == NULL)
+		fatal("calloc");
 	main_workers = calloc(main_nworkers, sizeof(*main_workers));
 	threads = calloc(main_nworkers, sizeof(*threads));
 	if (main_workers == NULL || threads == NULL)
 		fatal("calloc");
 	for (i = 0; i < main_nworkers; i++) {
 		w = &main_workers[i];
-		main_worker_init(w, i, cfg);
-		w->tls_ctx = tls_ctx;
+		main_worker_init(w, i, gen);
 		if (listener_open_all(w, i > 0 ? &main_workers[0] : NULL,
 		    cfg) == -1)
 			fatalx("cannot listen; exiting");
 	}
 	if (admin_start(main_workers, main_nworkers, cfg) == -1)
 		fatalx("cannot serve admin_listen; exiting");
-	if (!o.foreground) {
+	if (!o->foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
 		log_init(false, (enum log_level)level,
@@ -424,7 +534,6 @@ main(int argc, char **argv)
 	free(main_workers);
 	free(threads);
 	log_info("exiting");
-	SSL_CTX_free(tls_ctx);
-	config_free(cfg);
+	gen_unref(gen);
 	return 0;
 }

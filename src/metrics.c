@@ -49,8 +49,6 @@ metrics_add_hist(struct metrics_hist *dst, const struct metrics_hist *src)
 void
 metrics_add(struct metrics *dst, const struct metrics *src)
 {
-	size_t i;
-
 	dst->accepted += metrics_load(&src->accepted);
 	dst->handshakes_ok += metrics_load(&src->handshakes_ok);
 	dst->handshake_timeouts += metrics_load(&src->handshake_timeouts);
@@ -64,16 +62,20 @@ metrics_add(struct metrics *dst, const struct metrics *src)
 	    METRICS_N(src->close_codes));
 	metrics_add_hist(&dst->connect_latency, &src->connect_latency);
 	metrics_add_hist(&dst->ping_rtt, &src->ping_rtt);
-	for (i = 0; i < src->nroutes && i < dst->nroutes; i++) {
-		dst->routes[i].active += metrics_load(&src->routes[i].active);
-		dst->routes[i].sessions +=
-		    metrics_load(&src->routes[i].sessions);
-		dst->routes[i].bytes_up +=
-		    metrics_load(&src->routes[i].bytes_up);
-		dst->routes[i].bytes_down +=
-		    metrics_load(&src->routes[i].bytes_down);
-		metrics_add_array(dst->routes[i].ended, src->routes[i].ended,
-		    METRICS_END_MAX);
+}
+
+void
+metrics_add_routes(struct metrics_route *dst, const struct metrics_route *src,
+    size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dst[i].active += metrics_load(&src[i].active);
+		dst[i].sessions += metrics_load(&src[i].sessions);
+		dst[i].bytes_up += metrics_load(&src[i].bytes_up);
+		dst[i].bytes_down += metrics_load(&src[i].bytes_down);
+		metrics_add_array(dst[i].ended, src[i].ended, METRICS_END_MAX);
 	}
 }
 
@@ -165,46 +167,46 @@ metrics_hist(char *buf, size_t cap, size_t *off, const char *name,
 
 /* Per-route families: one sample per route (and per end cause). */
 static void
-metrics_routes(const struct metrics *m, const char *const *names, char *buf,
-    size_t cap, size_t *off)
+metrics_routes(const struct metrics_route *routes, const char *const *names,
+    size_t nroutes, char *buf, size_t cap, size_t *off)
 {
 	size_t i, e;
 
 	metrics_head(buf, cap, off, "wsgate_route_sessions_active", "gauge",
 	    "Sessions alive, by route.");
-	for (i = 0; i < m->nroutes; i++)
+	for (i = 0; i < nroutes; i++)
 		metrics_put(buf, cap, off,
 		    "wsgate_route_sessions_active{route=\"%s\"} %llu\n",
-		    names[i], (unsigned long long)m->routes[i].active);
+		    names[i], (unsigned long long)routes[i].active);
 	metrics_head(buf, cap, off, "wsgate_route_sessions_total", "counter",
 	    "Sessions upgraded, by route.");
-	for (i = 0; i < m->nroutes; i++)
+	for (i = 0; i < nroutes; i++)
 		metrics_put(buf, cap, off,
 		    "wsgate_route_sessions_total{route=\"%s\"} %llu\n",
-		    names[i], (unsigned long long)m->routes[i].sessions);
+		    names[i], (unsigned long long)routes[i].sessions);
 	metrics_head(buf, cap, off, "wsgate_route_bytes_total", "counter",
 	    "Payload bytes relayed by ended sessions, by route and direction.");
-	for (i = 0; i < m->nroutes; i++)
+	for (i = 0; i < nroutes; i++)
 		metrics_put(buf, cap, off,
 		    "wsgate_route_bytes_total{route=\"%s\",direction=\"up\"} "
 		    "%llu\nwsgate_route_bytes_total{route=\"%s\","
 		    "direction=\"down\"} %llu\n", names[i],
-		    (unsigned long long)m->routes[i].bytes_up, names[i],
-		    (unsigned long long)m->routes[i].bytes_down);
+		    (unsigned long long)routes[i].bytes_up, names[i],
+		    (unsigned long long)routes[i].bytes_down);
 	metrics_head(buf, cap, off, "wsgate_route_sessions_ended_total",
 	    "counter", "Sessions ended, by route and cause.");
-	for (i = 0; i < m->nroutes; i++)
+	for (i = 0; i < nroutes; i++)
 		for (e = 0; e < METRICS_END_MAX; e++)
 			metrics_put(buf, cap, off,
 			    "wsgate_route_sessions_ended_total{route=\"%s\","
 			    "cause=\"%s\"} %llu\n", names[i],
 			    metrics_end_names[e],
-			    (unsigned long long)m->routes[i].ended[e]);
+			    (unsigned long long)routes[i].ended[e]);
 }
 
 int
-metrics_render(const struct metrics *m, const char *const *route_names,
-    char *buf, size_t cap)
+metrics_render(const struct metrics *m, const struct metrics_route *routes,
+    const char *const *route_names, size_t nroutes, char *buf, size_t cap)
 {
 	size_t off = 0, i;
 
@@ -244,6 +246,6 @@ metrics_render(const struct metrics *m, const char *const *route_names,
 	    &m->connect_latency);
 	metrics_hist(buf, cap, &off, "wsgate_ping_rtt_seconds",
 	    "Heartbeat ping to pong round trip.", &m->ping_rtt);
-	metrics_routes(m, route_names, buf, cap, &off);
+	metrics_routes(routes, route_names, nroutes, buf, cap, &off);
 	return off < cap ? (int)off : -1;
 }

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "gen.h"
 #include "gw.h"
 #include "heartbeat.h"
 #include "log.h"
@@ -141,15 +142,19 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	s->id = atomic_fetch_add(&gw_session_ids, 1) + 1;
 	session_format_peer(sa, s->peer, sizeof(s->peer));
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->gen = w->gen;
+	gen_ref(s->gen);
+	s->cfg = s->gen->cfg;
 	upstream_tune_socket(fd);
 	if (tls)
-		s->client = tls_accept_bev(w->base, w->tls_ctx, fd);
+		s->client = tls_accept_bev(w->base, s->gen->tls_ctx, fd);
 	else if ((s->client = bufferevent_socket_new(w->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		close(fd);
 	if (s->client == NULL) {
 		log_warnx("session: cannot set up a bufferevent");
 		atomic_fetch_sub(&gw_sessions_total, 1);
+		gen_unref(s->gen);
 		free(s);
 		return -1;
 	}
@@ -161,7 +166,7 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	LIST_INSERT_HEAD(&w->sessions, s, entry);
 	w->nsessions++;
 	w->m.sessions_active++;
-	session_timer_ms(&s->state_timer, w->cfg->handshake_timeout_ms);
+	session_timer_ms(&s->state_timer, s->cfg->handshake_timeout_ms);
 	bufferevent_enable(s->client, EV_READ);
 	log_debug("session %llu: accepted from %s", (unsigned long long)s->id,
 	    s->peer);
@@ -229,9 +234,8 @@ session_free(struct session *s)
 		    s->cause[0] != '\0' ? s->cause : "-");
 	if (s->close_code != 0)
 		metrics_count_close(&w->m, s->close_code);
-	if (s->route != NULL) {
-		struct metrics_route *mr = &w->m.routes[s->route -
-		    w->cfg->routes];
+	if (s->mr != NULL) {
+		struct metrics_route *mr = s->mr;
 
 		mr->active--;
 		mr->bytes_up += s->bytes_up;
@@ -241,6 +245,7 @@ session_free(struct session *s)
 	event_del(&s->state_timer);
 	hb_stop(s);
 	LIST_REMOVE(s, entry);
+	gen_unref(s->gen);
 	w->nsessions--;
 	w->m.sessions_active--;
 	atomic_fetch_sub(&gw_sessions_total, 1);
@@ -399,6 +404,7 @@ session_close(struct session *s, uint16_t code, const char *cause)
 	if (s->client != NULL)
 		bufferevent_enable(s->client, EV_READ);
 	s->client_paused = false;
+	s->client_self_paused = false;
 	if (session_client_progress(s) == -1)
 		return;
 	if (session_upstream_progress(s) == -1)
@@ -461,7 +467,7 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	char resp[1024];
 	int pi, n;
 
-	r = route_match(s->w->cfg, req->path.p, req->path.len);
+	r = route_match(s->cfg, req->path.p, req->path.len);
 	if (r == NULL) {
 		session_http_error(s, 404, "no route for this path");
 		return -1;
@@ -479,8 +485,10 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		return -1;
 	}
 	s->route = r;
-	s->w->m.routes[r - s->w->cfg->routes].active++;
-	s->w->m.routes[r - s->w->cfg->routes].sessions++;
+	s->mr = gen_route_metrics(s->gen, s->w->index,
+	    (size_t)(r - s->cfg->routes));
+	s->mr->active++;
+	s->mr->sessions++;
 	evbuffer_drain(bufferevent_get_input(s->client), head_len);
 	bufferevent_write(s->client, resp, (size_t)n);
 	s->w->m.handshakes_ok++;
@@ -498,7 +506,7 @@ static int
 session_handshake(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->client);
-	const struct config *cfg = s->w->cfg;
+	const struct config *cfg = s->cfg;
 	struct upgrade_req req;
 	size_t len;
 	char *p;
@@ -549,11 +557,18 @@ session_client_write_cb(struct bufferevent *bev, void *arg)
 		session_client_progress(s);
 		return;
 	}
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	if (s->upstream_paused && s->upstream != NULL) {
 		/* Drained below the low-water mark: read the backend again. */
 		s->upstream_paused = false;
-		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		bufferevent_enable(s->upstream, EV_READ);
+	}
+	if (s->client_self_paused) {
+		s->client_self_paused = false;
+		if (!s->client_paused) {
+			bufferevent_enable(bev, EV_READ);
+			session_ws_input(s);	/* input already buffered */
+		}
 	}
 }
 
@@ -604,7 +619,7 @@ session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 static bool
 session_upstream_full(struct session *s)
 {
-	size_t max = s->w->cfg->max_buffer;
+	size_t max = s->cfg->max_buffer;
 
 	if (s->upstream == NULL || s->state == SESSION_CLOSING)
 		return false;
@@ -613,6 +628,24 @@ session_upstream_full(struct session *s)
 	s->client_paused = true;
 	bufferevent_disable(s->client, EV_READ);
 	bufferevent_setwatermark(s->upstream, EV_WRITE, max / 2, 0);
+	return true;
+}
+
+/*
+ * Is the client's own output full (pongs it does not read, say)? Then stop
+ * reading it too, until it drains: what it sends may need answers.
+ */
+static bool
+session_client_full(struct session *s)
+{
+	size_t max = s->cfg->max_buffer;
+
+	if (s->state == SESSION_CLOSING ||
+	    evbuffer_get_length(bufferevent_get_output(s->client)) < max)
+		return false;
+	s->client_self_paused = true;
+	bufferevent_disable(s->client, EV_READ);
+	bufferevent_setwatermark(s->client, EV_WRITE, max / 2, 0);
 	return true;
 }
 
@@ -756,7 +789,7 @@ session_ws_input(struct session *s)
 			evbuffer_drain(in, evbuffer_get_length(in));
 			break;
 		}
-		if (session_upstream_full(s))
+		if (session_upstream_full(s) || session_client_full(s))
 			break;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
@@ -826,7 +859,7 @@ session_upstream_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *out;
 	size_t len = evbuffer_get_length(in);
-	size_t max = s->w->cfg->max_buffer;
+	size_t max = s->cfg->max_buffer;
 	uint8_t hdr[14];
 	size_t hl;
 
@@ -861,9 +894,11 @@ session_upstream_write_cb(struct bufferevent *bev, void *arg)
 	if (s->client_paused && s->client != NULL) {
 		s->client_paused = false;
 		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-		bufferevent_enable(s->client, EV_READ);
-		/* Input already buffered gets no new read callback. */
-		session_ws_input(s);
+		if (!s->client_self_paused) {
+			bufferevent_enable(s->client, EV_READ);
+			/* Input already buffered gets no new read callback. */
+			session_ws_input(s);
+		}
 	}
 }
 

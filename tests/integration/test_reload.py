@@ -1,0 +1,83 @@
+"""SIGHUP: the new config is built aside and swapped in; live sessions keep
+theirs, new sessions see the new routes and listeners, a broken config is
+refused with file:line and the running one stays."""
+import os
+import signal
+import socket
+
+from conftest import (RawWS, OP_BINARY, echo_handler, greet_echo_handler,
+                      http_exchange, render_config, wait_for)
+
+
+def echo_once(port, path, payload, **kw):
+    ws = RawWS.open(port, path=path, **kw)
+    ws.send_frame(OP_BINARY, payload)
+    got = b""
+    while len(got) < len(payload):
+        got += ws.recv_frame(timeout=5).payload
+    ws.send_close(1000)
+    ws.expect_close(1000, timeout=5)
+    ws.close()
+    return got
+
+
+def status_of(port, path):
+    head, _key = RawWS.request_head(path=path)
+    r = http_exchange(port, head)
+    r.close()
+    return r.status
+
+
+def test_reload_swaps_routes_and_keeps_live_sessions(gateway_factory,
+                                                     backends, tmp_path):
+    a = backends(echo_handler)
+    b = backends(greet_echo_handler(b"B:"))
+    g = gateway_factory(routes=[("/a", {"backend": a.spec})])
+    live = RawWS.open(g.port, path="/a")
+    live.send_frame(OP_BINARY, b"before")
+    assert live.recv_frame(timeout=5).payload == b"before"
+
+    sock_path = str(tmp_path / "gw.sock")
+    text = render_config(g.port, [("/b", {"backend": b.spec})])
+    text = text.replace("[gateway]\n", "[gateway]\nlisten = unix:%s\n"
+                        % sock_path, 1)
+    with open(g.config_path, "w") as f:
+        f.write(text)
+    g.send_signal(signal.SIGHUP)
+    g.wait_log(r"reloaded .*1 routes, 2 listen addresses")
+
+    # The live session still relays to its old backend.
+    live.send_frame(OP_BINARY, b"after")
+    assert live.recv_frame(timeout=5).payload == b"after"
+    # New sessions: /a is gone, /b is there, on TCP and on the new socket.
+    assert status_of(g.port, "/a") == 404
+    assert echo_once(g.port, "/b", b"x").startswith(b"B:")
+    wait_for(lambda: os.path.exists(sock_path), 5, what="unix listener")
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(sock_path)
+    head, _ = RawWS.request_head(path="/b")
+    s.sendall(head)
+    assert s.recv(12).startswith(b"HTTP/1.1 101")
+    s.close()
+    live.send_close(1000)
+    live.expect_close(1000, timeout=5)
+    live.close()
+    assert g.stop() == 0
+    assert not os.path.exists(sock_path)
+
+
+def test_broken_config_is_refused_and_the_old_one_keeps_running(
+        gateway_factory, backends):
+    a = backends(echo_handler)
+    g = gateway_factory(routes=[("/a", {"backend": a.spec})])
+    with open(g.config_path) as f:
+        good = f.read()
+    with open(g.config_path, "w") as f:
+        f.write(good + "\n[route /c]\nbackend = tcp:127.0.0.1:0\nbogus = 1\n")
+    g.send_signal(signal.SIGHUP)
+    g.wait_log(r"reload: %s:\d+: " % g.config_path)
+    g.wait_log(r"reload failed: still running the previous configuration")
+    assert echo_once(g.port, "/a", b"still here") == b"still here"
+    assert status_of(g.port, "/c") == 404
+    assert g.alive()
