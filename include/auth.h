@@ -158,7 +158,7 @@ int	auth_query_param(const char *query, size_t len, const char *name,
 /*
  * Authorization header value "Bearer <token>" (RFC 6750 §2.1: scheme any
  * case, one or more spaces, a token68 and optional trailing spaces).
- * Returns true with *tok/*toklen pointing into value, else false.
+ * Returns true with *tok and *toklen pointing into value, else false.
  */
 bool	auth_bearer_token(const char *value, size_t len, const char **tok,
 	    size_t *toklen);
@@ -170,7 +170,7 @@ bool	auth_bearer_token(const char *value, size_t len, const char **tok,
  * client offers it beside the real subprotocol, for example
  *   new WebSocket(url, ["binary", "bearer." + jwt])
  * and the server must answer with the real one, never the token entry.
- * Returns true with *tok/*toklen (the part after the prefix, non-empty)
+ * Returns true with *tok and *toklen (the part after the prefix, non-empty)
  * when entry[0..len) is such an entry, else false.
  */
 bool	auth_protocol_token(const char *entry, size_t len, const char **tok,

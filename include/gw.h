@@ -32,6 +32,7 @@ struct gw_worker {
 	uint64_t		 nsessions;	/* length of sessions */
 	uint64_t		 rr_seq;	/* round-robin ticket */
 	bool			 draining;	/* SIGTERM: no new sessions */
+	long			 refuse_logged;	/* second of the last 503 log */
 	struct event		*wake;		/* another thread: "drain now" */
 	struct event		*drain_timer;	/* drain_timeout */
 	struct metrics		 m;
@@ -42,6 +43,12 @@ struct gw_worker {
  * state the workers share besides the read-only config.
  */
 extern _Atomic uint64_t	 gw_sessions_total;
+/*
+ * Sessions the open-files limit leaves room for (two descriptors each,
+ * after those open at start and a reserve), set once at start: beyond it
+ * clients get 503 rather than a backend leg we cannot open.
+ */
+extern uint64_t		 gw_session_cap;
 /* Last session id handed out (ids are unique across workers). */
 extern _Atomic uint64_t	 gw_session_ids;
 

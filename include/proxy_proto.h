@@ -51,8 +51,8 @@ struct proxy_proto_addr {
  *       as the bytes allow, so a plain HTTP request or a TLS ClientHello
  *       on a proxy_protocol listener fails on its first byte.
  * v1 is strict: "PROXY", single spaces, TCP4/TCP6 with dotted-quad or
- * RFC 4291 addresses, ports 0..65535 in decimal without leading zeros,
- * CRLF, 107 bytes at most; "PROXY UNKNOWN" may be followed by anything
+ * RFC 4291 addresses and decimal ports 0..65535 (no leading zeros in
+ * octets or ports), CRLF, 107 bytes at most; "PROXY UNKNOWN" may be followed by anything
  * up to the CRLF (the spec says to ignore it).
  * v2: version 2; command LOCAL (addresses ignored, whatever the family
  * byte says) or PROXY; for PROXY the family/transport byte must be one the
@@ -62,7 +62,7 @@ struct proxy_proto_addr {
  * transport, so a sender that says so is broken or lying). TLVs after the
  * addresses are skipped, but must tile the rest of the header exactly;
  * their contents (CRC32C included) are not checked.
- * out is always written (zeroed first).
+ * out is always written: all zero unless a header parsed.
  */
 int	proxy_proto_parse(const uint8_t *buf, size_t len,
 	    struct proxy_proto_addr *out);

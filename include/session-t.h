@@ -86,6 +86,9 @@ struct session {
 	struct event		 idle_timer;
 	bool			 hb_waiting;	/* ping sent, no frame since */
 	bool			 rx_seen;	/* client bytes since last ping */
+	size_t			 hb_out_mark;	/* client output length at ping */
+	uint64_t		 hb_down_mark;	/* bytes_down at ping */
+	size_t			 linger_mark;	/* output left at last linger */
 	struct timeval		 last_io;	/* last data either way */
 	struct timespec		 ping_sent;	/* CLOCK_MONOTONIC */
 	struct timespec		 connect_started;

@@ -27,6 +27,13 @@ int	session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	    socklen_t salen, bool tls);
 
 /*
+ * Answer a short HTTP error straight on an accepted socket we will not
+ * keep, and close it (fd is ours to close). Counted in w's metrics.
+ */
+void	session_refuse(struct gw_worker *w, int fd, int status,
+	    const char *detail);
+
+/*
  * Begin ending s. code is the WebSocket close code to send the client
  * (0: none, drop the client at once, as for a vanished peer or a missed
  * heartbeat); cause says why, for the summary line and, for codes sent,
@@ -46,10 +53,12 @@ void	session_free_all(struct gw_worker *w);
 void	session_upstream_ready(struct session *s, struct bufferevent *bev);
 
 /*
- * Called by upstream when every backend failed (reason: "bad gateway:
- * ..."): the upstream leg is freed and the client gets close 1014. s may be
- * freed after the call.
+ * Called by upstream when the backend leg cannot be had: every backend
+ * failed (code 1014, reason "bad gateway: ...") or we are out of
+ * descriptors (1013). The upstream leg is freed and the client gets the
+ * close. s may be freed after the call.
  */
-void	session_upstream_failed(struct session *s, const char *reason);
+void	session_upstream_failed(struct session *s, uint16_t code,
+	    const char *reason);
 
 #endif

@@ -7,6 +7,7 @@
  * cycle restarts; none means the client is gone and both legs are torn
  * down. The idle timer compares against the time of the last relayed data.
  */
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -42,6 +43,20 @@ hb_send_ping(struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &s->ping_sent);
 }
 
+/*
+ * Has the client taken any of our output since the ping? Then it is alive
+ * though its pong still waits behind the data it is reading: the ping was
+ * queued after everything already buffered for it.
+ */
+static bool
+hb_client_drained(const struct session *s)
+{
+	size_t now = evbuffer_get_length(bufferevent_get_output(s->client));
+	uint64_t added = s->bytes_down - s->hb_down_mark;
+
+	return (uint64_t)s->hb_out_mark + added > (uint64_t)now;
+}
+
 static void
 hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -57,6 +72,9 @@ hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 		hb_send_ping(s);
 		s->hb_waiting = true;
 		s->rx_seen = false;
+		s->hb_out_mark = evbuffer_get_length(
+		    bufferevent_get_output(s->client));
+		s->hb_down_mark = s->bytes_down;
 		hb_arm(&s->hb_timer, r->heartbeat_timeout_ms);
 		return;
 	}
@@ -64,7 +82,7 @@ hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 	 * A client we stopped reading (its backend is full) may have
 	 * answered already: its pong waits unread. That is not death.
 	 */
-	if (!s->rx_seen && !s->client_paused) {
+	if (!s->rx_seen && !s->client_paused && !hb_client_drained(s)) {
 		s->w->m.heartbeat_timeouts++;
 		s->end = METRICS_END_HEARTBEAT;
 		s->end_set = true;

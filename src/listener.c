@@ -71,10 +71,10 @@ listener_error_cb(struct evconnlistener *lev, void *arg)
 
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM) {
-		l->w->m.accept_paused++;
 		log_warnx("%s: accept: %s; pausing %d ms (%llu sessions)",
 		    l->name, strerror(err), LISTENER_PAUSE_MS,
 		    (unsigned long long)l->w->nsessions);
+		l->w->m.accept_paused++;
 		evconnlistener_disable(lev);
 		evtimer_add(&l->pause_timer, &tv);
 		return;

@@ -4,6 +4,7 @@
  *   wsgate [-dtv] [-c FILE]
  *   wsgate [-dv] [HOST:]PORT TARGET_HOST:TARGET_PORT     (websockify form)
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -45,6 +46,8 @@ static enum log_level	 main_level;	/* -v floor for reloads */
 static pthread_mutex_t	 main_lock = PTHREAD_MUTEX_INITIALIZER;
 _Atomic uint64_t	 gw_sessions_total;
 _Atomic uint64_t	 gw_session_ids;
+uint64_t		 gw_session_cap = UINT64_MAX;
+static uint64_t		 main_nofile = UINT64_MAX;
 static struct gw_worker	*main_workers;
 static unsigned		 main_nworkers;
 
@@ -337,17 +340,48 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	main_worker_drain(w0);
 }
 
+/*
+ * Room left under the open-files limit once everything is set up: two
+ * descriptors per session, and a reserve for evdns, the admin endpoint
+ * and accepts in flight.
+ */
+static void
+main_session_cap(void)
+{
+	uint64_t used = 0, reserve = 16 + 2 * (uint64_t)main_nworkers;
+	struct dirent *d;
+	DIR *dir;
+
+	if (main_nofile == UINT64_MAX || (dir = opendir("/proc/self/fd")) ==
+	    NULL)
+		return;
+	while ((d = readdir(dir)) != NULL)
+		if (d->d_name[0] != '.')
+			used++;
+	closedir(dir);
+	gw_session_cap = main_nofile > used + reserve ?
+	    (main_nofile - used - reserve) / 2 : 0;
+	log_debug("open-files limit %llu, %llu in use: room for %llu sessions",
+	    (unsigned long long)main_nofile, (unsigned long long)used,
+	    (unsigned long long)gw_session_cap);
+}
+
 /* As many descriptors as we may have: two per session. */
 static void
 main_raise_nofile(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			log_warn("setrlimit(RLIMIT_NOFILE)");
+		getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	main_nofile = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX :
+	    (uint64_t)rl.rlim_cur;
 }
 
 static struct evdns_base *
@@ -507,6 +541,7 @@ main(int argc, char **argv)
 		if ((main_workers[i].dns = main_dns(main_workers[i].base)) ==
 		    NULL)
 			fatalx("evdns_base_new failed");
+	main_session_cap();
 	w = &main_workers[0];
 	for (i = 0; signums[i] != 0; i++) {
 		sigs[i] = evsignal_new(w->base, signums[i], main_signal_cb, w);

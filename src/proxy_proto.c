@@ -4,21 +4,23 @@
  *
  * The parser has the upgrade parser's shape: (buf, len) in; the header's
  * length, -2 (a valid prefix so far) or -1 out; no state between calls.
- * A proxy_protocol listener reads until it gets >0 or -1, and the spec
- * (§2) says the header comes in one segment in practice, so re-reading
- * from byte 0 costs nothing.
+ * A proxy_protocol listener reads until it gets >0 or -1; the spec (§2)
+ * has senders write the header at once, so it nearly always arrives in
+ * one read and re-reading from byte 0 costs next to nothing.
  *
  * Choices made here:
  * - Refuse as early as the bytes allow: the first byte must be 'P' (v1) or
  *   CR (v2); every byte of the v1 literals and the v2 signature is checked
  *   as it arrives, v1 fields are checked against their character sets and
  *   lengths before they end, and the v2 version, command, family and
- *   length are judged as soon as their byte is in. So an HTTP request, a
- *   TLS ClientHello or a slow-loris trickle on a proxy_protocol listener
- *   is refused without waiting for a timeout.
- * - v1 is parsed strictly (§2.1: single spaces, no leading zeros in
- *   ports, CRLF only), except after "UNKNOWN", where the spec says the
- *   receiver must ignore anything before the CRLF.
+ *   length are judged as soon as their byte is in. So an HTTP request or a
+ *   TLS ClientHello on a proxy_protocol listener is refused at its first
+ *   byte, and garbage anywhere as soon as it arrives (a slow sender of
+ *   valid bytes is still the handshake timeout's job).
+ * - v1 is parsed strictly: single spaces and CRLF as §2.1 writes them,
+ *   and (our choice) no leading zeros in ports or IPv4 octets; except
+ *   after "UNKNOWN", where the spec says the receiver must ignore
+ *   anything before the CRLF.
  * - v2 UNIX-stream is accepted with the addresses ignored (haproxy sends
  *   it for clients on a Unix socket; the connection is real); UDP and
  *   UNIX-datagram are refused; the seven family bytes §2.2 defines are the
@@ -319,7 +321,8 @@ proxy_proto_v2_addr_len(uint8_t fam)
 	}
 }
 
-/* §2.2.7: type, 16-bit big-endian length, value; they must tile p[0..n). */
+/* §2.2: TLVs are type, 16-bit big-endian length, value; they must tile
+ * p[0..n) exactly. */
 static bool
 proxy_proto_v2_tlvs_ok(const uint8_t *p, size_t n)
 {
@@ -406,16 +409,19 @@ proxy_proto_v2(const uint8_t *b, size_t len, struct proxy_proto_addr *out)
 int
 proxy_proto_parse(const uint8_t *buf, size_t len, struct proxy_proto_addr *out)
 {
+	int	rc = PROXY_PROTO_BAD;
+
 	memset(out, 0, sizeof(*out));
-	out->family = AF_UNSPEC;
 	if (len == 0)
 		return PROXY_PROTO_MORE;
 	/* §2: the first byte tells the versions apart ('P' vs CR). */
 	if (buf[0] == 'P')
-		return proxy_proto_v1(buf, len, out);
-	if (buf[0] == proxy_proto_v2_sig[0])
-		return proxy_proto_v2(buf, len, out);
-	return PROXY_PROTO_BAD;
+		rc = proxy_proto_v1(buf, len, out);
+	else if (buf[0] == proxy_proto_v2_sig[0])
+		rc = proxy_proto_v2(buf, len, out);
+	if (rc < 0)	/* no half-parsed v1 address is left behind */
+		memset(out, 0, sizeof(*out));
+	return rc;
 }
 
 /* ---- encoders ------------------------------------------------------- */

@@ -52,6 +52,7 @@ static void	session_upstream_write_cb(struct bufferevent *, void *);
 static void	session_upstream_event_cb(struct bufferevent *, short, void *);
 static void	session_state_timer_cb(evutil_socket_t, short, void *);
 static int	session_ws_input(struct session *);
+static size_t	session_queued(const struct session *);
 
 static const char *const session_state_names[] = {
 	"handshake", "http-error", "connecting", "open", "closing",
@@ -98,9 +99,8 @@ session_format_peer(const struct sockaddr *sa, char *buf, size_t len)
 	}
 }
 
-/* Send a short HTTP error straight on a socket we will not keep. */
-static void
-session_refuse_fd(struct gw_worker *w, int fd, int status, const char *detail)
+void
+session_refuse(struct gw_worker *w, int fd, int status, const char *detail)
 {
 	char buf[512];
 	int n;
@@ -112,24 +112,39 @@ session_refuse_fd(struct gw_worker *w, int fd, int status, const char *detail)
 	close(fd);
 }
 
+/* 503 over a limit; logged at most once a second per worker. */
+static void
+session_refuse_logged(struct gw_worker *w, int fd, const char *why)
+{
+	struct timeval now;
+
+	event_base_gettimeofday_cached(w->base, &now);
+	if (now.tv_sec != w->refuse_logged) {
+		w->refuse_logged = now.tv_sec;
+		log_warnx("refusing connections with 503: %s (%llu sessions)",
+		    why, (unsigned long long)atomic_load(&gw_sessions_total));
+	}
+	session_refuse(w, fd, 503, why);
+}
+
 int
 session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
     socklen_t salen, bool tls)
 {
 	struct session *s;
+	uint64_t n;
 
 	(void)salen;
 	w->m.accepted++;
 	if (w->draining) {
-		session_refuse_fd(w, fd, 503, "server shutting down");
+		session_refuse(w, fd, 503, "server shutting down");
 		return 0;
 	}
-	if (atomic_fetch_add(&gw_sessions_total, 1) >=
-	    w->cfg->max_connections) {
+	n = atomic_fetch_add(&gw_sessions_total, 1);
+	if (n >= w->cfg->max_connections || n >= gw_session_cap) {
 		atomic_fetch_sub(&gw_sessions_total, 1);
-		log_warnx("refusing connection: max_connections (%llu) reached",
-		    (unsigned long long)w->cfg->max_connections);
-		session_refuse_fd(w, fd, 503, "too many connections");
+		session_refuse_logged(w, fd, n >= w->cfg->max_connections ?
+		    "max_connections reached" : "open-files limit reached");
 		return 0;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -387,6 +402,7 @@ session_close(struct session *s, uint16_t code, const char *cause)
 		/* A connect under way keeps its own (shorter) deadline. */
 		if (s->upstream == NULL || s->upstream_up)
 			session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
+		s->linger_mark = session_queued(s);
 		session_set_state(s, SESSION_CLOSING);
 		hb_stop(s);
 		if (s->upstream_paused && s->upstream != NULL)
@@ -843,13 +859,13 @@ session_upstream_ready(struct session *s, struct bufferevent *bev)
 
 /* Backend bytes: one binary frame per read, payload chains moved. */
 void
-session_upstream_failed(struct session *s, const char *reason)
+session_upstream_failed(struct session *s, uint16_t code, const char *reason)
 {
 	session_upstream_free(s);
 	if (s->state == SESSION_CLOSING)
 		session_maybe_free(s);
 	else
-		session_close(s, 1014, reason);
+		session_close(s, code, reason);
 }
 
 static void
@@ -931,6 +947,33 @@ session_upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 	session_close(s, 1014, cause);
 }
 
+/* Bytes still queued toward either peer. */
+static size_t
+session_queued(const struct session *s)
+{
+	size_t n = 0;
+
+	if (s->client != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(s->client));
+	if (s->upstream != NULL && s->upstream_up)
+		n += evbuffer_get_length(bufferevent_get_output(s->upstream));
+	return n;
+}
+
+/*
+ * While closing, did the peers take any queued bytes since the last
+ * linger round? The linger bounds a stall, not a slow but steady reader.
+ */
+static bool
+session_linger_progress(struct session *s)
+{
+	size_t now = session_queued(s);
+	bool moved = now > 0 && now < s->linger_mark;
+
+	s->linger_mark = now;
+	return moved;
+}
+
 static void
 session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -952,6 +995,11 @@ session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 		upstream_timeout(s);
 		break;
 	default:
+		/* Still draining toward a slow peer? Give it another round. */
+		if (session_linger_progress(s)) {
+			session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
+			break;
+		}
 		/* Linger over: whatever is left goes now. */
 		session_client_free(s);
 		session_upstream_free(s);

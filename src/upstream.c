@@ -68,11 +68,11 @@ upstream_failover(struct session *s, const char *why)
 	s->attempt++;
 	if (s->state == SESSION_CLOSING) {
 		/* The client is gone: nobody waits for another attempt. */
-		session_upstream_failed(s, reason);
+		session_upstream_failed(s, 1014, reason);
 		return -1;
 	}
 	if (route_backend(s->route, s->rr, s->attempt) == NULL) {
-		session_upstream_failed(s, reason);
+		session_upstream_failed(s, 1014, reason);
 		return -1;
 	}
 	return upstream_connect(s);
@@ -134,7 +134,7 @@ upstream_connect(struct session *s)
 	s->backend = route_backend(s->route, s->rr, s->attempt);
 	bev = bufferevent_socket_new(s->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
-		session_upstream_failed(s, "bad gateway: out of memory");
+		session_upstream_failed(s, 1011, "internal error: out of memory");
 		return -1;
 	}
 	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
@@ -146,6 +146,14 @@ upstream_connect(struct session *s)
 	}
 	s->upstream = bev;
 	if (upstream_start(s, s->backend, bev) == -1) {
+		if (s->connect_err == EMFILE || s->connect_err == ENFILE) {
+			/* Our shortage, not the backend's: 1013, no failover. */
+			log_warnx("session %llu: no descriptor for a backend "
+			    "socket", (unsigned long long)s->id);
+			session_upstream_failed(s, 1013,
+			    "try again later: gateway out of descriptors");
+			return -1;
+		}
 		snprintf(why, sizeof(why), "%s",
 		    upstream_error_text(bev, s->connect_err));
 		return upstream_failover(s, why);
