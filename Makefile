@@ -49,7 +49,7 @@ else
 Q := @
 endif
 
-PURE_MODS := config route upgrade ws_frame ws_utf8
+PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto
 DAEMON_MODS := main log listener session upstream heartbeat metrics tls admin gen
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
@@ -62,9 +62,10 @@ UNIT_DEPS_ws_frame := ws_frame ws_utf8
 UNIT_DEPS_upgrade  := upgrade
 UNIT_DEPS_config   := config
 UNIT_DEPS_route    := route config
+UNIT_DEPS_proxy_proto := proxy_proto
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
-	deps test-deps run-deps
+	deps test-deps run-deps deb
 all: wsgate
 
 wsgate: $(BUILD)/wsgate
@@ -130,6 +131,10 @@ run: run-deps
 
 fuzz:
 	$(Q)$(MAKE) -C tests/fuzz run
+
+# A Debian package in build/deb/ (installs its build tools as root).
+deb:
+	$(Q)sh packaging/build-deb.sh
 
 bench:
 	$(Q)$(MAKE) -C bench run

@@ -7,6 +7,7 @@
 #define LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
@@ -31,6 +32,23 @@ void	fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+
+/* One field of a structured event: a string or a number. */
+struct log_field {
+	const char		*key;
+	const char		*str;	/* NULL: the field is num */
+	unsigned long long	 num;
+};
+#define LOG_STR(k, v)	{ (k), (v) != NULL ? (v) : "-", 0 }
+#define LOG_NUM(k, v)	{ (k), NULL, (unsigned long long)(v) }
+
+/*
+ * A structured event: in text, "event k=v k=v" (values with spaces or
+ * quotes are quoted); in JSON, one object with "event" and every field
+ * (numbers as numbers).
+ */
+void	log_event(enum log_level level, const char *event,
+	    const struct log_field *f, size_t n);
 
 /* Log every queued OpenSSL error at warn level, prefixed by what. */
 void	log_openssl_errors(const char *what);

@@ -77,6 +77,10 @@ log_json_escape(FILE *out, const char *s)
 	}
 }
 
+/* Where log_emit() writes the JSON object's body from: "msg" or fields. */
+static void	log_emit_json(enum log_level, const char *, const char *,
+		    const struct log_field *, size_t);
+
 static void
 log_emit(enum log_level level, const char *msg)
 {
@@ -92,18 +96,110 @@ log_emit(enum log_level level, const char *msg)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	flockfile(stderr);
 	if (log_json) {
-		fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"",
-		    when, ts.tv_nsec / 1000000, log_level_names[level]);
-		log_json_escape(stderr, msg);
-		fputs("\"}\n", stderr);
-	} else {
+		log_emit_json(level, msg, NULL, NULL, 0);
+		return;
+	}
+	flockfile(stderr);
+	{
 		fprintf(stderr, "%s.%03ldZ %s: %s\n", when,
 		    ts.tv_nsec / 1000000, log_level_names[level], msg);
 	}
 	funlockfile(stderr);
 	fflush(stderr);
+}
+
+static void
+log_emit_json(enum log_level level, const char *msg, const char *event,
+    const struct log_field *f, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	size_t i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	flockfile(stderr);
+	fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"", when,
+	    ts.tv_nsec / 1000000, log_level_names[level]);
+	if (msg != NULL) {
+		fputs(",\"msg\":\"", stderr);
+		log_json_escape(stderr, msg);
+		fputc('"', stderr);
+	}
+	if (event != NULL)
+		fprintf(stderr, ",\"event\":\"%s\"", event);
+	for (i = 0; i < n; i++) {
+		fprintf(stderr, ",\"%s\":", f[i].key);
+		if (f[i].str == NULL) {
+			fprintf(stderr, "%llu", f[i].num);
+		} else {
+			fputc('"', stderr);
+			log_json_escape(stderr, f[i].str);
+			fputc('"', stderr);
+		}
+	}
+	fputs("}\n", stderr);
+	funlockfile(stderr);
+	fflush(stderr);
+}
+
+/* Append v to buf at *off, quoted when it has spaces or quotes. */
+static void
+log_text_value(char *buf, size_t cap, size_t *off, const char *v)
+{
+	bool quote = v[0] == '\0' || strpbrk(v, " \"\\=") != NULL;
+	const char *p;
+
+	if (*off + 1 >= cap)
+		return;
+	if (quote)
+		buf[(*off)++] = '"';
+	for (p = v; *p != '\0' && *off + 3 < cap; p++) {
+		if (quote && (*p == '"' || *p == '\\'))
+			buf[(*off)++] = '\\';
+		buf[(*off)++] = *p;
+	}
+	if (quote && *off + 1 < cap)
+		buf[(*off)++] = '"';
+	buf[*off] = '\0';
+}
+
+void
+log_event(enum log_level level, const char *event, const struct log_field *f,
+    size_t n)
+{
+	char msg[2048];
+	size_t off, i;
+	int saved = errno, r;
+
+	if (!log_enabled(level))
+		return;
+	if (log_json && log_foreground) {
+		log_emit_json(level, NULL, event, f, n);
+		errno = saved;
+		return;
+	}
+	off = (size_t)snprintf(msg, sizeof(msg), "%s", event);
+	for (i = 0; i < n && off + 2 < sizeof(msg); i++) {
+		r = snprintf(msg + off, sizeof(msg) - off, " %s=", f[i].key);
+		if (r < 0 || (size_t)r >= sizeof(msg) - off)
+			break;
+		off += (size_t)r;
+		if (f[i].str != NULL) {
+			log_text_value(msg, sizeof(msg), &off, f[i].str);
+		} else {
+			r = snprintf(msg + off, sizeof(msg) - off, "%llu",
+			    f[i].num);
+			if (r < 0 || (size_t)r >= sizeof(msg) - off)
+				break;
+			off += (size_t)r;
+		}
+	}
+	log_emit(level, msg);
+	errno = saved;
 }
 
 static void

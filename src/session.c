@@ -236,17 +236,28 @@ session_free(struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	secs = (double)(now.tv_sec - s->started.tv_sec) +
 	    (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	if (s->state >= SESSION_CONNECTING)
-		log_info("session %llu: client=%s route=%s%s backend=%s "
-		    "up=%llu down=%llu duration=%.3fs code=%u cause=%s",
-		    (unsigned long long)s->id, s->peer,
-		    s->route != NULL ? s->route->path : "-",
-		    s->route != NULL && s->route->prefix ? "/*" : "",
-		    s->backend != NULL ? s->backend->spec : "-",
-		    (unsigned long long)s->bytes_up,
-		    (unsigned long long)s->bytes_down, secs,
-		    s->close_code != 0 ? s->close_code : 1006,
-		    s->cause[0] != '\0' ? s->cause : "-");
+	if (s->state >= SESSION_CONNECTING) {
+		char route[160], dur[32];
+		struct log_field f[] = {
+			LOG_NUM("id", s->id),
+			LOG_STR("client", s->peer),
+			LOG_STR("route", route),
+			LOG_STR("backend", s->backend != NULL ?
+			    s->backend->spec : NULL),
+			LOG_NUM("up", s->bytes_up),
+			LOG_NUM("down", s->bytes_down),
+			LOG_STR("duration", dur),
+			LOG_NUM("code", s->close_code != 0 ? s->close_code :
+			    1006),
+			LOG_STR("cause", s->cause[0] != '\0' ? s->cause : NULL),
+		};
+
+		snprintf(route, sizeof(route), "%s%s", s->route->path,
+		    s->route->prefix ? "/*" : "");
+		snprintf(dur, sizeof(dur), "%.3fs", secs);
+		log_event(LOG_LEVEL_INFO, "session_end", f,
+		    sizeof(f) / sizeof(f[0]));
+	}
 	if (s->close_code != 0)
 		metrics_count_close(&w->m, s->close_code);
 	if (s->mr != NULL) {
@@ -459,11 +470,16 @@ session_http_error(struct session *s, int status, const char *detail)
 {
 	char buf[512];
 	int n;
+	struct log_field f[] = {
+		LOG_NUM("id", s->id),
+		LOG_STR("client", s->peer),
+		LOG_NUM("status", status),
+		LOG_STR("reason", detail),
+	};
 
 	metrics_count_status(&s->w->m, status);
-	log_info("session %llu: client=%s refused: %d %s: %s",
-	    (unsigned long long)s->id, s->peer, status,
-	    upgrade_status_text(status), detail != NULL ? detail : "-");
+	log_event(LOG_LEVEL_INFO, "handshake_refused", f,
+	    sizeof(f) / sizeof(f[0]));
 	n = upgrade_response_error(buf, sizeof(buf), status, detail);
 	if (n > 0)
 		bufferevent_write(s->client, buf, (size_t)n);
