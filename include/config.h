@@ -30,6 +30,7 @@ struct config_addr {
 	char		*spec;		/* as written, for logs: "tcp:h:1"
 					   (listen: without the options) */
 	bool		 tls;		/* listen only: "tls" flag */
+	bool		 proxy_protocol; /* listen only: PROXY v1/v2 first */
 	int		 line;		/* where it was written */
 };
 
@@ -64,6 +65,7 @@ struct config_route {
 	uint64_t	 idle_timeout_ms;	/* 0 = none */
 	uint64_t	 connect_timeout_ms;
 	uint64_t	 max_message_size;	/* bytes; 0 = unlimited */
+	uint64_t	 backend_proxy_protocol; /* 0 off, 1 v1, 2 v2 */
 };
 
 struct config {
@@ -80,6 +82,7 @@ struct config {
 	char		*admin_listen;		/* NULL = off */
 	enum config_log_level log_level;
 	enum config_log_format log_format;
+	char		*user;			/* drop root to it; NULL: stay */
 	char		*tls_certificate;
 	char		*tls_private_key;
 	struct config_route *routes;	/* in file order */

@@ -61,10 +61,11 @@ enum config_rkey {
 	CONFIG_RKEY_IDLE_TIMEOUT,
 	CONFIG_RKEY_CONNECT_TIMEOUT,
 	CONFIG_RKEY_MAX_MESSAGE,
+	CONFIG_RKEY_BACKEND_PROXY,
 	CONFIG_RKEY_COUNT
 };
 
-#define CONFIG_GKEY_COUNT	10	/* entries in config_gateway_keys[] */
+#define CONFIG_GKEY_COUNT	11	/* entries in config_gateway_keys[] */
 #define CONFIG_TKEY_COUNT	2	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
@@ -120,7 +121,8 @@ struct config_key {
 static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_duration, config_set_size, config_set_admin,
     config_set_log_level, config_set_log_format, config_set_string,
-    config_set_backend, config_set_origins, config_set_subprotocols;
+    config_set_backend, config_set_origins, config_set_subprotocols,
+    config_set_proxy_version;
 static config_copy_fn config_copy_u64, config_copy_backends,
     config_copy_origins, config_copy_subprotocols;
 
@@ -144,6 +146,7 @@ static const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
 	{ "admin_listen", config_set_admin, NULL, 0, 0, 0, NULL, 0 },
 	{ "log_level", config_set_log_level, NULL, 0, 0, 0, NULL, 0 },
 	{ "log_format", config_set_log_format, NULL, 0, 0, 0, NULL, 0 },
+	{ "user", config_set_string, NULL, CONFIG_G(user), 0, 0, NULL, 0 },
 };
 
 static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
@@ -175,6 +178,9 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	[CONFIG_RKEY_MAX_MESSAGE] = { "max_message_size", config_set_size,
 	    config_copy_u64, CONFIG_R(max_message_size), 0, UINT64_MAX, NULL,
 	    0 },
+	[CONFIG_RKEY_BACKEND_PROXY] = { "backend_proxy_protocol",
+	    config_set_proxy_version, config_copy_u64,
+	    CONFIG_R(backend_proxy_protocol), 0, 2, NULL, 0 },
 };
 
 /* ---- small helpers ---- */
@@ -524,7 +530,7 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 		;
 	if ((addr = strndup(s, n)) == NULL)
 		goto oom;
-	/* Options after the address: listen only ("tls"). */
+	/* Options after the address: listen only ("tls", "proxy_protocol"). */
 	for (p = s + n; *p != '\0'; p = opt + olen) {
 		for (opt = p; config_isspace(*opt); opt++)
 			;
@@ -535,10 +541,19 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 			break;
 		if (want_listen && olen == 3 && memcmp(opt, "tls", 3) == 0)
 			a->tls = true;
+		else if (want_listen && olen == 14 &&
+		    memcmp(opt, "proxy_protocol", 14) == 0)
+			a->proxy_protocol = true;
 		else {
 			snprintf(err, errlen, "bad address '%s': unknown "
 			    "option '%.*s'%s", s, (int)olen, opt,
-			    want_listen ? " (known: tls)" : "");
+			    want_listen ? " (known: tls, proxy_protocol)" : "");
+			goto fail;
+		}
+		if (a->tls && a->proxy_protocol) {
+			snprintf(err, errlen, "bad address '%s': tls and "
+			    "proxy_protocol on one listener are not supported "
+			    "yet", s);
 			goto fail;
 		}
 	}
@@ -777,6 +792,20 @@ config_set_log_level(struct config_ctx *c, const struct config_key *k,
 	    "error, warn, info, debug")) == -1)
 		return -1;
 	cfg->log_level = (enum config_log_level)i;
+	return 0;
+}
+
+/* backend_proxy_protocol = off | v1 | v2, stored as 0, 1, 2. */
+static int
+config_set_proxy_version(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	static const char *const names[] = { "off", "v1", "v2" };
+	int		 i;
+
+	if ((i = config_enum(c, k, value, names, 3, "off, v1, v2")) == -1)
+		return -1;
+	*(uint64_t *)(void *)((char *)obj + k->off) = (uint64_t)i;
 	return 0;
 }
 
@@ -1032,6 +1061,7 @@ config_free(struct config *cfg)
 	free(cfg->listens);
 	free(cfg->admin_listen);
 	free(cfg->tls_certificate);
+	free(cfg->user);
 	free(cfg->tls_private_key);
 	for (i = 0; i < cfg->nroutes; i++)
 		config_route_clear(&cfg->routes[i]);

@@ -584,7 +584,7 @@ test_err_bad_address(void **state)
 	parse_err("[gateway]\nlisten = 8080 ssl\nadmin_listen = unix:/a\n"
 	    "admin_listen = 1:2 tls\n" ROUTE,
 	    "t.conf:2: listen: bad address '8080 ssl': unknown option 'ssl' "
-	    "(known: tls)\n"
+	    "(known: tls, proxy_protocol)\n"
 	    "t.conf:3: admin_listen: bad address 'unix:/a' (use HOST:PORT or "
 	    "off)\n"
 	    "t.conf:4: admin_listen: bad address '1:2 tls' (use HOST:PORT or "
@@ -1093,11 +1093,43 @@ test_from_args(void **state)
 	    "must be 1..65535)");
 }
 
+/* PROXY protocol in (listen option) and out (route key), and user. */
+static void
+test_proxy_protocol_and_user(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = parse_ok("[gateway]\nlisten = 127.0.0.1:8081 proxy_protocol\n"
+	    "listen = 8080\nuser = nobody\nbackend_proxy_protocol = v1\n"
+	    "[route /a]\nbackend = tcp:127.0.0.1:7\n"
+	    "[route /b]\nbackend = tcp:127.0.0.1:7\n"
+	    "backend_proxy_protocol = v2\n"
+	    "[route /c]\nbackend = tcp:127.0.0.1:7\n"
+	    "backend_proxy_protocol = off\n");
+	assert_true(cfg->listens[0].proxy_protocol);
+	assert_false(cfg->listens[0].tls);
+	assert_false(cfg->listens[1].proxy_protocol);
+	assert_string_equal(cfg->user, "nobody");
+	assert_int_equal(cfg->routes[0].backend_proxy_protocol, 1);
+	assert_int_equal(cfg->routes[1].backend_proxy_protocol, 2);
+	assert_int_equal(cfg->routes[2].backend_proxy_protocol, 0);
+	config_free(cfg);
+	parse_err(HEAD ROUTE "backend_proxy_protocol = v3\n",
+	    "t.conf:5: backend_proxy_protocol: bad value 'v3' "
+	    "(use off, v1, v2)\n");
+	parse_err("[gateway]\nlisten = 8080 tls proxy_protocol\n"
+	    "[tls]\ncertificate = /c\nprivate_key = /k\n" ROUTE,
+	    "t.conf:2: listen: bad address '8080 tls proxy_protocol': tls and "
+	    "proxy_protocol on one listener are not supported yet\n");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample),
+		cmocka_unit_test(test_proxy_protocol_and_user),
 		cmocka_unit_test(test_gateway_keys),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_inherit_gateway_first),
