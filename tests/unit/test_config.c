@@ -1117,11 +1117,11 @@ test_proxy_protocol_and_user(void **state)
 	config_free(cfg);
 	parse_err(HEAD ROUTE "backend_proxy_protocol = v3\n",
 	    "t.conf:5: backend_proxy_protocol: bad value 'v3' "
-	    "(use off, v1, v2)\n");
+	    "(use off, v1, v2)");
 	parse_err("[gateway]\nlisten = 8080 tls proxy_protocol\n"
 	    "[tls]\ncertificate = /c\nprivate_key = /k\n" ROUTE,
 	    "t.conf:2: listen: bad address '8080 tls proxy_protocol': tls and "
-	    "proxy_protocol on one listener are not supported yet\n");
+	    "proxy_protocol on one listener are not supported yet");
 }
 
 int
