@@ -1121,7 +1121,8 @@ test_proxy_protocol_and_user(void **state)
 	parse_err("[gateway]\nlisten = 8080 tls proxy_protocol\n"
 	    "[tls]\ncertificate = /c\nprivate_key = /k\n" ROUTE,
 	    "t.conf:2: listen: bad address '8080 tls proxy_protocol': tls and "
-	    "proxy_protocol on one listener are not supported yet");
+	    "proxy_protocol on one listener are not supported yet\n"
+	    "t.conf: no listen address (add listen = PORT to [gateway])");
 }
 
 int
