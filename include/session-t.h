@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -42,6 +43,10 @@ struct session {
 	enum session_state	 state;
 	bool			 tls;		/* client speaks TLS (wss) */
 	char			 peer[64];	/* "ip:port" of the client */
+	struct sockaddr_storage	 peer_sa;	/* the client (PROXY: the real one) */
+	struct sockaddr_storage	 local_sa;	/* the address it reached */
+	bool			 local_known;	/* local_sa is filled */
+	bool			 proxy_in;	/* PROXY header still awaited */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 
 	/* legs; NULL once that leg is gone */

@@ -19,12 +19,13 @@ struct bufferevent;
 
 /*
  * Start a session on an accepted client socket fd (peer address sa); tls:
- * it came in on a "tls" listener, so TLS is spoken first (w->tls_ctx).
+ * it came in on a "tls" listener, so TLS is spoken first; proxy: on a
+ * "proxy_protocol" listener, so a PROXY v1/v2 header comes before all.
  * fd belongs to the session from here on, even on failure (it is closed).
  * Returns 0, or -1 when the session could not be set up (logged).
  */
 int	session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
-	    socklen_t salen, bool tls);
+	    socklen_t salen, bool tls, bool proxy);
 
 /*
  * Answer a short HTTP error straight on an accepted socket we will not

@@ -47,7 +47,8 @@ listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener *l = arg;
 
 	(void)lev;
-	session_new(l->w, fd, sa, (socklen_t)salen, l->tls);
+	session_new(l->w, fd, sa, (socklen_t)salen, l->tls,
+	    l->addr->proxy_protocol);
 }
 
 static void
@@ -96,8 +97,9 @@ listener_add(struct gw_worker *w, int fd, const char *name,
 	l->w = w;
 	l->tls = a->tls;
 	l->addr = a;
-	snprintf(l->name, sizeof(l->name), "%s%s", name,
-	    a->tls ? " (tls)" : "");
+	snprintf(l->name, sizeof(l->name), "%s%s%s", name,
+	    a->tls ? " (tls)" : "", a->proxy_protocol ? " (proxy_protocol)" :
+	    "");
 	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l->lev == NULL) {
@@ -302,6 +304,7 @@ listener_find(const struct config *ncfg, const struct config_addr *a)
 
 	for (i = 0; i < ncfg->nlistens; i++)
 		if (ncfg->listens[i].tls == a->tls &&
+		    ncfg->listens[i].proxy_protocol == a->proxy_protocol &&
 		    strcmp(ncfg->listens[i].spec, a->spec) == 0)
 			return &ncfg->listens[i];
 	return NULL;

@@ -7,7 +7,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -366,6 +368,35 @@ main_session_cap(void)
 	    (unsigned long long)gw_session_cap);
 }
 
+/*
+ * user = NAME: once every socket is bound and every key read, run as NAME
+ * (ports below 1024 stay bound). Without root there is nothing to drop.
+ */
+static void
+main_drop_privileges(const struct config *cfg)
+{
+	struct passwd *pw;
+
+	if (cfg->user == NULL)
+		return;
+	if ((pw = getpwnam(cfg->user)) == NULL)
+		fatalx("user %s: no such user", cfg->user);
+	if (geteuid() != 0) {
+		if (geteuid() != pw->pw_uid)
+			log_warnx("user %s: not running as root, staying uid "
+			    "%u", cfg->user, (unsigned)geteuid());
+		return;
+	}
+	if (setgroups(0, NULL) == -1 || initgroups(pw->pw_name,
+	    pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		fatal("cannot drop privileges to %s", cfg->user);
+	if (setuid(0) != -1)
+		fatalx("could regain root after dropping to %s", cfg->user);
+	log_info("running as user %s (uid %u)", cfg->user,
+	    (unsigned)pw->pw_uid);
+}
+
 /* As many descriptors as we may have: two per session. */
 static void
 main_raise_nofile(void)
@@ -541,6 +572,7 @@ main(int argc, char **argv)
 		if ((main_workers[i].dns = main_dns(main_workers[i].base)) ==
 		    NULL)
 			fatalx("evdns_base_new failed");
+	main_drop_privileges(cfg);
 	main_session_cap();
 	w = &main_workers[0];
 	for (i = 0; signums[i] != 0; i++) {

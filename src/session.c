@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "proxy_proto.h"
 #include "gen.h"
 #include "gw.h"
 #include "heartbeat.h"
@@ -53,6 +54,7 @@ static void	session_upstream_event_cb(struct bufferevent *, short, void *);
 static void	session_state_timer_cb(evutil_socket_t, short, void *);
 static int	session_ws_input(struct session *);
 static size_t	session_queued(const struct session *);
+static void	session_proxy_out(struct session *);
 
 static const char *const session_state_names[] = {
 	"handshake", "http-error", "connecting", "open", "closing",
@@ -129,7 +131,7 @@ session_refuse_logged(struct gw_worker *w, int fd, const char *why)
 
 int
 session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
-    socklen_t salen, bool tls)
+    socklen_t salen, bool tls, bool proxy)
 {
 	struct session *s;
 	uint64_t n;
@@ -155,6 +157,9 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	}
 	s->w = w;
 	s->id = atomic_fetch_add(&gw_session_ids, 1) + 1;
+	s->proxy_in = proxy;
+	if ((size_t)salen <= sizeof(s->peer_sa))
+		memcpy(&s->peer_sa, sa, (size_t)salen);
 	session_format_peer(sa, s->peer, sizeof(s->peer));
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	s->gen = w->gen;
@@ -530,7 +535,76 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	s->rr = s->w->rr_seq++;
 	hb_start(s);
 	clock_gettime(CLOCK_MONOTONIC, &s->connect_started);
-	return upstream_connect(s);
+	if (upstream_connect(s) == -1)
+		return -1;
+	if (r->backend_proxy_protocol != 0 && s->upstream != NULL)
+		session_proxy_out(s);
+	return 0;
+}
+
+/*
+ * A "proxy_protocol" listener: the load balancer's PROXY v1/v2 header
+ * comes first and names the real client. Returns 1 once it is consumed,
+ * 0 to wait for more, -1 if s is gone (a bad header drops the
+ * connection: the peer is a proxy, not a browser, so no HTTP answer).
+ */
+static int
+session_proxy_header(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct proxy_proto_addr pa;
+	size_t len = evbuffer_get_length(in);
+	uint8_t *p;
+	int r;
+
+	if (len > PROXY_PROTO_MAX_HEADER)
+		len = PROXY_PROTO_MAX_HEADER;
+	if ((p = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
+		session_close(s, 0, "out of memory");
+		return -1;
+	}
+	r = proxy_proto_parse(p, len, &pa);
+	if (r == -2)
+		return 0;
+	if (r == -1) {
+		log_info("session %llu: client=%s dropped: bad PROXY protocol "
+		    "header", (unsigned long long)s->id, s->peer);
+		session_close(s, 0, "bad PROXY protocol header");
+		return -1;
+	}
+	evbuffer_drain(in, (size_t)r);
+	s->proxy_in = false;
+	if (pa.family != AF_UNSPEC) {
+		/* The client and the address it reached, per the proxy. */
+		memcpy(&s->peer_sa, &pa.src, sizeof(s->peer_sa));
+		memcpy(&s->local_sa, &pa.dst, sizeof(s->local_sa));
+		s->local_known = true;
+		session_format_peer((struct sockaddr *)&s->peer_sa, s->peer,
+		    sizeof(s->peer));
+	}
+	return 1;
+}
+
+/* Queue a PROXY v1/v2 header (per the route) ahead of all client data. */
+static void
+session_proxy_out(struct session *s)
+{
+	uint8_t hdr[PROXY_PROTO_V2_MAX_ENC + PROXY_PROTO_V1_MAX];
+	socklen_t len = sizeof(s->local_sa);
+	int n;
+
+	if (!s->local_known && getsockname(bufferevent_getfd(s->client),
+	    (struct sockaddr *)&s->local_sa, &len) == 0)
+		s->local_known = true;
+	if (s->route->backend_proxy_protocol == 1)
+		n = proxy_proto_encode_v1((struct sockaddr *)&s->peer_sa,
+		    (struct sockaddr *)&s->local_sa, (char *)hdr, sizeof(hdr));
+	else
+		n = proxy_proto_encode_v2((struct sockaddr *)&s->peer_sa,
+		    (struct sockaddr *)&s->local_sa, hdr, sizeof(hdr));
+	if (n > 0)
+		evbuffer_prepend(bufferevent_get_output(s->upstream), hdr,
+		    (size_t)n);
 }
 
 /* Read the request head; on a complete one, upgrade. -1: s is gone. */
@@ -544,6 +618,8 @@ session_handshake(struct session *s)
 	char *p;
 	int r;
 
+	if (s->proxy_in && (r = session_proxy_header(s)) != 1)
+		return r;
 	len = evbuffer_get_length(in);
 	if (len > cfg->max_header_size)
 		len = cfg->max_header_size;

@@ -1,0 +1,94 @@
+"""PROXY protocol: v1/v2 headers from a load balancer on a proxy_protocol
+listener name the real client (logs, and what backends are told); routes
+with backend_proxy_protocol send v1/v2 headers to their backends."""
+import socket
+import struct
+import time
+
+from conftest import (RawWS, OP_BINARY, free_port, record_handler, wait_for)
+
+SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v2_header(src, sport, dst, dport):
+    addrs = socket.inet_aton(src) + socket.inet_aton(dst) + \
+        struct.pack("!HH", sport, dport)
+    return SIG + bytes([0x21, 0x11]) + struct.pack("!H", len(addrs)) + addrs
+
+
+def open_via(port, preamble, path="/rec"):
+    """Connect, send the preamble and an upgrade in one write, read 101."""
+    ws = RawWS(port, timeout=10)
+    head, _ = RawWS.request_head(path=path)
+    ws.send(preamble + head)
+    assert ws.read_head() == 101
+    return ws
+
+
+def start_pp(gateway_factory, backends, route_keys):
+    rec = backends(record_handler)
+    pport = free_port()
+    keys = {"backend": rec.spec}
+    keys.update(route_keys)
+    g = gateway_factory(routes=[("/rec", keys)],
+                        gateway={"listen": "127.0.0.1:%d proxy_protocol"
+                                 % pport})
+    return g, rec, pport
+
+
+def test_v1_from_load_balancer_names_the_client(gateway_factory, backends):
+    g, rec, pport = start_pp(gateway_factory, backends, {})
+    ws = open_via(pport, b"PROXY TCP4 203.0.113.7 127.0.0.1 40001 443\r\n")
+    ws.send_frame(OP_BINARY, b"data")
+    conn = rec.wait_conn(0)
+    wait_for(lambda: bytes(conn.received) == b"data", 5, what="relay")
+    ws.send_close(1000)
+    ws.expect_close(1000, timeout=5)
+    ws.close()
+    line = g.wait_session_lines(1)[0]
+    assert line["client"] == "203.0.113.7:40001"
+
+
+def test_v2_from_load_balancer_and_bad_header_dropped(gateway_factory,
+                                                      backends):
+    g, rec, pport = start_pp(gateway_factory, backends, {})
+    ws = open_via(pport, v2_header("198.51.100.9", 5555, "127.0.0.1", 443))
+    ws.send_close(1000)
+    ws.expect_close(1000, timeout=5)
+    ws.close()
+    assert g.wait_session_lines(1)[0]["client"] == "198.51.100.9:5555"
+    # A plain request on the proxy_protocol listener: no PROXY header.
+    s = socket.create_connection(("127.0.0.1", pport), timeout=5)
+    head, _ = RawWS.request_head(path="/rec")
+    s.sendall(head)
+    assert s.recv(100) == b""         # dropped, no HTTP answer
+    s.close()
+    g.wait_log(r"bad PROXY protocol header")
+    assert rec.count == 1
+
+
+def test_backend_gets_v1_header_then_the_data(gateway_factory, backends):
+    g, rec, pport = start_pp(gateway_factory, backends,
+                          {"backend_proxy_protocol": "v1"})
+    ws = RawWS.open(g.port, path="/rec",
+                    trailing=b"")       # direct client, no PROXY in
+    cport = ws.sock.getsockname()[1]
+    ws.send_frame(OP_BINARY, b"payload")
+    conn = rec.wait_conn(0)
+    want = ("PROXY TCP4 127.0.0.1 127.0.0.1 %d %d\r\n" % (cport, g.port)
+            ).encode() + b"payload"
+    wait_for(lambda: bytes(conn.received) == want, 5,
+             what="PROXY v1 line then payload at the backend")
+    ws.close()
+
+
+def test_real_client_passes_through_as_v2(gateway_factory, backends):
+    g, rec, pport = start_pp(gateway_factory, backends,
+                          {"backend_proxy_protocol": "v2"})
+    ws = open_via(pport, b"PROXY TCP4 203.0.113.7 192.0.2.1 40001 443\r\n")
+    ws.send_frame(OP_BINARY, b"x")
+    conn = rec.wait_conn(0)
+    want = v2_header("203.0.113.7", 40001, "192.0.2.1", 443) + b"x"
+    wait_for(lambda: bytes(conn.received) == want, 5,
+             what="PROXY v2 header naming the real client, then data")
+    ws.close()
