@@ -17,7 +17,8 @@ MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 
-PKGS       := libevent libevent_openssl libevent_pthreads openssl inih
+PKGS       := libevent libevent_openssl libevent_pthreads openssl inih \
+	      libsystemd
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 

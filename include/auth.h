@@ -55,8 +55,9 @@ enum auth_err {
 struct auth_key;
 
 /*
- * What the claims must say. Zero-initialised, nothing but exp/nbf (when
- * present) is checked at time 0 with no leeway.
+ * What the claims must say. Zeroed, it means: time 0, no leeway, exp
+ * optional, and tokens carrying "aud" or "path" refused (no audience, no
+ * request path). exp and nbf, when present, are always checked.
  */
 struct auth_claims_req {
 	int64_t		 now;		/* seconds since the epoch */
@@ -137,6 +138,8 @@ const char *auth_alg_name(enum auth_alg alg);
  * numbers (a fraction counts as the next whole second; exponents are
  * refused), "aud" a string or an array of strings, "path" a string.
  * Duplicate names in either object are refused, after unescaping.
+ * key and req must not be NULL; token need not be NUL-terminated. Uses
+ * about 24 KiB of stack and no heap except OpenSSL's verify context.
  */
 int	auth_jwt_verify(const char *token, size_t len,
 	    const struct auth_key *key, const struct auth_claims_req *req);

@@ -66,6 +66,11 @@ struct config_route {
 	uint64_t	 connect_timeout_ms;
 	uint64_t	 max_message_size;	/* bytes; 0 = unlimited */
 	uint64_t	 backend_proxy_protocol; /* 0 off, 1 v1, 2 v2 */
+	/* Static files for plain GET/HEAD (static.c): an absolute path to
+	 * a directory that existed at load time; NULL = none. A route needs
+	 * a root or backends, or both. */
+	char		*root;
+	char		*index_file;	/* "index" key; NULL = CONFIG_DEFAULT_INDEX */
 };
 
 struct config {
@@ -100,6 +105,7 @@ struct config {
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS		0
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT_MS	5000
 #define CONFIG_DEFAULT_MAX_MESSAGE_SIZE		(16 * 1024 * 1024)
+#define CONFIG_DEFAULT_INDEX			"index.html"
 
 /*
  * Read and check the file at path. On success returns 0 and *out owns a new

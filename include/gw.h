@@ -7,6 +7,7 @@
 #define GW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -35,6 +36,7 @@ struct gw_worker {
 	long			 refuse_logged;	/* second of the last 503 log */
 	struct event		*wake;		/* another thread: "drain now" */
 	struct event		*drain_timer;	/* drain_timeout */
+	size_t			 drain_batch;	/* closes per drain tick */
 	struct metrics		 m;
 };
 

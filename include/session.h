@@ -44,8 +44,12 @@ void	session_refuse(struct gw_worker *w, int fd, int status,
  */
 void	session_close(struct session *s, uint16_t code, const char *cause);
 
-/* SIGTERM: every session is sent close 1001 (or dropped, if no 101 yet). */
-void	session_drain_all(struct gw_worker *w);
+/*
+ * SIGTERM: send close 1001 to up to max more sessions of w (those still
+ * in the handshake are dropped, whatever max says). Returns how many open
+ * sessions are left to close.
+ */
+size_t	session_drain_some(struct gw_worker *w, size_t max);
 
 /* At exit: free every session at once (logged), no close handshakes. */
 void	session_free_all(struct gw_worker *w);

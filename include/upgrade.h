@@ -15,6 +15,9 @@
 #define UPGRADE_ACCEPT_LEN	28	/* base64 of a SHA-1 */
 #define UPGRADE_DEFAULT_MAX_HEAD 8192
 
+/* upgrade_parse: a complete plain GET/HEAD request, not an upgrade. */
+#define UPGRADE_PLAIN		(-3)
+
 struct upgrade_slice {
 	const char	*p;
 	size_t		 len;
@@ -29,6 +32,11 @@ struct upgrade_req {
 	struct upgrade_slice origin;	/* len 0: no Origin header */
 	struct upgrade_slice key;	/* Sec-WebSocket-Key, trimmed */
 	struct upgrade_slice forwarded_for; /* X-Forwarded-For, if any */
+	/* Plain requests (UPGRADE_PLAIN): validators for a 304, as sent
+	 * (the last such header if repeated); len 0 if absent. */
+	struct upgrade_slice if_none_match;
+	struct upgrade_slice if_modified_since;
+	bool		 head;		/* UPGRADE_PLAIN: method is HEAD */
 	/* Sec-WebSocket-Protocol tokens in the order offered, across every
 	 * such header; extra tokens past UPGRADE_MAX_PROTOCOLS are a 400. */
 	struct upgrade_slice protocols[UPGRADE_MAX_PROTOCOLS];
@@ -46,13 +54,22 @@ struct upgrade_req {
  *       the head's length (bytes after it are frame data to keep);
  *   -2  the head is incomplete and shorter than max_head: read more;
  *   -1  refused: req->status and req->error say why (400 malformed,
- *       405 not GET, 426 Sec-WebSocket-Version not 13, 431 head too big).
+ *       405 not GET, 426 Sec-WebSocket-Version not 13, 431 head too big);
+ *   UPGRADE_PLAIN (-3)  the head is complete and a well-formed plain
+ *       HTTP/1.0 or 1.x GET or HEAD that does not ask for WebSocket:
+ *       method, target, path, query, host (len 0 if an HTTP/1.0 request
+ *       sent none), if_none_match, if_modified_since and head are set.
  * Checks (RFC 6455 §4.2.1): GET, HTTP/1.1 (or later 1.x), origin-form
  * target, one Host, Upgrade containing the token "websocket", Connection
  * containing the token "upgrade" (both case-insensitive lists), version
  * 13, and a key that is the base64 of exactly 16 bytes. Duplicate Host,
  * Upgrade, Sec-WebSocket-Key or Origin headers are a 400. Bare CR, NUL
  * and obs-fold are a 400. req is fully written in every case.
+ * A request is judged as a handshake when it has an Upgrade header
+ * listing "websocket" or any Sec-WebSocket-Key, -Version or -Protocol
+ * header; otherwise it is plain: GET or HEAD (case-sensitive) with one
+ * valid Host (optional in HTTP/1.0) and no body is UPGRADE_PLAIN, another
+ * method a 405, a missing, repeated or bad Host or a body a 400.
  */
 int	upgrade_parse(const char *buf, size_t len, size_t max_head,
 	    struct upgrade_req *req);

@@ -632,7 +632,9 @@ auth_claims_check(const struct auth_claims *c)
 		return AUTH_ERR_EXPIRED;
 	if (c->has_nbf && r->now < c->nbf - leeway)
 		return AUTH_ERR_NOT_YET_VALID;
-	if (c->has_aud != (r->audience != NULL) || (c->has_aud && !c->aud_ok))
+	/* RFC 7519 §4.1.3: an "aud" must name us, and one is required when
+	 * we have an audience (aud_ok is never set without one). */
+	if ((c->has_aud || r->audience != NULL) && !c->aud_ok)
 		return AUTH_ERR_AUDIENCE;
 	if (c->has_path ? r->path == NULL || !auth_path_match(c->path,
 	    c->path_len, r->path, r->path_len) : r->require_path)

@@ -26,6 +26,7 @@
  * (config_finish), so section order does not matter.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <arpa/inet.h>
@@ -62,6 +63,8 @@ enum config_rkey {
 	CONFIG_RKEY_CONNECT_TIMEOUT,
 	CONFIG_RKEY_MAX_MESSAGE,
 	CONFIG_RKEY_BACKEND_PROXY,
+	CONFIG_RKEY_ROOT,
+	CONFIG_RKEY_INDEX,
 	CONFIG_RKEY_COUNT
 };
 
@@ -122,9 +125,9 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_duration, config_set_size, config_set_admin,
     config_set_log_level, config_set_log_format, config_set_string,
     config_set_backend, config_set_origins, config_set_subprotocols,
-    config_set_proxy_version;
+    config_set_proxy_version, config_set_root, config_set_index;
 static config_copy_fn config_copy_u64, config_copy_backends,
-    config_copy_origins, config_copy_subprotocols;
+    config_copy_origins, config_copy_subprotocols, config_copy_string;
 
 #define CONFIG_G(f)	offsetof(struct config, f)
 #define CONFIG_R(f)	offsetof(struct config_route, f)
@@ -181,6 +184,10 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	[CONFIG_RKEY_BACKEND_PROXY] = { "backend_proxy_protocol",
 	    config_set_proxy_version, config_copy_u64,
 	    CONFIG_R(backend_proxy_protocol), 0, 2, NULL, 0 },
+	[CONFIG_RKEY_ROOT] = { "root", config_set_root, config_copy_string,
+	    CONFIG_R(root), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_INDEX] = { "index", config_set_index, config_copy_string,
+	    CONFIG_R(index_file), 0, 0, NULL, 0 },
 };
 
 /* ---- small helpers ---- */
@@ -836,6 +843,54 @@ config_set_string(struct config_ctx *c, const struct config_key *k,
 	return 0;
 }
 
+/*
+ * root: an absolute path to a directory that exists now. The check is at
+ * load (and reload) time only; static.c copes with it vanishing later.
+ */
+static int
+config_set_root(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct stat	st;
+
+	if (value[0] != '/') {
+		config_errorx(c, "%s: '%s' is not an absolute path", k->name,
+		    value);
+		return -1;
+	}
+	if (stat(value, &st) == -1) {
+		config_errorx(c, "%s: '%s': %s", k->name, value,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		config_errorx(c, "%s: '%s' is not a directory", k->name, value);
+		return -1;
+	}
+	return config_set_string(c, k, obj, value);
+}
+
+/* index: one file name inside a directory, not hidden (no '/', no '.'). */
+static int
+config_set_index(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	size_t	i;
+
+	for (i = 0; value[i] != '\0'; i++)
+		if ((unsigned char)value[i] <= 0x20 ||
+		    (unsigned char)value[i] == 0x7f || value[i] == '/' ||
+		    value[i] == '\\')
+			break;
+	if (value[i] != '\0' || value[0] == '.') {
+		config_errorx(c, "%s: bad file name '%s' (one name such as "
+		    "index.html: no '/', blanks or leading '.')", k->name,
+		    value);
+		return -1;
+	}
+	return config_set_string(c, k, obj, value);
+}
+
 /* "*", "null" or scheme://host[:port] without a path (RFC 6454 §6.2). */
 static int
 config_origin_ok(const char *o, size_t n)
@@ -1003,6 +1058,23 @@ config_copy_subprotocols(const struct config_key *k, struct config_route *dst,
 	    src->subprotocols, src->nsubprotocols);
 }
 
+/* The char * at k->off. */
+static int
+config_copy_string(const struct config_key *k, struct config_route *dst,
+    const struct config_route *src)
+{
+	char	*d, *s;
+
+	memcpy(&d, (char *)dst + k->off, sizeof(d));
+	memcpy(&s, (const char *)src + k->off, sizeof(s));
+	free(d);
+	d = NULL;
+	if (s != NULL && (d = strdup(s)) == NULL)
+		return -1;
+	memcpy((char *)dst + k->off, &d, sizeof(d));
+	return 0;
+}
+
 /* ---- structure ---- */
 
 static void
@@ -1027,6 +1099,8 @@ config_route_clear(struct config_route *r)
 	free(r->backends);
 	config_strv_free(r->origins, r->norigins);
 	config_strv_free(r->subprotocols, r->nsubprotocols);
+	free(r->root);
+	free(r->index_file);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1385,10 +1459,14 @@ config_route_finish(struct config_ctx *c, size_t i)
 			return -1;
 		}
 	}
-	if (r->nbackends == 0)
+	if (r->nbackends == 0 && r->root == NULL)
 		config_error(c, r->line, "[route %s%s]: no backend (set "
 		    "backend here or in [gateway])", r->path,
 		    r->prefix ? "/*" : "");
+	/* index in [gateway] is a default for the routes that have a root. */
+	if (set[CONFIG_RKEY_INDEX] != 0 && r->root == NULL)
+		config_error(c, set[CONFIG_RKEY_INDEX], "index: needs a root "
+		    "([route %s%s])", r->path, r->prefix ? "/*" : "");
 	if (r->heartbeat_interval_ms > 0 && r->heartbeat_timeout_ms == 0) {
 		line = set[CONFIG_RKEY_HB_TIMEOUT];
 		if (line == 0)

@@ -21,6 +21,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <systemd/sd-daemon.h>
 
 #include "admin.h"
 #include "config.h"
@@ -190,6 +191,36 @@ main_drain_poll_cb(evutil_socket_t fd, short what, void *arg)
 		    &tick);
 }
 
+/*
+ * Close 1001 goes out spread over the first half of drain_timeout (the
+ * rest is for close handshakes and flushing), a batch every tick, so a
+ * fleet of clients does not reconnect elsewhere all in the same instant.
+ */
+#define MAIN_DRAIN_TICK_MS	20
+
+static size_t
+main_drain_batch(const struct gw_worker *w, uint64_t drain_ms)
+{
+	uint64_t ticks = drain_ms / 2 / MAIN_DRAIN_TICK_MS;
+
+	if (ticks <= 1)
+		return SIZE_MAX;
+	return (size_t)((w->nsessions + ticks - 1) / ticks);
+}
+
+static void
+main_drain_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval tick = { 0, MAIN_DRAIN_TICK_MS * 1000 };
+	struct gw_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (session_drain_some(w, w->drain_batch) > 0)
+		event_base_once(w->base, -1, EV_TIMEOUT, main_drain_tick_cb, w,
+		    &tick);
+}
+
 /* In w's own thread: stop accepting, close every session with 1001. */
 static void
 main_worker_drain(struct gw_worker *w)
@@ -204,7 +235,8 @@ main_worker_drain(struct gw_worker *w)
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(w->drain_timer, &tv);
-	session_drain_all(w);
+	w->drain_batch = main_drain_batch(w, ms);
+	main_drain_tick_cb(-1, 0, w);
 	if (w->index == 0)
 		main_drain_poll_cb(-1, 0, w);
 	else if (w->nsessions == 0)
@@ -300,6 +332,7 @@ main_reload(struct gw_worker *w0)
 	log_set((int)cfg->log_level > (int)main_level ?
 	    (enum log_level)cfg->log_level : main_level,
 	    cfg->log_format == CONFIG_LOG_JSON);
+	sd_notify(0, "RELOADING=1");
 	main_worker_take(w0, gen);
 	for (i = 1; i < main_nworkers; i++) {
 		gen_ref(gen);
@@ -312,6 +345,7 @@ main_reload(struct gw_worker *w0)
 	}
 	log_info("reloaded %s: %zu routes, %zu listen addresses",
 	    main_opts.conf, cfg->nroutes, cfg->nlistens);
+	sd_notify(0, "READY=1\nSTATUS=reloaded");
 	gen_unref(gen);
 }
 
@@ -337,6 +371,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: draining %llu sessions (up to %llums)", (int)sig,
 	    (unsigned long long)atomic_load(&gw_sessions_total),
 	    (unsigned long long)w0->cfg->drain_timeout_ms);
+	sd_notify(0, "STOPPING=1\nSTATUS=draining");
 	for (i = 1; i < main_nworkers; i++)
 		event_active(main_workers[i].wake, EV_READ, 0);
 	main_worker_drain(w0);
@@ -584,6 +619,9 @@ main(int argc, char **argv)
 	log_info("wsgate %s started: %u workers, %zu routes, "
 	    "max_connections %llu", WSGATE_VERSION, main_nworkers,
 	    cfg->nroutes, (unsigned long long)cfg->max_connections);
+	/* systemd Type=notify: listening now (no-op outside systemd). */
+	sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=serving %zu routes",
+	    (unsigned long)getpid(), cfg->nroutes);
 
 	for (i = 1; i < main_nworkers; i++)
 		if (pthread_create(&threads[i], NULL, main_worker_run,

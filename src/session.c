@@ -444,15 +444,26 @@ session_close(struct session *s, uint16_t code, const char *cause)
 	session_maybe_free(s);
 }
 
-void
-session_drain_all(struct gw_worker *w)
+size_t
+session_drain_some(struct gw_worker *w, size_t max)
 {
 	struct session *s, *next;
+	size_t left = 0;
 
 	for (s = LIST_FIRST(&w->sessions); s != NULL; s = next) {
 		next = LIST_NEXT(s, entry);
-		session_close(s, 1001, "server shutting down");
+		if (s->state == SESSION_CLOSING || s->state == SESSION_HTTP_ERROR)
+			continue;
+		/* No upgrade yet: nothing to say, no time to give. */
+		if (s->state == SESSION_HANDSHAKE)
+			session_close(s, 0, "server shutting down");
+		else if (max > 0) {
+			max--;
+			session_close(s, 1001, "server shutting down");
+		} else
+			left++;
 	}
+	return left;
 }
 
 void

@@ -193,7 +193,7 @@ token_file_line(struct token_map *m, const char *s, size_t len,
 	const char		*sep, *target, *p, *end = s + len;
 	size_t			 tlen, i;
 
-	/* websockify splits at ": "; we also take a blank tab or none. */
+	/* websockify splits at ": "; ":\t" too, else the first colon. */
 	for (sep = NULL, p = s; p < s + len &&
 	    (p = memchr(p, ':', (size_t)(s + len - p))) != NULL; p++)
 		if (p + 1 < s + len && (p[1] == ' ' || p[1] == '\t')) {

@@ -8,8 +8,19 @@
  *
  * Order of refusals when several things are wrong, so that answers do not
  * depend on header order: 431 (size, header count) > 400 (syntax of the
- * request line and header lines) > 405 (method) > 400 (missing, duplicate
- * or bad WebSocket headers) > 426 (Sec-WebSocket-Version not 13).
+ * request line and header lines) > 400 (HTTP/1.0 upgrade) > 405 (method)
+ * > 400 (missing, duplicate or bad WebSocket headers) > 426
+ * (Sec-WebSocket-Version not 13).
+ *
+ * Plain requests: a well-formed head that does not ask for WebSocket (no
+ * Upgrade header listing "websocket", no Sec-WebSocket-Key, -Version or
+ * -Protocol header) is not judged by §4.2.1. A GET or HEAD of that kind
+ * is UPGRADE_PLAIN, for the static web root; other methods are a 405.
+ * Any sign of a WebSocket handshake keeps the request on the WebSocket
+ * path, so a broken handshake still gets its 400/426 and never a file.
+ * Connection: upgrade alone is not such a sign: curl's h2c upgrade
+ * (Upgrade: h2c) is a plain request whose upgrade we ignore (RFC 7230
+ * §6.7).
  * An incomplete head is refused early when the bytes seen so far cannot
  * start a valid request (garbage, a TLS ClientHello, bare LF, NUL), so
  * such peers do not sit until the handshake timeout.
@@ -62,6 +73,8 @@ struct upgrade_hdrs {
 	bool		 upgrade_websocket;	/* Upgrade lists "websocket" */
 	bool		 connection_upgrade;	/* Connection lists "upgrade" */
 	bool		 has_body;		/* TE or Content-Length != 0 */
+	bool		 http10;		/* HTTP/1.0 request line */
+	unsigned	 nprotoheaders;		/* Sec-WebSocket-Protocol lines */
 	struct upgrade_slice version;
 	const char	*proto_error;		/* bad Sec-WebSocket-Protocol */
 };
@@ -268,13 +281,13 @@ upgrade_crlf(const char *buf, size_t n, size_t *i, struct upgrade_req *req,
 
 /*
  * The request line (RFC 7230 §3.1.1): method SP request-target SP
- * HTTP-version CRLF. On 0, *off is past its CRLF and req->method, target,
- * path and query are set. -2: buf ends inside it and what is there is a
- * valid start. -1: refused (400).
+ * HTTP-version CRLF. On 0, *off is past its CRLF, req->method, target,
+ * path and query are set and h->http10 says HTTP/1.0. -2: buf ends inside
+ * it and what is there is a valid start. -1: refused (400).
  */
 static int
 upgrade_request_line(const char *buf, size_t n, size_t *off,
-    struct upgrade_req *req)
+    struct upgrade_req *req, struct upgrade_hdrs *h)
 {
 	static const char	 proto[] = "HTTP/1.";
 	const char		*q;
@@ -315,7 +328,11 @@ upgrade_request_line(const char *buf, size_t n, size_t *off,
 		req->query.len = req->target.len - req->path.len - 1;
 	}
 
-	/* RFC 6455 §4.1: HTTP/1.1 or higher; we take HTTP/1.1 to HTTP/1.9. */
+	/*
+	 * RFC 6455 §4.1: HTTP/1.1 or higher; we take HTTP/1.1 to HTTP/1.9.
+	 * HTTP/1.0 passes here for plain requests; upgrade_check refuses
+	 * it for a WebSocket handshake.
+	 */
 	i++;
 	for (k = 0; k < sizeof(proto) - 1; k++, i++) {
 		if (i == n)
@@ -326,9 +343,10 @@ upgrade_request_line(const char *buf, size_t n, size_t *off,
 	}
 	if (i == n)
 		return -2;
-	if (buf[i] < '1' || buf[i] > '9')
+	if (buf[i] < '0' || buf[i] > '9')
 		return upgrade_bad_byte(req, (unsigned char)buf[i],
 		    "HTTP/1.1 or later required");
+	h->http10 = buf[i] == '0';
 	i++;
 	*off = i;
 	return upgrade_crlf(buf, n, off, req, "malformed request line");
@@ -385,6 +403,7 @@ upgrade_header(struct upgrade_req *req, struct upgrade_hdrs *h,
 		h->norigins++;
 		req->origin = *v;
 	} else if (upgrade_ieq(name, nlen, "sec-websocket-protocol")) {
+		h->nprotoheaders++;
 		upgrade_protocols(req, h, v);
 	} else if (upgrade_ieq(name, nlen, "x-forwarded-for")) {
 		req->forwarded_for = *v;
@@ -393,6 +412,10 @@ upgrade_header(struct upgrade_req *req, struct upgrade_hdrs *h,
 	} else if (upgrade_ieq(name, nlen, "content-length")) {
 		if (v->len != 1 || v->p[0] != '0')
 			h->has_body = true;
+	} else if (upgrade_ieq(name, nlen, "if-none-match")) {
+		req->if_none_match = *v;
+	} else if (upgrade_ieq(name, nlen, "if-modified-since")) {
+		req->if_modified_since = *v;
 	}
 }
 
@@ -463,7 +486,7 @@ upgrade_scan(const char *buf, size_t n, struct upgrade_req *req,
 	size_t	off = 0;
 	int	rc;
 
-	if ((rc = upgrade_request_line(buf, n, &off, req)) != 0)
+	if ((rc = upgrade_request_line(buf, n, &off, req, h)) != 0)
 		return rc;
 	for (;;) {
 		if (off == n)
@@ -483,12 +506,53 @@ upgrade_scan(const char *buf, size_t n, struct upgrade_req *req,
 	}
 }
 
-/* The §4.2.1 checks on a complete, well-formed head. */
+static bool
+upgrade_method_is(const struct upgrade_req *req, const char *m)
+{
+	return req->method.len == strlen(m) &&
+	    memcmp(req->method.p, m, req->method.len) == 0;
+}
+
+/*
+ * A complete, well-formed head that shows no sign of a WebSocket
+ * handshake: GET or HEAD is UPGRADE_PLAIN, anything else a 405.
+ */
+static int
+upgrade_check_plain(struct upgrade_req *req, const struct upgrade_hdrs *h)
+{
+	/* Methods are case-sensitive (RFC 7231 §4.1). */
+	req->head = upgrade_method_is(req, "HEAD");
+	if (!req->head && !upgrade_method_is(req, "GET"))
+		return upgrade_fail(req, 405, "method is not GET or HEAD");
+	/* RFC 7230 §5.4: HTTP/1.1 needs one Host; 1.0 may omit it. */
+	if (h->nhosts == 0 && !h->http10)
+		return upgrade_fail(req, 400, "missing Host header");
+	if (h->nhosts > 1)
+		return upgrade_fail(req, 400, "duplicate Host header");
+	if (h->nhosts == 1 && !upgrade_host_valid(&req->host))
+		return upgrade_fail(req, 400, "invalid Host header");
+	/* GET and HEAD carry no body here: bytes after the head are junk. */
+	if (h->has_body)
+		return upgrade_fail(req, 400, "request body not allowed");
+	return UPGRADE_PLAIN;
+}
+
+/*
+ * The §4.2.1 checks on a complete, well-formed head; or, if it does not
+ * ask for WebSocket at all, the plain request checks. Returns 0 (valid
+ * upgrade), UPGRADE_PLAIN or -1.
+ */
 static int
 upgrade_check(struct upgrade_req *req, const struct upgrade_hdrs *h)
 {
 	size_t	i;
 
+	if (!h->upgrade_websocket && h->nkeys == 0 && h->nversions == 0 &&
+	    h->nprotoheaders == 0)
+		return upgrade_check_plain(req, h);
+	/* RFC 6455 §4.1: the handshake needs HTTP/1.1 or later. */
+	if (h->http10)
+		return upgrade_fail(req, 400, "HTTP/1.1 or later required");
 	/* §4.2.1 item 1: the method MUST be GET (case-sensitive, §3.1.1). */
 	if (req->method.len != 3 || memcmp(req->method.p, "GET", 3) != 0)
 		return upgrade_fail(req, 405, "method is not GET");
@@ -579,8 +643,8 @@ upgrade_parse(const char *buf, size_t len, size_t max_head,
 	if ((rc = upgrade_scan(buf, head_len, req, &h)) != 0)
 		return rc == -2 ? upgrade_fail(req, 400,
 		    "malformed request head") : -1;
-	if (upgrade_check(req, &h) != 0)
-		return -1;
+	if ((rc = upgrade_check(req, &h)) != 0)
+		return rc;
 	return (int)head_len;
 }
 
