@@ -50,7 +50,7 @@ else
 Q := @
 endif
 
-PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto
+PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file
 DAEMON_MODS := main log listener session upstream heartbeat metrics tls admin gen
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
@@ -64,6 +64,8 @@ UNIT_DEPS_upgrade  := upgrade
 UNIT_DEPS_config   := config
 UNIT_DEPS_route    := route config
 UNIT_DEPS_proxy_proto := proxy_proto
+UNIT_DEPS_auth     := auth
+UNIT_DEPS_token_file := token_file
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
 	deps test-deps run-deps deb
@@ -78,7 +80,7 @@ endif
 
 $(BUILD)/wsgate: $(OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lcrypt -lm
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	@echo "  CC      $<"
@@ -95,7 +97,7 @@ $(BUILD) $(BUILD)/tests:
 .SECONDEXPANSION:
 $(BUILD)/test_%: $(BUILD)/tests/test_%.o $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(UNIT_DEPS_$$*)))
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -linih -lcrypto
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -linih -lcrypto -lcrypt
 
 # Unit tests always run under ASan + UBSan.
 unit-test:

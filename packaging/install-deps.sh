@@ -3,7 +3,7 @@
 #   install-deps.sh build   compiler side: libevent, OpenSSL, inih, pkg-config
 #   install-deps.sh test    + cmocka, pytest, websockets clients, clang
 set -eu
-want="build-essential pkg-config libevent-dev libssl-dev libinih-dev libsystemd-dev python3-websockets"
+want="build-essential pkg-config libevent-dev libssl-dev libinih-dev libsystemd-dev libcrypt-dev python3-websockets"
 case "${1:-build}" in
 test) want="$want libcmocka-dev python3-pytest python3-websocket python3-prometheus-client python3-yaml clang openssl man-db" ;;
 esac
