@@ -91,8 +91,9 @@ struct session {
 	struct event		 idle_timer;
 	bool			 hb_waiting;	/* ping sent, no frame since */
 	bool			 rx_seen;	/* client bytes since last ping */
-	size_t			 hb_out_mark;	/* client output length at ping */
-	uint64_t		 hb_down_mark;	/* bytes_down at ping */
+	uint64_t		 out_total;	/* bytes ever queued to the client */
+	uint64_t		 hb_ping_end;	/* out_total just after the ping */
+	uint64_t		 hb_acked_mark;	/* client-acked bytes at last look */
 	size_t			 linger_mark;	/* output left at last linger */
 	struct timeval		 last_io;	/* last data either way */
 	struct timespec		 ping_sent;	/* CLOCK_MONOTONIC */

@@ -9,6 +9,8 @@
  */
 #include <stdbool.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -40,21 +42,43 @@ hb_send_ping(struct session *s)
 	    'e' };
 
 	evbuffer_add(bufferevent_get_output(s->client), ping, sizeof(ping));
+	s->out_total += sizeof(ping);
 	clock_gettime(CLOCK_MONOTONIC, &s->ping_sent);
 }
 
 /*
- * Has the client taken any of our output since the ping? Then it is alive
- * though its pong still waits behind the data it is reading: the ping was
- * queued after everything already buffered for it.
+ * Bytes of client output the client's TCP has acknowledged so far: handed
+ * to the kernel minus what the kernel still holds unacknowledged. TLS
+ * output is counted before encryption, so there only what left our own
+ * buffer is known.
+ */
+static uint64_t
+hb_client_acked(const struct session *s)
+{
+	uint64_t sent = s->out_total -
+	    evbuffer_get_length(bufferevent_get_output(s->client));
+	int unacked = 0;
+
+	if (!s->tls && ioctl(bufferevent_getfd(s->client), SIOCOUTQ,
+	    &unacked) == 0 && unacked > 0 && (uint64_t)unacked <= sent)
+		sent -= (uint64_t)unacked;
+	return sent;
+}
+
+/*
+ * No pong and no frame since the ping: is the client still a live but
+ * slow reader? Only if the ping has not reached it yet (it waits behind
+ * data queued before it) while the client keeps acknowledging data. A
+ * client that got the ping and stays silent is dead.
  */
 static bool
-hb_client_drained(const struct session *s)
+hb_client_busy_reading(struct session *s)
 {
-	size_t now = evbuffer_get_length(bufferevent_get_output(s->client));
-	uint64_t added = s->bytes_down - s->hb_down_mark;
+	uint64_t acked = hb_client_acked(s);
+	bool busy = acked < s->hb_ping_end && acked > s->hb_acked_mark;
 
-	return (uint64_t)s->hb_out_mark + added > (uint64_t)now;
+	s->hb_acked_mark = acked;
+	return busy;
 }
 
 static void
@@ -72,9 +96,8 @@ hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 		hb_send_ping(s);
 		s->hb_waiting = true;
 		s->rx_seen = false;
-		s->hb_out_mark = evbuffer_get_length(
-		    bufferevent_get_output(s->client));
-		s->hb_down_mark = s->bytes_down;
+		s->hb_ping_end = s->out_total;
+		s->hb_acked_mark = hb_client_acked(s);
 		hb_arm(&s->hb_timer, r->heartbeat_timeout_ms);
 		return;
 	}
@@ -82,7 +105,7 @@ hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 	 * A client we stopped reading (its backend is full) may have
 	 * answered already: its pong waits unread. That is not death.
 	 */
-	if (!s->rx_seen && !s->client_paused && !hb_client_drained(s)) {
+	if (!s->rx_seen && !s->client_paused && !hb_client_busy_reading(s)) {
 		s->w->m.heartbeat_timeouts++;
 		s->end = METRICS_END_HEARTBEAT;
 		s->end_set = true;

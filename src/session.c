@@ -206,6 +206,7 @@ session_send_frame(struct session *s, enum ws_opcode op, const void *p,
 	evbuffer_add(out, hdr, hl);
 	if (len > 0)
 		evbuffer_add(out, p, len);
+	s->out_total += hl + len;
 }
 
 /* Queue the close frame: code (big-endian) and a reason of <= 123 bytes. */
@@ -993,6 +994,7 @@ session_upstream_read_cb(struct bufferevent *bev, void *arg)
 	evbuffer_add(out, hdr, hl);
 	evbuffer_add_buffer(out, in);
 	s->bytes_down += len;
+	s->out_total += hl + len;
 	hb_activity(s);
 	if (evbuffer_get_length(out) >= max) {
 		s->upstream_paused = true;
