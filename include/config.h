@@ -34,6 +34,12 @@ struct config_addr {
 	int		 line;		/* where it was written */
 };
 
+enum config_auth {
+	CONFIG_AUTH_OFF = 0,
+	CONFIG_AUTH_TOKEN,
+	CONFIG_AUTH_BASIC,
+};
+
 enum config_log_level {
 	CONFIG_LOG_ERROR = 0,
 	CONFIG_LOG_WARN,
@@ -66,6 +72,13 @@ struct config_route {
 	uint64_t	 connect_timeout_ms;
 	uint64_t	 max_message_size;	/* bytes; 0 = unlimited */
 	uint64_t	 backend_proxy_protocol; /* 0 off, 1 v1, 2 v2 */
+	uint64_t	 auth;			/* CONFIG_AUTH_* */
+	char		*token_secret_file;	/* auth = token: HS256 */
+	char		*token_public_key_file;	/* auth = token: RS256/ES256 */
+	char		*token_audience;	/* NULL: aud not checked */
+	uint64_t	 token_require_path;	/* 1: "path" claim required */
+	char		*htpasswd_file;		/* auth = basic */
+	char		*token_file;		/* websockify token targets */
 	/* Static files for plain GET/HEAD (static.c): an absolute path to
 	 * a directory that existed at load time; NULL = none. A route needs
 	 * a root or backends, or both. */

@@ -7,10 +7,20 @@
 #ifndef GEN_H
 #define GEN_H
 
+#include <stddef.h>
+
 #include <openssl/ssl.h>
 
 struct config;
 struct metrics_route;
+struct auth_key;
+struct token_map;
+
+/* What a route's access control needs, loaded from its files. */
+struct gen_route {
+	struct auth_key		*key;		/* auth = token */
+	struct token_map	*tokens;	/* token_file */
+};
 
 struct gw_gen {
 	struct config		*cfg;		/* owned */
@@ -18,6 +28,7 @@ struct gw_gen {
 	unsigned		 nworkers;
 	/* [nworkers][cfg->nroutes]: each worker writes its own row only */
 	struct metrics_route	*mroutes;
+	struct gen_route	*routes;	/* [cfg->nroutes] */
 	_Atomic unsigned	 refs;
 };
 
@@ -26,6 +37,11 @@ struct gw_gen {
  * failure) with one reference held by the caller. NULL when out of memory.
  */
 struct gw_gen	*gen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers);
+/*
+ * Read every route's key and token files (refusing key files others may
+ * read). Returns 0, or -1 with "file:line: message" lines in err.
+ */
+int		 gen_load_routes(struct gw_gen *g, char *err, size_t errlen);
 void		 gen_ref(struct gw_gen *g);
 /* Drop a reference; the last one frees the generation. NULL is fine. */
 void		 gen_unref(struct gw_gen *g);

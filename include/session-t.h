@@ -14,6 +14,7 @@
 
 #include <event2/event_struct.h>
 
+#include "config.h"
 #include "metrics.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
@@ -56,6 +57,8 @@ struct session {
 	/* route and backend choice */
 	const struct config_route *route;
 	const struct config_addr *backend;	/* current attempt's */
+	struct config_addr	 fixed;		/* token_file target (spec ours) */
+	bool			 has_fixed;	/* ... use it, no failover */
 	uint64_t		 rr;		/* round-robin ticket */
 	size_t			 attempt;	/* failovers so far */
 	int			 connect_err;	/* errno of a failed attempt */

@@ -32,6 +32,7 @@ struct upgrade_req {
 	struct upgrade_slice origin;	/* len 0: no Origin header */
 	struct upgrade_slice key;	/* Sec-WebSocket-Key, trimmed */
 	struct upgrade_slice forwarded_for; /* X-Forwarded-For, if any */
+	struct upgrade_slice authorization; /* Authorization, if any */
 	/* Plain requests (UPGRADE_PLAIN): validators for a 304, as sent
 	 * (the last such header if repeated); len 0 if absent. */
 	struct upgrade_slice if_none_match;

@@ -65,6 +65,13 @@ enum config_rkey {
 	CONFIG_RKEY_BACKEND_PROXY,
 	CONFIG_RKEY_ROOT,
 	CONFIG_RKEY_INDEX,
+	CONFIG_RKEY_AUTH,
+	CONFIG_RKEY_TOKEN_SECRET,
+	CONFIG_RKEY_TOKEN_PUBKEY,
+	CONFIG_RKEY_TOKEN_AUDIENCE,
+	CONFIG_RKEY_TOKEN_REQUIRE_PATH,
+	CONFIG_RKEY_HTPASSWD,
+	CONFIG_RKEY_TOKEN_FILE,
 	CONFIG_RKEY_COUNT
 };
 
@@ -125,7 +132,8 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_duration, config_set_size, config_set_admin,
     config_set_log_level, config_set_log_format, config_set_string,
     config_set_backend, config_set_origins, config_set_subprotocols,
-    config_set_proxy_version, config_set_root, config_set_index;
+    config_set_proxy_version, config_set_root, config_set_index,
+    config_set_auth, config_set_onoff;
 static config_copy_fn config_copy_u64, config_copy_backends,
     config_copy_origins, config_copy_subprotocols, config_copy_string;
 
@@ -188,6 +196,22 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	    CONFIG_R(root), 0, 0, NULL, 0 },
 	[CONFIG_RKEY_INDEX] = { "index", config_set_index, config_copy_string,
 	    CONFIG_R(index_file), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_AUTH] = { "auth", config_set_auth, config_copy_u64,
+	    CONFIG_R(auth), 0, 2, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_SECRET] = { "token_secret_file", config_set_string,
+	    config_copy_string, CONFIG_R(token_secret_file), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_PUBKEY] = { "token_public_key_file",
+	    config_set_string, config_copy_string,
+	    CONFIG_R(token_public_key_file), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_AUDIENCE] = { "token_audience", config_set_string,
+	    config_copy_string, CONFIG_R(token_audience), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_REQUIRE_PATH] = { "token_require_path",
+	    config_set_onoff, config_copy_u64, CONFIG_R(token_require_path),
+	    0, 1, NULL, 0 },
+	[CONFIG_RKEY_HTPASSWD] = { "htpasswd_file", config_set_string,
+	    config_copy_string, CONFIG_R(htpasswd_file), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_FILE] = { "token_file", config_set_string,
+	    config_copy_string, CONFIG_R(token_file), 0, 0, NULL, 0 },
 };
 
 /* ---- small helpers ---- */
@@ -816,6 +840,34 @@ config_set_proxy_version(struct config_ctx *c, const struct config_key *k,
 	return 0;
 }
 
+/* auth = off | token | basic. */
+static int
+config_set_auth(struct config_ctx *c, const struct config_key *k, void *obj,
+    const char *value)
+{
+	static const char *const names[] = { "off", "token", "basic" };
+	int		 i;
+
+	if ((i = config_enum(c, k, value, names, 3, "off, token, basic")) == -1)
+		return -1;
+	*(uint64_t *)(void *)((char *)obj + k->off) = (uint64_t)i;
+	return 0;
+}
+
+/* off | on, stored as 0 | 1. */
+static int
+config_set_onoff(struct config_ctx *c, const struct config_key *k, void *obj,
+    const char *value)
+{
+	static const char *const names[] = { "off", "on" };
+	int		 i;
+
+	if ((i = config_enum(c, k, value, names, 2, "off, on")) == -1)
+		return -1;
+	*(uint64_t *)(void *)((char *)obj + k->off) = (uint64_t)i;
+	return 0;
+}
+
 static int
 config_set_log_format(struct config_ctx *c, const struct config_key *k,
     void *obj, const char *value)
@@ -1101,6 +1153,11 @@ config_route_clear(struct config_route *r)
 	config_strv_free(r->subprotocols, r->nsubprotocols);
 	free(r->root);
 	free(r->index_file);
+	free(r->token_secret_file);
+	free(r->token_public_key_file);
+	free(r->token_audience);
+	free(r->htpasswd_file);
+	free(r->token_file);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1459,10 +1516,18 @@ config_route_finish(struct config_ctx *c, size_t i)
 			return -1;
 		}
 	}
-	if (r->nbackends == 0 && r->root == NULL)
+	if (r->nbackends == 0 && r->root == NULL && r->token_file == NULL)
 		config_error(c, r->line, "[route %s%s]: no backend (set "
 		    "backend here or in [gateway])", r->path,
 		    r->prefix ? "/*" : "");
+	if (r->auth == CONFIG_AUTH_TOKEN && (r->token_secret_file == NULL) ==
+	    (r->token_public_key_file == NULL))
+		config_error(c, r->line, "[route %s%s]: auth = token needs "
+		    "exactly one of token_secret_file, token_public_key_file",
+		    r->path, r->prefix ? "/*" : "");
+	if (r->auth == CONFIG_AUTH_BASIC && r->htpasswd_file == NULL)
+		config_error(c, r->line, "[route %s%s]: auth = basic needs "
+		    "htpasswd_file", r->path, r->prefix ? "/*" : "");
 	/* index in [gateway] is a default for the routes that have a root. */
 	if (set[CONFIG_RKEY_INDEX] != 0 && r->root == NULL)
 		config_error(c, set[CONFIG_RKEY_INDEX], "index: needs a root "

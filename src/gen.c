@@ -2,11 +2,15 @@
  * gen: see include/gen.h.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "auth.h"
 #include "config.h"
 #include "gen.h"
 #include "metrics.h"
+#include "token_file.h"
 
 struct gw_gen *
 gen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers)
@@ -15,7 +19,11 @@ gen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers)
 
 	if ((g = calloc(1, sizeof(*g))) == NULL ||
 	    (g->mroutes = calloc((size_t)nworkers * cfg->nroutes + 1,
-	    sizeof(*g->mroutes))) == NULL) {
+	    sizeof(*g->mroutes))) == NULL ||
+	    (g->routes = calloc(cfg->nroutes + 1, sizeof(*g->routes))) ==
+	    NULL) {
+		if (g != NULL)
+			free(g->mroutes);
 		free(g);
 		config_free(cfg);
 		SSL_CTX_free(ctx);
@@ -37,12 +45,66 @@ gen_ref(struct gw_gen *g)
 void
 gen_unref(struct gw_gen *g)
 {
+	size_t i;
+
 	if (g == NULL || atomic_fetch_sub(&g->refs, 1) != 1)
 		return;
+	for (i = 0; i < g->cfg->nroutes; i++) {
+		auth_key_free(g->routes[i].key);
+		token_file_free(g->routes[i].tokens);
+	}
+	free(g->routes);
 	config_free(g->cfg);
 	SSL_CTX_free(g->tls_ctx);
 	free(g->mroutes);
 	free(g);
+}
+
+/* Append "file:line: what: why" to err. */
+static void
+gen_err(char *err, size_t errlen, const struct config *cfg,
+    const struct config_route *r, const char *why)
+{
+	size_t used = strlen(err);
+
+	snprintf(err + used, errlen - used, "%s%s:%d: [route %s%s]: %s",
+	    used > 0 ? "\n" : "", cfg->file != NULL ? cfg->file :
+	    "command line", r->line, r->path, r->prefix ? "/*" : "", why);
+}
+
+int
+gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
+{
+	const struct config_route *r;
+	struct gen_route *gr;
+	char why[512];
+	size_t i;
+	int rc = 0;
+
+	err[0] = '\0';
+	for (i = 0; i < g->cfg->nroutes; i++) {
+		r = &g->cfg->routes[i];
+		gr = &g->routes[i];
+		why[0] = '\0';
+		if (r->auth == CONFIG_AUTH_BASIC)
+			snprintf(why, sizeof(why), "auth = basic is not "
+			    "available in this version (use auth = token)");
+		else if (r->auth == CONFIG_AUTH_TOKEN &&
+		    r->token_secret_file != NULL)
+			auth_key_load_secret(r->token_secret_file, &gr->key,
+			    why, sizeof(why));
+		else if (r->auth == CONFIG_AUTH_TOKEN)
+			auth_key_load_public(r->token_public_key_file,
+			    &gr->key, why, sizeof(why));
+		if (why[0] == '\0' && r->token_file != NULL)
+			token_file_load(r->token_file, &gr->tokens, why,
+			    sizeof(why));
+		if (why[0] != '\0') {
+			gen_err(err, errlen, g->cfg, r, why);
+			rc = -1;
+		}
+	}
+	return rc;
 }
 
 struct metrics_route *

@@ -325,6 +325,19 @@ main_reload(struct gw_worker *w0)
 		log_warnx("reload failed: out of memory");
 		return;
 	}
+	if ((err = calloc(1, MAIN_ERRLEN)) == NULL ||
+	    gen_load_routes(gen, err, MAIN_ERRLEN) == -1) {
+		for (line = err != NULL ? strtok_r(err, "\n", &save) : NULL;
+		    line != NULL; line = strtok_r(NULL, "\n", &save))
+			log_warnx("reload: %s", line);
+		log_warnx("reload failed: still running the previous "
+		    "configuration");
+		free(err);
+		gen_unref(gen);
+		return;
+	}
+	free(err);
+	cfg = gen->cfg;
 	if ((cfg->admin_listen == NULL) != (w0->cfg->admin_listen == NULL) ||
 	    (cfg->admin_listen != NULL &&
 	    strcmp(cfg->admin_listen, w0->cfg->admin_listen) != 0))
@@ -493,6 +506,21 @@ main_tls(const struct config *cfg)
 	return ctx;
 }
 
+/* Key and token files of every route, or exit saying what is wrong. */
+static void
+main_load_routes(struct gw_gen *gen)
+{
+	char *err;
+
+	if ((err = calloc(1, MAIN_ERRLEN)) == NULL)
+		fatal("calloc");
+	if (gen_load_routes(gen, err, MAIN_ERRLEN) == -1) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	free(err);
+}
+
 /* Event base, resolver and wake-up events of one worker. */
 static void
 main_worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
@@ -565,9 +593,13 @@ main(int argc, char **argv)
 	main_parse_args(argc, argv, o);
 	cfg = main_load_config(o);
 	if (o->check) {
-		SSL_CTX_free(main_tls(cfg));	/* certificates load? */
+		/* Certificates, keys and token files load too? */
+		gen = gen_new(cfg, main_tls(cfg), 1);
+		if (gen == NULL)
+			fatal("calloc");
+		main_load_routes(gen);
+		gen_unref(gen);
 		printf("configuration OK\n");
-		config_free(cfg);
 		return 0;
 	}
 	main_level = o->verbose > 0 ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
@@ -581,6 +613,7 @@ main(int argc, char **argv)
 	main_nworkers = main_worker_count(cfg);
 	if ((gen = gen_new(cfg, main_tls(cfg), main_nworkers)) == NULL)
 		fatal("calloc");
+	main_load_routes(gen);
 	main_workers = calloc(main_nworkers, sizeof(*main_workers));
 	threads = calloc(main_nworkers, sizeof(*threads));
 	if (main_workers == NULL || threads == NULL)

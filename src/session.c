@@ -27,6 +27,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "auth.h"
 #include "config.h"
 #include "proxy_proto.h"
 #include "gen.h"
@@ -37,6 +38,7 @@
 #include "session-t.h"
 #include "session.h"
 #include "tls.h"
+#include "token_file.h"
 #include "upgrade.h"
 #include "upstream.h"
 
@@ -55,6 +57,8 @@ static void	session_state_timer_cb(evutil_socket_t, short, void *);
 static int	session_ws_input(struct session *);
 static size_t	session_queued(const struct session *);
 static void	session_proxy_out(struct session *);
+static void	session_http_error_hdr(struct session *, int, const char *,
+		    const char *);
 
 static const char *const session_state_names[] = {
 	"handshake", "http-error", "connecting", "open", "closing",
@@ -277,6 +281,7 @@ session_free(struct session *s)
 	event_del(&s->state_timer);
 	hb_stop(s);
 	LIST_REMOVE(s, entry);
+	free(s->fixed.spec);
 	gen_unref(s->gen);
 	w->nsessions--;
 	w->m.sessions_active--;
@@ -485,7 +490,16 @@ session_free_all(struct gw_worker *w)
 static void
 session_http_error(struct session *s, int status, const char *detail)
 {
-	char buf[512];
+	session_http_error_hdr(s, status, detail, NULL);
+}
+
+/* The same, with one extra header line (with its CRLF) after the status. */
+static void
+session_http_error_hdr(struct session *s, int status, const char *detail,
+    const char *header)
+{
+	char buf[640];
+	const char *eol;
 	int n;
 	struct log_field f[] = {
 		LOG_NUM("id", s->id),
@@ -497,7 +511,14 @@ session_http_error(struct session *s, int status, const char *detail)
 	metrics_count_status(&s->w->m, status);
 	log_event(LOG_LEVEL_INFO, "handshake_refused", f,
 	    sizeof(f) / sizeof(f[0]));
-	n = upgrade_response_error(buf, sizeof(buf), status, detail);
+	n = upgrade_response_error(buf, sizeof(buf) - 128, status, detail);
+	if (n > 0 && header != NULL && (eol = strstr(buf, "\r\n")) != NULL &&
+	    (size_t)n + strlen(header) < sizeof(buf)) {
+		memmove(buf + (eol - buf) + 2 + strlen(header), eol + 2,
+		    (size_t)n - (size_t)(eol - buf) - 2);
+		memcpy(buf + (eol - buf) + 2, header, strlen(header));
+		n += (int)strlen(header);
+	}
 	if (n > 0)
 		bufferevent_write(s->client, buf, (size_t)n);
 	session_set_state(s, SESSION_HTTP_ERROR);
@@ -507,14 +528,118 @@ session_http_error(struct session *s, int status, const char *detail)
 	session_client_progress(s);
 }
 
+/*
+ * token_file routes (websockify's): the "token" query parameter picks the
+ * target; an unknown one is a 404, never a connect anywhere else.
+ * Returns 0 with s->fixed set, or -1 after an HTTP error.
+ */
+static int
+session_token_target(struct session *s, const struct upgrade_req *req,
+    const struct gen_route *gr)
+{
+	const struct token_target *t = NULL;
+	char tok[TOKEN_FILE_MAX_TOKEN + 1], spec[300];
+	size_t len;
+	int r;
+
+	r = auth_query_param(req->query.p, req->query.len, "token", tok,
+	    sizeof(tok), &len);
+	if (r == -1) {
+		session_http_error(s, 400, "malformed token parameter");
+		return -1;
+	}
+	if (r == 1)
+		t = token_file_lookup(gr->tokens, tok, len);
+	explicit_bzero(tok, sizeof(tok));
+	if (t == NULL) {
+		session_http_error(s, 404, r == 1 ? "unknown token" :
+		    "no token parameter");
+		return -1;
+	}
+	memset(&s->fixed, 0, sizeof(s->fixed));
+	if (t->kind == TOKEN_FILE_UNIX) {
+		s->fixed.kind = CONFIG_ADDR_UNIX;
+		s->fixed.path = t->path;
+		snprintf(spec, sizeof(spec), "unix:%s", t->path);
+	} else {
+		s->fixed.kind = CONFIG_ADDR_TCP;
+		s->fixed.host = t->host;
+		s->fixed.port = t->port;
+		snprintf(spec, sizeof(spec), strchr(t->host, ':') != NULL ?
+		    "tcp:[%s]:%u" : "tcp:%s:%u", t->host, t->port);
+	}
+	if ((s->fixed.spec = strdup(spec)) == NULL) {
+		session_http_error(s, 500, "out of memory");
+		return -1;
+	}
+	s->has_fixed = true;
+	return 0;
+}
+
+/*
+ * auth = token: find the JWT (Authorization: Bearer, a "bearer.<JWT>"
+ * subprotocol entry, or the access_token / token query parameter) and
+ * verify it. Returns the index of the subprotocol entry it came in (or
+ * -1), or -2 after a 401. The token itself is never logged.
+ */
+static int
+session_check_token(struct session *s, const struct upgrade_req *req,
+    const struct config_route *r, const struct gen_route *gr)
+{
+	struct auth_claims_req cr;
+	const char *tok = NULL;
+	char *qbuf = NULL;
+	size_t len = 0, i;
+	int from = -1, rc, q;
+
+	if (!auth_bearer_token(req->authorization.p, req->authorization.len,
+	    &tok, &len)) {
+		tok = NULL;
+		for (i = 0; i < req->nprotocols && tok == NULL; i++)
+			if (auth_protocol_token(req->protocols[i].p,
+			    req->protocols[i].len, &tok, &len))
+				from = (int)i;
+	}
+	if (tok == NULL && (qbuf = malloc(AUTH_MAX_TOKEN + 1)) != NULL) {
+		q = auth_query_param(req->query.p, req->query.len,
+		    "access_token", qbuf, AUTH_MAX_TOKEN + 1, &len);
+		if (q == 0 && r->token_file == NULL)
+			q = auth_query_param(req->query.p, req->query.len,
+			    "token", qbuf, AUTH_MAX_TOKEN + 1, &len);
+		if (q == 1)
+			tok = qbuf;
+	}
+	memset(&cr, 0, sizeof(cr));
+	cr.now = (int64_t)time(NULL);
+	cr.require_exp = true;
+	cr.audience = r->token_audience;
+	cr.path = req->path.p;
+	cr.path_len = req->path.len;
+	cr.require_path = r->token_require_path != 0;
+	rc = tok == NULL ? AUTH_ERR_FORMAT :
+	    auth_jwt_verify(tok, len, gr->key, &cr);
+	if (qbuf != NULL) {
+		explicit_bzero(qbuf, AUTH_MAX_TOKEN + 1);
+		free(qbuf);
+	}
+	if (rc != AUTH_OK) {
+		session_http_error_hdr(s, 401, tok == NULL ? "no token" :
+		    auth_strerror(rc), "WWW-Authenticate: Bearer "
+		    "realm=\"wsgate\"\r\n");
+		return -2;
+	}
+	return from;
+}
+
 /* Route, origin, subprotocol checks and the 101. Returns -1 if s is gone. */
 static int
 session_accept_upgrade(struct session *s, const struct upgrade_req *req,
     size_t head_len)
 {
 	const struct config_route *r;
+	struct gen_route *gr;
 	char resp[1024];
-	int pi, n;
+	int pi, n, tokproto = -1;
 
 	r = route_match(s->cfg, req->path.p, req->path.len);
 	if (r == NULL) {
@@ -525,8 +650,21 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		session_http_error(s, 403, "origin not allowed");
 		return -1;
 	}
+	gr = &s->gen->routes[r - s->cfg->routes];
+	if (r->token_file != NULL && session_token_target(s, req, gr) == -1)
+		return -1;
+	if (r->auth == CONFIG_AUTH_TOKEN &&
+	    (tokproto = session_check_token(s, req, r, gr)) == -2)
+		return -1;
 	pi = upgrade_pick_protocol(req, (const char *const *)r->subprotocols,
 	    r->nsubprotocols);
+	/*
+	 * The token rode in as the only subprotocol offered: a browser
+	 * fails the handshake unless one it offered comes back, so echo it
+	 * (never when the client offered a real one too).
+	 */
+	if (pi < 0 && tokproto >= 0 && req->nprotocols == 1)
+		pi = tokproto;
 	n = upgrade_response_101(resp, sizeof(resp), req,
 	    pi >= 0 ? &req->protocols[pi] : NULL);
 	if (n < 0) {

@@ -407,6 +407,8 @@ upgrade_header(struct upgrade_req *req, struct upgrade_hdrs *h,
 		upgrade_protocols(req, h, v);
 	} else if (upgrade_ieq(name, nlen, "x-forwarded-for")) {
 		req->forwarded_for = *v;
+	} else if (upgrade_ieq(name, nlen, "authorization")) {
+		req->authorization = *v;
 	} else if (upgrade_ieq(name, nlen, "transfer-encoding")) {
 		h->has_body = true;
 	} else if (upgrade_ieq(name, nlen, "content-length")) {

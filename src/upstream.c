@@ -55,6 +55,15 @@ upstream_error_text(struct bufferevent *bev, int err)
 	return evutil_socket_error_to_string(err);
 }
 
+/* The backend for s's current attempt, or NULL when all were tried. */
+static const struct config_addr *
+upstream_backend(const struct session *s)
+{
+	if (s->has_fixed)
+		return s->attempt == 0 ? &s->fixed : NULL;
+	return route_backend(s->route, s->rr, s->attempt);
+}
+
 /* One attempt failed: log it and go on to the next backend. */
 static int
 upstream_failover(struct session *s, const char *why)
@@ -71,7 +80,7 @@ upstream_failover(struct session *s, const char *why)
 		session_upstream_failed(s, 1014, reason);
 		return -1;
 	}
-	if (route_backend(s->route, s->rr, s->attempt) == NULL) {
+	if (upstream_backend(s) == NULL) {
 		session_upstream_failed(s, 1014, reason);
 		return -1;
 	}
@@ -131,7 +140,7 @@ upstream_connect(struct session *s)
 	uint64_t ms;
 	char why[128];
 
-	s->backend = route_backend(s->route, s->rr, s->attempt);
+	s->backend = upstream_backend(s);
 	bev = bufferevent_socket_new(s->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		session_upstream_failed(s, 1011, "internal error: out of memory");
