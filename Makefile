@@ -50,7 +50,8 @@ else
 Q := @
 endif
 
-PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file
+PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
+	     iplimit
 DAEMON_MODS := main log listener session upstream heartbeat metrics tls admin gen
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
@@ -66,6 +67,7 @@ UNIT_DEPS_route    := route config
 UNIT_DEPS_proxy_proto := proxy_proto
 UNIT_DEPS_auth     := auth
 UNIT_DEPS_token_file := token_file
+UNIT_DEPS_iplimit  := iplimit
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
 	deps test-deps run-deps deb

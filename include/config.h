@@ -93,6 +93,8 @@ struct config {
 	size_t		 nlistens;
 	unsigned	 workers;	/* 0 = auto (one per core) */
 	uint64_t	 max_connections;
+	uint64_t	 max_connections_per_ip;	/* 0 = no limit */
+	uint64_t	 handshake_rate_per_ip;		/* a second; 0 = none */
 	uint64_t	 handshake_timeout_ms;
 	uint64_t	 drain_timeout_ms;
 	uint64_t	 max_header_size;	/* request head limit, bytes */

@@ -48,6 +48,7 @@ struct session {
 	struct sockaddr_storage	 local_sa;	/* the address it reached */
 	bool			 local_known;	/* local_sa is filled */
 	bool			 proxy_in;	/* PROXY header still awaited */
+	bool			 ip_counted;	/* holds an iplimit connection */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 
 	/* legs; NULL once that leg is gone */

@@ -75,7 +75,7 @@ enum config_rkey {
 	CONFIG_RKEY_COUNT
 };
 
-#define CONFIG_GKEY_COUNT	11	/* entries in config_gateway_keys[] */
+#define CONFIG_GKEY_COUNT	13	/* entries in config_gateway_keys[] */
 #define CONFIG_TKEY_COUNT	2	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
@@ -133,7 +133,7 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_log_level, config_set_log_format, config_set_string,
     config_set_backend, config_set_origins, config_set_subprotocols,
     config_set_proxy_version, config_set_root, config_set_index,
-    config_set_auth, config_set_onoff;
+    config_set_auth, config_set_onoff, config_set_rate;
 static config_copy_fn config_copy_u64, config_copy_backends,
     config_copy_origins, config_copy_subprotocols, config_copy_string;
 
@@ -158,6 +158,10 @@ static const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
 	{ "log_level", config_set_log_level, NULL, 0, 0, 0, NULL, 0 },
 	{ "log_format", config_set_log_format, NULL, 0, 0, 0, NULL, 0 },
 	{ "user", config_set_string, NULL, CONFIG_G(user), 0, 0, NULL, 0 },
+	{ "max_connections_per_ip", config_set_count, NULL,
+	    CONFIG_G(max_connections_per_ip), 0, 10000000, "0..10000000", 0 },
+	{ "handshake_rate_per_ip", config_set_rate, NULL,
+	    CONFIG_G(handshake_rate_per_ip), 0, 1000000, NULL, 0 },
 };
 
 static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
@@ -837,6 +841,27 @@ config_set_proxy_version(struct config_ctx *c, const struct config_key *k,
 	if ((i = config_enum(c, k, value, names, 3, "off, v1, v2")) == -1)
 		return -1;
 	*(uint64_t *)(void *)((char *)obj + k->off) = (uint64_t)i;
+	return 0;
+}
+
+/* "N/s" (N handshakes a second, N at once) or 0 = no limit. */
+static int
+config_set_rate(struct config_ctx *c, const struct config_key *k, void *obj,
+    const char *value)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(value, &end, 10);
+	if (end == value || errno != 0 || value[0] == '-' ||
+	    (strcmp(end, "/s") != 0 && !(n == 0 && *end == '\0')) ||
+	    n > k->max) {
+		config_errorx(c, "%s: bad rate '%s' (use N/s, N up to %llu, "
+		    "or 0)", k->name, value, (unsigned long long)k->max);
+		return -1;
+	}
+	*(uint64_t *)(void *)((char *)obj + k->off) = (uint64_t)n;
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 #include "gen.h"
 #include "gw.h"
 #include "heartbeat.h"
+#include "iplimit.h"
 #include "log.h"
 #include "route.h"
 #include "session-t.h"
@@ -57,6 +58,7 @@ static void	session_state_timer_cb(evutil_socket_t, short, void *);
 static int	session_ws_input(struct session *);
 static size_t	session_queued(const struct session *);
 static void	session_proxy_out(struct session *);
+static void	session_refuse_logged(struct gw_worker *, int, const char *);
 static void	session_http_error_hdr(struct session *, int, const char *,
 		    const char *);
 
@@ -118,6 +120,40 @@ session_refuse(struct gw_worker *w, int fd, int status, const char *detail)
 	close(fd);
 }
 
+/*
+ * max_connections_per_ip for a directly connected client: over it, a 503
+ * straight on fd (closed) and -1. s is not on any list yet.
+ */
+static int
+session_count_ip(struct session *s, int fd)
+{
+	int r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
+	    s->cfg->max_connections_per_ip);
+
+	if (r == -1) {
+		atomic_fetch_sub(&gw_sessions_total, 1);
+		session_refuse_logged(s->w, fd, "too many connections from "
+		    "this address");
+		return -1;
+	}
+	s->ip_counted = r == 1;
+	return 0;
+}
+
+/* handshake_rate_per_ip: may this address open one more session now? */
+static bool
+session_rate_ok(struct session *s)
+{
+	struct timeval now;
+
+	if (s->cfg->handshake_rate_per_ip == 0)
+		return true;
+	event_base_gettimeofday_cached(s->w->base, &now);
+	return iplimit_rate_ok((struct sockaddr *)&s->peer_sa,
+	    s->cfg->handshake_rate_per_ip, s->cfg->handshake_rate_per_ip,
+	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000);
+}
+
 /* 503 over a limit; logged at most once a second per worker. */
 static void
 session_refuse_logged(struct gw_worker *w, int fd, const char *why)
@@ -169,6 +205,11 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	s->gen = w->gen;
 	gen_ref(s->gen);
 	s->cfg = s->gen->cfg;
+	if (!proxy && session_count_ip(s, fd) == -1) {
+		gen_unref(s->gen);
+		free(s);
+		return 0;
+	}
 	upstream_tune_socket(fd);
 	if (tls)
 		s->client = tls_accept_bev(w->base, s->gen->tls_ctx, fd);
@@ -281,6 +322,8 @@ session_free(struct session *s)
 	event_del(&s->state_timer);
 	hb_stop(s);
 	LIST_REMOVE(s, entry);
+	if (s->ip_counted)
+		iplimit_release((struct sockaddr *)&s->peer_sa);
 	free(s->fixed.spec);
 	gen_unref(s->gen);
 	w->nsessions--;
@@ -732,6 +775,13 @@ session_proxy_header(struct session *s)
 		session_format_peer((struct sockaddr *)&s->peer_sa, s->peer,
 		    sizeof(s->peer));
 	}
+	if (iplimit_acquire((struct sockaddr *)&s->peer_sa,
+	    s->cfg->max_connections_per_ip) == -1) {
+		session_http_error(s, 503, "too many connections from this "
+		    "address");
+		return -1;
+	}
+	s->ip_counted = s->cfg->max_connections_per_ip != 0;
 	return 1;
 }
 
@@ -782,6 +832,11 @@ session_handshake(struct session *s)
 		return 0;
 	if (r == -1) {
 		session_http_error(s, req.status, req.error);
+		return -1;
+	}
+	if (!session_rate_ok(s)) {
+		session_http_error(s, 429, "too many handshakes from this "
+		    "address");
 		return -1;
 	}
 	if (session_accept_upgrade(s, &req, (size_t)r) == -1)

@@ -1,0 +1,34 @@
+/*
+ * iplimit: per-client-address connection counts and handshake rates,
+ * shared by every worker (one mutex; taken on accept and handshake only,
+ * never on the relay path). Addresses are IPv4 or IPv6 (v4-mapped IPv6
+ * counts as IPv4); Unix-socket clients are not limited.
+ */
+#ifndef IPLIMIT_H
+#define IPLIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/*
+ * Count one more connection from sa if fewer than max are open (max 0:
+ * no limit, nothing counted). Returns 1 if counted (release it later),
+ * 0 if not counted (no limit, or no IP address), -1 when over max.
+ */
+int	iplimit_acquire(const struct sockaddr *sa, uint64_t max);
+/* Give back a connection iplimit_acquire() counted. */
+void	iplimit_release(const struct sockaddr *sa);
+
+/*
+ * Token bucket per address: rate handshakes a second, up to burst at
+ * once. Returns true if this handshake fits (and takes a token); false
+ * when the address is over its rate (429). rate 0: always true.
+ */
+bool	iplimit_rate_ok(const struct sockaddr *sa, uint64_t rate,
+	    uint64_t burst, uint64_t now_ms);
+
+/* Addresses tracked now (for tests and metrics). */
+uint64_t iplimit_tracked(void);
+
+#endif

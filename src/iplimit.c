@@ -1,0 +1,214 @@
+/*
+ * iplimit: see include/iplimit.h.
+ *
+ * A chained hash table of entries, each an address with its open
+ * connections and its token bucket. An entry goes away when it has no
+ * connection and its bucket is full again, so the table holds only
+ * addresses that are active or were recently: memory follows load.
+ */
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iplimit.h"
+
+#define IPLIMIT_BUCKETS	4096	/* hash chains */
+
+struct iplimit_entry {
+	struct iplimit_entry	*next;
+	uint8_t			 addr[16];
+	uint8_t			 alen;		/* 4 or 16 */
+	uint64_t		 conns;		/* open connections */
+	uint64_t		 tokens_milli;	/* bucket, thousandths */
+	uint64_t		 refilled_ms;	/* last refill */
+	uint64_t		 burst_milli;	/* full bucket */
+	uint64_t		 rate;		/* tokens a second */
+};
+
+static pthread_mutex_t		 iplimit_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct iplimit_entry	*iplimit_table[IPLIMIT_BUCKETS];
+static uint64_t			 iplimit_count;
+static size_t			 iplimit_sweep_pos;
+
+/* The address bytes of sa; 0 if it has none we limit. */
+static size_t
+iplimit_key(const struct sockaddr *sa, uint8_t out[16])
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+		return 4;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const uint8_t *a = ((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr.s6_addr;
+
+		if (memcmp(a, v4mapped, 12) == 0) {
+			memcpy(out, a + 12, 4);
+			return 4;
+		}
+		memcpy(out, a, 16);
+		return 16;
+	}
+	return 0;
+}
+
+static size_t
+iplimit_hash(const uint8_t *a, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h % IPLIMIT_BUCKETS;
+}
+
+/* The entry for a (created if create); NULL if absent or out of memory. */
+static struct iplimit_entry *
+iplimit_find(const uint8_t *a, size_t len, bool create)
+{
+	struct iplimit_entry *e, **head = &iplimit_table[iplimit_hash(a, len)];
+
+	for (e = *head; e != NULL; e = e->next)
+		if (e->alen == len && memcmp(e->addr, a, len) == 0)
+			return e;
+	if (!create || (e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	memcpy(e->addr, a, len);
+	e->alen = (uint8_t)len;
+	e->next = *head;
+	*head = e;
+	iplimit_count++;
+	return e;
+}
+
+/* Drop e if nothing about it needs remembering. */
+static void
+iplimit_maybe_drop(struct iplimit_entry *e)
+{
+	struct iplimit_entry **p = &iplimit_table[iplimit_hash(e->addr,
+	    e->alen)];
+
+	if (e->conns != 0 || e->tokens_milli < e->burst_milli)
+		return;
+	for (; *p != NULL; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			free(e);
+			iplimit_count--;
+			return;
+		}
+}
+
+int
+iplimit_acquire(const struct sockaddr *sa, uint64_t max)
+{
+	struct iplimit_entry *e;
+	uint8_t a[16];
+	size_t len;
+	int r = 1;
+
+	if (max == 0 || (len = iplimit_key(sa, a)) == 0)
+		return 0;
+	pthread_mutex_lock(&iplimit_lock);
+	if ((e = iplimit_find(a, len, true)) == NULL)
+		r = 0;		/* out of memory: do not limit */
+	else if (e->conns >= max)
+		r = -1;
+	else
+		e->conns++;
+	pthread_mutex_unlock(&iplimit_lock);
+	return r;
+}
+
+void
+iplimit_release(const struct sockaddr *sa)
+{
+	struct iplimit_entry *e;
+	uint8_t a[16];
+	size_t len;
+
+	if ((len = iplimit_key(sa, a)) == 0)
+		return;
+	pthread_mutex_lock(&iplimit_lock);
+	if ((e = iplimit_find(a, len, false)) != NULL && e->conns > 0) {
+		e->conns--;
+		iplimit_maybe_drop(e);
+	}
+	pthread_mutex_unlock(&iplimit_lock);
+}
+
+/*
+ * Forget idle addresses whose bucket has refilled by now, one chain per
+ * call, so addresses seen once do not stay forever.
+ */
+static void
+iplimit_sweep_one(uint64_t now_ms)
+{
+	struct iplimit_entry *e, **p;
+
+	p = &iplimit_table[iplimit_sweep_pos++ % IPLIMIT_BUCKETS];
+	while ((e = *p) != NULL) {
+		if (e->conns == 0 && e->tokens_milli + (now_ms -
+		    e->refilled_ms) * e->rate >= e->burst_milli) {
+			*p = e->next;
+			free(e);
+			iplimit_count--;
+		} else {
+			p = &e->next;
+		}
+	}
+}
+
+bool
+iplimit_rate_ok(const struct sockaddr *sa, uint64_t rate, uint64_t burst,
+    uint64_t now_ms)
+{
+	struct iplimit_entry *e;
+	uint8_t a[16];
+	size_t len;
+	bool ok = true;
+
+	if (rate == 0 || (len = iplimit_key(sa, a)) == 0)
+		return true;
+	if (burst == 0)
+		burst = rate;
+	pthread_mutex_lock(&iplimit_lock);
+	iplimit_sweep_one(now_ms);
+	if ((e = iplimit_find(a, len, true)) != NULL) {
+		e->rate = rate;
+		if (e->burst_milli == 0) {	/* new: a full bucket */
+			e->burst_milli = burst * 1000;
+			e->tokens_milli = e->burst_milli;
+			e->refilled_ms = now_ms;
+		}
+		/* rate tokens a second = rate thousandths a millisecond */
+		e->tokens_milli += (now_ms - e->refilled_ms) * rate;
+		if (e->tokens_milli > e->burst_milli)
+			e->tokens_milli = e->burst_milli;
+		e->refilled_ms = now_ms;
+		if (e->tokens_milli >= 1000)
+			e->tokens_milli -= 1000;
+		else
+			ok = false;
+		iplimit_maybe_drop(e);
+	}
+	pthread_mutex_unlock(&iplimit_lock);
+	return ok;
+}
+
+uint64_t
+iplimit_tracked(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&iplimit_lock);
+	n = iplimit_count;
+	pthread_mutex_unlock(&iplimit_lock);
+	return n;
+}
