@@ -1125,6 +1125,83 @@ test_proxy_protocol_and_user(void **state)
 	    "t.conf: no listen address (add listen = PORT to [gateway])");
 }
 
+/* root (static files) and index. */
+static void
+test_root(void **state)
+{
+	char		 dir[] = "/tmp/test_config_root.XXXXXX", text[1024];
+	char		 file[128], want[1024];
+	struct config	*cfg;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/f", dir);
+	write_file(file, "x", 1);
+
+	/* Static only, static + WebSocket, WebSocket only. */
+	snprintf(text, sizeof(text), HEAD "[route /desk/*]\nroot = %s\n"
+	    "index = vnc.html\n[route /both/*]\nroot = %s/\n"
+	    "backend = tcp:127.0.0.1:5900\n" ROUTE, dir, dir);
+	cfg = parse_ok(text);
+	assert_int_equal(cfg->nroutes, 3);
+	assert_string_equal(cfg->routes[0].root, dir);
+	assert_int_equal(cfg->routes[0].nbackends, 0);
+	assert_string_equal(cfg->routes[0].index_file, "vnc.html");
+	assert_int_equal(strncmp(cfg->routes[1].root, dir, strlen(dir)), 0);
+	assert_int_equal(cfg->routes[1].nbackends, 1);
+	assert_null(cfg->routes[1].index_file);
+	assert_null(cfg->routes[2].root);
+	assert_null(cfg->routes[2].index_file);
+	config_free(cfg);
+	assert_string_equal(CONFIG_DEFAULT_INDEX, "index.html");
+
+	/* [gateway] defaults: index only for routes with a root. */
+	snprintf(text, sizeof(text), HEAD "index = app.html\n"
+	    "[route /s/*]\nroot = /\n" ROUTE);
+	cfg = parse_ok(text);
+	assert_string_equal(cfg->routes[0].root, "/");
+	assert_string_equal(cfg->routes[0].index_file, "app.html");
+	config_free(cfg);
+	snprintf(text, sizeof(text), HEAD "root = %s\n" ROUTE, dir);
+	cfg = parse_ok(text);
+	assert_string_equal(cfg->routes[0].root, dir);
+	config_free(cfg);
+
+	/* Must be absolute, exist, be a directory. */
+	parse_err(HEAD "[route /s]\nroot = www\n",
+	    "t.conf:4: root: 'www' is not an absolute path\n"
+	    "t.conf:3: [route /s]: no backend (set backend here or in "
+	    "[gateway])");
+	snprintf(text, sizeof(text), HEAD ROUTE "root = %s/nope\n", dir);
+	snprintf(want, sizeof(want), "t.conf:5: root: '%s/nope': %s", dir,
+	    strerror(ENOENT));
+	parse_err(text, want);
+	snprintf(text, sizeof(text), HEAD ROUTE "root = %s\n", file);
+	snprintf(want, sizeof(want), "t.conf:5: root: '%s' is not a "
+	    "directory", file);
+	parse_err(text, want);
+	snprintf(text, sizeof(text), HEAD ROUTE "root = %s\nroot = /\n", dir);
+	parse_err(text, "t.conf:6: root: already set at line 5");
+
+	/* index: one plain file name, and only with a root. */
+	parse_err(HEAD ROUTE "index = a.html\n",
+	    "t.conf:5: index: needs a root ([route /])");
+	parse_err(HEAD ROUTE "root = /\nindex = a/b.html\nindex = .x\n"
+	    "[route /b]\nroot = /\nindex = ..\n[route /c]\nroot = /\n"
+	    "index = a\\b\n",
+	    "t.conf:6: index: bad file name 'a/b.html' (one name such as "
+	    "index.html: no '/', blanks or leading '.')\n"
+	    "t.conf:7: index: bad file name '.x' (one name such as "
+	    "index.html: no '/', blanks or leading '.')\n"
+	    "t.conf:10: index: bad file name '..' (one name such as "
+	    "index.html: no '/', blanks or leading '.')\n"
+	    "t.conf:13: index: bad file name 'a\\b' (one name such as "
+	    "index.html: no '/', blanks or leading '.')");
+
+	assert_int_equal(unlink(file), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -1163,6 +1240,7 @@ main(void)
 		cmocka_unit_test(test_parse_addr),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_from_args),
+		cmocka_unit_test(test_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -253,8 +253,14 @@ test_missing_headers(void **state)
 	expect_status(mkreq(NULL, "Sec-WebSocket-Version|", NULL), 400);
 	/* Origin and Sec-WebSocket-Protocol are optional. */
 	expect_ok(mkreq(NULL, "Origin|Sec-WebSocket-Protocol|", NULL));
-	/* A plain GET is not an upgrade. */
-	expect_lit("GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	/* A plain GET is not an upgrade (see test_plain_*). */
+	{
+		static const char	plain[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+		struct upgrade_req	req;
+
+		assert_int_equal(upgrade_parse(plain, sizeof(plain) - 1, 0,
+		    &req), UPGRADE_PLAIN);
+	}
 }
 
 static void
@@ -484,7 +490,7 @@ test_early_reject(void **state)
 	} early[] = {
 		E("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
 		E("\x16"), E("\x00"), E(" "), E("\r\n"), E("\n"), E("GET\tx"),
-		E("GET x"), E("GET /a b"), E("GET / HTTP/1.0"),
+		E("GET x"), E("GET /a b"), E("GET / HTTP/2"),
 		E("GET / HTTPS"), E("GET / HTTP/1.1\n"),
 		E("GET / HTTP/1.1\r\r"), E("GET / HTTP/1.1\r\nHost : a"),
 		E("GET / HTTP/1.1\r\n Host: a"),
@@ -494,6 +500,7 @@ test_early_reject(void **state)
 		E("GET / HTTP/1.1\r\nHost: a\r\nX\r\n"),
 		E("SSH-2.0-OpenSSH_9.2\r\n"),
 		E("\x80\x01\x01\x00\x03"),
+		E("GET / HTTP/1.x"), E("GET / HTTP/1.0\r\nHost: a\n"),
 	};
 #undef E
 	size_t	i;
@@ -797,6 +804,263 @@ test_guard_page(void **state)
 	munmap(map, 2 * (size_t)pg);
 }
 
+/* ---- plain GET/HEAD (UPGRADE_PLAIN) ---- */
+
+static const char plain_req[] =
+    "GET /desk/vnc.html?x=1 HTTP/1.1\r\n"
+    "Host: gw.example:8080\r\n"
+    "User-Agent: test\r\n"
+    "Accept: */*\r\n"
+    "If-None-Match: W/\"5f-1a2b\"\r\n"
+    "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+    "Connection: keep-alive\r\n"
+    "\r\n";
+
+static void
+check_plain_fields(const char *p, const struct upgrade_req *req)
+{
+	assert_true(slice_is(&req->method, "GET"));
+	assert_true(slice_is(&req->target, "/desk/vnc.html?x=1"));
+	assert_true(slice_is(&req->path, "/desk/vnc.html"));
+	assert_true(slice_is(&req->query, "x=1"));
+	assert_true(slice_is(&req->host, "gw.example:8080"));
+	assert_true(slice_is(&req->if_none_match, "W/\"5f-1a2b\""));
+	assert_true(slice_is(&req->if_modified_since,
+	    "Sun, 06 Nov 1994 08:49:37 GMT"));
+	assert_false(req->head);
+	assert_int_equal(req->status, 0);
+	assert_null(req->error);
+	assert_int_equal(req->key.len, 0);
+	assert_int_equal(req->nprotocols, 0);
+	assert_ptr_equal(req->method.p, p);
+}
+
+/* Parse s (NUL-terminated, no NUL inside) and expect UPGRADE_PLAIN. */
+static void
+expect_plain_str(const char *s, struct upgrade_req *req)
+{
+	int	rc;
+
+	rc = upgrade_parse(s, strlen(s), 0, req);
+	if (rc != UPGRADE_PLAIN)
+		print_error("want plain, got rc %d status %d (%s) for:\n%s\n",
+		    rc, req->status, req->error ? req->error : "-", s);
+	assert_int_equal(rc, UPGRADE_PLAIN);
+	assert_int_equal(req->status, 0);
+	assert_null(req->error);
+}
+
+static void
+test_plain_get(void **state)
+{
+	struct upgrade_req	req;
+	size_t			len = sizeof(plain_req) - 1;
+
+	(void)state;
+	assert_int_equal(UPGRADE_PLAIN, -3);
+	assert_int_equal(upgrade_parse(plain_req, len, 0, &req),
+	    UPGRADE_PLAIN);
+	check_plain_fields(plain_req, &req);
+	/* Bounded by max_head like an upgrade. */
+	assert_int_equal(upgrade_parse(plain_req, len, len, &req),
+	    UPGRADE_PLAIN);
+	assert_int_equal(upgrade_parse(plain_req, len, len - 1, &req), -1);
+	assert_int_equal(req.status, 431);
+	/* Without validators, they are empty. */
+	expect_plain_str("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &req);
+	assert_int_equal(req.if_none_match.len, 0);
+	assert_int_equal(req.if_modified_since.len, 0);
+	assert_true(slice_is(&req.path, "/"));
+	assert_int_equal(req.query.len, 0);
+	/* Header names are case-insensitive; values trimmed; last wins. */
+	expect_plain_str("GET /a HTTP/1.1\r\nhost: a\r\nIF-NONE-MATCH: \t\"x\""
+	    " \r\nif-none-match: \"y\", \"z\"\r\nif-modified-since:  d \r\n"
+	    "\r\n", &req);
+	assert_true(slice_is(&req.if_none_match, "\"y\", \"z\""));
+	assert_true(slice_is(&req.if_modified_since, "d"));
+	/* Content-Length: 0 is no body. */
+	expect_plain_str("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n"
+	    "\r\n", &req);
+}
+
+static void
+test_plain_head(void **state)
+{
+	struct upgrade_req	req;
+
+	(void)state;
+	expect_plain_str("HEAD /x/y.js HTTP/1.1\r\nHost: a\r\n\r\n", &req);
+	assert_true(req.head);
+	assert_true(slice_is(&req.method, "HEAD"));
+	assert_true(slice_is(&req.path, "/x/y.js"));
+	/* HEAD asking for WebSocket is a handshake with the wrong method. */
+	expect_status(mkreq("HEAD /chat HTTP/1.1", NULL, NULL), 405);
+}
+
+static void
+test_plain_versions(void **state)
+{
+	struct upgrade_req	req;
+
+	(void)state;
+	/* HTTP/1.0 may omit Host (RFC 7230 §5.4 binds 1.1 only). */
+	expect_plain_str("GET /a HTTP/1.0\r\n\r\n", &req);
+	assert_int_equal(req.host.len, 0);
+	expect_plain_str("HEAD /a HTTP/1.0\r\nHost: h\r\n\r\n", &req);
+	assert_true(req.head);
+	assert_true(slice_is(&req.host, "h"));
+	expect_plain_str("GET /a HTTP/1.9\r\nHost: h\r\n\r\n", &req);
+	expect_lit("GET /a HTTP/1.1\r\n\r\n", 400);
+	expect_lit("GET /a HTTP/2.0\r\nHost: h\r\n\r\n", 400);
+	expect_lit("GET /a HTTP/0.9\r\nHost: h\r\n\r\n", 400);
+	expect_lit("GET /a HTTP/1.10\r\nHost: h\r\n\r\n", 400);
+	/* A handshake still needs 1.1, whatever else is wrong with it. */
+	expect_status(mkreq("GET /chat HTTP/1.0", NULL, NULL), 400);
+	expect_status(mkreq("POST /chat HTTP/1.0", NULL, NULL), 400);
+	expect_lit("GET / HTTP/1.0\r\nUpgrade: websocket\r\n\r\n", 400);
+}
+
+static void
+test_plain_refusals(void **state)
+{
+	(void)state;
+	/* Other methods: 405, case-sensitive. */
+	expect_lit("POST / HTTP/1.1\r\nHost: a\r\n\r\n", 405);
+	expect_lit("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n",
+	    405);
+	expect_lit("PUT / HTTP/1.1\r\nHost: a\r\n\r\n", 405);
+	expect_lit("OPTIONS / HTTP/1.1\r\nHost: a\r\n\r\n", 405);
+	expect_lit("get / HTTP/1.1\r\nHost: a\r\n\r\n", 405);
+	expect_lit("head / HTTP/1.1\r\nHost: a\r\n\r\n", 405);
+	expect_lit("GETS / HTTP/1.1\r\nHost: a\r\n\r\n", 405);
+	/* Host: one, valid. */
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.0\r\nHost:\r\n\r\n", 400);
+	/* A body. */
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx",
+	    400);
+	expect_lit("HEAD / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked"
+	    "\r\n\r\n", 400);
+	/* Syntax is the same as for a handshake. */
+	expect_lit("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	expect_lit("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nX : y\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\n y\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nX: \x01\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nX: y\0\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nX: y\rz\r\n\r\n", 400);
+}
+
+/* Any sign of a handshake keeps it a handshake: 400/426, never plain. */
+static void
+test_plain_vs_handshake(void **state)
+{
+	struct upgrade_req	req;
+
+	(void)state;
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n",
+	    400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c, WebSocket\r\n"
+	    "Connection: upgrade\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: " KEY
+	    "\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Version: 13"
+	    "\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Protocol: x"
+	    "\r\n\r\n", 400);
+	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nsec-websocket-protocol:"
+	    "\r\n\r\n", 400);
+	/* The handshake's own refusals are unchanged. */
+	expect_status(mkreq(NULL, "Sec-WebSocket-Version|",
+	    "Sec-WebSocket-Version: 8\r\n"), 426);
+	expect_status(mkreq(NULL, "Upgrade|", NULL), 400);
+	expect_status(mkreq(NULL, "Connection|", NULL), 400);
+	expect_status(mkreq("POST /chat HTTP/1.1", NULL, NULL), 405);
+	/* Connection: upgrade alone, or another protocol's Upgrade (curl's
+	 * h2c), is a plain request whose upgrade is ignored (RFC 7230 §6.7). */
+	expect_plain_str("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, "
+	    "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAA"
+	    "AAIAAAAA\r\n\r\n", &req);
+	expect_plain_str("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n"
+	    "\r\n", &req);
+	expect_plain_str("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websockets\r\n"
+	    "\r\n", &req);
+	/* Origin alone is no sign (browsers send it on module scripts). */
+	expect_plain_str("GET /a.mjs HTTP/1.1\r\nHost: a\r\nOrigin: http://a"
+	    "\r\nOrigin: http://b\r\n\r\n", &req);
+}
+
+/* Every shorter prefix is incomplete; every split parses the same. */
+static void
+test_plain_every_prefix(void **state)
+{
+	struct upgrade_req	req;
+	char			buf[sizeof(plain_req)];
+	size_t			k, len = sizeof(plain_req) - 1;
+
+	(void)state;
+	for (k = 0; k < len; k++) {
+		memset(&req, 0xa5, sizeof(req));
+		assert_int_equal(upgrade_parse(plain_req, k, 0, &req), -2);
+		assert_int_equal(req.status, 0);
+		assert_null(req.error);
+		assert_false(req.head);
+	}
+	for (k = 0; k <= len; k++) {
+		memset(buf, 'X', sizeof(buf));
+		memcpy(buf, plain_req, k);
+		if (k < len)
+			assert_int_equal(upgrade_parse(buf, k, 0, &req), -2);
+		memcpy(buf + k, plain_req + k, len - k);
+		assert_int_equal(upgrade_parse(buf, len, 0, &req),
+		    UPGRADE_PLAIN);
+		check_plain_fields(buf, &req);
+	}
+}
+
+/* A plain request at the end of a page: nothing past len is read. */
+static void
+test_plain_guard_page(void **state)
+{
+	static const char *const reqs[] = {
+		plain_req,
+		"HEAD / HTTP/1.0\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\n\r\n",
+	};
+	struct upgrade_req	 req;
+	long			 pg = sysconf(_SC_PAGESIZE);
+	char			*map, *p;
+	size_t			 i, k, len;
+	int			 rc, want;
+
+	(void)state;
+	map = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + pg, (size_t)pg, PROT_NONE), 0);
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		len = strlen(reqs[i]);
+		assert_true((size_t)pg >= len);
+		want = i == 2 ? -1 : UPGRADE_PLAIN;
+		for (k = 0; k <= len; k++) {
+			p = map + pg - k;
+			memcpy(p, reqs[i], k);
+			rc = upgrade_parse(p, k, 0, &req);
+			assert_int_equal(rc, k == len ? want : -2);
+			if (k == len && i == 1)
+				assert_true(req.head);
+			if (k > 0) {
+				p[k - 1] = '\x01';
+				rc = upgrade_parse(p, k, 0, &req);
+				assert_true(rc == -1 || rc == -2);
+			}
+		}
+	}
+	munmap(map, 2 * (size_t)pg);
+}
+
 static void
 test_response_101(void **state)
 {
@@ -947,6 +1211,13 @@ main(void)
 		cmocka_unit_test(test_body_refused),
 		cmocka_unit_test(test_protocols),
 		cmocka_unit_test(test_guard_page),
+		cmocka_unit_test(test_plain_get),
+		cmocka_unit_test(test_plain_head),
+		cmocka_unit_test(test_plain_versions),
+		cmocka_unit_test(test_plain_refusals),
+		cmocka_unit_test(test_plain_vs_handshake),
+		cmocka_unit_test(test_plain_every_prefix),
+		cmocka_unit_test(test_plain_guard_page),
 		cmocka_unit_test(test_response_101),
 		cmocka_unit_test(test_response_error),
 		cmocka_unit_test(test_error_answers_for_refusals),
