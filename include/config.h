@@ -79,6 +79,10 @@ struct config_route {
 	uint64_t	 token_require_path;	/* 1: "path" claim required */
 	char		*htpasswd_file;		/* auth = basic */
 	char		*token_file;		/* websockify token targets */
+	char		**allow_client_cn;	/* mTLS: allowed subject CNs */
+	size_t		 nallow_client_cn;
+	char		**allow_client_san;	/* mTLS: allowed DNS/email SANs */
+	size_t		 nallow_client_san;
 	/* Static files for plain GET/HEAD (static.c): an absolute path to
 	 * a directory that existed at load time; NULL = none. A route needs
 	 * a root or backends, or both. */
@@ -103,6 +107,11 @@ struct config {
 	enum config_log_level log_level;
 	enum config_log_format log_format;
 	char		*user;			/* drop root to it; NULL: stay */
+	unsigned	 tls_min_version;	/* 12 or 13; 0 = 12 */
+	char		*tls_ciphers;		/* TLS 1.2 list; NULL: default */
+	char		*tls_ciphersuites;	/* TLS 1.3 list; NULL: default */
+	char		*tls_client_ca;		/* CA file for client certs */
+	unsigned	 tls_verify_client;	/* 0 off, 1 optional, 2 require */
 	char		*tls_certificate;
 	char		*tls_private_key;
 	struct config_route *routes;	/* in file order */

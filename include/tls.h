@@ -5,6 +5,7 @@
 #ifndef TLS_H
 #define TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/ssl.h>
@@ -31,6 +32,14 @@ struct bufferevent *tls_accept_bev(struct event_base *base, SSL_CTX *ctx,
 
 /* Send close_notify on bev if it is a TLS bufferevent (before our FIN). */
 void	tls_shutdown(struct bufferevent *bev);
+
+/*
+ * mTLS routes: did the client present a certificate that verified against
+ * client_ca and whose subject CN is in cns, or one of whose DNS, email or
+ * URI SANs is in sans? False for plain (non-TLS) bufferevents.
+ */
+bool	tls_client_allowed(struct bufferevent *bev, char *const *cns,
+	    size_t ncn, char *const *sans, size_t nsan);
 
 /* The first queued OpenSSL error on bev as text, or "" if none. */
 const char *tls_error(struct bufferevent *bev, char *buf, size_t len);

@@ -72,11 +72,13 @@ enum config_rkey {
 	CONFIG_RKEY_TOKEN_REQUIRE_PATH,
 	CONFIG_RKEY_HTPASSWD,
 	CONFIG_RKEY_TOKEN_FILE,
+	CONFIG_RKEY_ALLOW_CN,
+	CONFIG_RKEY_ALLOW_SAN,
 	CONFIG_RKEY_COUNT
 };
 
 #define CONFIG_GKEY_COUNT	13	/* entries in config_gateway_keys[] */
-#define CONFIG_TKEY_COUNT	2	/* entries in config_tls_keys[] */
+#define CONFIG_TKEY_COUNT	7	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
 struct config_rset {
@@ -133,9 +135,12 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_log_level, config_set_log_format, config_set_string,
     config_set_backend, config_set_origins, config_set_subprotocols,
     config_set_proxy_version, config_set_root, config_set_index,
-    config_set_auth, config_set_onoff, config_set_rate;
+    config_set_auth, config_set_onoff, config_set_rate,
+    config_set_tls_version, config_set_verify_client, config_set_allow_cn,
+    config_set_allow_san;
 static config_copy_fn config_copy_u64, config_copy_backends,
-    config_copy_origins, config_copy_subprotocols, config_copy_string;
+    config_copy_origins, config_copy_subprotocols, config_copy_string,
+    config_copy_allow_cn, config_copy_allow_san;
 
 #define CONFIG_G(f)	offsetof(struct config, f)
 #define CONFIG_R(f)	offsetof(struct config_route, f)
@@ -169,6 +174,14 @@ static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
 	    0, 0, NULL, 0 },
 	{ "private_key", config_set_string, NULL, CONFIG_G(tls_private_key),
 	    0, 0, NULL, 0 },
+	{ "min_version", config_set_tls_version, NULL, 0, 0, 0, NULL, 0 },
+	{ "ciphers", config_set_string, NULL, CONFIG_G(tls_ciphers), 0, 0,
+	    NULL, 0 },
+	{ "ciphersuites", config_set_string, NULL, CONFIG_G(tls_ciphersuites),
+	    0, 0, NULL, 0 },
+	{ "client_ca", config_set_string, NULL, CONFIG_G(tls_client_ca), 0, 0,
+	    NULL, 0 },
+	{ "verify_client", config_set_verify_client, NULL, 0, 0, 0, NULL, 0 },
 };
 
 static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
@@ -216,6 +229,10 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	    config_copy_string, CONFIG_R(htpasswd_file), 0, 0, NULL, 0 },
 	[CONFIG_RKEY_TOKEN_FILE] = { "token_file", config_set_string,
 	    config_copy_string, CONFIG_R(token_file), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_ALLOW_CN] = { "allow_client_cn", config_set_allow_cn,
+	    config_copy_allow_cn, 0, 0, 0, NULL, 1 },
+	[CONFIG_RKEY_ALLOW_SAN] = { "allow_client_san", config_set_allow_san,
+	    config_copy_allow_san, 0, 0, 0, NULL, 1 },
 };
 
 /* ---- small helpers ---- */
@@ -1060,6 +1077,66 @@ config_set_subprotocols(struct config_ctx *c, const struct config_key *k,
 	    &r->nsubprotocols);
 }
 
+/* Any non-empty name without blanks (certificate names are free-form). */
+static int
+config_name_ok(const char *s, size_t n)
+{
+	return n > 0 && memchr(s, '"', n) == NULL;
+}
+
+static int
+config_set_allow_cn(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config_route	*r = obj;
+
+	return config_set_list(c, k, value, config_name_ok, "name",
+	    "names separated by spaces or commas", &r->allow_client_cn,
+	    &r->nallow_client_cn);
+}
+
+static int
+config_set_allow_san(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config_route	*r = obj;
+
+	return config_set_list(c, k, value, config_name_ok, "name",
+	    "names separated by spaces or commas", &r->allow_client_san,
+	    &r->nallow_client_san);
+}
+
+/* min_version = TLS1.2 | TLS1.3 */
+static int
+config_set_tls_version(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	static const char *const names[] = { "TLS1.2", "TLS1.3" };
+	struct config	*cfg = obj;
+	int		 i;
+
+	if ((i = config_enum(c, k, value, names, 2, "TLS1.2, TLS1.3")) == -1)
+		return -1;
+	cfg->tls_min_version = (unsigned)(12 + i);
+	return 0;
+}
+
+/* verify_client = off | optional | require */
+static int
+config_set_verify_client(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	static const char *const names[] = { "off", "optional", "require" };
+	struct config	*cfg = obj;
+	int		 i;
+
+	if ((i = config_enum(c, k, value, names, 3,
+	    "off, optional, require")) == -1)
+		return -1;
+	cfg->tls_verify_client = (unsigned)i;
+	return 0;
+}
+
 /* ---- inheritance (config_copy_fn) ---- */
 
 static int
@@ -1135,6 +1212,25 @@ config_copy_subprotocols(const struct config_key *k, struct config_route *dst,
 	    src->subprotocols, src->nsubprotocols);
 }
 
+static int
+config_copy_allow_cn(const struct config_key *k, struct config_route *dst,
+    const struct config_route *src)
+{
+	(void)k;
+	return config_copy_strv(&dst->allow_client_cn, &dst->nallow_client_cn,
+	    src->allow_client_cn, src->nallow_client_cn);
+}
+
+static int
+config_copy_allow_san(const struct config_key *k, struct config_route *dst,
+    const struct config_route *src)
+{
+	(void)k;
+	return config_copy_strv(&dst->allow_client_san,
+	    &dst->nallow_client_san, src->allow_client_san,
+	    src->nallow_client_san);
+}
+
 /* The char * at k->off. */
 static int
 config_copy_string(const struct config_key *k, struct config_route *dst,
@@ -1183,6 +1279,8 @@ config_route_clear(struct config_route *r)
 	free(r->token_audience);
 	free(r->htpasswd_file);
 	free(r->token_file);
+	config_strv_free(r->allow_client_cn, r->nallow_client_cn);
+	config_strv_free(r->allow_client_san, r->nallow_client_san);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1219,6 +1317,9 @@ config_free(struct config *cfg)
 	free(cfg->tls_certificate);
 	free(cfg->user);
 	free(cfg->tls_private_key);
+	free(cfg->tls_ciphers);
+	free(cfg->tls_ciphersuites);
+	free(cfg->tls_client_ca);
 	for (i = 0; i < cfg->nroutes; i++)
 		config_route_clear(&cfg->routes[i]);
 	free(cfg->routes);
@@ -1588,6 +1689,8 @@ config_finish(struct config_ctx *c)
 			config_error(c, cfg->listens[i].line, "listen: '%s' "
 			    "is tls but [tls] lacks certificate or "
 			    "private_key", cfg->listens[i].spec);
+	if (cfg->tls_verify_client != 0 && cfg->tls_client_ca == NULL)
+		config_error(c, 0, "[tls] verify_client needs client_ca");
 	for (i = 0; i < cfg->nroutes && !c->oom; i++)
 		if (config_route_finish(c, i) == -1)
 			return;

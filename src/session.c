@@ -693,6 +693,12 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		session_http_error(s, 403, "origin not allowed");
 		return -1;
 	}
+	if ((r->nallow_client_cn > 0 || r->nallow_client_san > 0) &&
+	    !tls_client_allowed(s->client, r->allow_client_cn,
+	    r->nallow_client_cn, r->allow_client_san, r->nallow_client_san)) {
+		session_http_error(s, 403, "client certificate not allowed");
+		return -1;
+	}
 	gr = &s->gen->routes[r - s->cfg->routes];
 	if (r->token_file != NULL && session_token_target(s, req, gr) == -1)
 		return -1;

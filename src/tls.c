@@ -11,6 +11,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "config.h"
 #include "tls.h"
@@ -26,6 +27,24 @@ tls_openssl_err(char *err, size_t errlen, const char *what, const char *path)
 		ERR_error_string_n(e, buf, sizeof(buf));
 	ERR_clear_error();
 	snprintf(err, errlen, "%s %s: %s", what, path, buf);
+}
+
+/* Client certificates: the CA to check them against, and the mode. */
+static int
+tls_client_ca(SSL_CTX *ctx, const struct config *cfg, char *err,
+    size_t errlen)
+{
+	STACK_OF(X509_NAME) *names;
+
+	if (SSL_CTX_load_verify_locations(ctx, cfg->tls_client_ca, NULL) != 1 ||
+	    (names = SSL_load_client_CA_file(cfg->tls_client_ca)) == NULL) {
+		tls_openssl_err(err, errlen, "client_ca", cfg->tls_client_ca);
+		return -1;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (cfg->tls_verify_client == 2 ?
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+	return 0;
 }
 
 SSL_CTX *
@@ -54,7 +73,21 @@ tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
 		tls_openssl_err(err, errlen, "SSL_CTX_new", "");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(ctx, cfg->tls_min_version == 13 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION);
+	if ((cfg->tls_ciphers != NULL &&
+	    SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1) ||
+	    (cfg->tls_ciphersuites != NULL &&
+	    SSL_CTX_set_ciphersuites(ctx, cfg->tls_ciphersuites) != 1)) {
+		tls_openssl_err(err, errlen, "ciphers/ciphersuites", "");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (cfg->tls_verify_client != 0 && tls_client_ca(ctx, cfg, err,
+	    errlen) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -104,6 +137,52 @@ tls_shutdown(struct bufferevent *bev)
 
 	if (ssl != NULL)
 		SSL_shutdown(ssl);
+}
+
+/* Does name (len bytes) appear in list? */
+static bool
+tls_listed(const char *name, size_t len, char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(list[i]) == len && memcmp(list[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+bool
+tls_client_allowed(struct bufferevent *bev, char *const *cns, size_t ncn,
+    char *const *sans, size_t nsan)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *g;
+	X509 *cert;
+	char cn[256];
+	int i, len;
+	bool ok = false;
+
+	if (ssl == NULL || (cert = SSL_get0_peer_certificate(ssl)) == NULL ||
+	    SSL_get_verify_result(ssl) != X509_V_OK)
+		return false;
+	len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+	    NID_commonName, cn, sizeof(cn));
+	if (len > 0 && (size_t)len < sizeof(cn) - 1 &&
+	    tls_listed(cn, (size_t)len, cns, ncn))
+		return true;
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens) && !ok;
+	    i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type == GEN_DNS || g->type == GEN_EMAIL ||
+		    g->type == GEN_URI)
+			ok = tls_listed((const char *)ASN1_STRING_get0_data(
+			    g->d.ia5), (size_t)ASN1_STRING_length(g->d.ia5),
+			    sans, nsan);
+	}
+	GENERAL_NAMES_free(gens);
+	return ok;
 }
 
 const char *

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 import websockets
 
-from conftest import (Gateway, echo_handler, pattern_bytes, run_async,
-                      wait_for)
+from conftest import echo_handler, pattern_bytes, run_async
+from tlskit import gateway_from_text
 
 
 @pytest.fixture(scope="module")
@@ -28,33 +28,11 @@ def certs(tmp_path_factory):
 
 def tls_gateway(tmp_path, certs, backend, key=None):
     cert, default_key = certs
-    conf = tmp_path / "tls.conf"
-    conf.write_text(
+    return gateway_from_text(tmp_path, (
         "[gateway]\nlisten = 127.0.0.1:{port} tls\nhandshake_timeout = 2s\n"
         "drain_timeout = 2s\n[tls]\ncertificate = %s\nprivate_key = %s\n"
         "[route /echo]\nbackend = %s\n" % (cert, key or default_key,
-                                           backend.spec))
-    # The port is only known at start: write it then.
-    g = Gateway(tmp_path, args=["-d", "-c", str(tmp_path / "run.conf")])
-    g._template = conf.read_text()
-    orig_start = g.start
-
-    def start(wait=True):
-        import conftest
-        real_free_port = conftest.free_port
-
-        def patched():
-            p = real_free_port()
-            (tmp_path / "run.conf").write_text(
-                g._template.replace("{port}", str(p)))
-            return p
-        conftest.free_port = patched
-        try:
-            return orig_start(wait)
-        finally:
-            conftest.free_port = real_free_port
-    g.start = start
-    return g
+                                           backend.spec)))
 
 
 def test_wss_round_trip_verified_against_the_certificate(tmp_path, certs,

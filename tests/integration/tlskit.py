@@ -1,0 +1,64 @@
+"""TLS test helpers: a throwaway CA with server and client certificates
+made by the openssl command, and a Gateway started on a config text whose
+"{port}" is the listen port it picks."""
+import os
+import subprocess
+
+import conftest
+from conftest import Gateway
+
+
+def openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+
+def make_ca(d):
+    """CA key/cert in d; returns (ca_cert, ca_key)."""
+    key, cert = d / "ca.key", d / "ca.pem"
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
+            str(cert), "-days", "2", "-subj", "/CN=wsgate test CA")
+    return cert, key
+
+
+def make_cert(d, name, ca, cn, san=None, server=False):
+    """A key and a certificate for cn signed by ca; returns (cert, key)."""
+    key, csr, cert = d / (name + ".key"), d / (name + ".csr"), \
+        d / (name + ".pem")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", str(key), "-out", str(csr), "-subj",
+            "/CN=" + cn)
+    ext = d / (name + ".ext")
+    lines = []
+    if san:
+        lines.append("subjectAltName=" + san)
+    lines.append("extendedKeyUsage=" + ("serverAuth" if server else
+                                        "clientAuth"))
+    ext.write_text("\n".join(lines) + "\n")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey",
+            str(ca[1]), "-CAcreateserial", "-out", str(cert), "-days", "2",
+            "-extfile", str(ext))
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def gateway_from_text(tmp_path, text, name="tlsgw"):
+    """A Gateway running `wsgate -d -c` on text, "{port}" filled in."""
+    path = tmp_path / (name + ".conf")
+    g = Gateway(tmp_path, args=["-d", "-c", str(path)], name=name)
+    orig_start = g.start
+
+    def start(wait=True):
+        real = conftest.free_port
+
+        def pick():
+            p = real()
+            path.write_text(text.replace("{port}", str(p)))
+            return p
+        conftest.free_port = pick
+        try:
+            return orig_start(wait)
+        finally:
+            conftest.free_port = real
+    g.start = start
+    return g
