@@ -29,7 +29,7 @@ struct config_addr {
 	char		*path;		/* UNIX */
 	char		*spec;		/* as written, for logs: "tcp:h:1"
 					   (listen: without the options) */
-	bool		 tls;		/* listen only: "tls" flag */
+	bool		 tls;		/* listen "tls", or a tls: backend */
 	bool		 proxy_protocol; /* listen only: PROXY v1/v2 first */
 	int		 line;		/* where it was written */
 };
@@ -83,6 +83,10 @@ struct config_route {
 	size_t		 nallow_client_cn;
 	char		**allow_client_san;	/* mTLS: allowed DNS/email SANs */
 	size_t		 nallow_client_san;
+	char		*backend_ca;		/* tls: backends; NULL: system */
+	char		*backend_server_name;	/* SNI + name checked; NULL: host */
+	char		*backend_certificate;	/* our client certificate */
+	char		*backend_private_key;
 	/* Static files for plain GET/HEAD (static.c): an absolute path to
 	 * a directory that existed at load time; NULL = none. A route needs
 	 * a root or backends, or both. */

@@ -20,6 +20,7 @@ struct token_map;
 struct gen_route {
 	struct auth_key		*key;		/* auth = token */
 	struct token_map	*tokens;	/* token_file */
+	SSL_CTX			*backend_tls;	/* tls: backends */
 };
 
 struct gw_gen {

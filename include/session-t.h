@@ -111,6 +111,8 @@ struct session {
 	bool			 client_discard; /* FIN sent to client; drain input */
 	bool			 upstream_eof;	/* backend sent EOF */
 	bool			 upstream_up;	/* backend connected */
+	bool			 upstream_tls;	/* s->upstream is the TLS layer */
+	uint8_t			 proxy_hdr_len;	/* PROXY header queued to it */
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 struct config;
+struct config_route;
 struct event_base;
 struct bufferevent;
 
@@ -29,6 +30,23 @@ SSL_CTX	*tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen);
  */
 struct bufferevent *tls_accept_bev(struct event_base *base, SSL_CTX *ctx,
 	    int fd);
+
+/*
+ * The client context for route r's tls: backends: certificates verified
+ * against backend_ca (else the system store), our client certificate if
+ * backend_certificate is set. NULL with the reason in err.
+ */
+SSL_CTX	*tls_backend_ctx_new(const struct config_route *r, char *err,
+	    size_t errlen);
+
+/*
+ * Start TLS as a client over the connected bufferevent under, verifying
+ * the certificate for name (SNI too, unless an address literal). under
+ * belongs to the result (freed with it); on failure (NULL) it is still
+ * the caller's.
+ */
+struct bufferevent *tls_connect_bev(struct event_base *base, SSL_CTX *ctx,
+	    struct bufferevent *under, const char *name);
 
 /* Send close_notify on bev if it is a TLS bufferevent (before our FIN). */
 void	tls_shutdown(struct bufferevent *bev);

@@ -74,6 +74,10 @@ enum config_rkey {
 	CONFIG_RKEY_TOKEN_FILE,
 	CONFIG_RKEY_ALLOW_CN,
 	CONFIG_RKEY_ALLOW_SAN,
+	CONFIG_RKEY_BACKEND_CA,
+	CONFIG_RKEY_BACKEND_NAME,
+	CONFIG_RKEY_BACKEND_CERT,
+	CONFIG_RKEY_BACKEND_KEY,
 	CONFIG_RKEY_COUNT
 };
 
@@ -233,6 +237,17 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	    config_copy_allow_cn, 0, 0, 0, NULL, 1 },
 	[CONFIG_RKEY_ALLOW_SAN] = { "allow_client_san", config_set_allow_san,
 	    config_copy_allow_san, 0, 0, 0, NULL, 1 },
+	[CONFIG_RKEY_BACKEND_CA] = { "backend_ca", config_set_string,
+	    config_copy_string, CONFIG_R(backend_ca), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_BACKEND_NAME] = { "backend_server_name",
+	    config_set_string, config_copy_string,
+	    CONFIG_R(backend_server_name), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_BACKEND_CERT] = { "backend_certificate",
+	    config_set_string, config_copy_string,
+	    CONFIG_R(backend_certificate), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_BACKEND_KEY] = { "backend_private_key",
+	    config_set_string, config_copy_string,
+	    CONFIG_R(backend_private_key), 0, 0, NULL, 0 },
 };
 
 /* ---- small helpers ---- */
@@ -619,12 +634,17 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 			goto oom;
 	} else if (strncmp(addr, "tcp:", 4) == 0) {
 		r = config_hostport(addr + 4, 0, a, &why);
+	} else if (!want_listen && strncmp(addr, "tls:", 4) == 0) {
+		/* A TCP backend spoken to over TLS (a->tls). */
+		r = config_hostport(addr + 4, 0, a, &why);
+		a->tls = true;
 	} else if (want_listen && addr[0] != '\0') {
 		r = config_hostport(addr, 1, a, &why);
 	} else
 		why = want_listen ?
 		    "use HOST:PORT, [V6]:PORT, PORT or unix:/path" :
-		    "use tcp:HOST:PORT, tcp:[V6]:PORT or unix:/path";
+		    "use tcp:HOST:PORT, tcp:[V6]:PORT, tls:HOST:PORT or "
+		    "unix:/path";
 	if (r == -2)
 		goto oom;
 	if (why != NULL) {
@@ -1281,6 +1301,10 @@ config_route_clear(struct config_route *r)
 	free(r->token_file);
 	config_strv_free(r->allow_client_cn, r->nallow_client_cn);
 	config_strv_free(r->allow_client_san, r->nallow_client_san);
+	free(r->backend_ca);
+	free(r->backend_server_name);
+	free(r->backend_certificate);
+	free(r->backend_private_key);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -2,6 +2,7 @@
  * gen: see include/gen.h.
  */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "config.h"
 #include "gen.h"
 #include "metrics.h"
+#include "tls.h"
 #include "token_file.h"
 
 struct gw_gen *
@@ -52,6 +54,7 @@ gen_unref(struct gw_gen *g)
 	for (i = 0; i < g->cfg->nroutes; i++) {
 		auth_key_free(g->routes[i].key);
 		token_file_free(g->routes[i].tokens);
+		SSL_CTX_free(g->routes[i].backend_tls);
 	}
 	free(g->routes);
 	config_free(g->cfg);
@@ -70,6 +73,17 @@ gen_err(char *err, size_t errlen, const struct config *cfg,
 	snprintf(err + used, errlen - used, "%s%s:%d: [route %s%s]: %s",
 	    used > 0 ? "\n" : "", cfg->file != NULL ? cfg->file :
 	    "command line", r->line, r->path, r->prefix ? "/*" : "", why);
+}
+
+static bool
+gen_route_has_tls(const struct config_route *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nbackends; i++)
+		if (r->backends[i].tls)
+			return true;
+	return false;
 }
 
 int
@@ -98,6 +112,9 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 			    &gr->key, why, sizeof(why));
 		if (why[0] == '\0' && r->token_file != NULL)
 			token_file_load(r->token_file, &gr->tokens, why,
+			    sizeof(why));
+		if (why[0] == '\0' && gen_route_has_tls(r))
+			gr->backend_tls = tls_backend_ctx_new(r, why,
 			    sizeof(why));
 		if (why[0] != '\0') {
 			gen_err(err, errlen, g->cfg, r, why);

@@ -409,6 +409,8 @@ session_upstream_progress(struct session *s)
 	}
 	if (!s->upstream_wr_shut) {
 		s->upstream_wr_shut = true;
+		if (s->upstream_tls)
+			tls_shutdown(s->upstream);
 		if (shutdown(bufferevent_getfd(s->upstream), SHUT_WR) == -1)
 			s->upstream_eof = true;
 	}
@@ -808,9 +810,11 @@ session_proxy_out(struct session *s)
 	else
 		n = proxy_proto_encode_v2((struct sockaddr *)&s->peer_sa,
 		    (struct sockaddr *)&s->local_sa, hdr, sizeof(hdr));
-	if (n > 0)
+	if (n > 0) {
 		evbuffer_prepend(bufferevent_get_output(s->upstream), hdr,
 		    (size_t)n);
+		s->proxy_hdr_len = (uint8_t)n;
+	}
 }
 
 /* Read the request head; on a complete one, upgrade. -1: s is gone. */

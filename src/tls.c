@@ -1,7 +1,9 @@
 /*
  * tls: see include/tls.h.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -105,6 +107,80 @@ tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	return ctx;
+}
+
+SSL_CTX *
+tls_backend_ctx_new(const struct config_route *r, char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+	struct stat st;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_openssl_err(err, errlen, "SSL_CTX_new", "");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if ((r->backend_ca != NULL ? SSL_CTX_load_verify_locations(ctx,
+	    r->backend_ca, NULL) : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+		tls_openssl_err(err, errlen, "backend_ca", r->backend_ca != NULL ?
+		    r->backend_ca : "(system store)");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (r->backend_certificate != NULL) {
+		if (r->backend_private_key == NULL ||
+		    stat(r->backend_private_key, &st) == -1 ||
+		    (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+			snprintf(err, errlen, "backend_private_key %s: missing, "
+			    "or readable by group or others",
+			    r->backend_private_key != NULL ?
+			    r->backend_private_key : "(not set)");
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		if (SSL_CTX_use_certificate_chain_file(ctx,
+		    r->backend_certificate) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(ctx, r->backend_private_key,
+		    SSL_FILETYPE_PEM) != 1) {
+			tls_openssl_err(err, errlen, "backend_certificate",
+			    r->backend_certificate);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	}
+	return ctx;
+}
+
+struct bufferevent *
+tls_connect_bev(struct event_base *base, SSL_CTX *ctx,
+    struct bufferevent *under, const char *name)
+{
+	struct bufferevent *bev;
+	unsigned char ip[16];
+	bool literal;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(ctx)) == NULL)
+		return NULL;
+	literal = inet_pton(AF_INET, name, ip) == 1 ||
+	    inet_pton(AF_INET6, name, ip) == 1;
+	/* RFC 6066: no SNI for address literals; check the name or IP. */
+	if ((!literal && (SSL_set_tlsext_host_name(ssl, name) != 1 ||
+	    SSL_set1_host(ssl, name) != 1)) ||
+	    (literal && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+	    name) != 1)) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bev = bufferevent_openssl_filter_new(base, under, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
 }
 
 struct bufferevent *

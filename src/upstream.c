@@ -21,11 +21,14 @@
 #include <event2/util.h>
 
 #include "config.h"
+#include "gen.h"
 #include "gw.h"
 #include "log.h"
+#include "proxy_proto.h"
 #include "route.h"
 #include "session-t.h"
 #include "session.h"
+#include "tls.h"
 #include "upstream.h"
 
 void
@@ -87,6 +90,8 @@ upstream_failover(struct session *s, const char *why)
 	return upstream_connect(s);
 }
 
+static int	upstream_tls_start(struct session *, struct bufferevent *);
+
 static void
 upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -99,11 +104,54 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_CONNECTED) {
-		upstream_tune_socket(bufferevent_getfd(bev));
+		if (s->backend->tls && !s->upstream_tls) {
+			upstream_tune_socket(bufferevent_getfd(bev));
+			upstream_tls_start(s, bev);
+			return;
+		}
+		if (!s->upstream_tls)
+			upstream_tune_socket(bufferevent_getfd(bev));
 		session_upstream_ready(s, bev);
 		return;
 	}
+	if (s->upstream_tls) {
+		char buf[200], why[240];
+
+		snprintf(why, sizeof(why), "TLS: %s", tls_error(bev, buf,
+		    sizeof(buf))[0] != '\0' ? buf : "handshake failed");
+		upstream_failover(s, why);
+		return;
+	}
 	upstream_failover(s, upstream_error_text(bev, err));
+}
+
+/*
+ * The TCP leg of a tls: backend is up: speak TLS over it. Client bytes
+ * already queued move above the TLS layer; a PROXY header stays below it
+ * (it is for the TCP peer, before any TLS). Returns -1 if s is gone.
+ */
+static int
+upstream_tls_start(struct session *s, struct bufferevent *under)
+{
+	const struct gen_route *gr = &s->gen->routes[s->route - s->cfg->routes];
+	const char *name = s->route->backend_server_name != NULL ?
+	    s->route->backend_server_name : s->backend->host;
+	struct evbuffer *raw = bufferevent_get_output(under);
+	struct bufferevent *bev;
+	uint8_t hdr[PROXY_PROTO_V2_MAX_ENC + PROXY_PROTO_V1_MAX];
+
+	bev = tls_connect_bev(s->w->base, gr->backend_tls, under, name);
+	if (bev == NULL)
+		return upstream_failover(s, "TLS: cannot set up");
+	s->upstream = bev;
+	s->upstream_tls = true;
+	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
+	evbuffer_add_buffer(bufferevent_get_output(bev), raw);
+	if (s->proxy_hdr_len > 0 && evbuffer_remove(bufferevent_get_output(bev),
+	    hdr, s->proxy_hdr_len) == (int)s->proxy_hdr_len)
+		evbuffer_add(raw, hdr, s->proxy_hdr_len);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	return 0;
 }
 
 /* Start one attempt on backend a with bev. Returns 0, or -1 (s->connect_err). */
@@ -147,6 +195,7 @@ upstream_connect(struct session *s)
 		return -1;
 	}
 	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
+	s->upstream_tls = false;
 	if (old != NULL) {
 		/* Client bytes queued toward the failed attempt move on. */
 		evbuffer_add_buffer(bufferevent_get_output(bev),

@@ -570,7 +570,7 @@ test_err_bad_address(void **state)
 	    "backend = tcp:h:1 tls\n"
 	    "backend = tcp:h\n",
 	    "t.conf:5: backend: bad address '127.0.0.1:22' (use "
-	    "tcp:HOST:PORT, tcp:[V6]:PORT or unix:/path)\n"
+	    "tcp:HOST:PORT, tcp:[V6]:PORT, tls:HOST:PORT or unix:/path)\n"
 	    "t.conf:6: backend: bad address 'tcp:::1:22' (IPv6 addresses "
 	    "need brackets: [V6]:PORT)\n"
 	    "t.conf:7: backend: bad address 'tcp:[::g]:22' (bad IPv6 "

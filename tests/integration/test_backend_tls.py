@@ -1,0 +1,118 @@
+"""tls: backends: certificate and host-name verification against
+backend_ca (1014 with the reason otherwise), SNI, and a TLS echo server
+made with Python's ssl module."""
+import socket
+import ssl
+import threading
+
+import pytest
+
+from conftest import RawWS, OP_BINARY, wait_for
+from tlskit import make_ca, make_cert
+
+
+class TLSEcho:
+    """A TLS echo server on 127.0.0.1; notes the SNI names it was asked."""
+
+    def __init__(self, cert):
+        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+        self.sni = []
+        self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        try:
+            c.settimeout(10)
+            t = self.ctx.wrap_socket(c, server_side=True)
+            while True:
+                d = t.recv(65536)
+                if not d:
+                    break
+                t.sendall(d)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stop.set()
+        self.t.join(2)
+        self.lsock.close()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bpki")
+    ca = make_ca(d)
+    rogue = make_ca(tmp_path_factory.mktemp("brogue"))
+    return {"ca": ca, "rogue": rogue,
+            "server": make_cert(d, "backend", ca, "backend.test",
+                                san="DNS:backend.test,IP:127.0.0.1",
+                                server=True)}
+
+
+@pytest.fixture
+def tls_echo(pki):
+    srv = TLSEcho(pki["server"])
+    yield srv
+    srv.close()
+
+
+def echo_through(g, path, data=b"over tls"):
+    ws = RawWS.open(g.port, path=path)
+    ws.send_frame(OP_BINARY, data)
+    got = b""
+    while len(got) < len(data):
+        f = ws.recv_frame(timeout=5)
+        assert f.opcode == OP_BINARY, "got close %s %r" % (f.close_code,
+                                                           f.close_reason)
+        got += f.payload
+    ws.close()
+    return got
+
+
+def test_verified_by_ip_and_by_server_name(gateway_factory, pki, tls_echo):
+    g = gateway_factory(routes=[
+        ("/ip", {"backend": "tls:127.0.0.1:%d" % tls_echo.port,
+                 "backend_ca": str(pki["ca"][0])}),
+        ("/name", {"backend": "tls:127.0.0.1:%d" % tls_echo.port,
+                   "backend_ca": str(pki["ca"][0]),
+                   "backend_server_name": "backend.test"})])
+    assert echo_through(g, "/ip") == b"over tls"
+    assert echo_through(g, "/name", b"x" * 200000) == b"x" * 200000
+    assert "backend.test" in tls_echo.sni
+
+
+@pytest.mark.parametrize("case", ["wrong-ca", "wrong-name", "system-store"])
+def test_unverifiable_backend_gets_1014_with_reason(gateway_factory, pki,
+                                                   tls_echo, case):
+    keys = {"backend": "tls:127.0.0.1:%d" % tls_echo.port,
+            "connect_timeout": "3s"}
+    if case == "wrong-ca":
+        keys["backend_ca"] = str(pki["rogue"][0])
+    elif case == "wrong-name":
+        keys["backend_ca"] = str(pki["ca"][0])
+        keys["backend_server_name"] = "other.test"
+    g = gateway_factory(routes=[("/t", keys)])
+    ws = RawWS.open(g.port, path="/t")
+    ws.send_frame(OP_BINARY, b"secret")
+    f = ws.expect_close(1014, timeout=5)
+    assert f.close_reason.startswith("bad gateway: TLS")
+    ws.close()
+    g.wait_log(r"certificate verify failed")
