@@ -31,6 +31,7 @@
 #include "log.h"
 #include "session.h"
 #include "tls.h"
+#include "token_file.h"
 
 #define MAIN_ERRLEN	8192
 
@@ -362,6 +363,37 @@ main_reload(struct gw_worker *w0)
 	gen_unref(gen);
 }
 
+/*
+ * token_file targets change while running (websockify's users edit them
+ * live): worker 0 looks every few seconds and reloads when one changed.
+ */
+#define MAIN_TOKEN_POLL_MS	2000
+
+static void
+main_token_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval tick = { MAIN_TOKEN_POLL_MS / 1000, 0 };
+	struct gw_worker *w0 = arg;
+	const struct config *cfg = w0->cfg;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	if (w0->draining)
+		return;
+	for (i = 0; i < cfg->nroutes; i++)
+		if (cfg->routes[i].token_file != NULL &&
+		    token_file_changed(w0->gen->routes[i].tokens,
+		    cfg->routes[i].token_file)) {
+			log_info("token_file %s changed: reloading",
+			    cfg->routes[i].token_file);
+			main_reload(w0);
+			break;
+		}
+	event_base_once(w0->base, -1, EV_TIMEOUT, main_token_poll_cb, w0,
+	    &tick);
+}
+
 /* Signals are caught by worker 0 only; it tells the others. */
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -656,6 +688,7 @@ main(int argc, char **argv)
 	sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=serving %zu routes",
 	    (unsigned long)getpid(), cfg->nroutes);
 
+	main_token_poll_cb(-1, 0, w);
 	for (i = 1; i < main_nworkers; i++)
 		if (pthread_create(&threads[i], NULL, main_worker_run,
 		    &main_workers[i]) != 0)

@@ -157,3 +157,20 @@ def test_token_file_routes_like_websockify(gateway_factory, backends,
         assert r.status == 404
         r.close()
     assert one.count == 1 and two.count == 1
+
+
+def test_token_file_edits_take_effect_without_a_signal(gateway_factory,
+                                                       backends, tmp_path):
+    one = backends(greet_echo_handler(b"one:"))
+    tf = tmp_path / "targets"
+    tf.write_text("alpha: %s\n" % one.spec[4:])
+    g = gateway_factory(routes=[("/websockify", {"token_file": str(tf)})])
+    r = attempt(g.port, "/websockify?token=delta")
+    assert r.status == 404
+    r.close()
+    tf.write_text("alpha: %s\ndelta: %s\n" % (one.spec[4:], one.spec[4:]))
+    g.wait_log(r"token_file .* changed: reloading", timeout=6)
+    g.wait_log(r"reloaded ")
+    ws = RawWS.open(g.port, path="/websockify?token=delta")
+    assert ws.recv_frame(timeout=5).payload == b"one:"
+    ws.close()

@@ -107,3 +107,54 @@ def test_key_readable_by_others_is_refused(tmp_path, certs, backends):
     assert r.returncode != 0
     assert "readable by group or others" in r.stderr
     assert str(loose) in r.stderr
+
+
+def test_sighup_reloads_certificates_live_sessions_untouched(tmp_path,
+                                                             backends):
+    import signal
+    from conftest import RawWS
+    from tlskit import make_ca, make_cert
+    echo = backends(echo_handler)
+    d = tmp_path / "pki"
+    d.mkdir()
+    ca = make_ca(d)
+    first = make_cert(d, "first", ca, "first.test",
+                      san="DNS:localhost", server=True)
+    second = make_cert(d, "second", ca, "second.test",
+                       san="DNS:localhost", server=True)
+    cert, key = d / "live.pem", d / "live.key"
+    cert.write_bytes(first[0].read_bytes())
+    key.write_bytes(first[1].read_bytes())
+    os.chmod(key, 0o600)
+    g = gateway_from_text(tmp_path, (
+        "[gateway]\nlisten = 127.0.0.1:{port} tls\ndrain_timeout = 2s\n"
+        "[tls]\ncertificate = %s\nprivate_key = %s\n"
+        "[route /echo]\nbackend = %s\n" % (cert, key, echo.spec))).start()
+    ctx = ssl.create_default_context(cafile=str(ca[0]))
+
+    def subject_cn():
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", g.port),
+                                                     timeout=5),
+                            server_hostname="localhost")
+        cn = dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+        s.close()
+        return cn
+    try:
+        tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", g.port),
+                                                       timeout=5),
+                              server_hostname="localhost")
+        live = RawWS(g.port, sock=tls)
+        head, _ = RawWS.request_head(path="/echo")
+        live.send(head)
+        assert live.read_head() == 101
+        assert subject_cn() == "first.test"
+        cert.write_bytes(second[0].read_bytes())
+        key.write_bytes(second[1].read_bytes())
+        g.send_signal(signal.SIGHUP)
+        g.wait_log(r"reloaded ")
+        assert subject_cn() == "second.test"
+        live.send_frame(0x2, b"still here")
+        assert live.recv_frame(timeout=5).payload == b"still here"
+        live.close()
+    finally:
+        assert g.stop() == 0
