@@ -52,7 +52,8 @@ endif
 
 PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit
-DAEMON_MODS := main log listener session upstream heartbeat metrics tls admin gen
+DAEMON_MODS := main log listener session upstream heartbeat metrics tls admin gen \
+	       static
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 
@@ -70,7 +71,7 @@ UNIT_DEPS_token_file := token_file
 UNIT_DEPS_iplimit  := iplimit
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
-	deps test-deps run-deps deb
+	deps test-deps run-deps deb e2e
 all: wsgate
 
 wsgate: $(BUILD)/wsgate
@@ -136,6 +137,12 @@ run: run-deps
 
 fuzz:
 	$(Q)$(MAKE) -C tests/fuzz run
+
+# Browser tests: Debian's headless Chromium via playwright-core, noVNC to
+# x11vnc on Xvfb; installs what it needs (as root).
+e2e:
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh tests/e2e/run.sh
 
 # A Debian package in build/deb/ (installs its build tools as root).
 deb:

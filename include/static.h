@@ -21,7 +21,7 @@ struct upgrade_req;
  * closes once out is flushed) and, for GET, the body. req->path is
  * matched by r (route_match); the route's path is stripped from it and
  * the rest, percent-decoded, names a file under r->root:
- *   "/desk/*" with root /usr/share/novnc: /desk/vnc.html -> root/vnc.html;
+ *   "/desk/\*" with root /usr/share/novnc: /desk/vnc.html -> root/vnc.html;
  *   exact "/" (or any exact route): the root directory itself.
  * A directory is answered with its index file (r->index_file, default
  * index.html), or 403 without one; a directory asked for without its

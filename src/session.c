@@ -38,6 +38,7 @@
 #include "route.h"
 #include "session-t.h"
 #include "session.h"
+#include "static.h"
 #include "tls.h"
 #include "token_file.h"
 #include "upgrade.h"
@@ -676,6 +677,37 @@ session_check_token(struct session *s, const struct upgrade_req *req,
 	return from;
 }
 
+/*
+ * A plain GET/HEAD (not an upgrade): files from the route's root, then
+ * close once they are flushed. Always returns -1: the session is over.
+ */
+static int
+session_static(struct session *s, const struct upgrade_req *req)
+{
+	struct evbuffer *in = bufferevent_get_input(s->client);
+	const struct config_route *r;
+	int status;
+
+	r = route_match(s->cfg, req->path.p, req->path.len);
+	if (r == NULL || r->root == NULL) {
+		session_http_error(s, r == NULL ? 404 : 400, r == NULL ?
+		    "no route for this path" : "not a WebSocket handshake");
+		return -1;
+	}
+	status = static_serve(r, req, bufferevent_get_output(s->client));
+	metrics_count_status(&s->w->m, status);
+	log_debug("session %llu: client=%s %.*s %.*s: %d",
+	    (unsigned long long)s->id, s->peer, (int)req->method.len,
+	    req->method.p, (int)req->path.len, req->path.p, status);
+	session_set_state(s, SESSION_HTTP_ERROR);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	/* The linger bounds a stall, not a slow but steady download. */
+	s->linger_mark = session_queued(s);
+	session_timer_ms(&s->state_timer, SESSION_HTTP_LINGER_MS);
+	session_client_progress(s);
+	return -1;
+}
+
 /* Route, origin, subprotocol checks and the 101. Returns -1 if s is gone. */
 static int
 session_accept_upgrade(struct session *s, const struct upgrade_req *req,
@@ -693,6 +725,11 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	}
 	if (!route_origin_allowed(r, req->origin.p, req->origin.len)) {
 		session_http_error(s, 403, "origin not allowed");
+		return -1;
+	}
+	if (r->nbackends == 0 && r->token_file == NULL) {
+		/* A static-only route (root, no backend). */
+		session_http_error(s, 404, "no WebSocket backend for this path");
 		return -1;
 	}
 	if ((r->nallow_client_cn > 0 || r->nallow_client_san > 0) &&
@@ -840,6 +877,8 @@ session_handshake(struct session *s)
 	r = upgrade_parse(p, len, cfg->max_header_size, &req);
 	if (r == -2)
 		return 0;
+	if (r == UPGRADE_PLAIN)
+		return session_static(s, &req);
 	if (r == -1) {
 		session_http_error(s, req.status, req.error);
 		return -1;
@@ -1297,6 +1336,12 @@ session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_close(s, 0, "handshake timeout");
 		break;
 	case SESSION_HTTP_ERROR:
+		/* A static file still flowing gets another round. */
+		if (session_linger_progress(s)) {
+			session_timer_ms(&s->state_timer,
+			    SESSION_HTTP_LINGER_MS);
+			break;
+		}
 		session_close(s, 0, NULL);
 		break;
 	case SESSION_CONNECTING:

@@ -19,9 +19,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &req.method, &req.target, &req.path, &req.query, &req.host,
 	    &req.origin, &req.key, &req.forwarded_for };
 
-	if (rc == 0 || rc < -2 || (rc > 0 && (size_t)rc > size) ||
+	if (rc == 0 || rc < UPGRADE_PLAIN || (rc > 0 && (size_t)rc > size) ||
 	    (rc == -1) != (req.status != 0 && req.error != NULL))
 		abort();
+	if (rc == UPGRADE_PLAIN) {
+		/* A plain GET/HEAD: slices inside the input, no key. */
+		if (req.key.len != 0 || req.head != (req.method.len == 4) ||
+		    (req.if_none_match.len > 0 && (req.if_none_match.p < b ||
+		    req.if_none_match.p + req.if_none_match.len > b + size)) ||
+		    req.path.p < b || req.path.p + req.path.len > b + size)
+			abort();
+		return 0;
+	}
 	if (rc < 0)
 		return 0;
 	for (i = 0; i < req.nprotocols; i++)
