@@ -1,0 +1,157 @@
+# summarize.awk: results.txt (one "peer=.. run=.. rc=.. mode=.. k=v .." line
+# per loadgen run) -> one markdown table. Cells are medians over the runs that
+# succeeded (rc=0); "†" marks a cell where some run failed; ratios are
+# against the direct and HAProxy medians of the same row.
+# Usage: awk -v peers="direct wsgate haproxy websockify" -f summarize.awk FILE
+
+function median(key,    n, i, j, t, a) {
+	n = cnt[key]
+	if (n == 0)
+		return ""
+	for (i = 1; i <= n; i++)
+		a[i] = val[key, i]
+	for (i = 2; i <= n; i++)	# insertion sort: n is 1..5
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	if (n % 2)
+		return a[(n + 1) / 2]
+	return (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
+function commas(s,    out) {
+	out = ""
+	while (length(s) > 3) {
+		out = "," substr(s, length(s) - 2) out
+		s = substr(s, 1, length(s) - 3)
+	}
+	return s out
+}
+
+function fmt(v) {
+	if (v == "")
+		return ""
+	if (v >= 1000)
+		return commas(sprintf("%.0f", v))
+	if (v >= 100)
+		return sprintf("%.0f", v)
+	if (v >= 10)
+		return sprintf("%.1f", v)
+	return sprintf("%.2f", v)
+}
+
+function ratio(v, ref) {
+	if (v == "" || ref == "" || ref + 0 == 0)
+		return ""
+	return sprintf("%.2f", v / ref)
+}
+
+# One row: label, mode, key, scale (divide by).
+function row(label, mode, key, scale,    i, p, m, cell, d, h, r, out) {
+	out = "| " label
+	d = median("direct" SUBSEP mode SUBSEP key)
+	h = median("haproxy" SUBSEP mode SUBSEP key)
+	if (d != "") d /= scale
+	if (h != "") h /= scale
+	any = 0
+	for (i = 1; i <= np; i++) {
+		p = plist[i]
+		m = median(p SUBSEP mode SUBSEP key)
+		if (m == "") {
+			cell = fails[p, mode] ? ((p SUBSEP mode) in why ? \
+			    why[p, mode] : "FAIL") : "—"
+			if (fails[p, mode] && !(p SUBSEP mode in note))
+				note[p SUBSEP mode] = 1
+		} else {
+			any = 1
+			m /= scale
+			cell = fmt(m)
+			r = ""
+			if (p != "direct" && ratio(m, d) != "")
+				r = ratio(m, d) "×d"
+			if (p != "haproxy" && ratio(m, h) != "")
+				r = r (r != "" ? ", " : "") ratio(m, h) "×h"
+			if (r != "")
+				cell = cell " (" r ")"
+			if (fails[p, mode])
+				cell = cell " †"
+		}
+		out = out " | " cell
+	}
+	if (any)
+		print out " |"
+}
+
+{
+	delete f
+	for (i = 1; i <= NF; i++) {
+		eq = index($i, "=")
+		if (eq > 0)
+			f[substr($i, 1, eq - 1)] = substr($i, eq + 1)
+	}
+	p = f["peer"]; m = f["mode"]
+	if (f["run"] == "v") {
+		if (f["rc"] != 0 || f["verify_errors"] > 0 || f["errors"] > 0)
+			vbad[p] = vbad[p] " " m
+		vseen[p] = 1
+		next
+	}
+	if (f["rc"] != 0) {
+		fails[p, m] = 1
+		if (f["timeout_s"] != "")
+			why[p, m] = sprintf("timeout (%s s; %.0f MiB arrived)",
+			    f["timeout_s"], f["sink_got"] / 1048576)
+		next
+	}
+	for (k in f) {
+		if (k == "peer" || k == "run" || k == "rc" || k == "mode")
+			continue
+		key = p SUBSEP m SUBSEP k
+		val[key, ++cnt[key]] = f[k]
+	}
+}
+
+END {
+	np = split(peers, plist, " ")
+	hdr = "| metric"
+	sep = "|---"
+	for (i = 1; i <= np; i++) {
+		hdr = hdr " | " plist[i]
+		sep = sep "|---"
+	}
+	print hdr " |"
+	print sep "|"
+	row("stream up, MB/s (1 conn, 64 KiB frames) ↑", "stream-up", "mbps", 1)
+	row("stream down, MB/s (1 conn) ↑", "stream-down", "mbps", 1)
+	row("echo, msg/s (100 conns × 1 KiB, 1 in flight) ↑", "echo", "msgs_per_s", 1)
+	row("rtt p50, µs (64 B) ↓", "rtt", "p50_us", 1)
+	row("rtt p90, µs ↓", "rtt", "p90_us", 1)
+	row("rtt p99, µs ↓", "rtt", "p99_us", 1)
+	row("connect+handshake+1 B echo+close, /s (32 at once) ↑", "connect", "cycles_per_s", 1)
+	row("proxy CPU s per GB, stream up ↓", "stream-up", "cpu_s_per_gb", 1)
+	row("proxy CPU s per GB, stream down ↓", "stream-down", "cpu_s_per_gb", 1)
+	row("idle memory per session, KiB ↓", "idle", "kib_per_conn", 1)
+	row("idle sessions opened", "idle", "open", 1)
+	big = large >= 1073741824 ? sprintf("%g GiB", large / 1073741824) : \
+	    sprintf("%g MiB", large / 1048576)
+	row("one " big " frame (raw: a " big " stream), s ↓", "large", "secs", 1)
+	row("one " big " frame, peak RSS growth, MiB (VmHWM) ↓", "large", "hwm_growth_kib", 1024)
+	row("one " big " frame, peak RSS growth, MiB (sampled) ↓", "large", "growth_sampled_kib", 1024)
+	row("hold: sessions held", "hold", "open", 1)
+	row("hold: memory per session, KiB ↓", "hold", "kib_per_conn", 1)
+	out = "| every payload byte verified (up, down, echo)"
+	for (i = 1; i <= np; i++) {
+		p = plist[i]
+		if (!(p in vseen))
+			out = out " | —"
+		else if (p in vbad)
+			out = out " | FAIL:" vbad[p]
+		else
+			out = out " | OK"
+	}
+	print out " |"
+	print ""
+	print "↑ higher is better, ↓ lower is better. direct and HAProxy speak raw TCP;"
+	print "wsgate and websockify speak WebSocket (masked frames up, framing down)."
+	print "— = not measured for that peer; FAIL / † = every / some run failed (see results.txt)."
+}
