@@ -138,12 +138,33 @@ listener_socket(int family)
 	return fd;
 }
 
+/*
+ * SO_REUSEPORT would let a second wsgate (or any process of ours) share
+ * the port silently, splitting connections. The first worker first binds
+ * a plain socket there, so a port already taken fails as it should.
+ */
+static int
+listener_probe_free(const struct addrinfo *ai)
+{
+	int fd, one = 1, r;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	r = bind(fd, ai->ai_addr, ai->ai_addrlen);
+	close(fd);
+	return r;
+}
+
 static int
 listener_open_tcp(struct gw_worker *w, const struct config_addr *a)
 {
 	struct addrinfo hints, *res, *ai;
 	char port[8], host[NI_MAXHOST], name[160];
-	int fd, e, n = 0;
+	int fd = -1, e, n = 0;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -158,11 +179,13 @@ listener_open_tcp(struct gw_worker *w, const struct config_addr *a)
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = -1;
 		getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host),
 		    NULL, 0, NI_NUMERICHOST);
 		snprintf(name, sizeof(name), ai->ai_family == AF_INET6 ?
 		    "[%s]:%s" : "%s:%s", host, port);
-		if ((fd = listener_socket(ai->ai_family)) == -1 ||
+		if ((w->index == 0 && listener_probe_free(ai) == -1) ||
+		    (fd = listener_socket(ai->ai_family)) == -1 ||
 		    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 		    listen(fd, LISTENER_BACKLOG) == -1) {
 			log_warn("%s:%d: listen %s", LISTENER_FILE(w->cfg), a->line,

@@ -907,6 +907,10 @@ session_handshake(struct session *s)
  * *err for the event callback (the kernel reports a reset only once).
  */
 #define SESSION_READ_CHUNK	65536
+/* libevent's own read size: a read that filled it may have left more. A
+ * shorter one drained the socket, and another readv would only cost a
+ * syscall (small messages, echo and rtt). */
+#define SESSION_LIBEVENT_READ	4096
 
 static void
 session_read_more(struct bufferevent *bev, size_t room, int *err)
@@ -969,7 +973,9 @@ session_client_read_cb(struct bufferevent *bev, void *arg)
 		session_handshake(s);
 		return;
 	}
-	if (!s->tls && s->state == SESSION_OPEN)
+	if (!s->tls && s->state == SESSION_OPEN &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) >=
+	    SESSION_LIBEVENT_READ)
 		session_read_more(bev, session_read_room(s, s->upstream),
 		    &s->client_read_err);
 	session_ws_input(s);
@@ -1295,7 +1301,8 @@ session_upstream_read_cb(struct bufferevent *bev, void *arg)
 	uint8_t hdr[14];
 	size_t hl;
 
-	if (!s->upstream_tls && s->state == SESSION_OPEN)
+	if (!s->upstream_tls && s->state == SESSION_OPEN &&
+	    evbuffer_get_length(in) >= SESSION_LIBEVENT_READ)
 		session_read_more(bev, session_read_room(s, s->client),
 		    &s->upstream_read_err);
 	len = evbuffer_get_length(in);

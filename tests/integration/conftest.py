@@ -14,6 +14,7 @@ instead of stalling the suite.
 """
 
 import base64
+import errno
 import hashlib
 import os
 import re
@@ -467,10 +468,13 @@ class BackendConn:
         self.go = threading.Event()   # handlers that wait for a signal
 
     def note_data(self, chunk):
-        self.nreceived += len(chunk)
+        # nreceived last: tests poll it from another thread, then read
+        # received/hash, which must already hold the chunk (hash.update
+        # releases the GIL on big chunks).
         self.hash.update(chunk)
         if self.keep:
             self.received += chunk
+        self.nreceived += len(chunk)
 
     def note_eof(self, reset=False):
         if not self.eof.is_set():
@@ -779,21 +783,25 @@ class Blackhole:
         self.spec = "tcp:127.0.0.1:%d" % self.port
         self.fillers = []
         for _ in range(8):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setblocking(False)
-            try:
-                s.connect(("127.0.0.1", self.port))
-            except BlockingIOError:
-                pass
-            self.fillers.append(s)
+            self._add_filler()
             # does a fresh connect still complete?
             if not self._probe_completes():
+                self._add_filler()      # margin
                 return
         raise RuntimeError("could not fill the accept queue")
 
+    def _add_filler(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", self.port))
+        except BlockingIOError:
+            pass
+        self.fillers.append(s)
+
     def _probe_completes(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.settimeout(0.3)
+        s.settimeout(0.5)
         try:
             s.connect(("127.0.0.1", self.port))
             self.fillers.append(s)
@@ -927,9 +935,7 @@ class Gateway:
             self._logf.write(("### %s\n" % " ".join(argv)).encode())
             self._logf.flush()
             self.argv = argv
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                         stdout=self._logf, stderr=self._logf,
-                                         cwd=str(self.tmp_path), env=env)
+            self.proc = self._popen(argv, env)
             if not wait:
                 return self
             try:
@@ -942,6 +948,21 @@ class Gateway:
                     continue
                 raise
         raise last
+
+    def _popen(self, argv, env):
+        # A binary being relinked right now (a developer rebuilding while
+        # the suite runs) is briefly not executable: retry a little.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                return subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                        stdout=self._logf, stderr=self._logf,
+                                        cwd=str(self.tmp_path), env=env)
+            except OSError as e:
+                if (e.errno not in (errno.EACCES, errno.ETXTBSY, errno.ENOENT)
+                        or time.monotonic() > deadline):
+                    raise
+                time.sleep(0.2)
 
     def wait_ready(self, timeout=10.0):
         deadline = time.monotonic() + timeout

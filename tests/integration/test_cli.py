@@ -327,3 +327,19 @@ def test_no_new_sessions_while_draining(gateway_factory, backends):
     g._close_log()
     assert rc == 0
     holder.close()
+
+
+def test_second_instance_on_the_same_port_fails_loudly(gateway_factory,
+                                                      backends, tmp_path):
+    """SO_REUSEPORT (one socket per worker) must not let a second wsgate
+    share a port silently and split its connections."""
+    import subprocess as sp
+    from conftest import echo_handler, WSGATE_BIN
+    echo = backends(echo_handler)
+    g = gateway_factory(routes=[("/echo", {"backend": echo.spec})])
+    r = sp.run([WSGATE_BIN, "-d", "-c", g.config_path], capture_output=True,
+               text=True, timeout=20)
+    assert r.returncode != 0
+    assert "Address already in use" in r.stderr
+    assert ":%d" % g.port in r.stderr
+    assert g.alive()

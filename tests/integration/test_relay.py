@@ -299,7 +299,17 @@ def test_failover_carries_pipelined_data(gateway_factory, backends, first):
         conn = rec.wait_conn(0, timeout=5)
         want = b"".join(parts) + more
         wait_for(lambda: conn.nreceived >= len(want), 5, what="data at backend 2")
-        assert bytes(conn.received) == want
+        got = bytes(conn.received)
+        if got != want:
+            i = next((k for k in range(min(len(got), len(want))) if got[k] != want[k]),
+                     min(len(got), len(want)))
+            bounds = [len(parts[0]), len(parts[0]) + len(parts[1]), len(b"".join(parts))]
+            raise AssertionError(
+                "backend 2 got %d bytes, want %d; first difference at offset %d "
+                "(message boundaries at %s); got[%d:+16]=%r want[%d:+16]=%r; "
+                "later part found at %d" % (
+                    len(got), len(want), i, bounds, i, got[i:i + 16], i,
+                    want[i:i + 16], got.find(want[i:i + 64])))
         ws.send_close(1000)
         ws.expect_close(1000, timeout=5)
         ws.close()
