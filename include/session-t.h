@@ -114,7 +114,8 @@ struct session {
 	bool			 upstream_tls;	/* s->upstream is the TLS layer */
 	int			 client_read_err; /* errno our own reads saw */
 	int			 upstream_read_err;
-	uint8_t			 proxy_hdr_len;	/* PROXY header queued to it */
+	uint8_t			*proxy_hdr;	/* PROXY header for each backend */
+	uint8_t			 proxy_hdr_len;
 };
 
 #endif

@@ -1097,7 +1097,7 @@ config_set_subprotocols(struct config_ctx *c, const struct config_key *k,
 	    &r->nsubprotocols);
 }
 
-/* Any non-empty name without blanks (certificate names are free-form). */
+/* Any non-empty name without '"' (blanks and commas separate names). */
 static int
 config_name_ok(const char *s, size_t n)
 {
@@ -1715,6 +1715,15 @@ config_finish(struct config_ctx *c)
 			    "private_key", cfg->listens[i].spec);
 	if (cfg->tls_verify_client != 0 && cfg->tls_client_ca == NULL)
 		config_error(c, 0, "[tls] verify_client needs client_ca");
+	for (i = 0; i < cfg->nroutes; i++)
+		if (cfg->tls_verify_client == 0 &&
+		    (cfg->routes[i].nallow_client_cn > 0 ||
+		    cfg->routes[i].nallow_client_san > 0))
+			config_error(c, cfg->routes[i].line, "[route %s%s]: "
+			    "allow_client_cn/allow_client_san need [tls] "
+			    "verify_client = optional or require",
+			    cfg->routes[i].path,
+			    cfg->routes[i].prefix ? "/*" : "");
 	for (i = 0; i < cfg->nroutes && !c->oom; i++)
 		if (config_route_finish(c, i) == -1)
 			return;

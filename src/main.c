@@ -630,6 +630,11 @@ main(int argc, char **argv)
 		if (gen == NULL)
 			fatal("calloc");
 		main_load_routes(gen);
+		if (cfg->user != NULL && getpwnam(cfg->user) == NULL) {
+			fprintf(stderr, "%s: user %s: no such user\n",
+			    cfg->file, cfg->user);
+			return 1;
+		}
 		gen_unref(gen);
 		printf("configuration OK\n");
 		return 0;

@@ -330,6 +330,7 @@ session_free(struct session *s)
 	if (s->ip_counted)
 		iplimit_release((struct sockaddr *)&s->peer_sa);
 	free(s->fixed.spec);
+	free(s->proxy_hdr);
 	gen_unref(s->gen);
 	w->nsessions--;
 	w->m.sessions_active--;
@@ -743,10 +744,12 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		return -1;
 	}
 	gr = &s->gen->routes[r - s->cfg->routes];
-	if (r->token_file != NULL && session_token_target(s, req, gr) == -1)
-		return -1;
+	/* Credentials first: an anonymous client learns nothing of which
+	 * token_file tokens exist. */
 	if (r->auth == CONFIG_AUTH_TOKEN &&
 	    (tokproto = session_check_token(s, req, r, gr)) == -2)
+		return -1;
+	if (r->token_file != NULL && session_token_target(s, req, gr) == -1)
 		return -1;
 	pi = upgrade_pick_protocol(req, (const char *const *)r->subprotocols,
 	    r->nsubprotocols);
@@ -777,11 +780,9 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	s->rr = s->w->rr_seq++;
 	hb_start(s);
 	clock_gettime(CLOCK_MONOTONIC, &s->connect_started);
-	if (upstream_connect(s) == -1)
-		return -1;
-	if (r->backend_proxy_protocol != 0 && s->upstream != NULL)
+	if (r->backend_proxy_protocol != 0)
 		session_proxy_out(s);
-	return 0;
+	return upstream_connect(s);
 }
 
 /*
@@ -824,17 +825,20 @@ session_proxy_header(struct session *s)
 		session_format_peer((struct sockaddr *)&s->peer_sa, s->peer,
 		    sizeof(s->peer));
 	}
-	if (iplimit_acquire((struct sockaddr *)&s->peer_sa,
-	    s->cfg->max_connections_per_ip) == -1) {
+	if ((r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
+	    s->cfg->max_connections_per_ip)) == -1) {
 		session_http_error(s, 503, "too many connections from this "
 		    "address");
 		return -1;
 	}
-	s->ip_counted = s->cfg->max_connections_per_ip != 0;
+	s->ip_counted = r == 1;
 	return 1;
 }
 
-/* Queue a PROXY v1/v2 header (per the route) ahead of all client data. */
+/*
+ * Build the PROXY v1/v2 header (per the route) that each backend
+ * connection sends first, below any TLS (upstream.c puts it there).
+ */
 static void
 session_proxy_out(struct session *s)
 {
@@ -851,9 +855,8 @@ session_proxy_out(struct session *s)
 	else
 		n = proxy_proto_encode_v2((struct sockaddr *)&s->peer_sa,
 		    (struct sockaddr *)&s->local_sa, hdr, sizeof(hdr));
-	if (n > 0) {
-		evbuffer_prepend(bufferevent_get_output(s->upstream), hdr,
-		    (size_t)n);
+	if (n > 0 && (s->proxy_hdr = malloc((size_t)n)) != NULL) {
+		memcpy(s->proxy_hdr, hdr, (size_t)n);
 		s->proxy_hdr_len = (uint8_t)n;
 	}
 }

@@ -24,7 +24,6 @@
 #include "gen.h"
 #include "gw.h"
 #include "log.h"
-#include "proxy_proto.h"
 #include "route.h"
 #include "session-t.h"
 #include "session.h"
@@ -104,13 +103,17 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_CONNECTED) {
-		if (s->backend->tls && !s->upstream_tls) {
+		if (!s->upstream_tls) {
+			/* TCP is up; nothing was written yet. */
 			upstream_tune_socket(bufferevent_getfd(bev));
-			upstream_tls_start(s, bev);
-			return;
+			if (s->backend->tls) {
+				upstream_tls_start(s, bev);
+				return;
+			}
+			if (s->proxy_hdr_len > 0)
+				evbuffer_prepend(bufferevent_get_output(bev),
+				    s->proxy_hdr, s->proxy_hdr_len);
 		}
-		if (!s->upstream_tls)
-			upstream_tune_socket(bufferevent_getfd(bev));
 		session_upstream_ready(s, bev);
 		return;
 	}
@@ -138,7 +141,6 @@ upstream_tls_start(struct session *s, struct bufferevent *under)
 	    s->route->backend_server_name : s->backend->host;
 	struct evbuffer *raw = bufferevent_get_output(under);
 	struct bufferevent *bev;
-	uint8_t hdr[PROXY_PROTO_V2_MAX_ENC + PROXY_PROTO_V1_MAX];
 
 	bev = tls_connect_bev(s->w->base, gr->backend_tls, under, name);
 	if (bev == NULL)
@@ -147,9 +149,8 @@ upstream_tls_start(struct session *s, struct bufferevent *under)
 	s->upstream_tls = true;
 	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
 	evbuffer_add_buffer(bufferevent_get_output(bev), raw);
-	if (s->proxy_hdr_len > 0 && evbuffer_remove(bufferevent_get_output(bev),
-	    hdr, s->proxy_hdr_len) == (int)s->proxy_hdr_len)
-		evbuffer_add(raw, hdr, s->proxy_hdr_len);
+	if (s->proxy_hdr_len > 0)
+		evbuffer_add(raw, s->proxy_hdr, s->proxy_hdr_len);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	return 0;
 }

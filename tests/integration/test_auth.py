@@ -174,3 +174,27 @@ def test_token_file_edits_take_effect_without_a_signal(gateway_factory,
     ws = RawWS.open(g.port, path="/websockify?token=delta")
     assert ws.recv_frame(timeout=5).payload == b"one:"
     ws.close()
+
+
+def test_token_file_route_with_auth_asks_for_credentials_first(
+        gateway_factory, backends, tmp_path, keys):
+    """With auth = token, a client without a valid JWT learns nothing about
+    which token_file tokens exist: 401 either way, never 404."""
+    one = backends(greet_echo_handler(b"one:"))
+    tf = tmp_path / "targets"
+    tf.write_text("alpha: %s\n" % one.spec[4:])
+    g = gateway_factory(routes=[("/w", {
+        "token_file": str(tf), "auth": "token",
+        "token_secret_file": keys["secret"], "token_audience": "wsgate"})])
+    for path in ("/w?token=alpha", "/w?token=nope"):
+        r = attempt(g.port, path)
+        assert r.status == 401
+        r.close()
+    tok = jwt.encode(claims(), SECRET, algorithm="HS256")
+    r = attempt(g.port, "/w?token=nope", headers=["Authorization: Bearer " + tok])
+    assert r.status == 404
+    r.close()
+    ws = RawWS.open(g.port, path="/w?token=alpha",
+                    extra=["Authorization: Bearer " + tok])
+    assert ws.recv_frame(timeout=5).payload == b"one:"
+    ws.close()

@@ -116,3 +116,26 @@ def test_unverifiable_backend_gets_1014_with_reason(gateway_factory, pki,
     assert f.close_reason.startswith("bad gateway: TLS")
     ws.close()
     g.wait_log(r"certificate verify failed")
+
+
+def test_failover_from_unverifiable_tls_keeps_proxy_header_and_data(
+        gateway_factory, backends, pki, tls_echo):
+    """A tls: backend that fails verification, then a plain one: the plain
+    one gets the PROXY header first and every client byte after it."""
+    from conftest import record_handler
+    rec = backends(record_handler)
+    g = gateway_factory(routes=[("/t", {
+        "backend": ["tls:127.0.0.1:%d" % tls_echo.port, rec.spec],
+        "backend_ca": str(pki["rogue"][0]),
+        "backend_proxy_protocol": "v1"})])
+    ws = RawWS.open(g.port, path="/t",
+                    trailing=b"")
+    cport = ws.sock.getsockname()[1]
+    ws.send_frame(OP_BINARY, b"first")
+    ws.send_frame(OP_BINARY, b"second")
+    conn = rec.wait_conn(0)
+    want = ("PROXY TCP4 127.0.0.1 127.0.0.1 %d %d\r\n" % (cport, g.port)
+            ).encode() + b"firstsecond"
+    wait_for(lambda: bytes(conn.received) == want, 5,
+             what="PROXY header then both frames at the second backend")
+    ws.close()

@@ -1202,11 +1202,24 @@ test_root(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* Route allow lists without client certificates being asked for. */
+static void
+test_allow_client_needs_verify(void **state)
+{
+	(void)state;
+	parse_err("[gateway]\nlisten = 8080 tls\n[tls]\ncertificate = /c\n"
+	    "private_key = /k\n[route /a]\nbackend = tcp:127.0.0.1:7\n"
+	    "allow_client_cn = alice\n",
+	    "t.conf:6: [route /a]: allow_client_cn/allow_client_san need "
+	    "[tls] verify_client = optional or require");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample),
+		cmocka_unit_test(test_allow_client_needs_verify),
 		cmocka_unit_test(test_proxy_protocol_and_user),
 		cmocka_unit_test(test_gateway_keys),
 		cmocka_unit_test(test_defaults),
