@@ -103,6 +103,8 @@ struct config {
 	uint64_t	 max_connections;
 	uint64_t	 max_connections_per_ip;	/* 0 = no limit */
 	uint64_t	 handshake_rate_per_ip;		/* a second; 0 = none */
+	char		**trusted_proxies;	/* X-Forwarded-For accepted from */
+	size_t		 ntrusted_proxies;
 	uint64_t	 handshake_timeout_ms;
 	uint64_t	 drain_timeout_ms;
 	uint64_t	 max_header_size;	/* request head limit, bytes */

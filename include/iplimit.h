@@ -28,6 +28,23 @@ void	iplimit_release(const struct sockaddr *sa);
 bool	iplimit_rate_ok(const struct sockaddr *sa, uint64_t rate,
 	    uint64_t burst, uint64_t now_ms);
 
+/*
+ * "ADDR/BITS" or "ADDR" (IPv4 or IPv6): is it well formed? Is sa inside?
+ * (v4-mapped IPv6 matches IPv4 networks.)
+ */
+bool	iplimit_cidr_ok(const char *s, size_t n);
+bool	iplimit_in_cidr(const struct sockaddr *sa, const char *cidr);
+
+/*
+ * X-Forwarded-For from trusted proxies: starting at the connection's
+ * peer, while the current address is inside one of trusted[0..n), step to
+ * the next address from the right of the header value xff[0..len). On
+ * return *sa is the first address not trusted (port 0), and the result is
+ * true if it changed. Malformed entries stop the walk there.
+ */
+bool	iplimit_forwarded_for(struct sockaddr_storage *sa, const char *xff,
+	    size_t len, char *const *trusted, size_t n);
+
 /* Addresses tracked now (for tests and metrics). */
 uint64_t iplimit_tracked(void);
 

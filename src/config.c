@@ -81,7 +81,7 @@ enum config_rkey {
 	CONFIG_RKEY_COUNT
 };
 
-#define CONFIG_GKEY_COUNT	13	/* entries in config_gateway_keys[] */
+#define CONFIG_GKEY_COUNT	14	/* entries in config_gateway_keys[] */
 #define CONFIG_TKEY_COUNT	7	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
@@ -141,7 +141,7 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_proxy_version, config_set_root, config_set_index,
     config_set_auth, config_set_onoff, config_set_rate,
     config_set_tls_version, config_set_verify_client, config_set_allow_cn,
-    config_set_allow_san;
+    config_set_allow_san, config_set_trusted;
 static config_copy_fn config_copy_u64, config_copy_backends,
     config_copy_origins, config_copy_subprotocols, config_copy_string,
     config_copy_allow_cn, config_copy_allow_san;
@@ -171,6 +171,7 @@ static const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
 	    CONFIG_G(max_connections_per_ip), 0, 10000000, "0..10000000", 0 },
 	{ "handshake_rate_per_ip", config_set_rate, NULL,
 	    CONFIG_G(handshake_rate_per_ip), 0, 1000000, NULL, 0 },
+	{ "trusted_proxies", config_set_trusted, NULL, 0, 0, 0, NULL, 1 },
 };
 
 static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
@@ -1126,6 +1127,45 @@ config_set_allow_san(struct config_ctx *c, const struct config_key *k,
 	    &r->nallow_client_san);
 }
 
+/* "ADDR" or "ADDR/BITS", IPv4 or IPv6. */
+static int
+config_cidr_ok(const char *s, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned char a[16];
+	unsigned long bits, max;
+
+	if (n == 0 || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, a) == 1)
+		max = 32;
+	else if (inet_pton(AF_INET6, buf, a) == 1)
+		max = 128;
+	else
+		return 0;
+	if (slash == NULL)
+		return 1;
+	if (slash[1] < '0' || slash[1] > '9')
+		return 0;
+	bits = strtoul(slash + 1, &end, 10);
+	return *end == '\0' && bits <= max;
+}
+
+static int
+config_set_trusted(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config	*cfg = obj;
+
+	return config_set_list(c, k, value, config_cidr_ok, "network",
+	    "use ADDR or ADDR/BITS, IPv4 or IPv6", &cfg->trusted_proxies,
+	    &cfg->ntrusted_proxies);
+}
+
 /* min_version = TLS1.2 | TLS1.3 */
 static int
 config_set_tls_version(struct config_ctx *c, const struct config_key *k,
@@ -1344,6 +1384,7 @@ config_free(struct config *cfg)
 	free(cfg->tls_ciphers);
 	free(cfg->tls_ciphersuites);
 	free(cfg->tls_client_ca);
+	config_strv_free(cfg->trusted_proxies, cfg->ntrusted_proxies);
 	for (i = 0; i < cfg->nroutes; i++)
 		config_route_clear(&cfg->routes[i]);
 	free(cfg->routes);

@@ -6,6 +6,7 @@
  * connection and its bucket is full again, so the table holds only
  * addresses that are active or were recently: memory follows load.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -200,6 +201,126 @@ iplimit_rate_ok(const struct sockaddr *sa, uint64_t rate, uint64_t burst,
 	}
 	pthread_mutex_unlock(&iplimit_lock);
 	return ok;
+}
+
+/* Parse "ADDR[/BITS]" into a key (4 or 16 bytes) and a prefix length. */
+static size_t
+iplimit_parse_cidr(const char *s, size_t n, uint8_t out[16], unsigned *bits)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long b;
+	size_t alen;
+
+	if (n == 0 || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, out) == 1)
+		alen = 4;
+	else if (inet_pton(AF_INET6, buf, out) == 1)
+		alen = 16;
+	else
+		return 0;
+	*bits = (unsigned)alen * 8;
+	if (slash != NULL) {
+		if (slash[1] < '0' || slash[1] > '9')
+			return 0;
+		b = strtoul(slash + 1, &end, 10);
+		if (*end != '\0' || b > alen * 8)
+			return 0;
+		*bits = (unsigned)b;
+	}
+	return alen;
+}
+
+bool
+iplimit_cidr_ok(const char *s, size_t n)
+{
+	uint8_t a[16];
+	unsigned bits;
+
+	return iplimit_parse_cidr(s, n, a, &bits) != 0;
+}
+
+/* Is key a (alen bytes) inside the network net/bits of the same size? */
+static bool
+iplimit_key_in(const uint8_t *a, size_t alen, const uint8_t *net,
+    size_t nlen, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+
+	if (alen != nlen || memcmp(a, net, full) != 0)
+		return false;
+	return rest == 0 || ((a[full] ^ net[full]) &
+	    (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+bool
+iplimit_in_cidr(const struct sockaddr *sa, const char *cidr)
+{
+	uint8_t a[16], net[16];
+	unsigned bits;
+	size_t alen, nlen;
+
+	if ((alen = iplimit_key(sa, a)) == 0 ||
+	    (nlen = iplimit_parse_cidr(cidr, strlen(cidr), net, &bits)) == 0)
+		return false;
+	return iplimit_key_in(a, alen, net, nlen, bits);
+}
+
+static bool
+iplimit_trusted(const struct sockaddr *sa, char *const *trusted, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (iplimit_in_cidr(sa, trusted[i]))
+			return true;
+	return false;
+}
+
+bool
+iplimit_forwarded_for(struct sockaddr_storage *sa, const char *xff,
+    size_t len, char *const *trusted, size_t n)
+{
+	struct sockaddr_storage cur = *sa;
+	char buf[INET6_ADDRSTRLEN];
+	size_t end = len, start, a, b;
+	bool changed = false;
+
+	while (iplimit_trusted((struct sockaddr *)&cur, trusted, n)) {
+		/* The rightmost entry not yet taken: [start, end). */
+		while (end > 0 && (xff[end - 1] == ' ' || xff[end - 1] == '\t' ||
+		    xff[end - 1] == ','))
+			end--;
+		if (end == 0)
+			break;
+		for (start = end; start > 0 && xff[start - 1] != ','; start--)
+			;
+		for (a = start; a < end && (xff[a] == ' ' || xff[a] == '\t');
+		    a++)
+			;
+		b = end;
+		end = start;
+		if (b - a == 0 || b - a >= sizeof(buf))
+			break;
+		memcpy(buf, xff + a, b - a);
+		buf[b - a] = '\0';
+		memset(&cur, 0, sizeof(cur));
+		if (inet_pton(AF_INET, buf, &((struct sockaddr_in *)
+		    (void *)&cur)->sin_addr) == 1)
+			cur.ss_family = AF_INET;
+		else if (inet_pton(AF_INET6, buf, &((struct sockaddr_in6 *)
+		    (void *)&cur)->sin6_addr) == 1)
+			cur.ss_family = AF_INET6;
+		else
+			break;		/* not an address: trust no further */
+		*sa = cur;
+		changed = true;
+	}
+	return changed;
 }
 
 uint64_t

@@ -64,6 +64,7 @@ static int	session_ws_input(struct session *);
 static size_t	session_queued(const struct session *);
 static void	session_proxy_out(struct session *);
 static void	session_refuse_logged(struct gw_worker *, int, const char *);
+static void	session_http_error(struct session *, int, const char *);
 static void	session_http_error_hdr(struct session *, int, const char *,
 		    const char *);
 
@@ -139,6 +140,39 @@ session_count_ip(struct session *s, int fd)
 		atomic_fetch_sub(&gw_sessions_total, 1);
 		session_refuse_logged(s->w, fd, "too many connections from "
 		    "this address");
+		return -1;
+	}
+	s->ip_counted = r == 1;
+	return 0;
+}
+
+/*
+ * trusted_proxies: a request from one of them names the client in
+ * X-Forwarded-For; from here on that address is the peer for logs,
+ * limits and PROXY headers. Returns -1 after a 503 (over the per-address
+ * limit of the real client).
+ */
+static int
+session_forwarded(struct session *s, const struct upgrade_req *req)
+{
+	struct sockaddr_storage real = s->peer_sa;
+	int r;
+
+	if (!iplimit_forwarded_for(&real, req->forwarded_for.p,
+	    req->forwarded_for.len, s->cfg->trusted_proxies,
+	    s->cfg->ntrusted_proxies))
+		return 0;
+	if (s->ip_counted) {
+		iplimit_release((struct sockaddr *)&s->peer_sa);
+		s->ip_counted = false;
+	}
+	s->peer_sa = real;
+	session_format_peer((struct sockaddr *)&s->peer_sa, s->peer,
+	    sizeof(s->peer));
+	if ((r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
+	    s->cfg->max_connections_per_ip)) == -1) {
+		session_http_error(s, 503, "too many connections from this "
+		    "address");
 		return -1;
 	}
 	s->ip_counted = r == 1;
@@ -890,6 +924,9 @@ session_handshake(struct session *s)
 		session_http_error(s, req.status, req.error);
 		return -1;
 	}
+	if (s->cfg->ntrusted_proxies > 0 && req.forwarded_for.len > 0 &&
+	    session_forwarded(s, &req) == -1)
+		return -1;
 	if (!session_rate_ok(s)) {
 		session_http_error(s, 429, "too many handshakes from this "
 		    "address");

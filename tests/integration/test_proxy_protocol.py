@@ -92,3 +92,36 @@ def test_real_client_passes_through_as_v2(gateway_factory, backends):
     wait_for(lambda: bytes(conn.received) == want, 5,
              what="PROXY v2 header naming the real client, then data")
     ws.close()
+
+
+def test_x_forwarded_for_from_trusted_proxies_only(gateway_factory, backends):
+    """trusted_proxies: the client named in X-Forwarded-For by a trusted
+    proxy is the peer for logs and PROXY headers; from anyone else the
+    header is ignored."""
+    from conftest import RawWS
+    rec = backends(record_handler)
+    g = gateway_factory(routes=[("/rec", {"backend": rec.spec,
+                                          "backend_proxy_protocol": "v1"})],
+                        gateway={"trusted_proxies": "127.0.0.1/32"})
+    ws = RawWS.open(g.port, path="/rec",
+                    extra=["X-Forwarded-For: 198.51.100.1, 203.0.113.9"])
+    ws.send_frame(OP_BINARY, b"d")
+    conn = rec.wait_conn(0)
+    wait_for(lambda: bytes(conn.received).startswith(
+        b"PROXY TCP4 203.0.113.9 127.0.0.1 0 %d\r\n" % g.port), 5,
+        what="the forwarded client in the PROXY header")
+    ws.close()
+    assert g.wait_session_lines(1)[0]["client"] == "203.0.113.9:0"
+    # The same header from an untrusted address: ignored.
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(10)
+    s.connect(("127.0.0.1", g.port))
+    ws2 = RawWS(g.port, sock=s)
+    head, _ = RawWS.request_head(path="/rec",
+                                 extra=["X-Forwarded-For: 203.0.113.9"])
+    ws2.send(head)
+    assert ws2.read_head() == 101
+    ws2.close()
+    lines = g.wait_session_lines(2)
+    assert lines[1]["client"].startswith("127.0.0.2:")

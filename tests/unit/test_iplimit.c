@@ -118,11 +118,58 @@ test_idle_addresses_are_forgotten(void **state)
 	assert_true(iplimit_tracked() <= 1);
 }
 
+static void
+test_cidr(void **state)
+{
+	struct sockaddr_storage a = v4("10.1.2.3"), b = v6("2001:db8::5");
+	struct sockaddr_storage m = v6("::ffff:10.9.9.9");
+
+	(void)state;
+	assert_true(iplimit_cidr_ok("10.0.0.0/8", 10));
+	assert_true(iplimit_cidr_ok("2001:db8::/32", 13));
+	assert_true(iplimit_cidr_ok("127.0.0.1", 9));
+	assert_false(iplimit_cidr_ok("10.0.0.0/33", 11));
+	assert_false(iplimit_cidr_ok("10.0.0.0/", 9));
+	assert_false(iplimit_cidr_ok("example.com/8", 13));
+	assert_true(iplimit_in_cidr(SA(a), "10.0.0.0/8"));
+	assert_true(iplimit_in_cidr(SA(m), "10.0.0.0/8"));
+	assert_false(iplimit_in_cidr(SA(a), "10.1.2.0/31"));
+	assert_true(iplimit_in_cidr(SA(a), "10.1.2.2/31"));
+	assert_true(iplimit_in_cidr(SA(b), "2001:db8::/32"));
+	assert_false(iplimit_in_cidr(SA(b), "10.0.0.0/8"));
+	assert_true(iplimit_in_cidr(SA(a), "0.0.0.0/0"));
+}
+
+static void
+test_forwarded_for(void **state)
+{
+	char net1[] = "10.0.0.0/8", net2[] = "192.0.2.1";
+	char *trusted[] = { net1, net2 };
+	struct sockaddr_storage sa = v4("10.0.0.1"), want = v4("203.0.113.9");
+	const char *xff = "198.51.100.1, 203.0.113.9, 192.0.2.1";
+
+	(void)state;
+	/* Proxies are skipped from the right; the first other is the client
+	 * (a client-supplied 198.51.100.1 on the left is not believed). */
+	assert_true(iplimit_forwarded_for(&sa, xff, strlen(xff), trusted, 2));
+	assert_memory_equal(&((struct sockaddr_in *)&sa)->sin_addr,
+	    &((struct sockaddr_in *)&want)->sin_addr, 4);
+	/* From an untrusted peer the header means nothing. */
+	sa = v4("203.0.113.50");
+	assert_false(iplimit_forwarded_for(&sa, xff, strlen(xff), trusted, 2));
+	/* Garbage stops the walk at the last good address. */
+	sa = v4("10.0.0.1");
+	assert_false(iplimit_forwarded_for(&sa, "not-an-ip", 9, trusted, 2));
+	assert_true(iplimit_in_cidr(SA(sa), "10.0.0.1/32"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connection_counts),
+		cmocka_unit_test(test_cidr),
+		cmocka_unit_test(test_forwarded_for),
 		cmocka_unit_test(test_unix_clients_are_not_limited),
 		cmocka_unit_test(test_token_bucket),
 		cmocka_unit_test(test_idle_addresses_are_forgotten),
