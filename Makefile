@@ -115,7 +115,7 @@ integration-test:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address,undefined $$(echo build/san-address-undefined/wsgate)
 	$(Q)WSGATE_BIN=$(CURDIR)/build/san-address-undefined/wsgate \
-	  WSGATE_RELEASE_BIN=$(CURDIR)/wsgate \
+	  WSGATE_RELEASE_BIN=$(CURDIR)/wsgate WSGATE_DEB_TEST=1 \
 	  $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 test: test-deps
