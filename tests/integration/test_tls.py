@@ -158,3 +158,40 @@ def test_sighup_reloads_certificates_live_sessions_untouched(tmp_path,
         live.close()
     finally:
         assert g.stop() == 0
+
+
+def test_openssl_s_client_gets_the_upgrade(tmp_path, certs, backends):
+    """A client we did not write: openssl s_client verifies the certificate
+    and carries a raw upgrade and a masked frame over wss."""
+    import base64
+    import subprocess
+    import time
+    echo = backends(echo_handler)
+    g = tls_gateway(tmp_path, certs, echo).start()
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        head = ("GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode()
+        mask = b"\x01\x02\x03\x04"
+        payload = b"s_client"
+        frame = bytes([0x82, 0x80 | len(payload)]) + mask + bytes(
+            c ^ mask[i % 4] for i, c in enumerate(payload))
+        p = subprocess.Popen(
+            ["openssl", "s_client", "-connect", "127.0.0.1:%d" % g.port,
+             "-servername", "localhost", "-verify_return_error", "-CAfile",
+             str(certs[0]), "-quiet", "-no_ign_eof"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        p.stdin.write(head + frame)
+        p.stdin.flush()
+        time.sleep(1.0)        # s_client ends at stdin EOF: let it read
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        assert out.startswith(b"HTTP/1.1 101 "), (out[:200], err[-500:])
+        assert b"\x82" + bytes([len(payload)]) + payload in out
+    finally:
+        assert g.stop() == 0
