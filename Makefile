@@ -140,7 +140,7 @@ fuzz:
 
 # Browser tests: Debian's headless Chromium via playwright-core, noVNC to
 # x11vnc on Xvfb; installs what it needs (as root).
-e2e:
+e2e: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/e2e/run.sh
 
