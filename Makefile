@@ -148,7 +148,7 @@ e2e: deps
 deb:
 	$(Q)sh packaging/build-deb.sh
 
-bench:
+bench: deps
 	$(Q)$(MAKE) -C bench run
 
 install: wsgate
