@@ -71,7 +71,7 @@ UNIT_DEPS_token_file := token_file
 UNIT_DEPS_iplimit  := iplimit
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
-	deps test-deps run-deps deb e2e
+	deps test-deps run-deps deb e2e test-valgrind soak
 all: wsgate
 
 wsgate: $(BUILD)/wsgate
@@ -135,8 +135,20 @@ run: run-deps
 	$(Q)$(MAKE) --no-print-directory wsgate
 	$(Q)sh packaging/demo-run.sh ./wsgate gateway.conf
 
+FUZZ_SECONDS ?= 60
 fuzz:
-	$(Q)$(MAKE) -C tests/fuzz run
+	$(Q)$(MAKE) -C tests/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# The daemon under valgrind (leaks, fds, errors) in a few scenarios.
+test-valgrind: test-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)WSGATE_RELEASE_BIN=$(CURDIR)/wsgate sh tests/valgrind/run.sh
+
+# Thousands of mixed sessions for SOAK_SECONDS (default 600), then fds and
+# RSS back at their baseline and every byte accounted for.
+soak: test-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)WSGATE_RELEASE_BIN=$(CURDIR)/wsgate sh tests/soak/run.sh
 
 # Browser tests: Debian's headless Chromium via playwright-core, noVNC to
 # x11vnc on Xvfb; installs what it needs (as root).

@@ -5,7 +5,7 @@
 set -eu
 want="build-essential pkg-config libevent-dev libssl-dev libinih-dev libsystemd-dev libcrypt-dev python3-websockets"
 case "${1:-build}" in
-test) want="$want libcmocka-dev python3-pytest python3-websocket python3-prometheus-client python3-yaml python3-jwt python3-cryptography clang openssl man-db dpkg-dev debhelper fakeroot" ;;
+test) want="$want libcmocka-dev python3-pytest python3-websocket python3-prometheus-client python3-yaml python3-jwt python3-cryptography clang openssl man-db dpkg-dev debhelper fakeroot iproute2 util-linux valgrind" ;;
 esac
 missing=""
 for p in $want; do

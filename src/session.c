@@ -807,6 +807,7 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	s->mr->sessions++;
 	evbuffer_drain(bufferevent_get_input(s->client), head_len);
 	bufferevent_write(s->client, resp, (size_t)n);
+	s->out_total += (uint64_t)n;	/* hb_client_acked() counts from 0 */
 	s->w->m.handshakes_ok++;
 	event_del(&s->state_timer);
 	ws_frame_decoder_init(&s->dec, r->max_message_size, true);

@@ -1,12 +1,20 @@
-/* ws_frame: data[0] policy, data[1] chunk size seed (0: whole), then frames */
+/* ws_frame: data[0] policy, data[1] chunk size seed (0: whole), then frames;
+ * text payload goes through ws_utf8 as it streams, close payloads through
+ * ws_frame_close_parse, as the session does. */
 #include <stdlib.h>
+#include <string.h>
 #include "ws_frame.h"
+#include "ws_utf8.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t out[8192];
+	static uint8_t out[8192], ctrl[125];
 	struct ws_frame_decoder d;
+	struct ws_utf8 u = { 0 };
+	size_t clen = 0, rlen;
+	const uint8_t *reason;
+	uint16_t code;
 	struct ws_frame_ev ev;
 	const uint8_t *p, *end, *stop = data + size;
 	size_t chunk, seed;
@@ -35,6 +43,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    ev.mask_off != (ev.payload_len - d.payload_left - n) % 4 ||
 		    ws_frame_unmask(d.mask, ev.mask_off, out, p, n) != d.mask_off))
 			abort();	/* within the input; offsets agree */
+		if (ev.type == WS_FRAME_EV_PAYLOAD && d.opcode == WS_OP_TEXT)
+			ws_utf8_feed(&u, out, (size_t)n);
+		if (ev.type == WS_FRAME_EV_PAYLOAD && d.opcode == WS_OP_CLOSE) {
+			memcpy(ctrl + clen, out, (size_t)n);	/* <= 125 */
+			clen += (size_t)n;
+		}
+		if (ev.frame_end && d.opcode == WS_OP_CLOSE &&
+		    ws_frame_close_parse(ctrl, clen, &code, &reason, &rlen) == 0 &&
+		    (rlen > clen || (clen >= 2 && reason != ctrl + 2)))
+			abort();	/* the reason lies inside the payload */
+		if (ev.frame_end && d.opcode == WS_OP_CLOSE)
+			clen = 0;
+		if (ev.frame_end && d.fin && d.opcode == WS_OP_TEXT &&
+		    ws_utf8_complete(&u))
+			ws_utf8_reset(&u);
 	}
 	return 0;
 }
