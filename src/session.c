@@ -147,26 +147,21 @@ session_count_ip(struct session *s, int fd)
 }
 
 /*
- * trusted_proxies: a request from one of them names the client in
- * X-Forwarded-For; from here on that address is the peer for logs,
- * limits and PROXY headers. Returns -1 after a 503 (over the per-address
- * limit of the real client).
+ * The client is really at sa (a PROXY header or X-Forwarded-For said so):
+ * use it for logs and PROXY headers, and count it, not the proxy, for
+ * max_connections_per_ip. Returns 0, or -1 after a 503 over that limit.
  */
 static int
-session_forwarded(struct session *s, const struct upgrade_req *req)
+session_set_peer(struct session *s, const struct sockaddr_storage *sa)
 {
-	struct sockaddr_storage real = s->peer_sa;
 	int r;
 
-	if (!iplimit_forwarded_for(&real, req->forwarded_for.p,
-	    req->forwarded_for.len, s->cfg->trusted_proxies,
-	    s->cfg->ntrusted_proxies))
-		return 0;
 	if (s->ip_counted) {
 		iplimit_release((struct sockaddr *)&s->peer_sa);
 		s->ip_counted = false;
 	}
-	s->peer_sa = real;
+	if (sa != &s->peer_sa)
+		s->peer_sa = *sa;
 	session_format_peer((struct sockaddr *)&s->peer_sa, s->peer,
 	    sizeof(s->peer));
 	if ((r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
@@ -177,6 +172,24 @@ session_forwarded(struct session *s, const struct upgrade_req *req)
 	}
 	s->ip_counted = r == 1;
 	return 0;
+}
+
+/*
+ * trusted_proxies: a request from one of them names the client in
+ * X-Forwarded-For; from here on that address is the peer for logs,
+ * limits and PROXY headers. Returns -1 after a 503 (over the per-address
+ * limit of the real client).
+ */
+static int
+session_forwarded(struct session *s, const struct upgrade_req *req)
+{
+	struct sockaddr_storage real = s->peer_sa;
+
+	if (!iplimit_forwarded_for(&real, req->forwarded_for.p,
+	    req->forwarded_for.len, s->cfg->trusted_proxies,
+	    s->cfg->ntrusted_proxies))
+		return 0;
+	return session_set_peer(s, &real);
 }
 
 /* handshake_rate_per_ip: may this address open one more session now? */
@@ -854,20 +867,11 @@ session_proxy_header(struct session *s)
 	s->proxy_in = false;
 	if (pa.family != AF_UNSPEC) {
 		/* The client and the address it reached, per the proxy. */
-		memcpy(&s->peer_sa, &pa.src, sizeof(s->peer_sa));
 		memcpy(&s->local_sa, &pa.dst, sizeof(s->local_sa));
 		s->local_known = true;
-		session_format_peer((struct sockaddr *)&s->peer_sa, s->peer,
-		    sizeof(s->peer));
 	}
-	if ((r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
-	    s->cfg->max_connections_per_ip)) == -1) {
-		session_http_error(s, 503, "too many connections from this "
-		    "address");
-		return -1;
-	}
-	s->ip_counted = r == 1;
-	return 1;
+	return session_set_peer(s, pa.family != AF_UNSPEC ? &pa.src :
+	    &s->peer_sa) == -1 ? -1 : 1;
 }
 
 /*
