@@ -21,7 +21,7 @@ int	upstream_connect(struct session *s);
 /* Connect timeout fired (s->state_timer in CONNECTING). Same return. */
 int	upstream_timeout(struct session *s);
 
-/* TCP_NODELAY and SO_KEEPALIVE on a TCP socket; no-op on others. */
+/* TCP_NODELAY and SO_KEEPALIVE on a TCP socket (callers know it is one). */
 void	upstream_tune_socket(int fd);
 
 #endif

@@ -262,7 +262,8 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 		free(s);
 		return 0;
 	}
-	upstream_tune_socket(fd);
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		upstream_tune_socket(fd);
 	if (tls)
 		s->client = tls_accept_bev(w->base, s->gen->tls_ctx, fd);
 	else if ((s->client = bufferevent_socket_new(w->base, fd,

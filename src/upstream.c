@@ -33,13 +33,8 @@
 void
 upstream_tune_socket(int fd)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	int one = 1;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
-	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
-		return;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
@@ -105,7 +100,8 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (!s->upstream_tls) {
 			/* TCP is up; nothing was written yet. */
-			upstream_tune_socket(bufferevent_getfd(bev));
+			if (s->backend->kind == CONFIG_ADDR_TCP)
+				upstream_tune_socket(bufferevent_getfd(bev));
 			if (s->backend->tls) {
 				upstream_tls_start(s, bev);
 				return;
