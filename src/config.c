@@ -138,8 +138,7 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_duration, config_set_size, config_set_admin,
     config_set_log_level, config_set_log_format, config_set_string,
     config_set_backend, config_set_origins, config_set_subprotocols,
-    config_set_proxy_version, config_set_root, config_set_index,
-    config_set_auth, config_set_onoff, config_set_rate,
+    config_set_choice, config_set_root, config_set_index, config_set_rate,
     config_set_tls_version, config_set_verify_client, config_set_allow_cn,
     config_set_allow_san, config_set_trusted;
 static config_copy_fn config_copy_u64, config_copy_backends,
@@ -212,14 +211,14 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	    config_copy_u64, CONFIG_R(max_message_size), 0, UINT64_MAX, NULL,
 	    0 },
 	[CONFIG_RKEY_BACKEND_PROXY] = { "backend_proxy_protocol",
-	    config_set_proxy_version, config_copy_u64,
-	    CONFIG_R(backend_proxy_protocol), 0, 2, NULL, 0 },
+	    config_set_choice, config_copy_u64,
+	    CONFIG_R(backend_proxy_protocol), 0, 2, "off, v1, v2", 0 },
 	[CONFIG_RKEY_ROOT] = { "root", config_set_root, config_copy_string,
 	    CONFIG_R(root), 0, 0, NULL, 0 },
 	[CONFIG_RKEY_INDEX] = { "index", config_set_index, config_copy_string,
 	    CONFIG_R(index_file), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_AUTH] = { "auth", config_set_auth, config_copy_u64,
-	    CONFIG_R(auth), 0, 2, NULL, 0 },
+	[CONFIG_RKEY_AUTH] = { "auth", config_set_choice, config_copy_u64,
+	    CONFIG_R(auth), 0, 2, "off, token, basic", 0 },
 	[CONFIG_RKEY_TOKEN_SECRET] = { "token_secret_file", config_set_string,
 	    config_copy_string, CONFIG_R(token_secret_file), 0, 0, NULL, 0 },
 	[CONFIG_RKEY_TOKEN_PUBKEY] = { "token_public_key_file",
@@ -228,8 +227,8 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	[CONFIG_RKEY_TOKEN_AUDIENCE] = { "token_audience", config_set_string,
 	    config_copy_string, CONFIG_R(token_audience), 0, 0, NULL, 0 },
 	[CONFIG_RKEY_TOKEN_REQUIRE_PATH] = { "token_require_path",
-	    config_set_onoff, config_copy_u64, CONFIG_R(token_require_path),
-	    0, 1, NULL, 0 },
+	    config_set_choice, config_copy_u64, CONFIG_R(token_require_path),
+	    0, 1, "off, on", 0 },
 	[CONFIG_RKEY_HTPASSWD] = { "htpasswd_file", config_set_string,
 	    config_copy_string, CONFIG_R(htpasswd_file), 0, 0, NULL, 0 },
 	[CONFIG_RKEY_TOKEN_FILE] = { "token_file", config_set_string,
@@ -868,19 +867,6 @@ config_set_log_level(struct config_ctx *c, const struct config_key *k,
 	return 0;
 }
 
-/* backend_proxy_protocol = off | v1 | v2, stored as 0, 1, 2. */
-static int
-config_set_proxy_version(struct config_ctx *c, const struct config_key *k,
-    void *obj, const char *value)
-{
-	static const char *const names[] = { "off", "v1", "v2" };
-	int		 i;
-
-	if ((i = config_enum(c, k, value, names, 3, "off, v1, v2")) == -1)
-		return -1;
-	*(uint64_t *)(void *)((char *)obj + k->off) = (uint64_t)i;
-	return 0;
-}
 
 /* "N/s" (N handshakes a second, N at once) or 0 = no limit. */
 static int
@@ -903,32 +889,32 @@ config_set_rate(struct config_ctx *c, const struct config_key *k, void *obj,
 	return 0;
 }
 
-/* auth = off | token | basic. */
+
+
+/*
+ * One of the words in k->range ("off, v1, v2"), stored as its index in
+ * the uint64_t at k->off.
+ */
 static int
-config_set_auth(struct config_ctx *c, const struct config_key *k, void *obj,
-    const char *value)
+config_set_choice(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
 {
-	static const char *const names[] = { "off", "token", "basic" };
-	int		 i;
+	const char	*w = k->range;
+	size_t		 n, len = strlen(value);
+	uint64_t	 i;
 
-	if ((i = config_enum(c, k, value, names, 3, "off, token, basic")) == -1)
-		return -1;
-	*(uint64_t *)(void *)((char *)obj + k->off) = (uint64_t)i;
-	return 0;
-}
-
-/* off | on, stored as 0 | 1. */
-static int
-config_set_onoff(struct config_ctx *c, const struct config_key *k, void *obj,
-    const char *value)
-{
-	static const char *const names[] = { "off", "on" };
-	int		 i;
-
-	if ((i = config_enum(c, k, value, names, 2, "off, on")) == -1)
-		return -1;
-	*(uint64_t *)(void *)((char *)obj + k->off) = (uint64_t)i;
-	return 0;
+	for (i = 0; *w != '\0'; i++) {
+		n = strcspn(w, ",");
+		if (n == len && memcmp(w, value, n) == 0) {
+			memcpy((char *)obj + k->off, &i, sizeof(i));
+			return 0;
+		}
+		w += n;
+		w += strspn(w, ", ");
+	}
+	config_errorx(c, "%s: bad value '%s' (use %s)", k->name, value,
+	    k->range);
+	return -1;
 }
 
 static int
