@@ -8,19 +8,19 @@
  *
  * Flow control: a leg's output is allowed to grow to cfg->max_buffer; past
  * that, reading from the other leg stops until the output drains below
- * half (le-proxy's watermark scheme). Input is read at most 16 KiB at a
- * time by libevent, so memory per session stays bounded whatever the peers
- * do.
+ * half (le-proxy's watermark scheme). libevent reads 4 KiB at a time and
+ * session_read_more() tops that up only within the same room, so memory
+ * per session stays bounded whatever the peers do.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -33,12 +33,12 @@
 
 #include "auth.h"
 #include "config.h"
-#include "proxy_proto.h"
 #include "gen.h"
 #include "gw.h"
 #include "heartbeat.h"
 #include "iplimit.h"
 #include "log.h"
+#include "proxy_proto.h"
 #include "route.h"
 #include "session-t.h"
 #include "session.h"
