@@ -9,28 +9,14 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 out="$top/build/deb"
 
-want="build-essential dpkg-dev debhelper fakeroot pkg-config libevent-dev libssl-dev libinih-dev"
+# The build side of wsgate plus the packaging tools (cmocka for the
+# package's own unit-test run unless nocheck).
+check=libcmocka-dev
 case "${DEB_BUILD_OPTIONS:-}" in
-*nocheck*) ;;
-*) want="$want libcmocka-dev" ;;
+*nocheck*) check= ;;
 esac
-missing=""
-for p in $want; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "building the .deb needs:$missing" >&2
-		echo "run as root:  apt-get install -y$missing" >&2
-		exit 1
-	fi
-	echo "installing:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	# shellcheck disable=SC2086 # one word per package
-	apt-get install -y -q --no-install-recommends $missing
-fi
+# shellcheck disable=SC2086 # check is one word or none
+sh "$top/packaging/install-deps.sh" build dpkg-dev debhelper fakeroot $check
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/wsgate-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM

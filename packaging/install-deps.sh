@@ -1,12 +1,21 @@
 #!/bin/sh
-# Install what wsgate needs on Debian 12, as root; a no-op when present.
-#   install-deps.sh build   compiler side: libevent, OpenSSL, inih, pkg-config
-#   install-deps.sh test    + cmocka, pytest, websockets clients, clang
+# Install Debian 12 packages wsgate needs, as root; a no-op when present.
+# Not root: prints the apt-get line to run and fails.
+#   install-deps.sh build [PKG...]  libevent, OpenSSL, inih, libsystemd, ...
+#   install-deps.sh test  [PKG...]  + cmocka, pytest, the WebSocket clients,
+#                                     clang, valgrind, ... (make test)
+#   install-deps.sh only  PKG...    just these (make e2e, make deb)
 set -eu
-want="build-essential pkg-config libevent-dev libssl-dev libinih-dev libsystemd-dev libcrypt-dev python3-websockets"
+build="build-essential pkg-config libevent-dev libssl-dev libinih-dev libsystemd-dev libcrypt-dev python3-websockets"
+test="libcmocka-dev python3-pytest python3-websocket python3-prometheus-client python3-yaml python3-jwt python3-cryptography clang openssl man-db dpkg-dev debhelper fakeroot iproute2 util-linux valgrind"
 case "${1:-build}" in
-test) want="$want libcmocka-dev python3-pytest python3-websocket python3-prometheus-client python3-yaml python3-jwt python3-cryptography clang openssl man-db dpkg-dev debhelper fakeroot iproute2 util-linux valgrind" ;;
+build) want="$build" ;;
+test) want="$build $test" ;;
+only) want="" ;;
+*) echo "usage: install-deps.sh build|test|only [PKG...]" >&2; exit 2 ;;
 esac
+[ $# -gt 0 ] && shift
+want="$want $*"
 missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -15,10 +24,11 @@ done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "wsgate needs these Debian packages:$missing" >&2
-	echo "run as root:  apt-get install -y$missing" >&2
+	echo "run as root:  apt-get install -y --no-install-recommends$missing" >&2
 	exit 1
 fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+# shellcheck disable=SC2086 # one word per package
 apt-get install -y -q --no-install-recommends $missing

@@ -14,22 +14,8 @@ want="chromium novnc x11vnc xvfb x11-xserver-utils x11-apps libnss3-tools openss
 # Node.js from anywhere (Debian's 18 is enough); Debian's if there is none.
 command -v node >/dev/null 2>&1 || want="$want nodejs"
 command -v npm >/dev/null 2>&1 || want="$want npm"
-missing=""
-for p in $want; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "the browser tests need these Debian packages:$missing" >&2
-		echo "run as root:  apt-get install -y --no-install-recommends$missing" >&2
-		exit 1
-	fi
-	echo "installing:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends $missing
-fi
+# shellcheck disable=SC2086 # one word per package
+sh "$root/packaging/install-deps.sh" only $want
 
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 18 ]; then
