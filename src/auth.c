@@ -11,7 +11,7 @@
  * strict RFC 8259 reader sized for JWTs: objects of at most
  * AUTH_JSON_MAX_MEMBERS names, nesting at most AUTH_JSON_MAX_DEPTH,
  * strings must be UTF-8 without raw control characters, escapes incl.
- * \uXXXX surrogate pairs are decoded in place (a decoded string is never
+ * \u escapes, surrogate pairs too, are decoded in place (a decoded string is never
  * longer than its source), and duplicate names are refused after
  * decoding, so "\u0065xp" is a second "exp". Members we do not use are
  * read and dropped.
@@ -240,7 +240,10 @@ auth_json_hex4(const char *p, const char *end, uint32_t *v)
 	return 0;
 }
 
-/* \uXXXX (r after the 'u'), with a following low surrogate if needed. */
+/*
+ * A \u escape of four hex digits (r after the 'u'), with a following low
+ * surrogate if needed.
+ */
 static int
 auth_json_uescape(char **rp, const char *end, uint32_t *cp)
 {
