@@ -11,8 +11,8 @@
  * strict RFC 8259 reader sized for JWTs: objects of at most
  * AUTH_JSON_MAX_MEMBERS names, nesting at most AUTH_JSON_MAX_DEPTH,
  * strings must be UTF-8 without raw control characters, escapes incl.
- * \u escapes, surrogate pairs too, are decoded in place (a decoded string is never
- * longer than its source), and duplicate names are refused after
+ * \u escapes, surrogate pairs too, are decoded in place (a decoded
+ * string is never longer than its source), and duplicate names are refused after
  * decoding, so "\u0065xp" is a second "exp". Members we do not use are
  * read and dropped.
  */
