@@ -54,6 +54,14 @@ size_t	session_drain_some(struct gw_worker *w, size_t max);
 /* At exit: free every session at once (logged), no close handshakes. */
 void	session_free_all(struct gw_worker *w);
 
+/*
+ * Bytes were queued on bev's output (a leg of a session): write them now
+ * if the leg writes through (a plain socket whose EV_WRITE is off), else
+ * leave them to libevent. What the socket does not take stays queued and
+ * EV_WRITE goes on. bev stays the caller's.
+ */
+void	session_flush(struct bufferevent *bev);
+
 /* Called by upstream when the backend connection is up (bev is ours now). */
 void	session_upstream_ready(struct session *s, struct bufferevent *bev);
 

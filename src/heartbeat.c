@@ -44,6 +44,7 @@ hb_send_ping(struct session *s)
 	evbuffer_add(bufferevent_get_output(s->client), ping, sizeof(ping));
 	s->out_total += sizeof(ping);
 	clock_gettime(CLOCK_MONOTONIC, &s->ping_sent);
+	session_flush(s->client);
 }
 
 /*

@@ -58,6 +58,7 @@ static void	session_client_write_cb(struct bufferevent *, void *);
 static void	session_client_event_cb(struct bufferevent *, short, void *);
 static void	session_upstream_read_cb(struct bufferevent *, void *);
 static void	session_upstream_write_cb(struct bufferevent *, void *);
+static void	session_upstream_drained(struct session *);
 static void	session_upstream_event_cb(struct bufferevent *, short, void *);
 static void	session_state_timer_cb(evutil_socket_t, short, void *);
 static int	session_ws_input(struct session *);
@@ -279,6 +280,8 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	s->tls = tls;
 	bufferevent_setcb(s->client, session_client_read_cb,
 	    session_client_write_cb, session_client_event_cb, s);
+	if (!tls)
+		bufferevent_disable(s->client, EV_WRITE); /* write-through */
 	evtimer_assign(&s->state_timer, w->base, session_state_timer_cb, s);
 	hb_init(s);
 	LIST_INSERT_HEAD(&w->sessions, s, entry);
@@ -289,6 +292,45 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	log_debug("session %llu: accepted from %s", (unsigned long long)s->id,
 	    s->peer);
 	return 0;
+}
+
+/*
+ * Write-through for plain legs. libevent arms EPOLLOUT when bytes are
+ * queued, wakes, writes, and disarms it once the output is empty: two
+ * epoll_ctl calls and a loop turn around every write, which cost more than
+ * the write itself when messages are small. So a plain leg keeps EV_WRITE
+ * off while its output is empty, and whoever queues bytes on it calls
+ * session_flush(), which writes them at once. What the socket does not
+ * take turns EV_WRITE on: libevent writes the rest and calls the leg's
+ * write callback, which turns it off again once the output is empty
+ * (session_write_idle). TLS legs and a backend still connecting keep
+ * EV_WRITE on, and so libevent's own scheme.
+ */
+void
+session_flush(struct bufferevent *bev)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	if (bufferevent_get_enabled(bev) & EV_WRITE)
+		return;		/* libevent writes this leg */
+	if (evbuffer_get_length(out) == 0)
+		return;
+	/* The socket bufferevent freezes its output's start between its own
+	 * writes. A failed write leaves the bytes queued; libevent's own try
+	 * then reports the error through the event callback. */
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write_atmost(out, bufferevent_getfd(bev), -1);
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(bev, EV_WRITE);
+}
+
+/* A plain leg's write callback: drained, so back to write-through. */
+static void
+session_write_idle(struct bufferevent *bev, bool tls)
+{
+	if (!tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
 }
 
 /* Queue one unmasked frame to the client (the payload is copied). */
@@ -305,6 +347,7 @@ session_send_frame(struct session *s, enum ws_opcode op, const void *p,
 	if (len > 0)
 		evbuffer_add(out, p, len);
 	s->out_total += hl + len;
+	session_flush(s->client);
 }
 
 /* Queue the close frame: code (big-endian) and a reason of <= 123 bytes. */
@@ -429,6 +472,7 @@ session_client_progress(struct session *s)
 
 	if (s->client == NULL || s->client_discard)
 		return 0;
+	session_flush(s->client);
 	if (evbuffer_get_length(bufferevent_get_output(s->client)) > 0) {
 		bufferevent_setwatermark(s->client, EV_WRITE, 0, 0);
 		return 0;
@@ -457,6 +501,7 @@ session_upstream_progress(struct session *s)
 {
 	if (s->upstream == NULL || !s->upstream_up)
 		return 0;	/* session_upstream_ready() comes back here */
+	session_flush(s->upstream);
 	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) > 0) {
 		bufferevent_setwatermark(s->upstream, EV_WRITE, 0, 0);
 		return 0;
@@ -821,6 +866,7 @@ session_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	s->mr->sessions++;
 	evbuffer_drain(bufferevent_get_input(s->client), head_len);
 	bufferevent_write(s->client, resp, (size_t)n);
+	session_flush(s->client);
 	s->out_total += (uint64_t)n;	/* hb_client_acked() counts from 0 */
 	s->w->m.handshakes_ok++;
 	event_del(&s->state_timer);
@@ -1032,6 +1078,7 @@ session_client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
+	session_write_idle(bev, s->tls);
 	if (s->state == SESSION_CLOSING || s->state == SESSION_HTTP_ERROR) {
 		session_client_progress(s);
 		return;
@@ -1102,6 +1149,11 @@ session_upstream_full(struct session *s)
 
 	if (s->upstream == NULL || s->state == SESSION_CLOSING)
 		return false;
+	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) < max)
+		return false;
+	/* Give the socket what it takes first: a pause needs a write
+	 * callback to end it, and only a leg with bytes left gets one. */
+	session_flush(s->upstream);
 	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) < max)
 		return false;
 	s->client_paused = true;
@@ -1291,6 +1343,9 @@ session_ws_input(struct session *s)
 		if (ev.frame_end && session_frame_end(s) == -1)
 			return -1;
 	}
+	/* One write for every frame this read brought. */
+	if (s->upstream != NULL && s->upstream_up)
+		session_flush(s->upstream);
 	return 0;
 }
 
@@ -1320,9 +1375,20 @@ session_upstream_ready(struct session *s, struct bufferevent *bev)
 	}
 	event_del(&s->state_timer);
 	session_set_state(s, SESSION_OPEN);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (s->upstream_tls) {
+		bufferevent_enable(bev, EV_READ | EV_WRITE);
+	} else {
+		/* Write-through: what the client sent meanwhile goes now. */
+		bufferevent_disable(bev, EV_WRITE);
+		bufferevent_enable(bev, EV_READ);
+		session_flush(bev);
+	}
 	log_debug("session %llu: connected to %s", (unsigned long long)s->id,
 	    s->backend->spec);
+	/* All taken: no write callback will end a pause (s may go). */
+	if (!s->upstream_tls &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		session_upstream_drained(s);
 }
 
 /* Backend bytes: one binary frame per read, payload chains moved. */
@@ -1365,10 +1431,26 @@ session_upstream_read_cb(struct bufferevent *bev, void *arg)
 	s->bytes_down += len;
 	s->out_total += hl + len;
 	hb_activity(s);
+	session_flush(s->client);
 	if (evbuffer_get_length(out) >= max) {
 		s->upstream_paused = true;
 		bufferevent_disable(bev, EV_READ);
 		bufferevent_setwatermark(s->client, EV_WRITE, max / 2, 0);
+	}
+}
+
+/* The backend's output drained below the mark: read the client again. */
+static void
+session_upstream_drained(struct session *s)
+{
+	if (s->client_paused && s->client != NULL) {
+		s->client_paused = false;
+		bufferevent_setwatermark(s->upstream, EV_WRITE, 0, 0);
+		if (!s->client_self_paused) {
+			bufferevent_enable(s->client, EV_READ);
+			/* Input already buffered gets no new read callback. */
+			session_ws_input(s);
+		}
 	}
 }
 
@@ -1377,19 +1459,12 @@ session_upstream_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
+	session_write_idle(bev, s->upstream_tls);
 	if (s->state == SESSION_CLOSING) {
 		session_upstream_progress(s);
 		return;
 	}
-	if (s->client_paused && s->client != NULL) {
-		s->client_paused = false;
-		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-		if (!s->client_self_paused) {
-			bufferevent_enable(s->client, EV_READ);
-			/* Input already buffered gets no new read callback. */
-			session_ws_input(s);
-		}
-	}
+	session_upstream_drained(s);
 }
 
 static void
