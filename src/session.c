@@ -383,7 +383,8 @@ session_free(struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	secs = (double)(now.tv_sec - s->started.tv_sec) +
 	    (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	if (s->state >= SESSION_CONNECTING) {
+	/* The summary line (formatted only when it will be written). */
+	if (s->state >= SESSION_CONNECTING && log_enabled(LOG_LEVEL_INFO)) {
 		char route[160], dur[32];
 		struct log_field f[] = {
 			LOG_NUM("id", s->id),
