@@ -34,6 +34,10 @@
  *                until the sink has all of it, and the peak RSS growth of
  *                -P PID (VmHWM after clear_refs, and sampled VmRSS).
  *
+ * CPU: -P PID is the proxy (-T: with its children), -B PID the backend.
+ * echo and connect report each one's CPU per message or cycle, and ours,
+ * since all three share the cores the figure depends on.
+ *
  * Output: one line of key=value pairs on stdout (see lg_report_*), errors on
  * stderr. Exit status 0 on success, 1 if any connection failed or a byte
  * was wrong, 2 on usage errors.
@@ -136,6 +140,8 @@ struct lg_snap {
 	uint64_t	 rx, tx, msgs, cycles;
 	uint64_t	 sink_rx, sink_ns;	/* backend counter and clock */
 	double		 cpu_s;		/* of -P */
+	double		 self_cpu_s;	/* ours */
+	double		 backend_cpu_s;	/* of -B */
 };
 
 struct lg_sink {
@@ -156,6 +162,7 @@ static struct {
 	int		 ctl_port;
 	int		 ctl_fd;
 	int		 pid;
+	int		 backend_pid;
 
 	int		 ep;
 	struct lg_conn	*conns;
@@ -1124,6 +1131,9 @@ lg_snapshot(struct lg_snap *s)
 		s->sink_ns = k.ns;
 	}
 	s->cpu_s = lg_pid_cpu();
+	s->self_cpu_s = lg_proc_cpu1(getpid(), NULL);
+	s->backend_cpu_s = lg.backend_pid > 0 ?
+	    lg_proc_cpu1(lg.backend_pid, NULL) : -1;
 	s->ns = bench_now_ns();
 	s->rx = lg.rx;
 	s->tx = lg.tx;
@@ -1145,6 +1155,28 @@ lg_report_common(void)
 	printf("mode=%s ws=%d conns=%d size=%zu errors=%" PRIu64
 	    " verify_errors=%" PRIu64, lg_mode_names[lg.mode], !lg.raw,
 	    lg.nconns, lg.size, lg.errors, lg.verr);
+}
+
+/*
+ * CPU per message or cycle (µs) of the proxy (-P), of us and of the
+ * backend (-B), over the measuring window: where the 2 shared cores went.
+ */
+static void
+lg_report_cpu_per(const char *unit, uint64_t n)
+{
+	if (n == 0)
+		return;
+	if (lg.s0.cpu_s >= 0 && lg.s1.cpu_s >= 0)
+		printf(" cpu_s=%.2f cpu_us_per_%s=%.2f", lg.s1.cpu_s - lg.s0.cpu_s,
+		    unit, (lg.s1.cpu_s - lg.s0.cpu_s) * 1e6 / (double)n);
+	if (lg.s0.self_cpu_s >= 0 && lg.s1.self_cpu_s >= 0)
+		printf(" gen_us_per_%s=%.2f", unit,
+		    (lg.s1.self_cpu_s - lg.s0.self_cpu_s) * 1e6 / (double)n);
+	if (lg.s0.backend_cpu_s >= 0 && lg.s1.backend_cpu_s >= 0)
+		printf(" backend_us_per_%s=%.2f gen_backend_us_per_%s=%.2f",
+		    unit, (lg.s1.backend_cpu_s - lg.s0.backend_cpu_s) * 1e6 /
+		    (double)n, unit, (lg.s1.backend_cpu_s - lg.s0.backend_cpu_s +
+		    lg.s1.self_cpu_s - lg.s0.self_cpu_s) * 1e6 / (double)n);
 }
 
 static void
@@ -1176,12 +1208,12 @@ lg_report_rates(void)
 		printf(" secs=%.3f msgs=%" PRIu64 " msgs_per_s=%.0f", secs,
 		    lg.s1.msgs - lg.s0.msgs,
 		    (double)(lg.s1.msgs - lg.s0.msgs) / secs);
-		if (lg.s0.cpu_s >= 0 && lg.s1.cpu_s >= 0)
-			printf(" cpu_s=%.2f", lg.s1.cpu_s - lg.s0.cpu_s);
+		lg_report_cpu_per("msg", lg.s1.msgs - lg.s0.msgs);
 	} else if (lg.mode == LG_CONNECT) {
 		printf(" secs=%.3f cycles=%" PRIu64 " cycles_per_s=%.0f", secs,
 		    lg.s1.cycles - lg.s0.cycles,
 		    (double)(lg.s1.cycles - lg.s0.cycles) / secs);
+		lg_report_cpu_per("cycle", lg.s1.cycles - lg.s0.cycles);
 	} else if (lg.mode == LG_RTT) {
 		size_t n = lg.nrtt;
 
@@ -1418,7 +1450,8 @@ lg_usage(void)
 	fprintf(stderr,
 	    "usage: loadgen -m MODE -p PORT[,PORT...] [-a ADDR] [-u PATH] [-r]\n"
 	    "               [-n CONNS] [-t SECS] [-W SECS] [-s BYTES] [-w N]\n"
-	    "               [-C CTLPORT] [-P PID [-T]] [-H SECS] [-V] [-x SECS]\n"
+	    "               [-C CTLPORT] [-P PID [-T]] [-B PID] [-H SECS] [-V]\n"
+	    "               [-x SECS]\n"
 	    "modes: stream-up stream-down echo rtt connect idle large\n");
 	exit(2);
 }
@@ -1488,7 +1521,7 @@ main(int argc, char **argv)
 	lg.path = "/";
 	lg.mode = (enum lg_mode)-1;
 	inet_aton("127.0.0.1", &lg.addr);
-	while ((ch = getopt(argc, argv, "m:a:p:u:rn:t:W:s:w:C:P:TH:Vx:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:a:p:u:rn:t:W:s:w:C:P:B:TH:Vx:")) != -1) {
 		switch (ch) {
 		case 'm':
 			for (i = 0; i < (int)(sizeof(lg_mode_names) /
@@ -1512,6 +1545,7 @@ main(int argc, char **argv)
 		case 'w': lg.window = (unsigned)atoi(optarg); break;
 		case 'C': lg.ctl_port = atoi(optarg); break;
 		case 'P': lg.pid = atoi(optarg); break;
+		case 'B': lg.backend_pid = atoi(optarg); break;
 		case 'T': lg.tree = true; break;
 		case 'H': lg.hold = atof(optarg); break;
 		case 'V': lg.verify = true; break;

@@ -430,9 +430,9 @@ for mode in stream-up stream-down echo rtt connect; do
 			stream-up) lg "$peer" $mode $run $ARGS -C $B_CTL \
 			    -t "$SECS" -W "$WARM" ;;
 			echo) lg "$peer" $mode $run $ARGS -n 100 -s 1024 -w 1 \
-			    -t "$SECS" -W "$WARM" ;;
+			    -B "$BACKEND_PID" -t "$SECS" -W "$WARM" ;;
 			connect) lg "$peer" $mode $run $ARGS -n 32 \
-			    -t "$SECS" -W "$WARM" ;;
+			    -B "$BACKEND_PID" -t "$SECS" -W "$WARM" ;;
 			*) lg "$peer" $mode $run $ARGS -t "$SECS" -W "$WARM" ;;
 			esac
 		done

@@ -130,6 +130,10 @@ END {
 	row("connect+handshake+1 B echo+close, /s (32 at once) ↑", "connect", "cycles_per_s", 1)
 	row("proxy CPU s per GB, stream up ↓", "stream-up", "cpu_s_per_gb", 1)
 	row("proxy CPU s per GB, stream down ↓", "stream-down", "cpu_s_per_gb", 1)
+	row("proxy CPU µs per echoed message ↓", "echo", "cpu_us_per_msg", 1)
+	row("loadgen + backend CPU µs per echoed message", "echo", "gen_backend_us_per_msg", 1)
+	row("proxy CPU µs per connect cycle ↓", "connect", "cpu_us_per_cycle", 1)
+	row("loadgen + backend CPU µs per connect cycle", "connect", "gen_backend_us_per_cycle", 1)
 	row("idle memory per session, KiB ↓", "idle", "kib_per_conn", 1)
 	row("idle sessions opened", "idle", "open", 1)
 	big = large >= 1073741824 ? sprintf("%g GiB", large / 1073741824) : \
