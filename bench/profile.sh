@@ -9,6 +9,8 @@
 # perf.data files go to bench/out/profile-<stamp>/. Needs perf (Debian
 # linux-perf) and permission to use it (root, or perf_event_paranoid <= 1).
 # PROFILE_ENV="K=V ..." is put in wsgate's environment (for experiments).
+# PROFILE_PEER=haproxy profiles HAProxy in TCP mode instead (raw TCP
+# loadgen, same backend), to compare the same counts.
 set -u
 export LC_ALL=C
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -46,26 +48,50 @@ cleanup() {
 trap cleanup EXIT
 "$BENCH_DIR/backend" -e $B_ECHO -k $B_SINK -s $B_SOURCE -c $B_CTL 2>"$OUT/backend.log" &
 PIDS="$PIDS $!"
-env ${PROFILE_ENV:-} "$WSGATE_BIN" -d -c "$OUT/wsgate.conf" 2>"$OUT/wsgate.log" &
+PEER=${PROFILE_PEER:-wsgate}
+case $PEER in
+wsgate)
+	env ${PROFILE_ENV:-} "$WSGATE_BIN" -d -c "$OUT/wsgate.conf" \
+	    2>"$OUT/wsgate.log" &
+	NAME="wsgate: $WSGATE_BIN ($("$WSGATE_BIN" --version 2>/dev/null))" ;;
+haproxy)
+	command -v haproxy >/dev/null ||
+	    { echo "profile: haproxy not found" >&2; exit 1; }
+	{
+		printf 'global\n    maxconn 9900\ndefaults\n    mode tcp\n'
+		printf '    timeout connect 5s\n    timeout client 1h\n'
+		printf '    timeout server 1h\n'
+		for l in "echo $W_PORT $B_ECHO" "sink $((W_PORT + 1)) $B_SINK" \
+		    "source $((W_PORT + 2)) $B_SOURCE"; do
+			set -- $l
+			printf 'listen %s\n    bind 127.0.0.1:%s\n' $1 $2
+			printf '    server s1 127.0.0.1:%s\n' $3
+		done
+	} > "$OUT/haproxy.cfg"
+	haproxy -db -f "$OUT/haproxy.cfg" 2>"$OUT/haproxy.log" &
+	NAME="haproxy: $(haproxy -v | head -1)" ;;
+*) echo "profile: PROFILE_PEER=$PEER?" >&2; exit 2 ;;
+esac
 GW=$!
 PIDS="$PIDS $GW"
 sleep 0.5
-kill -0 $GW 2>/dev/null || { echo "profile: wsgate did not start" >&2; exit 1; }
+kill -0 $GW 2>/dev/null || { echo "profile: $PEER did not start" >&2; exit 1; }
 
 EV=task-clock,context-switches
 for s in readv writev read write recvfrom sendto epoll_wait epoll_ctl ioctl \
-    accept4 connect close; do
+    accept4 connect close socket shutdown setsockopt getsockopt getpeername \
+    getsockname fcntl; do
 	EV="$EV,syscalls:sys_enter_$s"
 done
 
-echo "wsgate: $WSGATE_BIN ($("$WSGATE_BIN" --version 2>/dev/null))"
+echo "$NAME"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for mode in ${PROFILE_MODES:-stream-up stream-down echo}; do
 	case $mode in
-	stream-up) path=/sink; unit=MiB ;;
-	stream-down) path=/source; unit=MiB ;;
-	echo) path=/echo; unit=msg ;;
-	connect) path=/echo; unit=cycle ;;
+	stream-up) path=/sink; unit=MiB; port=$((W_PORT + 1)) ;;
+	stream-down) path=/source; unit=MiB; port=$((W_PORT + 2)) ;;
+	echo) path=/echo; unit=msg; port=$W_PORT ;;
+	connect) path=/echo; unit=cycle; port=$W_PORT ;;
 	*) echo "profile: mode $mode?" >&2; continue ;;
 	esac
 	perf stat -x, -e "$EV" -p $GW -o "$OUT/$mode.stat" -- sleep "$SECS" &
@@ -74,8 +100,13 @@ for mode in ${PROFILE_MODES:-stream-up stream-down echo}; do
 	    2>"$OUT/$mode.record.log" &
 	RE=$!
 	sleep 0.1
-	line=$("$BENCH_DIR/loadgen" -m $mode -p $W_PORT -u $path -C $B_CTL \
-	    -P $GW -t "$SECS" -W 0)
+	if [ $PEER = haproxy ]; then
+		args="-r -p $port"
+	else
+		args="-p $W_PORT -u $path"
+	fi
+	line=$("$BENCH_DIR/loadgen" -m $mode $args -C $B_CTL -P $GW \
+	    -t "$SECS" -W 0)
 	wait $ST $RE
 	echo
 	echo "== $mode: $line"
@@ -88,9 +119,9 @@ for mode in ${PROFILE_MODES:-stream-up stream-down echo}; do
 		per=$(echo "$line" | sed -n 's/.* bytes=\([0-9]*\).*/\1/p')
 		per=$(( ${per:-0} / 1048576 ))
 	fi
-	awk -F, -v per="${per:-0}" -v unit=$unit '
+	awk -F, -v per="${per:-0}" -v unit=$unit -v peer=$PEER '
 	    /^#/ || NF < 3 { next }
-	    $3 == "task-clock" { printf "  wsgate CPU: %.0f ms, %.1f us per %s\n", $1, per ? $1 * 1000 / per : 0, unit; next }
+	    $3 == "task-clock" { printf "  %s CPU: %.0f ms, %.1f us per %s\n", peer, $1, per ? $1 * 1000 / per : 0, unit; next }
 	    $3 == "context-switches" { printf "  context switches: %s\n", $1; next }
 	    $1 + 0 > 0 { sub("syscalls:sys_enter_", "", $3);
 		printf "  %-11s %9d calls  %8.2f per %s\n", $3, $1,

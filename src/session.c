@@ -1217,15 +1217,53 @@ session_frame_header(struct session *s, const struct ws_frame_ev *ev)
 }
 
 /*
+ * Move n payload bytes, the start of in's first chain (p, writable, holds
+ * avail bytes), unmasked to out. A payload that fills the chain is unmasked
+ * in place and the chain moves. One that ends inside it would make
+ * evbuffer_remove_buffer() copy it (2.1 cannot split a chain), so it is
+ * unmasked straight into out's free space instead: the copy rides on the
+ * pass unmasking needs anyway. Returns 0, or -1 out of memory.
+ */
+static int
+session_move_unmasked(struct session *s, struct evbuffer *in,
+    struct evbuffer *out, uint8_t *p, size_t n, size_t avail,
+    unsigned mask_off)
+{
+	struct evbuffer_iovec v[2];
+	size_t done = 0;
+	int i, nv;
+
+	if (n == avail) {
+		ws_frame_unmask(s->dec.mask, mask_off, p, p, n);
+		evbuffer_remove_buffer(in, out, n);
+		return 0;
+	}
+	if ((nv = evbuffer_reserve_space(out, (ev_ssize_t)n, v, 2)) < 1)
+		return -1;
+	for (i = 0; i < nv && done < n; i++) {
+		if (v[i].iov_len > n - done)
+			v[i].iov_len = n - done;
+		mask_off = ws_frame_unmask(s->dec.mask, mask_off,
+		    v[i].iov_base, p + done, v[i].iov_len);
+		done += v[i].iov_len;
+	}
+	evbuffer_commit_space(out, v, i);
+	evbuffer_drain(in, n);
+	return 0;
+}
+
+/*
  * A chunk of payload at the head of the client's input (p is its first
- * byte, writable). Unmask it in place and move it, chains and all, to the
- * backend; control payloads are collected in s->ctrl instead.
+ * byte, writable; avail bytes are contiguous there). Unmask it and move it
+ * to the backend without a separate copy; control payloads are collected
+ * in s->ctrl instead.
  */
 static int
 session_frame_payload(struct session *s, const struct ws_frame_ev *ev,
-    uint8_t *p)
+    uint8_t *p, size_t avail)
 {
 	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer *out;
 
 	if (s->dec.opcode & 0x8) {
 		ws_frame_unmask(s->dec.mask, ev->mask_off, s->ctrl + s->ctrl_len,
@@ -1238,13 +1276,24 @@ session_frame_payload(struct session *s, const struct ws_frame_ev *ev,
 		evbuffer_drain(in, ev->len);	/* nobody to give it to */
 		return 0;
 	}
-	ws_frame_unmask(s->dec.mask, ev->mask_off, p, p, ev->len);
-	if (s->msg_text && ws_utf8_feed(&s->utf8, p, ev->len) == -1) {
-		session_close(s, 1007, "invalid UTF-8 in a text message");
-		return -1;
+	if (s->msg_text) {
+		/* Text is checked before any of it moves (RFC 6455 §8.1). */
+		ws_frame_unmask(s->dec.mask, ev->mask_off, p, p, ev->len);
+		if (ws_utf8_feed(&s->utf8, p, ev->len) == -1) {
+			session_close(s, 1007, "invalid UTF-8 in a text "
+			    "message");
+			return -1;
+		}
+		evbuffer_remove_buffer(in, bufferevent_get_output(s->upstream),
+		    ev->len);
+	} else {
+		out = bufferevent_get_output(s->upstream);
+		if (session_move_unmasked(s, in, out, p, ev->len, avail,
+		    ev->mask_off) == -1) {
+			session_close(s, 1011, "internal error: out of memory");
+			return -1;
+		}
 	}
-	evbuffer_remove_buffer(in, bufferevent_get_output(s->upstream),
-	    ev->len);
 	s->bytes_up += ev->len;
 	hb_activity(s);
 	return 0;
@@ -1333,7 +1382,8 @@ session_ws_input(struct session *s)
 			return -1;
 		}
 		if (ev.type == WS_FRAME_EV_PAYLOAD) {
-			if (session_frame_payload(s, &ev, v.iov_base) == -1)
+			if (session_frame_payload(s, &ev, v.iov_base,
+			    v.iov_len) == -1)
 				return -1;
 		} else {
 			evbuffer_drain(in, (size_t)r);
