@@ -1,0 +1,328 @@
+/*
+ * ws_conn: the client's WebSocket side of a session. See include/ws_conn.h.
+ *
+ * Input: the client's bytes are decoded in place over the first extent of
+ * the input buffer (ws_frame_decode on evbuffer_peek), a chunk at a time.
+ * Data payload is unmasked and moved to the backend's output without a
+ * separate copy; control payloads (<= 125 bytes) collect in s->ctrl and
+ * are acted on at the frame's end. Message rules sit here, above the
+ * codec: fragmentation (RFC 6455 §5.4), UTF-8 of text (§8.1), the route's
+ * message size limit, and the close handshake (§5.5.1).
+ *
+ * Flow control: decoding stops while the backend's output (or the
+ * client's own, full of pongs it does not read) is at max_buffer; the
+ * write callbacks in session.c resume it.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "heartbeat.h"
+#include "session-t.h"
+#include "session.h"
+#include "ws_conn.h"
+#include "ws_frame.h"
+#include "ws_utf8.h"
+
+/* Queue one unmasked frame to the client (the payload is copied). */
+static void
+ws_conn_send_frame(struct session *s, enum ws_opcode op, const void *p,
+    size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(s->client);
+	uint8_t hdr[14];
+	size_t hl;
+
+	hl = ws_frame_header_encode(hdr, true, op, len, NULL);
+	evbuffer_add(out, hdr, hl);
+	if (len > 0)
+		evbuffer_add(out, p, len);
+	s->out_total += hl + len;
+	session_flush(s->client);
+}
+
+/* Queue the close frame: code (big-endian) and a reason of <= 123 bytes. */
+void
+ws_conn_send_close(struct session *s, uint16_t code, const char *reason)
+{
+	uint8_t payload[125];
+	size_t rlen = 0;
+
+	if (code == 1005) {		/* "no status": an empty close */
+		ws_conn_send_frame(s, WS_OP_CLOSE, NULL, 0);
+		return;
+	}
+	payload[0] = (uint8_t)(code >> 8);
+	payload[1] = (uint8_t)code;
+	if (reason != NULL) {
+		rlen = strlen(reason);
+		if (rlen > sizeof(payload) - 2)
+			rlen = sizeof(payload) - 2;
+		memcpy(payload + 2, reason, rlen);
+	}
+	ws_conn_send_frame(s, WS_OP_CLOSE, payload, 2 + rlen);
+}
+
+/* Is the backend's output full? Then stop reading the client. */
+static bool
+ws_conn_upstream_full(struct session *s)
+{
+	size_t max = s->cfg->max_buffer;
+
+	if (s->upstream == NULL || s->state == SESSION_CLOSING)
+		return false;
+	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) < max)
+		return false;
+	/* Give the socket what it takes first: a pause needs a write
+	 * callback to end it, and only a leg with bytes left gets one. */
+	session_flush(s->upstream);
+	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) < max)
+		return false;
+	s->client_paused = true;
+	bufferevent_disable(s->client, EV_READ);
+	bufferevent_setwatermark(s->upstream, EV_WRITE, max / 2, 0);
+	return true;
+}
+
+/*
+ * Is the client's own output full (pongs it does not read, say)? Then stop
+ * reading it too, until it drains: what it sends may need answers.
+ */
+static bool
+ws_conn_client_full(struct session *s)
+{
+	size_t max = s->cfg->max_buffer;
+
+	if (s->state == SESSION_CLOSING ||
+	    evbuffer_get_length(bufferevent_get_output(s->client)) < max)
+		return false;
+	s->client_self_paused = true;
+	bufferevent_disable(s->client, EV_READ);
+	bufferevent_setwatermark(s->client, EV_WRITE, max / 2, 0);
+	return true;
+}
+
+/* A frame header arrived: message-level checks (RFC 6455 §5.4). */
+static int
+ws_conn_frame_header(struct session *s, const struct ws_frame_ev *ev)
+{
+	uint64_t max = s->route->max_message_size;
+
+	if (ev->opcode & 0x8) {
+		s->ctrl_len = 0;
+		return 0;
+	}
+	if (ev->opcode == WS_OP_CONT) {
+		if (!s->in_message) {
+			session_close(s, 1002, "continuation frame without a "
+			    "message to continue");
+			return -1;
+		}
+	} else {
+		if (s->in_message) {
+			session_close(s, 1002, "new data frame inside a "
+			    "fragmented message");
+			return -1;
+		}
+		s->in_message = true;
+		s->msg_text = ev->opcode == WS_OP_TEXT;
+		s->msg_size = 0;
+		ws_utf8_reset(&s->utf8);
+	}
+	s->msg_size += ev->payload_len;
+	if (max != 0 && s->msg_size > max) {
+		session_close(s, 1009, "message too big");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Move n payload bytes, the start of in's first chain (p, writable, holds
+ * avail bytes), unmasked to out. A payload that fills the chain is unmasked
+ * in place and the chain moves. One that ends inside it would make
+ * evbuffer_remove_buffer() copy it (2.1 cannot split a chain), so it is
+ * unmasked straight into out's free space instead: the copy rides on the
+ * pass unmasking needs anyway. Returns 0, or -1 out of memory.
+ */
+static int
+ws_conn_move_unmasked(struct session *s, struct evbuffer *in,
+    struct evbuffer *out, uint8_t *p, size_t n, size_t avail,
+    unsigned mask_off)
+{
+	struct evbuffer_iovec v[2];
+	size_t done = 0;
+	int i, nv;
+
+	if (n == avail) {
+		ws_frame_unmask(s->dec.mask, mask_off, p, p, n);
+		evbuffer_remove_buffer(in, out, n);
+		return 0;
+	}
+	if ((nv = evbuffer_reserve_space(out, (ev_ssize_t)n, v, 2)) < 1)
+		return -1;
+	for (i = 0; i < nv && done < n; i++) {
+		if (v[i].iov_len > n - done)
+			v[i].iov_len = n - done;
+		mask_off = ws_frame_unmask(s->dec.mask, mask_off,
+		    v[i].iov_base, p + done, v[i].iov_len);
+		done += v[i].iov_len;
+	}
+	evbuffer_commit_space(out, v, i);
+	evbuffer_drain(in, n);
+	return 0;
+}
+
+/*
+ * A chunk of payload at the head of the client's input (p is its first
+ * byte, writable; avail bytes are contiguous there). Unmask it and move it
+ * to the backend without a separate copy; control payloads are collected
+ * in s->ctrl instead.
+ */
+static int
+ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
+    uint8_t *p, size_t avail)
+{
+	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer *out;
+
+	if (s->dec.opcode & 0x8) {
+		ws_frame_unmask(s->dec.mask, ev->mask_off, s->ctrl + s->ctrl_len,
+		    p, ev->len);
+		s->ctrl_len += (uint8_t)ev->len;
+		evbuffer_drain(in, ev->len);
+		return 0;
+	}
+	if (s->state == SESSION_CLOSING || s->upstream == NULL) {
+		evbuffer_drain(in, ev->len);	/* nobody to give it to */
+		return 0;
+	}
+	if (s->msg_text) {
+		/* Text is checked before any of it moves (RFC 6455 §8.1). */
+		ws_frame_unmask(s->dec.mask, ev->mask_off, p, p, ev->len);
+		if (ws_utf8_feed(&s->utf8, p, ev->len) == -1) {
+			session_close(s, 1007, "invalid UTF-8 in a text "
+			    "message");
+			return -1;
+		}
+		evbuffer_remove_buffer(in, bufferevent_get_output(s->upstream),
+		    ev->len);
+	} else {
+		out = bufferevent_get_output(s->upstream);
+		if (ws_conn_move_unmasked(s, in, out, p, ev->len, avail,
+		    ev->mask_off) == -1) {
+			session_close(s, 1011, "internal error: out of memory");
+			return -1;
+		}
+	}
+	s->bytes_up += ev->len;
+	hb_activity(s);
+	return 0;
+}
+
+/* The client's close frame (RFC 6455 §5.5.1): check, echo, finish. */
+static int
+ws_conn_client_close(struct session *s)
+{
+	const uint8_t *reason;
+	size_t rlen;
+	uint16_t code;
+	int bad;
+	char cause[80];
+
+	bad = ws_frame_close_parse(s->ctrl, s->ctrl_len, &code, &reason, &rlen);
+	if (bad != 0) {
+		session_close(s, (uint16_t)bad, bad == 1007 ?
+		    "invalid UTF-8 in the close reason" :
+		    "invalid close frame");
+		return -1;
+	}
+	s->close_received = true;
+	s->peer_close_code = code;
+	snprintf(cause, sizeof(cause), "client sent close %u", code);
+	/* Echo the client's code (§5.5.1); "no status" is echoed empty. */
+	session_close(s, code, cause);
+	return -1;
+}
+
+/* The end of a frame: dispatch control frames, finish messages. */
+static int
+ws_conn_frame_end(struct session *s)
+{
+	switch (s->dec.opcode) {
+	case WS_OP_CLOSE:
+		return ws_conn_client_close(s);
+	case WS_OP_PING:
+		if (!s->close_sent)
+			ws_conn_send_frame(s, WS_OP_PONG, s->ctrl, s->ctrl_len);
+		return 0;
+	case WS_OP_PONG:
+		hb_pong(s);	/* liveness was noted already; RTT here */
+		return 0;
+	default:
+		break;
+	}
+	if (!s->dec.fin)
+		return 0;
+	s->in_message = false;
+	if (s->msg_text && !ws_utf8_complete(&s->utf8)) {
+		session_close(s, 1007, "text message ends inside a UTF-8 "
+		    "sequence");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Decode what the client sent, relaying payload to the backend, until the
+ * input is used up or the backend's output is full. Returns -1 if s is
+ * gone (or closing began and the caller must not go on).
+ */
+int
+ws_conn_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer_iovec v;
+	struct ws_frame_ev ev;
+	ssize_t r;
+
+	while (s->client != NULL && evbuffer_get_length(in) > 0) {
+		if (s->close_received || s->failed) {
+			evbuffer_drain(in, evbuffer_get_length(in));
+			break;
+		}
+		if (ws_conn_upstream_full(s) || ws_conn_client_full(s))
+			break;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		hb_alive(s);
+		r = ws_frame_decode(&s->dec, v.iov_base, v.iov_len, &ev);
+		if (r < 0) {
+			session_close(s, s->dec.close_code,
+			    ws_frame_strerror((int)r));
+			return -1;
+		}
+		if (ev.type == WS_FRAME_EV_PAYLOAD) {
+			if (ws_conn_frame_payload(s, &ev, v.iov_base,
+			    v.iov_len) == -1)
+				return -1;
+		} else {
+			evbuffer_drain(in, (size_t)r);
+			if (ev.type == WS_FRAME_EV_HEADER &&
+			    ws_conn_frame_header(s, &ev) == -1)
+				return -1;
+		}
+		if (ev.frame_end && ws_conn_frame_end(s) == -1)
+			return -1;
+	}
+	/* One write for every frame this read brought. */
+	if (s->upstream != NULL && s->upstream_up)
+		session_flush(s->upstream);
+	return 0;
+}
