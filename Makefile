@@ -52,8 +52,8 @@ endif
 
 PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit
-DAEMON_MODS := main log listener session ws_conn upstream heartbeat metrics tls \
-	       admin gen static
+DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
+	       metrics tls admin gen static
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 

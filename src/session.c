@@ -12,9 +12,10 @@
  * session_read_more() tops that up only within the same room, so memory
  * per session stays bounded whatever the peers do.
  *
- * Here: accepting, the HTTP side (upgrade, auth, static files, PROXY
- * headers), both legs' callbacks, the backend-to-client relay, closing
- * and timers. The client's frames, in and out, are ws_conn.c's.
+ * Here: accepting, both legs' callbacks, the backend-to-client relay,
+ * closing and timers. The HTTP side before the upgrade is handshake.c's,
+ * the client's frames after it ws_conn.c's (include/session-int.h is what
+ * the three share).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,28 +36,23 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "auth.h"
 #include "config.h"
 #include "gen.h"
 #include "gw.h"
 #include "heartbeat.h"
 #include "iplimit.h"
 #include "log.h"
-#include "proxy_proto.h"
-#include "route.h"
 #include "session-t.h"
 #include "session.h"
-#include "static.h"
 #include "tls.h"
-#include "token_file.h"
 #include "upgrade.h"
+#include "handshake.h"
+#include "session-int.h"
 #include "upstream.h"
 #include "ws_conn.h"
 
 /* How long closing may take: flushing, the client's close reply, EOFs. */
 #define SESSION_LINGER_MS	10000
-/* After an HTTP error answer, how long to wait for the client to go. */
-#define SESSION_HTTP_LINGER_MS	2000
 
 static void	session_client_read_cb(struct bufferevent *, void *);
 static void	session_client_write_cb(struct bufferevent *, void *);
@@ -66,18 +62,13 @@ static void	session_upstream_write_cb(struct bufferevent *, void *);
 static void	session_upstream_drained(struct session *);
 static void	session_upstream_event_cb(struct bufferevent *, short, void *);
 static void	session_state_timer_cb(evutil_socket_t, short, void *);
-static size_t	session_queued(const struct session *);
-static void	session_proxy_out(struct session *);
 static void	session_refuse_logged(struct gw_worker *, int, const char *);
-static void	session_http_error(struct session *, int, const char *);
-static void	session_http_error_hdr(struct session *, int, const char *,
-		    const char *);
 
 static const char *const session_state_names[] = {
 	"handshake", "http-error", "connecting", "open", "closing",
 };
 
-static void
+void
 session_set_state(struct session *s, enum session_state st)
 {
 	log_debug("session %llu: %s -> %s", (unsigned long long)s->id,
@@ -85,7 +76,7 @@ session_set_state(struct session *s, enum session_state st)
 	s->state = st;
 }
 
-static void
+void
 session_timer_ms(struct event *ev, uint64_t ms)
 {
 	struct timeval tv;
@@ -95,8 +86,7 @@ session_timer_ms(struct event *ev, uint64_t ms)
 	evtimer_add(ev, &tv);
 }
 
-/* "ip:port" of sa into buf; "unix" for Unix-socket clients. */
-static void
+void
 session_format_peer(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
@@ -149,66 +139,6 @@ session_count_ip(struct session *s, int fd)
 	}
 	s->ip_counted = r == 1;
 	return 0;
-}
-
-/*
- * The client is really at sa (a PROXY header or X-Forwarded-For said so):
- * use it for logs and PROXY headers, and count it, not the proxy, for
- * max_connections_per_ip. Returns 0, or -1 after a 503 over that limit.
- */
-static int
-session_set_peer(struct session *s, const struct sockaddr_storage *sa)
-{
-	int r;
-
-	if (s->ip_counted) {
-		iplimit_release((struct sockaddr *)&s->peer_sa);
-		s->ip_counted = false;
-	}
-	if (sa != &s->peer_sa)
-		s->peer_sa = *sa;
-	session_format_peer((struct sockaddr *)&s->peer_sa, s->peer,
-	    sizeof(s->peer));
-	if ((r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
-	    s->cfg->max_connections_per_ip)) == -1) {
-		session_http_error(s, 503, "too many connections from this "
-		    "address");
-		return -1;
-	}
-	s->ip_counted = r == 1;
-	return 0;
-}
-
-/*
- * trusted_proxies: a request from one of them names the client in
- * X-Forwarded-For; from here on that address is the peer for logs,
- * limits and PROXY headers. Returns -1 after a 503 (over the per-address
- * limit of the real client).
- */
-static int
-session_forwarded(struct session *s, const struct upgrade_req *req)
-{
-	struct sockaddr_storage real = s->peer_sa;
-
-	if (!iplimit_forwarded_for(&real, req->forwarded_for.p,
-	    req->forwarded_for.len, s->cfg->trusted_proxies,
-	    s->cfg->ntrusted_proxies))
-		return 0;
-	return session_set_peer(s, &real);
-}
-
-/* handshake_rate_per_ip: may this address open one more session now? */
-static bool
-session_rate_ok(struct session *s)
-{
-	struct timeval now;
-
-	if (s->cfg->handshake_rate_per_ip == 0)
-		return true;
-	event_base_gettimeofday_cached(s->w->base, &now);
-	return iplimit_rate_ok((struct sockaddr *)&s->peer_sa,
-	    s->cfg->handshake_rate_per_ip, s->cfg->handshake_rate_per_ip,
-	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000);
 }
 
 /* 503 over a limit; logged at most once a second per worker. */
@@ -425,13 +355,7 @@ session_maybe_free(struct session *s)
 	return -1;
 }
 
-/*
- * Client leg while closing: once our output is flushed and no close reply
- * is awaited, send FIN and drain whatever the client still sends until its
- * EOF (closing with unread input would reset the connection and could
- * destroy the close frame in flight). Returns -1 if s was freed.
- */
-static int
+int
 session_client_progress(struct session *s)
 {
 	bool await_reply;
@@ -596,366 +520,6 @@ session_free_all(struct gw_worker *w)
 	}
 }
 
-/* Answer the handshake with an HTTP error, then let the client go. */
-static void
-session_http_error(struct session *s, int status, const char *detail)
-{
-	session_http_error_hdr(s, status, detail, NULL);
-}
-
-/* The same, with one extra header line (with its CRLF) after the status. */
-static void
-session_http_error_hdr(struct session *s, int status, const char *detail,
-    const char *header)
-{
-	char buf[640];
-	const char *eol;
-	int n;
-	struct log_field f[] = {
-		LOG_NUM("id", s->id),
-		LOG_STR("client", s->peer),
-		LOG_NUM("status", status),
-		LOG_STR("reason", detail),
-	};
-
-	metrics_count_status(&s->w->m, status);
-	log_event(LOG_LEVEL_INFO, "handshake_refused", f,
-	    sizeof(f) / sizeof(f[0]));
-	n = upgrade_response_error(buf, sizeof(buf) - 128, status, detail);
-	if (n > 0 && header != NULL && (eol = strstr(buf, "\r\n")) != NULL &&
-	    (size_t)n + strlen(header) < sizeof(buf)) {
-		memmove(buf + (eol - buf) + 2 + strlen(header), eol + 2,
-		    (size_t)n - (size_t)(eol - buf) - 2);
-		memcpy(buf + (eol - buf) + 2, header, strlen(header));
-		n += (int)strlen(header);
-	}
-	if (n > 0)
-		bufferevent_write(s->client, buf, (size_t)n);
-	session_set_state(s, SESSION_HTTP_ERROR);
-	evbuffer_drain(bufferevent_get_input(s->client),
-	    evbuffer_get_length(bufferevent_get_input(s->client)));
-	session_timer_ms(&s->state_timer, SESSION_HTTP_LINGER_MS);
-	session_client_progress(s);
-}
-
-/*
- * token_file routes (websockify's): the "token" query parameter picks the
- * target; an unknown one is a 404, never a connect anywhere else.
- * Returns 0 with s->fixed set, or -1 after an HTTP error.
- */
-static int
-session_token_target(struct session *s, const struct upgrade_req *req,
-    const struct gen_route *gr)
-{
-	const struct token_target *t = NULL;
-	char tok[TOKEN_FILE_MAX_TOKEN + 1], spec[300];
-	size_t len;
-	int r;
-
-	r = auth_query_param(req->query.p, req->query.len, "token", tok,
-	    sizeof(tok), &len);
-	if (r == -1) {
-		session_http_error(s, 400, "malformed token parameter");
-		return -1;
-	}
-	if (r == 1)
-		t = token_file_lookup(gr->tokens, tok, len);
-	explicit_bzero(tok, sizeof(tok));
-	if (t == NULL) {
-		session_http_error(s, 404, r == 1 ? "unknown token" :
-		    "no token parameter");
-		return -1;
-	}
-	memset(&s->fixed, 0, sizeof(s->fixed));
-	if (t->kind == TOKEN_FILE_UNIX) {
-		s->fixed.kind = CONFIG_ADDR_UNIX;
-		s->fixed.path = t->path;
-		snprintf(spec, sizeof(spec), "unix:%s", t->path);
-	} else {
-		s->fixed.kind = CONFIG_ADDR_TCP;
-		s->fixed.host = t->host;
-		s->fixed.port = t->port;
-		snprintf(spec, sizeof(spec), strchr(t->host, ':') != NULL ?
-		    "tcp:[%s]:%u" : "tcp:%s:%u", t->host, t->port);
-	}
-	if ((s->fixed.spec = strdup(spec)) == NULL) {
-		session_http_error(s, 500, "out of memory");
-		return -1;
-	}
-	s->has_fixed = true;
-	return 0;
-}
-
-/*
- * auth = token: find the JWT (Authorization: Bearer, a "bearer.<JWT>"
- * subprotocol entry, or the access_token / token query parameter) and
- * verify it. Returns the index of the subprotocol entry it came in (or
- * -1), or -2 after a 401. The token itself is never logged.
- */
-static int
-session_check_token(struct session *s, const struct upgrade_req *req,
-    const struct config_route *r, const struct gen_route *gr)
-{
-	struct auth_claims_req cr;
-	const char *tok = NULL;
-	char *qbuf = NULL;
-	size_t len = 0, i;
-	int from = -1, rc, q;
-
-	if (!auth_bearer_token(req->authorization.p, req->authorization.len,
-	    &tok, &len)) {
-		tok = NULL;
-		for (i = 0; i < req->nprotocols && tok == NULL; i++)
-			if (auth_protocol_token(req->protocols[i].p,
-			    req->protocols[i].len, &tok, &len))
-				from = (int)i;
-	}
-	if (tok == NULL && (qbuf = malloc(AUTH_MAX_TOKEN + 1)) != NULL) {
-		q = auth_query_param(req->query.p, req->query.len,
-		    "access_token", qbuf, AUTH_MAX_TOKEN + 1, &len);
-		if (q == 0 && r->token_file == NULL)
-			q = auth_query_param(req->query.p, req->query.len,
-			    "token", qbuf, AUTH_MAX_TOKEN + 1, &len);
-		if (q == 1)
-			tok = qbuf;
-	}
-	memset(&cr, 0, sizeof(cr));
-	cr.now = (int64_t)time(NULL);
-	cr.require_exp = true;
-	cr.audience = r->token_audience;
-	cr.path = req->path.p;
-	cr.path_len = req->path.len;
-	cr.require_path = r->token_require_path != 0;
-	rc = tok == NULL ? AUTH_ERR_FORMAT :
-	    auth_jwt_verify(tok, len, gr->key, &cr);
-	if (qbuf != NULL) {
-		explicit_bzero(qbuf, AUTH_MAX_TOKEN + 1);
-		free(qbuf);
-	}
-	if (rc != AUTH_OK) {
-		session_http_error_hdr(s, 401, tok == NULL ? "no token" :
-		    auth_strerror(rc), "WWW-Authenticate: Bearer "
-		    "realm=\"wsgate\"\r\n");
-		return -2;
-	}
-	return from;
-}
-
-/*
- * A plain GET/HEAD (not an upgrade): files from the route's root, then
- * close once they are flushed. Always returns -1: the session is over.
- */
-static int
-session_static(struct session *s, const struct upgrade_req *req)
-{
-	struct evbuffer *in = bufferevent_get_input(s->client);
-	const struct config_route *r;
-	int status;
-
-	r = route_match(s->cfg, req->path.p, req->path.len);
-	if (r == NULL || r->root == NULL) {
-		session_http_error(s, r == NULL ? 404 : 400, r == NULL ?
-		    "no route for this path" : "not a WebSocket handshake");
-		return -1;
-	}
-	status = static_serve(r, req, bufferevent_get_output(s->client));
-	metrics_count_status(&s->w->m, status);
-	log_debug("session %llu: client=%s %.*s %.*s: %d",
-	    (unsigned long long)s->id, s->peer, (int)req->method.len,
-	    req->method.p, (int)req->path.len, req->path.p, status);
-	session_set_state(s, SESSION_HTTP_ERROR);
-	evbuffer_drain(in, evbuffer_get_length(in));
-	/* The linger bounds a stall, not a slow but steady download. */
-	s->linger_mark = session_queued(s);
-	session_timer_ms(&s->state_timer, SESSION_HTTP_LINGER_MS);
-	session_client_progress(s);
-	return -1;
-}
-
-/* Route, origin, subprotocol checks and the 101. Returns -1 if s is gone. */
-static int
-session_accept_upgrade(struct session *s, const struct upgrade_req *req,
-    size_t head_len)
-{
-	const struct config_route *r;
-	struct gen_route *gr;
-	char resp[1024];
-	int pi, n, tokproto = -1;
-
-	r = route_match(s->cfg, req->path.p, req->path.len);
-	if (r == NULL) {
-		session_http_error(s, 404, "no route for this path");
-		return -1;
-	}
-	if (!route_origin_allowed(r, req->origin.p, req->origin.len)) {
-		session_http_error(s, 403, "origin not allowed");
-		return -1;
-	}
-	if (r->nbackends == 0 && r->token_file == NULL) {
-		/* A static-only route (root, no backend). */
-		session_http_error(s, 404, "no WebSocket backend for this path");
-		return -1;
-	}
-	if ((r->nallow_client_cn > 0 || r->nallow_client_san > 0) &&
-	    !tls_client_allowed(s->client, r->allow_client_cn,
-	    r->nallow_client_cn, r->allow_client_san, r->nallow_client_san)) {
-		session_http_error(s, 403, "client certificate not allowed");
-		return -1;
-	}
-	gr = &s->gen->routes[r - s->cfg->routes];
-	/* Credentials first: an anonymous client learns nothing of which
-	 * token_file tokens exist. */
-	if (r->auth == CONFIG_AUTH_TOKEN &&
-	    (tokproto = session_check_token(s, req, r, gr)) == -2)
-		return -1;
-	if (r->token_file != NULL && session_token_target(s, req, gr) == -1)
-		return -1;
-	pi = upgrade_pick_protocol(req, (const char *const *)r->subprotocols,
-	    r->nsubprotocols);
-	/*
-	 * The token rode in as the only subprotocol offered: a browser
-	 * fails the handshake unless one it offered comes back, so echo it
-	 * (never when the client offered a real one too).
-	 */
-	if (pi < 0 && tokproto >= 0 && req->nprotocols == 1)
-		pi = tokproto;
-	n = upgrade_response_101(resp, sizeof(resp), req,
-	    pi >= 0 ? &req->protocols[pi] : NULL);
-	if (n < 0) {
-		session_http_error(s, 500, "cannot build the answer");
-		return -1;
-	}
-	s->route = r;
-	s->mr = gen_route_metrics(s->gen, s->w->index,
-	    (size_t)(r - s->cfg->routes));
-	s->mr->active++;
-	s->mr->sessions++;
-	evbuffer_drain(bufferevent_get_input(s->client), head_len);
-	bufferevent_write(s->client, resp, (size_t)n);
-	session_flush(s->client);
-	s->out_total += (uint64_t)n;	/* hb_client_acked() counts from 0 */
-	s->w->m.handshakes_ok++;
-	event_del(&s->state_timer);
-	ws_frame_decoder_init(&s->dec, r->max_message_size, true);
-	session_set_state(s, SESSION_CONNECTING);
-	s->rr = s->w->rr_seq++;
-	hb_start(s);
-	clock_gettime(CLOCK_MONOTONIC, &s->connect_started);
-	if (r->backend_proxy_protocol != 0)
-		session_proxy_out(s);
-	return upstream_connect(s);
-}
-
-/*
- * A "proxy_protocol" listener: the load balancer's PROXY v1/v2 header
- * comes first and names the real client. Returns 1 once it is consumed,
- * 0 to wait for more, -1 if s is gone (a bad header drops the
- * connection: the peer is a proxy, not a browser, so no HTTP answer).
- */
-static int
-session_proxy_header(struct session *s)
-{
-	struct evbuffer *in = bufferevent_get_input(s->client);
-	struct proxy_proto_addr pa;
-	size_t len = evbuffer_get_length(in);
-	uint8_t *p;
-	int r;
-
-	if (len > PROXY_PROTO_MAX_HEADER)
-		len = PROXY_PROTO_MAX_HEADER;
-	if ((p = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
-		session_close(s, 0, "out of memory");
-		return -1;
-	}
-	r = proxy_proto_parse(p, len, &pa);
-	if (r == -2)
-		return 0;
-	if (r == -1) {
-		log_info("session %llu: client=%s dropped: bad PROXY protocol "
-		    "header", (unsigned long long)s->id, s->peer);
-		session_close(s, 0, "bad PROXY protocol header");
-		return -1;
-	}
-	evbuffer_drain(in, (size_t)r);
-	s->proxy_in = false;
-	if (pa.family != AF_UNSPEC) {
-		/* The client and the address it reached, per the proxy. */
-		memcpy(&s->local_sa, &pa.dst, sizeof(s->local_sa));
-		s->local_known = true;
-	}
-	return session_set_peer(s, pa.family != AF_UNSPEC ? &pa.src :
-	    &s->peer_sa) == -1 ? -1 : 1;
-}
-
-/*
- * Build the PROXY v1/v2 header (per the route) that each backend
- * connection sends first, below any TLS (upstream.c puts it there).
- */
-static void
-session_proxy_out(struct session *s)
-{
-	uint8_t hdr[PROXY_PROTO_V2_MAX_ENC + PROXY_PROTO_V1_MAX];
-	socklen_t len = sizeof(s->local_sa);
-	int n;
-
-	if (!s->local_known && getsockname(bufferevent_getfd(s->client),
-	    (struct sockaddr *)&s->local_sa, &len) == 0)
-		s->local_known = true;
-	if (s->route->backend_proxy_protocol == 1)
-		n = proxy_proto_encode_v1((struct sockaddr *)&s->peer_sa,
-		    (struct sockaddr *)&s->local_sa, (char *)hdr, sizeof(hdr));
-	else
-		n = proxy_proto_encode_v2((struct sockaddr *)&s->peer_sa,
-		    (struct sockaddr *)&s->local_sa, hdr, sizeof(hdr));
-	if (n > 0 && (s->proxy_hdr = malloc((size_t)n)) != NULL) {
-		memcpy(s->proxy_hdr, hdr, (size_t)n);
-		s->proxy_hdr_len = (uint8_t)n;
-	}
-}
-
-/* Read the request head; on a complete one, upgrade. -1: s is gone. */
-static int
-session_handshake(struct session *s)
-{
-	struct evbuffer *in = bufferevent_get_input(s->client);
-	const struct config *cfg = s->cfg;
-	struct upgrade_req req;
-	size_t len;
-	char *p;
-	int r;
-
-	if (s->proxy_in && (r = session_proxy_header(s)) != 1)
-		return r;
-	len = evbuffer_get_length(in);
-	if (len > cfg->max_header_size)
-		len = cfg->max_header_size;
-	if ((p = (char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
-		session_close(s, 0, "out of memory");
-		return -1;
-	}
-	r = upgrade_parse(p, len, cfg->max_header_size, &req);
-	if (r == -2)
-		return 0;
-	if (r == UPGRADE_PLAIN)
-		return session_static(s, &req);
-	if (r == -1) {
-		session_http_error(s, req.status, req.error);
-		return -1;
-	}
-	if (s->cfg->ntrusted_proxies > 0 && req.forwarded_for.len > 0 &&
-	    session_forwarded(s, &req) == -1)
-		return -1;
-	if (!session_rate_ok(s)) {
-		session_http_error(s, 429, "too many handshakes from this "
-		    "address");
-		return -1;
-	}
-	if (session_accept_upgrade(s, &req, (size_t)r) == -1)
-		return -1;
-	/* Frames pipelined behind the head. */
-	return ws_conn_input(s);
-}
-
 /*
  * libevent 2.1 reads at most 4 KiB per wakeup (EVBUFFER_MAX_READ), which
  * makes a stream cost an epoll round trip and a readv per 4 KiB. After
@@ -1028,7 +592,7 @@ session_client_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (s->state == SESSION_HANDSHAKE) {
-		session_handshake(s);
+		handshake_read(s);
 		return;
 	}
 	if (!s->tls && s->state == SESSION_OPEN &&
@@ -1270,8 +834,7 @@ session_leg_queued(struct bufferevent *bev)
 	return n;
 }
 
-/* Bytes still queued toward either peer. */
-static size_t
+size_t
 session_queued(const struct session *s)
 {
 	size_t n = 0;
