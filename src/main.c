@@ -616,6 +616,7 @@ main(int argc, char **argv)
 	struct gw_worker *w;
 	struct event *sigs[4];
 	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	sigset_t mask;
 	pthread_t *threads;
 	struct gw_gen *gen;
 	struct main_opts *o = &main_opts;
@@ -713,6 +714,17 @@ main(int argc, char **argv)
 		pthread_join(threads[i], NULL);
 
 	admin_stop();
+	/*
+	 * On the way out a TERM or INT has nothing left to speed up. Freeing
+	 * the signal events restores the default action, and one arriving
+	 * while the sessions are freed would end the process by that signal
+	 * instead of with status 0: keep them pending (blocked) until exit.
+	 * The workers are joined, so this thread is the only one left.
+	 */
+	sigemptyset(&mask);
+	for (i = 0; signums[i] != 0; i++)
+		sigaddset(&mask, signums[i]);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	for (i = 0; sigs[i] != NULL; i++)
 		event_free(sigs[i]);
 	for (i = 0; i < main_nworkers; i++)

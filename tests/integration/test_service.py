@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 
-from conftest import RawWS, echo_handler, wait_for
+from conftest import OP_BINARY, RawWS, echo_handler, wait_for
 
 
 def notify_socket(tmp_path):
@@ -69,3 +69,31 @@ def test_drain_spreads_close_1001_over_the_drain_timeout(gateway_factory,
     assert max(when) - t0 < 2.0
     assert g.stop() == 0
     assert time.monotonic() - t0 < 3.0
+
+
+def test_sigterm_repeated_during_teardown_exits_cleanly(gateway_factory,
+                                                        backends):
+    """A second SIGTERM means "exit now". More of them while wsgate frees
+    its sessions on the way out (a service manager and an impatient
+    operator, say) must not turn that clean exit into death by signal."""
+    echo = backends(echo_handler)
+    g = gateway_factory(routes=[("/echo", {"backend": echo.spec,
+                                           "heartbeat_interval": "0"})],
+                        gateway={"drain_timeout": "60s", "workers": 1})
+    clients = [RawWS.open(g.port, path="/echo") for _ in range(200)]
+    for ws in clients:          # every session upgraded and connected
+        ws.send_frame(OP_BINARY, b"x")
+        assert ws.recv_frame(timeout=10).payload == b"x"
+    g.send_signal(signal.SIGTERM)           # drain: 60 s to go
+    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while g.proc.poll() is None and time.monotonic() < deadline:
+        try:
+            os.kill(g.pid, signal.SIGTERM)  # exit now, and again...
+        except ProcessLookupError:
+            break
+        time.sleep(0.0002)
+    assert g.proc.wait(10) == 0, "wsgate exited by signal, not cleanly"
+    g.stopped = True
+    for ws in clients:
+        ws.close()
