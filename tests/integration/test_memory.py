@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from conftest import (MiB, OP_BINARY, RawWS, WSGATE_RELEASE_BIN,
+from conftest import (MiB, OP_BINARY, RawWS, WSGATE_RELEASE_BIN, echo_handler,
+                      raise_nofile_limit,
                       build_frame, read_nothing_handler, source_handler,
                       source_stream_hash)
 
@@ -195,3 +196,41 @@ def test_ping_flood_from_non_reading_client(release_gateway, backends):
         growth / MiB)
     assert g.alive()
     ws.abort()
+
+
+def test_sessions_idle_after_traffic_keep_no_buffers(release_gateway,
+                                                     backends):
+    """Issue 3: an idle session keeps no buffers. Every session moves
+    256 KiB each way (64 KiB frames, so the 64 KiB reads past libevent's
+    and the frame-sized chains are all used), one session at a time, and
+    then sits idle: RSS must end near where it started. A session that
+    kept one 64 KiB read chain would add ~19 MiB here."""
+    n = 300
+    if raise_nofile_limit() < 2 * n + 100:
+        pytest.skip("RLIMIT_NOFILE too low for %d sessions" % n)
+    echo = backends(echo_handler)
+    g = release_gateway([("/echo", {"backend": echo.spec,
+                                    "heartbeat_interval": "0"})])
+    clients = [RawWS.open(g.port, path="/echo", timeout=30)
+               for _ in range(n)]
+    for ws in clients:          # upgraded, backend connected, relaying
+        ws.send_frame(OP_BINARY, b"x")
+        assert ws.recv_frame(timeout=10).payload == b"x"
+    time.sleep(0.3)
+    base = g.rss()
+    block = os.urandom(64 * 1024)
+    for ws in clients:
+        for _ in range(4):
+            ws.send_frame(OP_BINARY, block)
+        got = bytearray()
+        while len(got) < 4 * len(block):
+            got += ws.recv_frame(timeout=10).payload
+        assert bytes(got) == block * 4
+    time.sleep(0.3)
+    growth = g.rss() - base
+    print("%d sessions, 256 KiB each way, then idle: RSS %+d KiB "
+          "(%.2f KiB a session)" % (n, growth // 1024, growth / 1024 / n))
+    assert growth < 6 * MiB, "idle sessions kept %.1f MiB after traffic" % (
+        growth / MiB)
+    for ws in clients:
+        ws.close()
