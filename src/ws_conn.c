@@ -69,6 +69,19 @@ ws_conn_send_close(struct session *s, uint16_t code, const char *reason)
 	ws_conn_send_frame(s, WS_OP_CLOSE, payload, 2 + rlen);
 }
 
+/*
+ * Stop reading the client until leg's output drains below half of
+ * max_buffer; leg's write callback clears *flag and reads again.
+ */
+static bool
+ws_conn_pause(struct session *s, bool *flag, struct bufferevent *leg)
+{
+	*flag = true;
+	bufferevent_disable(s->client, EV_READ);
+	bufferevent_setwatermark(leg, EV_WRITE, s->cfg->max_buffer / 2, 0);
+	return true;
+}
+
 /* Is the backend's output full? Then stop reading the client. */
 static bool
 ws_conn_upstream_full(struct session *s)
@@ -84,10 +97,7 @@ ws_conn_upstream_full(struct session *s)
 	session_flush(s->upstream);
 	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) < max)
 		return false;
-	s->client_paused = true;
-	bufferevent_disable(s->client, EV_READ);
-	bufferevent_setwatermark(s->upstream, EV_WRITE, max / 2, 0);
-	return true;
+	return ws_conn_pause(s, &s->client_paused, s->upstream);
 }
 
 /*
@@ -97,15 +107,11 @@ ws_conn_upstream_full(struct session *s)
 static bool
 ws_conn_client_full(struct session *s)
 {
-	size_t max = s->cfg->max_buffer;
-
 	if (s->state == SESSION_CLOSING ||
-	    evbuffer_get_length(bufferevent_get_output(s->client)) < max)
+	    evbuffer_get_length(bufferevent_get_output(s->client)) <
+	    s->cfg->max_buffer)
 		return false;
-	s->client_self_paused = true;
-	bufferevent_disable(s->client, EV_READ);
-	bufferevent_setwatermark(s->client, EV_WRITE, max / 2, 0);
-	return true;
+	return ws_conn_pause(s, &s->client_self_paused, s->client);
 }
 
 /* A frame header arrived: message-level checks (RFC 6455 §5.4). */
@@ -149,7 +155,9 @@ ws_conn_frame_header(struct session *s, const struct ws_frame_ev *ev)
  * in place and the chain moves. One that ends inside it would make
  * evbuffer_remove_buffer() copy it (2.1 cannot split a chain), so it is
  * unmasked straight into out's free space instead: the copy rides on the
- * pass unmasking needs anyway. Returns 0, or -1 out of memory.
+ * pass unmasking needs anyway. A text message's bytes are checked before
+ * any of them moves (RFC 6455 §8.1). Returns 0, -1 out of memory, or -2
+ * for invalid UTF-8 (nothing moved).
  */
 static int
 ws_conn_move_unmasked(struct session *s, struct evbuffer *in,
@@ -162,6 +170,8 @@ ws_conn_move_unmasked(struct session *s, struct evbuffer *in,
 
 	if (n == avail) {
 		ws_frame_unmask(s->dec.mask, mask_off, p, p, n);
+		if (s->msg_text && ws_utf8_feed(&s->utf8, p, n) == -1)
+			return -2;
 		evbuffer_remove_buffer(in, out, n);
 		return 0;
 	}
@@ -172,6 +182,11 @@ ws_conn_move_unmasked(struct session *s, struct evbuffer *in,
 			v[i].iov_len = n - done;
 		mask_off = ws_frame_unmask(s->dec.mask, mask_off,
 		    v[i].iov_base, p + done, v[i].iov_len);
+		if (s->msg_text && ws_utf8_feed(&s->utf8, v[i].iov_base,
+		    v[i].iov_len) == -1) {
+			evbuffer_commit_space(out, v, 0);
+			return -2;
+		}
 		done += v[i].iov_len;
 	}
 	evbuffer_commit_space(out, v, i);
@@ -190,7 +205,7 @@ ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
     uint8_t *p, size_t avail)
 {
 	struct evbuffer *in = bufferevent_get_input(s->client);
-	struct evbuffer *out;
+	int r;
 
 	if (s->dec.opcode & 0x8) {
 		ws_frame_unmask(s->dec.mask, ev->mask_off, s->ctrl + s->ctrl_len,
@@ -203,23 +218,13 @@ ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
 		evbuffer_drain(in, ev->len);	/* nobody to give it to */
 		return 0;
 	}
-	if (s->msg_text) {
-		/* Text is checked before any of it moves (RFC 6455 §8.1). */
-		ws_frame_unmask(s->dec.mask, ev->mask_off, p, p, ev->len);
-		if (ws_utf8_feed(&s->utf8, p, ev->len) == -1) {
-			session_close(s, 1007, "invalid UTF-8 in a text "
-			    "message");
-			return -1;
-		}
-		evbuffer_remove_buffer(in, bufferevent_get_output(s->upstream),
-		    ev->len);
-	} else {
-		out = bufferevent_get_output(s->upstream);
-		if (ws_conn_move_unmasked(s, in, out, p, ev->len, avail,
-		    ev->mask_off) == -1) {
-			session_close(s, 1011, "internal error: out of memory");
-			return -1;
-		}
+	r = ws_conn_move_unmasked(s, in, bufferevent_get_output(s->upstream),
+	    p, ev->len, avail, ev->mask_off);
+	if (r < 0) {
+		session_close(s, r == -2 ? 1007 : 1011, r == -2 ?
+		    "invalid UTF-8 in a text message" :
+		    "internal error: out of memory");
+		return -1;
 	}
 	s->bytes_up += ev->len;
 	hb_activity(s);
@@ -321,8 +326,9 @@ ws_conn_input(struct session *s)
 		if (ev.frame_end && ws_conn_frame_end(s) == -1)
 			return -1;
 	}
-	/* One write for every frame this read brought. */
-	if (s->upstream != NULL && s->upstream_up)
+	/* One write for every frame this read brought (a backend still
+	 * connecting has EV_WRITE on: session_flush leaves it to libevent). */
+	if (s->upstream != NULL)
 		session_flush(s->upstream);
 	return 0;
 }
