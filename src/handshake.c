@@ -355,6 +355,20 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 }
 
 /*
+ * evbuffer_pullup() of a non-empty length failed: no memory to make the
+ * head contiguous. Say so (no session line is written before the upgrade)
+ * and drop this client only. Returns -1: s is gone.
+ */
+static int
+handshake_oom(struct session *s)
+{
+	log_warnx("session %llu: client=%s dropped: out of memory reading "
+	    "the request", (unsigned long long)s->id, s->peer);
+	session_close(s, 0, "out of memory");
+	return -1;
+}
+
+/*
  * A "proxy_protocol" listener: the load balancer's PROXY v1/v2 header
  * comes first and names the real client. Returns 1 once it is consumed,
  * 0 to wait for more, -1 if s is gone (a bad header drops the
@@ -369,12 +383,12 @@ handshake_proxy_header(struct session *s)
 	uint8_t *p;
 	int r;
 
+	if (len == 0)
+		return 0;	/* evbuffer_pullup(in, 0) is NULL: not an error */
 	if (len > PROXY_PROTO_MAX_HEADER)
 		len = PROXY_PROTO_MAX_HEADER;
-	if ((p = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
-		session_close(s, 0, "out of memory");
-		return -1;
-	}
+	if ((p = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL)
+		return handshake_oom(s);
 	r = proxy_proto_parse(p, len, &pa);
 	if (r == -2)
 		return 0;
@@ -433,13 +447,17 @@ handshake_read(struct session *s)
 
 	if (s->proxy_in && (r = handshake_proxy_header(s)) != 1)
 		return r;
-	len = evbuffer_get_length(in);
+	/*
+	 * A PROXY header that came in a segment of its own (HAProxy sends
+	 * it on connect, before the client speaks) leaves nothing here yet;
+	 * evbuffer_pullup() answers NULL for 0 bytes, which is no error.
+	 */
+	if ((len = evbuffer_get_length(in)) == 0)
+		return 0;
 	if (len > cfg->max_header_size)
 		len = cfg->max_header_size;
-	if ((p = (char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
-		session_close(s, 0, "out of memory");
-		return -1;
-	}
+	if ((p = (char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL)
+		return handshake_oom(s);
 	r = upgrade_parse(p, len, cfg->max_header_size, &req);
 	if (r == -2)
 		return 0;

@@ -125,3 +125,44 @@ def test_x_forwarded_for_from_trusted_proxies_only(gateway_factory, backends):
     ws2.close()
     lines = g.wait_session_lines(2)
     assert lines[1]["client"].startswith("127.0.0.2:")
+
+
+def _split_open(pport, preamble, pause):
+    """The load balancer's way: the PROXY header in a segment of its own
+    (sent on connect, before the client spoke), then, after a pause, the
+    request. The session must come up and relay."""
+    ws = RawWS(pport, timeout=10)
+    ws.send(preamble)
+    time.sleep(pause)                # the stimulus: two separate segments
+    head, _ = RawWS.request_head(path="/rec")
+    ws.send(head)
+    assert ws.read_head() == 101
+    return ws
+
+
+def test_header_in_a_segment_of_its_own_v1_and_v2(gateway_factory, backends):
+    """Issue 11 item 1: after a header that came alone the input buffer is
+    empty; reading the (absent) request must wait, not drop the client."""
+    g, rec, pport = start_pp(gateway_factory, backends, {})
+    preambles = [b"PROXY TCP4 203.0.113.7 127.0.0.1 40001 443\r\n",
+                 v2_header("198.51.100.9", 5555, "127.0.0.1", 443)]
+    for i, (pre, pause) in enumerate([(p, t) for t in (0.05, 0.3)
+                                      for p in preambles]):
+        ws = _split_open(pport, pre, pause)
+        ws.send_frame(OP_BINARY, b"n%d" % i)
+        conn = rec.wait_conn(i)
+        wait_for(lambda: bytes(conn.received) == b"n%d" % i, 5,
+                 what="relay after a split PROXY header")
+        ws.send_close(1000)
+        ws.expect_close(1000, timeout=5)
+        ws.close()
+    clients = [ln["client"] for ln in g.wait_session_lines(4)]
+    assert clients == ["203.0.113.7:40001", "198.51.100.9:5555"] * 2
+    # The request itself split across segments, too.
+    ws = RawWS(pport, timeout=10)
+    head, _ = RawWS.request_head(path="/rec")
+    for part in (preambles[1][:7], preambles[1][7:], head[:9], head[9:]):
+        ws.send(part)
+        time.sleep(0.05)
+    assert ws.read_head() == 101
+    ws.close()
