@@ -71,7 +71,7 @@ UNIT_DEPS_token_file := token_file
 UNIT_DEPS_iplimit  := iplimit
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
-	deps test-deps run-deps deb e2e test-valgrind soak
+	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind soak
 all: wsgate
 
 wsgate: $(BUILD)/wsgate
@@ -162,6 +162,16 @@ deb:
 
 bench: deps
 	$(Q)$(MAKE) -C bench run
+
+# Instructions per echoed message and per connect cycle under callgrind
+# (bench/instr.sh): -check fails past 5 % over bench/instr-baseline.txt,
+# -record rewrites that file (say why in the commit).
+bench-instr: test-deps
+	$(Q)bash bench/instr.sh show
+bench-instr-check: test-deps
+	$(Q)bash bench/instr.sh check
+bench-instr-record: test-deps
+	$(Q)bash bench/instr.sh record
 
 install: wsgate
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5

@@ -27,6 +27,9 @@
  *   connect      -n slots loop: connect, handshake (ws), one byte echoed
  *                through the backend, close handshake (ws), close.
  *                Cycles per second.
+ *   With -N COUNT, echo and connect do exactly COUNT messages or cycles
+ *   (no warm-up, no clock) and stop: the fixed runs of bench/instr.sh,
+ *   whose figure is the instructions the gateway spent, not the time.
  *   idle         open -n connections (handshake done, backend connected,
  *                as the backend's control port confirms), hold them, and
  *                report the RSS growth of -P PID per connection.
@@ -157,6 +160,8 @@ static struct {
 	const char	*path;
 	int		 nconns;
 	double		 secs, warm, hold, deadline_s;
+	uint64_t	 count;		/* -N: messages or cycles, then stop */
+	uint64_t	 begun;		/* messages or cycles started (-N) */
 	size_t		 size;
 	unsigned	 window;
 	int		 ctl_port;
@@ -615,6 +620,13 @@ lg_refill(struct lg_conn *c)
 		if (c->msgs_sent - c->msgs_done >= lg.window)
 			return false;
 		k = lg.window - (unsigned)(c->msgs_sent - c->msgs_done);
+		if (lg.count > 0) {
+			if (lg.begun >= lg.count)
+				return false;
+			if (k > lg.count - lg.begun)
+				k = (unsigned)(lg.count - lg.begun);
+			lg.begun += k;
+		}
 		if (lg.raw && (size_t)k * lg.size <= BENCH_PAT_SPAN) {
 			c->txp = bench_pat_at(c->tx_pay);
 			n = (size_t)k * lg.size;
@@ -735,8 +747,10 @@ lg_cycle_done(struct lg_conn *c)
 {
 	lg.cycles++;
 	lg_conn_close(c);
-	if (lg.running)
+	if (lg.running && (lg.count == 0 || lg.begun < lg.count)) {
+		lg.begun++;
 		lg_conn_start(c);
+	}
 }
 
 /* Payload bytes from the server (after unframing). */
@@ -1287,6 +1301,9 @@ lg_run_rates(void)
 		int i;
 
 		for (i = 0; i < lg.nconns; i++) {
+			if (lg.count > 0 && lg.begun >= lg.count)
+				break;
+			lg.begun++;
 			lg.conns[i].port = i % lg.nports;
 			lg_conn_start(&lg.conns[i]);
 		}
@@ -1306,8 +1323,9 @@ lg_run_rates(void)
 			lg.phase = LG_P_MEASURE;
 			lg.t_phase = now;
 		}
-		if (lg.phase == LG_P_MEASURE &&
-		    now >= lg.t_phase + (uint64_t)(lg.secs * 1e9)) {
+		if (lg.phase == LG_P_MEASURE && (lg.count > 0 ?
+		    (lg.mode == LG_CONNECT ? lg.cycles : lg.msgs) >= lg.count :
+		    now >= lg.t_phase + (uint64_t)(lg.secs * 1e9))) {
 			lg_snapshot(&lg.s1);
 			lg.phase = LG_P_END;
 			break;
@@ -1451,7 +1469,7 @@ lg_usage(void)
 	    "usage: loadgen -m MODE -p PORT[,PORT...] [-a ADDR] [-u PATH] [-r]\n"
 	    "               [-n CONNS] [-t SECS] [-W SECS] [-s BYTES] [-w N]\n"
 	    "               [-C CTLPORT] [-P PID [-T]] [-B PID] [-H SECS] [-V]\n"
-	    "               [-x SECS]\n"
+	    "               [-x SECS] [-N COUNT]\n"
 	    "modes: stream-up stream-down echo rtt connect idle large\n");
 	exit(2);
 }
@@ -1521,7 +1539,7 @@ main(int argc, char **argv)
 	lg.path = "/";
 	lg.mode = (enum lg_mode)-1;
 	inet_aton("127.0.0.1", &lg.addr);
-	while ((ch = getopt(argc, argv, "m:a:p:u:rn:t:W:s:w:C:P:B:TH:Vx:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:a:p:u:rn:t:W:s:w:C:P:B:TH:Vx:N:")) != -1) {
 		switch (ch) {
 		case 'm':
 			for (i = 0; i < (int)(sizeof(lg_mode_names) /
@@ -1550,6 +1568,7 @@ main(int argc, char **argv)
 		case 'H': lg.hold = atof(optarg); break;
 		case 'V': lg.verify = true; break;
 		case 'x': lg.deadline_s = atof(optarg); break;
+		case 'N': lg.count = strtoull(optarg, NULL, 0); break;
 		default: lg_usage();
 		}
 	}
@@ -1560,6 +1579,11 @@ main(int argc, char **argv)
 	if (lg.nports == 0)
 		lg_usage();
 	lg_defaults();
+	if (lg.count > 0) {
+		if (lg.mode != LG_ECHO && lg.mode != LG_CONNECT)
+			lg_usage();
+		lg.warm = 0;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	bench_pat_init();
 	if (bench_raise_nofile() < (rlim_t)lg.nconns + 16)

@@ -1,0 +1,204 @@
+#!/bin/bash
+# instr.sh: `make bench-instr`. Instructions (and syscalls) wsgate spends per
+# echoed message and per connect cycle, counted by valgrind's callgrind on
+# fixed runs, so the figure does not move with the machine's load.
+#
+#   bench/instr.sh [show]     measure, print, compare with the baseline
+#   bench/instr.sh check      the same; exit 1 if a figure grew > 5 %
+#   bench/instr.sh record     measure and write bench/instr-baseline.txt
+#
+# How: the release wsgate (workers = 1, heartbeats off, log_level = warn)
+# runs under `valgrind --tool=callgrind --collect-systime=yes`, with the
+# bench backend (native) behind it and bench/loadgen (native) in front,
+# which does exactly N messages (-N; echo: 1 connection, 1 KiB messages,
+# one in flight) or N cycles (connect: 1 slot; TCP connect, upgrade, one
+# byte echoed, close handshake, close) and exits; then wsgate gets SIGTERM
+# and callgrind writes its totals. Each mode runs at two lengths, N1 and N2,
+# each in a fresh process; the figure is (total(N2) - total(N1)) / (N2 - N1),
+# so start-up, the first connection and shutdown cancel out.
+# Ir counts user-space instructions only (wsgate, libevent, libc, OpenSSL);
+# the kernel's work shows as sysCount, the syscalls made.
+#
+# Knobs: INSTR_ECHO="N1 N2" (5000 25000), INSTR_CONNECT="N1 N2" (1000 5000),
+# INSTR_TOLERANCE=5 (percent), INSTR_BASELINE=file, WSGATE=binary,
+# BENCH_PORT=23200 (base of the ports tried; the next free range is used).
+# The figures depend on the compiler, glibc, libevent and OpenSSL builds and
+# on the CPU features glibc and OpenSSL pick code for: compare runs on the
+# same kind of machine (Debian 12, this project's CI machine).
+set -u
+exec 2>&1	# one stream: progress and verdict in order in CI logs
+export LC_ALL=C
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$BENCH_DIR/.." && pwd)
+ACTION=${1:-show}
+case $ACTION in
+show|check|record) ;;
+*) echo "usage: instr.sh [show|check|record]" >&2; exit 2 ;;
+esac
+read -r E1 E2 <<<"${INSTR_ECHO:-5000 25000}"
+read -r C1 C2 <<<"${INSTR_CONNECT:-1000 5000}"
+TOL=${INSTR_TOLERANCE:-5}
+BASELINE=${INSTR_BASELINE:-$BENCH_DIR/instr-baseline.txt}
+OUT=$BENCH_DIR/out/instr-$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$OUT"
+
+command -v valgrind >/dev/null ||
+    { echo "instr: valgrind not found (apt-get install valgrind)" >&2; exit 1; }
+make -s -C "$BENCH_DIR" all >/dev/null || { echo "instr: bench build failed" >&2; exit 1; }
+if [ -n "${WSGATE:-}" ]; then
+	WSGATE_BIN=$WSGATE
+else
+	make -s -C "$TOP" build/release/wsgate >/dev/null 2>"$OUT/build.log" ||
+	    { echo "instr: wsgate build failed (see $OUT/build.log)" >&2; exit 1; }
+	WSGATE_BIN=$TOP/build/release/wsgate
+fi
+cp "$WSGATE_BIN" "$OUT/wsgate" || exit 1
+
+# --- ports: a free range of 12 from BENCH_PORT on ---------------------------
+port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+P=${BENCH_PORT:-23200}
+for try in $(seq 20); do
+	ok=1
+	for q in $(seq $((P + 1)) $((P + 11))); do
+		port_free "$q" || { ok=0; break; }
+	done
+	[ $ok = 1 ] && break
+	P=$((P + 100))
+done
+[ $ok = 1 ] || { echo "instr: no free port range found" >&2; exit 1; }
+B_ECHO=$((P + 1)); B_CTL=$((P + 9)); W_PORT=$((P + 10))
+
+PIDS=""
+cleanup() {
+	local p
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wait_port() {	# wait_port PORT SECS
+	local i
+	for i in $(seq $(( $2 * 20 ))); do
+		port_free "$1" || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+cat > "$OUT/wsgate.conf" <<EOF
+[gateway]
+listen = 127.0.0.1:$W_PORT
+workers = 1
+log_level = warn
+heartbeat_interval = 0
+drain_timeout = 1s
+[route /echo]
+backend = tcp:127.0.0.1:$B_ECHO
+EOF
+"$OUT/wsgate" -t -c "$OUT/wsgate.conf" >"$OUT/wsgate-t.log" 2>&1 ||
+    { echo "instr: wsgate rejects its config:" >&2; cat "$OUT/wsgate-t.log" >&2; exit 1; }
+
+"$BENCH_DIR/backend" -e $B_ECHO -c $B_CTL 2>"$OUT/backend.log" &
+BACKEND=$!
+PIDS="$PIDS $BACKEND"
+wait_port $B_CTL 5 || { echo "instr: backend did not start" >&2; exit 1; }
+
+# one MODE N: wsgate under callgrind for N messages or cycles; sets TOT to
+# "Ir sysCount" of the whole process.
+one() {
+	local mode=$1 n=$2 f=$OUT/$1-$2 gw rc args
+	valgrind --tool=callgrind --collect-systime=yes \
+	    --callgrind-out-file="$f.cg" "$OUT/wsgate" -d -c "$OUT/wsgate.conf" \
+	    >"$f.log" 2>&1 &
+	gw=$!
+	PIDS="$PIDS $gw"
+	if ! wait_port $W_PORT 60; then
+		echo "instr: wsgate did not start under valgrind (see $f.log)" >&2
+		return 1
+	fi
+	args="-n 1"
+	[ "$mode" = echo ] && args="-n 1 -s 1024 -w 1"
+	"$BENCH_DIR/loadgen" -m "$mode" -p $W_PORT -u /echo $args -N "$n" \
+	    -x 300 >"$f.lg" 2>&1
+	rc=$?
+	kill -TERM $gw 2>/dev/null
+	wait $gw
+	PIDS=${PIDS% $gw}
+	if [ $rc != 0 ]; then
+		echo "instr: loadgen $mode -N $n failed: $(cat "$f.lg")" >&2
+		return 1
+	fi
+	# callgrind's "totals:" line follows "events: Ir sysCount sysTime".
+	TOT=$(awk '/^events:/ { for (i = 2; i <= NF; i++) col[$i] = i - 1 }
+	    /^(totals|summary):/ { print $(col["Ir"] + 1), $(col["sysCount"] + 1); exit }' \
+	    "$f.cg")
+	[ -n "$TOT" ] || { echo "instr: no totals in $f.cg" >&2; return 1; }
+}
+
+measure() {	# measure MODE N1 N2: sets IR and SYS per op
+	local ir1 sys1 ir2 sys2
+	one "$1" "$2" || exit 1
+	read -r ir1 sys1 <<<"$TOT"
+	one "$1" "$3" || exit 1
+	read -r ir2 sys2 <<<"$TOT"
+	IR=$(( (ir2 - ir1) / ($3 - $2) ))
+	SYS=$(awk -v a="$sys1" -v b="$sys2" -v n=$(( $3 - $2 )) \
+	    'BEGIN { printf "%.2f", (b - a) / n }')
+	echo "  $1: N=$2: Ir=$ir1 syscalls=$sys1; N=$3: Ir=$ir2 syscalls=$sys2" >&2
+}
+
+echo "instr: $("$OUT/wsgate" --version 2>/dev/null | head -1), $(valgrind --version), output in $OUT" >&2
+measure echo "$E1" "$E2"
+ECHO_IR=$IR; ECHO_SYS=$SYS
+measure connect "$C1" "$C2"
+CONN_IR=$IR; CONN_SYS=$SYS
+
+REV=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git -C "$TOP" status --porcelain -- src include 2>/dev/null)" ] &&
+    REV="$REV+dirty"
+cat > "$OUT/result.txt" <<EOF
+# make bench-instr: callgrind counts on the release wsgate (workers = 1).
+# per_msg: one 1 KiB message echoed (client -> backend -> client), 1 conn.
+# per_cycle: TCP connect, upgrade, 1 byte echoed, close handshake, close.
+# Ir = user-space instructions; sys = syscalls. ((N2) - (N1)) / (N2 - N1).
+commit $REV
+date $(date -u '+%Y-%m-%d %H:%M UTC')
+echo_ir_per_msg $ECHO_IR
+echo_sys_per_msg $ECHO_SYS
+connect_ir_per_cycle $CONN_IR
+connect_sys_per_cycle $CONN_SYS
+EOF
+
+base() { awk -v k="$1" '$1 == k { print $2 }' "$BASELINE" 2>/dev/null; }
+fail=0
+printf '%-22s %12s %12s %8s\n' figure now baseline change
+for k in echo_ir_per_msg echo_sys_per_msg connect_ir_per_cycle connect_sys_per_cycle; do
+	now=$(awk -v k=$k '$1 == k { print $2 }' "$OUT/result.txt")
+	was=$(base $k)
+	if [ -z "$was" ]; then
+		printf '%-22s %12s %12s %8s\n' $k "$now" - -
+		continue
+	fi
+	verdict=$(awk -v a="$now" -v b="$was" -v t="$TOL" -v k=$k 'BEGIN {
+	    d = (a - b) * 100 / b
+	    # The gate is on instructions; syscalls are reported beside them.
+	    bad = (k ~ /_ir_/ && d > t)
+	    printf "%+.1f%%%s", d, bad ? " FAIL" : ""; exit }')
+	printf '%-22s %12s %12s %8s\n' $k "$now" "$was" "$verdict"
+	case $verdict in *FAIL) fail=1 ;; esac
+done
+[ -f "$BASELINE" ] && echo "baseline: $BASELINE (commit $(base commit), $(awk '$1 == "date" { $1 = ""; print substr($0, 2) }' "$BASELINE"))"
+case $ACTION in
+record)
+	cp "$OUT/result.txt" "$BASELINE"
+	echo "instr: recorded $BASELINE" ;;
+check)
+	if [ $fail = 1 ]; then
+		echo "instr: FAIL: instructions per operation grew more than $TOL % over $BASELINE" >&2
+		echo "instr: (a deliberate cost? re-record with 'make bench-instr-record' and say why in the commit)" >&2
+		exit 1
+	fi
+	[ -f "$BASELINE" ] || { echo "instr: FAIL: no baseline $BASELINE" >&2; exit 1; }
+	echo "instr: OK (within $TOL % of the baseline)" ;;
+esac
+exit 0
