@@ -21,6 +21,7 @@
 
 struct bufferevent;
 struct config_route;
+struct static_body;
 struct config_addr;
 struct gw_worker;
 struct gw_gen;
@@ -54,6 +55,8 @@ struct session {
 	/* legs; NULL once that leg is gone */
 	struct bufferevent	*client;
 	struct bufferevent	*upstream;
+	struct static_body	*static_body;	/* a file read into client's
+						 * output (TLS), or NULL */
 
 	/* route and backend choice */
 	const struct config_route *route;

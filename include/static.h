@@ -10,8 +10,11 @@
 #ifndef STATIC_H
 #define STATIC_H
 
+#include <stddef.h>
+
 struct evbuffer;
 struct config_route;
+struct static_body;
 struct upgrade_req;
 
 /*
@@ -36,12 +39,35 @@ struct upgrade_req;
  * Last-Modified, a weak ETag of (inode, size, mtime), Cache-Control:
  * no-cache and X-Content-Type-Options: nosniff; If-None-Match (or, absent
  * that, If-Modified-Since in IMF-fixdate form) turns it into a 304.
+ * The body: with bodyp NULL, a file segment in out (sendfile(2) when out
+ * drains to a socket; only then: libevent would mmap it for anything
+ * else, and a file that shrinks under a mapping faults with SIGBUS).
+ * With bodyp not NULL (TLS), *bodyp gets a body that reads the file into
+ * out in chunks of 64 KiB as out drains (out holds at most ~128 KiB of
+ * it), or stays as it was when there is no body to send; if the file
+ * shrinks meanwhile, the body ends early (logged) and the client, which
+ * the caller disconnects once out is flushed, gets fewer bytes than
+ * Content-Length said.
  * Returns the HTTP status answered. The file's descriptor, if any, is
- * owned by out afterwards (closed when the body has been sent or out is
- * freed); nothing else is kept.
+ * owned by out or *bodyp afterwards (closed when the body has been read
+ * or sent, or out / the body is freed); nothing else is kept.
  */
 int	static_serve(const struct config_route *r, const struct upgrade_req *req,
-	    struct evbuffer *out);
+	    struct evbuffer *out, struct static_body **bodyp);
+
+/*
+ * Free a body from static_serve (NULL is fine) and close its file. Call it
+ * before out is freed: the body hangs a callback on out and this removes
+ * it. Bytes of the body already in out stay there.
+ */
+void	static_body_free(struct static_body *b);
+
+/*
+ * Bytes of the body still to be read into out (0 for NULL or once it is
+ * done or cut short): with out's length, what is left to send, so a
+ * caller measuring progress by what is still queued sees it fall.
+ */
+size_t	static_body_left(const struct static_body *b);
 
 /*
  * MIME type for a file name by its extension (case-insensitive), as

@@ -266,7 +266,9 @@ handshake_static(struct session *s, const struct upgrade_req *req)
 		    "no route for this path" : "not a WebSocket handshake");
 		return -1;
 	}
-	status = static_serve(r, req, bufferevent_get_output(s->client));
+	/* Under TLS the file is read in chunks, never mapped (static.h). */
+	status = static_serve(r, req, bufferevent_get_output(s->client),
+	    s->tls ? &s->static_body : NULL);
 	metrics_count_status(&s->w->m, status);
 	log_debug("session %llu: client=%s %.*s %.*s: %d",
 	    (unsigned long long)s->id, s->peer, (int)req->method.len,

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "session-t.h"
 #include "session.h"
+#include "static.h"
 #include "tls.h"
 #include "upgrade.h"
 #include "handshake.h"
@@ -330,6 +331,9 @@ session_free(struct session *s)
 static void
 session_client_free(struct session *s)
 {
+	/* Before the output it hangs on. */
+	static_body_free(s->static_body);
+	s->static_body = NULL;
 	if (s->client != NULL) {
 		bufferevent_free(s->client);
 		s->client = NULL;
@@ -841,6 +845,7 @@ session_queued(const struct session *s)
 
 	if (s->client != NULL)
 		n += session_leg_queued(s->client);
+	n += static_body_left(s->static_body);	/* still to be read */
 	if (s->upstream != NULL && s->upstream_up)
 		n += session_leg_queued(s->upstream);
 	return n;

@@ -11,8 +11,15 @@
  * vnc.html: ask for vnc.html). Names starting with '.' are refused, which
  * covers "." and ".." and keeps dot files (.git, .htpasswd) private.
  *
- * The file is queued with an evbuffer file segment: sendfile(2) on plain
- * sockets, mmap under TLS, never a copy in our heap.
+ * On plain sockets the file is queued as an evbuffer file segment, sent
+ * with sendfile(2), never a copy in our heap. Under TLS the bytes must
+ * pass through OpenSSL, and libevent would map the segment: a file cut
+ * short while a client reads it (cp, rsync --inplace, an editor) then
+ * faults with SIGBUS on the pages past its new end and takes the whole
+ * process down. So TLS bodies are read with pread(2) into the output in
+ * bounded chunks as the client drains it (struct static_body); a short
+ * read ends the response early, and the caller's close tells the client
+ * (Content-Length was already sent: RFC 9112 §6.3 makes it incomplete).
  */
 #include <sys/stat.h>
 
@@ -22,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,12 +37,16 @@
 #include <event2/buffer.h>
 
 #include "config.h"
+#include "log.h"
 #include "static.h"
 #include "upgrade.h"
 
 #define STATIC_PATH_MAX		4096	/* decoded path bytes */
 #define STATIC_ETAG_MAX		64
 #define STATIC_DATE_LEN		29	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define STATIC_BODY_LOW		(64 * 1024)	/* refill below this queued */
+#define STATIC_BODY_CHUNK	(64 * 1024)	/* one pread */
+#define STATIC_BODY_NAME	256	/* what the log calls the file */
 
 static const char *const static_days[] = {
 	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
@@ -66,6 +78,21 @@ static const struct {
 	{ "woff", "font/woff" },
 	{ "woff2", "font/woff2" },
 	{ "txt", "text/plain; charset=utf-8" },
+};
+
+/*
+ * A body read into the output as it drains (TLS). Invariant: off <= end;
+ * fd is -1 once the body is complete or was cut short; cb stays on out
+ * until static_body_free (removing it from inside itself is avoided).
+ */
+struct static_body {
+	int			 fd;
+	off_t			 off;		/* next byte to read */
+	off_t			 end;		/* the size Content-Length said */
+	struct evbuffer		*out;
+	struct evbuffer_cb_entry *cb;
+	bool			 busy;		/* inside a refill (re-entry) */
+	char			 name[STATIC_BODY_NAME];
 };
 
 /* What a request resolved to, while it is being answered. */
@@ -427,36 +454,159 @@ static_walk(int dirfd, char *path, struct static_file *f, int *dirfd_out)
 	return st;
 }
 
+/* Stop reading: the body is complete or cannot be. */
+static void
+static_body_stop(struct static_body *b)
+{
+	if (b->fd != -1)
+		close(b->fd);
+	b->fd = -1;
+}
+
 /*
- * The 200 or 304 for the open file f; its descriptor goes to out (or is
- * closed). Returns the status, or 500 if out of memory (then the head
- * may already be queued: the client sees a short body and the close).
+ * Top the output up to about STATIC_BODY_LOW + STATIC_BODY_CHUNK bytes,
+ * reading straight into its space. A read that comes back short of the
+ * size announced means the file shrank under us: stop there and log it;
+ * the caller closes once out is flushed, and the client, seeing fewer
+ * bytes than Content-Length, knows the response is incomplete.
+ */
+static void
+static_body_fill(struct static_body *b)
+{
+	struct evbuffer_iovec	v;
+	ssize_t			n;
+	size_t			want;
+
+	/* Adding runs out's callbacks: a filter bufferevent writes from them
+	 * at once and its drain calls us again. The outer loop goes on. */
+	if (b->busy)
+		return;
+	b->busy = true;
+	while (b->fd != -1 && evbuffer_get_length(b->out) < STATIC_BODY_LOW) {
+		want = (size_t)(b->end - b->off) < STATIC_BODY_CHUNK ?
+		    (size_t)(b->end - b->off) : STATIC_BODY_CHUNK;
+		if (evbuffer_reserve_space(b->out, (ev_ssize_t)want, &v, 1) < 1)
+			break;	/* out of memory: a stall; the linger ends it */
+		do
+			n = pread(b->fd, v.iov_base, want, b->off);
+		while (n == -1 && errno == EINTR);
+		if (n <= 0) {
+			if (n == 0)
+				log_warnx("static: %s shrank while being sent "
+				    "(%jd of %jd bytes sent): response cut short",
+				    b->name, (intmax_t)b->off,
+				    (intmax_t)b->end);
+			else
+				log_warn("static: %s: read at %jd of %jd: "
+				    "response cut short", b->name,
+				    (intmax_t)b->off, (intmax_t)b->end);
+			static_body_stop(b);
+			break;
+		}
+		v.iov_len = (size_t)n;
+		b->off += n;
+		if (b->off == b->end)
+			static_body_stop(b);
+		if (evbuffer_commit_space(b->out, &v, 1) == -1) {
+			static_body_stop(b);
+			break;
+		}
+	}
+	b->busy = false;
+}
+
+static void
+static_body_cb(struct evbuffer *out, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	(void)out;
+	if (info->n_deleted > 0)
+		static_body_fill(arg);
+}
+
+/*
+ * A body that reads f (its descriptor taken over) into out as out
+ * drains. Returns it, or NULL out of memory (the descriptor closed).
+ */
+static struct static_body *
+static_body_new(struct static_file *f, const struct upgrade_req *req,
+    const struct config_route *r, struct evbuffer *out)
+{
+	struct static_body	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		close(f->fd);
+		return NULL;
+	}
+	b->fd = f->fd;
+	b->end = f->st.st_size;
+	b->out = out;
+	snprintf(b->name, sizeof(b->name), "%s%.*s", r->root,
+	    (int)(req->path.len - strlen(r->path)), req->path.p +
+	    strlen(r->path));
+	if ((b->cb = evbuffer_add_cb(out, static_body_cb, b)) == NULL) {
+		close(b->fd);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void
+static_body_free(struct static_body *b)
+{
+	if (b == NULL)
+		return;
+	evbuffer_remove_cb_entry(b->out, b->cb);
+	static_body_stop(b);
+	free(b);
+}
+
+size_t
+static_body_left(const struct static_body *b)
+{
+	return b == NULL || b->fd == -1 ? 0 : (size_t)(b->end - b->off);
+}
+
+/*
+ * The 200 or 304 for the open file f; its descriptor goes to out, or to
+ * a body in *bodyp when bodyp is not NULL (or is closed). Returns the
+ * status, or 500 if out of memory (then the head may already be queued:
+ * the client sees a short body and the close).
  */
 static int
-static_send(const struct upgrade_req *req, struct static_file *f,
-    struct evbuffer *out)
+static_send(const struct config_route *r, const struct upgrade_req *req,
+    struct static_file *f, struct evbuffer *out, struct static_body **bodyp)
 {
 	struct evbuffer_file_segment	*seg = NULL;
+	struct static_body		*body = NULL;
 	char				 date[STATIC_DATE_LEN + 1];
 	char				 etag[STATIC_ETAG_MAX];
 	int				 status, rc;
 
 	static_etag(&f->st, etag, sizeof(etag));
 	status = static_not_modified(req, &f->st, etag) ? 304 : 200;
-	if (status == 200 && !req->head && f->st.st_size > 0) {
+	if (status != 200 || req->head || f->st.st_size == 0)
+		close(f->fd);
+	else if (bodyp != NULL) {
+		if ((body = static_body_new(f, req, r, out)) == NULL) {
+			f->fd = -1;
+			return static_error(req, out, 500);
+		}
+	} else {
 		/*
 		 * A segment we hold ourselves closes the descriptor whatever
 		 * happens (evbuffer_add_file() in 2.1 leaks it when adding
-		 * fails). sendfile(2) on sockets, mmap under TLS.
+		 * fails). Only for outputs that drain to a socket: sendfile.
 		 */
 		seg = evbuffer_file_segment_new(f->fd, 0, f->st.st_size,
 		    EVBUF_FS_CLOSE_ON_FREE);
 		if (seg == NULL) {
 			close(f->fd);
+			f->fd = -1;
 			return static_error(req, out, 500);
 		}
-	} else
-		close(f->fd);
+	}
 	f->fd = -1;
 
 	static_http_date(f->st.st_mtim.tv_sec, date);
@@ -468,6 +618,11 @@ static_send(const struct upgrade_req *req, struct static_file *f,
 		    "Content-Length: %jd\r\n", static_mime_type(f->name),
 		    (intmax_t)f->st.st_size);
 	evbuffer_add(out, "\r\n", 2);
+	if (body != NULL) {
+		*bodyp = body;
+		static_body_fill(body);
+		return status;
+	}
 	if (seg == NULL)
 		return status;
 	rc = evbuffer_add_file_segment(out, seg, 0, f->st.st_size);
@@ -477,7 +632,7 @@ static_send(const struct upgrade_req *req, struct static_file *f,
 
 int
 static_serve(const struct config_route *r, const struct upgrade_req *req,
-    struct evbuffer *out)
+    struct evbuffer *out, struct static_body **bodyp)
 {
 	struct static_file	 f = { -1, { 0 }, NULL };
 	const char		*rest, *index;
@@ -522,5 +677,5 @@ static_serve(const struct config_route *r, const struct upgrade_req *req,
 		if (st != 0)
 			return static_error(req, out, st == 404 ? 403 : st);
 	}
-	return static_send(req, &f, out);
+	return static_send(r, req, &f, out, bodyp);
 }

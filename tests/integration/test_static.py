@@ -486,6 +486,25 @@ def test_big_file_over_tls(gateway_factory, backends, site, certs):
     assert hashlib.sha256(body).hexdigest() == want
 
 
+def test_slow_tls_reader_gets_the_whole_file(gateway_factory, backends,
+                                            site, certs):
+    """Under TLS the body is read in 64 KiB chunks as the client takes
+    it: what is left to send still falls steadily, so the 2 s linger
+    keeps a stalled-then-resumed download alive and every byte arrives."""
+    echo = backends(echo_handler)
+    cert, key = certs
+    g = gateway_factory(config_text=(
+        "[gateway]\nlisten = 127.0.0.1:{port} tls\nhandshake_timeout = 2s\n"
+        "drain_timeout = 2s\n[tls]\ncertificate = %s\nprivate_key = %s\n"
+        "[route /app/*]\nroot = %s\nbackend = %s\n"
+        % (cert, key, site, echo.spec)))
+    want = hashlib.sha256(pattern_bytes(6 * MiB, seed=7)).hexdigest()
+    head, body = _get_big(g.port, rcvbuf=64 * 1024, stall=2.5, use_tls=True)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert len(body) == 6 * MiB
+    assert hashlib.sha256(body).hexdigest() == want
+
+
 def test_many_concurrent_downloads_stay_correct(gw):
     import concurrent.futures
     want = hashlib.sha256(pattern_bytes(6 * MiB, seed=7)).hexdigest()
@@ -519,3 +538,94 @@ def test_config_root_errors(tmp_path, site):
     p = subprocess.run([WSGATE_BIN, "-t", "-c", str(conf)],
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 0, p.stderr
+
+
+# ---------------------------------------------------------------- file changes
+
+def _start_download(port, path, use_tls, ctx=None):
+    """Send GET path with a small receive window; return (sock, head,
+    first body bytes) once the head has arrived."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    s.settimeout(20)
+    s.connect(("127.0.0.1", port))
+    if use_tls:
+        s = ctx.wrap_socket(s)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        got = s.recv(16384)
+        assert got, "closed before the head"
+        data += got
+    head, _, body = data.partition(b"\r\n\r\n")
+    return s, head, body
+
+
+@pytest.mark.parametrize("use_tls", [True, False], ids=["tls", "plain"])
+def test_file_truncated_during_download(gateway_factory, backends, certs,
+                                        tmp_path, use_tls):
+    """A file cut short while a slow client downloads it (cp, rsync
+    --inplace, an editor rewriting it in place): the client gets a prefix
+    of the old bytes and the close (Content-Length cannot be met, so the
+    connection ends); the daemon lives on and serves the next client.
+    Under TLS the body came from an mmap: touching the pages past the new
+    end killed the process with SIGBUS."""
+    root = tmp_path / "www"
+    root.mkdir()
+    size = 32 * MiB
+    data = pattern_bytes(size, seed=3)
+    (root / "grow.bin").write_bytes(data)
+    (root / "ok.txt").write_bytes(b"still serving\n")
+    echo = backends(echo_handler)
+    cert, key = certs
+    g = gateway_factory(config_text=(
+        "[gateway]\nlisten = 127.0.0.1:{port}%s\nhandshake_timeout = 2s\n"
+        "drain_timeout = 2s\n%s"
+        "[route /app/*]\nroot = %s\nbackend = %s\n"
+        % (" tls" if use_tls else "",
+           "[tls]\ncertificate = %s\nprivate_key = %s\n" % (cert, key)
+           if use_tls else "", root, echo.spec)))
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s, head, body = _start_download(g.port, "/app/grow.bin", use_tls, ctx)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"Content-Length: %d" % size in head
+    # Rewrite in place, shorter: what `truncate` and `cp` onto it do.
+    with open(root / "grow.bin", "r+b") as f:
+        f.truncate(4096)
+    got = bytearray(body)
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, ssl.SSLError):
+            break
+        if not chunk:
+            break
+        got += chunk
+        time.sleep(0.001)   # a slow reader: the server keeps refilling
+    s.close()
+    assert 0 < len(got) < size, "the whole old file cannot still arrive"
+    if use_tls:
+        # Bytes read into our buffers before the cut stay what they were
+        # (sendfile(2) hands the kernel page references instead, so on
+        # the plain path bytes still in flight may show the change).
+        assert bytes(got) == data[:len(got)]
+    assert g.alive(), "wsgate died:\n" + g.log_tail()
+    # Another client, another session: served.
+    ok = _get_path(g.port, "/app/ok.txt", use_tls, ctx)
+    assert ok == b"still serving\n"
+    if use_tls:
+        g.wait_log(r"grow\.bin.*(shrank|cut short)", timeout=5)
+
+
+def _get_path(port, path, use_tls, ctx):
+    s, head, body = _start_download(port, path, use_tls, ctx)
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    s.close()
+    return body
