@@ -28,7 +28,9 @@ struct upgrade_req;
  *   exact "/" (or any exact route): the root directory itself.
  * A directory is answered with its index file (r->index_file, default
  * index.html), or 403 without one; a directory asked for without its
- * final '/' is a 301 to the path with it (prefix routes only).
+ * final '/' is a 301 to the path with it (prefix routes only), runs of
+ * '/' collapsed to one so the Location never starts "//" (RFC 3986 §4.2:
+ * that would name another host).
  * Refused: 400 for a bad %-escape, NUL, control bytes or '\'; 404 for a
  * missing file, a name starting with '.' (so "..") and an encoded '/';
  * 403 for a symbolic link anywhere under the root (even one pointing

@@ -289,17 +289,28 @@ static_error(const struct upgrade_req *req, struct evbuffer *out, int status)
 	return status;
 }
 
-/* The directory without its final '/': send the client to it with. */
+/*
+ * The directory without its final '/': send the client to it with.
+ * Runs of '/' collapse to one, as nginx's merge_slashes does: the path
+ * named the same directory with them (the walk skips empty names), and a
+ * Location starting "//" is a network-path reference (RFC 3986 §4.2):
+ * "GET //evil.example" would send the browser to another host.
+ */
 static int
 static_redirect(const struct upgrade_req *req, struct evbuffer *out)
 {
 	static const char	body[] = "301 Moved Permanently\n";
+	size_t			i;
 
 	/* The path and query are visible ASCII (upgrade_parse checked). */
 	static_head(out, 301);
-	evbuffer_add_printf(out, "Location: %.*s/%s%.*s\r\n"
+	evbuffer_add(out, "Location: ", 10);
+	for (i = 0; i < req->path.len; i++)
+		if (req->path.p[i] != '/' || i == 0 || req->path.p[i - 1] != '/')
+			evbuffer_add(out, req->path.p + i, 1);
+	evbuffer_add_printf(out, "/%s%.*s\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\n\r\n", (int)req->path.len, req->path.p,
+	    "Content-Length: %zu\r\n\r\n",
 	    req->query.len > 0 ? "?" : "", (int)req->query.len, req->query.p,
 	    sizeof(body) - 1);
 	if (!req->head)
@@ -365,10 +376,29 @@ static_errno_status(int err)
 	case ELOOP:		/* O_NOFOLLOW met a symbolic link */
 	case EACCES:
 	case EPERM:
+	case ENXIO:		/* a Unix socket, a device without driver */
 		return 403;
 	default:
 		return 500;
 	}
+}
+
+/*
+ * Is name in dirfd something that may be opened: a regular file or a
+ * directory (or missing: openat then says which error)? A device is
+ * refused before open(2), which could act on it (a tape rewinds, a
+ * terminal becomes ours); FIFOs and sockets too. The open that follows
+ * checks the type again with fstat: this only keeps open away.
+ */
+static bool
+static_openable(int dirfd, const char *name)
+{
+	struct stat	st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return true;
+	return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
+	    S_ISLNK(st.st_mode);	/* O_NOFOLLOW refuses it with 403 */
 }
 
 /*
@@ -380,6 +410,8 @@ static_open_file(int dirfd, const char *name, struct static_file *f)
 {
 	int	fd;
 
+	if (!static_openable(dirfd, name))
+		return 403;
 	/* O_NONBLOCK: a FIFO must not hang the worker in open(). */
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);
@@ -422,6 +454,10 @@ static_walk(int dirfd, char *path, struct static_file *f, int *dirfd_out)
 		end = seg + strcspn(seg, "/");
 		more = *end == '/';	/* then it must be a directory */
 		*end = '\0';
+		if (!static_openable(dirfd, seg)) {
+			st = 403;	/* FIFO, socket, device */
+			break;
+		}
 		fd = openat(dirfd, seg, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 		    O_CLOEXEC | (more ? O_DIRECTORY : 0));
 		if (fd == -1) {

@@ -9,6 +9,7 @@ import hashlib
 import os
 import socket
 import ssl
+import stat
 import subprocess
 import time
 
@@ -85,6 +86,10 @@ def site(tmp_path_factory):
     os.symlink(str(base / "outside"), str(root / "linkdir"))
     os.symlink("index.html", str(root / "link-in.html"))
     os.mkfifo(str(root / "fifo"))
+    # A Unix socket left in the tree (the file stays after the close).
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(root / "sock"))
+    sock.close()
     (root / "big.bin").write_bytes(pattern_bytes(6 * MiB, seed=7))
     return root
 
@@ -343,6 +348,46 @@ def test_fifo_refused_without_hanging(gw):
     status, _, _ = request(gw.port, "/app/fifo", timeout=5)
     assert status == 403
     assert time.monotonic() - t0 < 2
+
+
+def test_socket_and_device_refused_with_403(gw, site, tmp_path):
+    """gateway.conf(5): only regular files and directories are served,
+    403 otherwise. A Unix socket got 500 (open(2) says ENXIO); a device
+    is refused before it is ever opened."""
+    assert request(gw.port, "/app/sock")[0] == 403
+    dev = site / "sub" / "null"
+    try:
+        os.mknod(str(dev), 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError:
+        pytest.skip("cannot make a device node here")
+    try:
+        assert request(gw.port, "/app/sub/null")[0] == 403
+    finally:
+        dev.unlink()
+
+
+def test_directory_redirect_is_never_a_network_path(gateway_factory, site):
+    """GET //sub on a "/*" root answered 301 Location: //sub/, which a
+    browser reads as a network-path reference (RFC 3986 §4.2) and
+    follows to http://sub/: an open redirect. Like nginx (merge_slashes,
+    on by default), runs of slashes collapse to one in the Location."""
+    g = gateway_factory(routes=[("/*", {"root": str(site)}),
+                                ("/app/*", {"root": str(site)})])
+    cases = {
+        "//sub": "/sub/",
+        "///sub": "/sub/",
+        "//sub?x=//y": "/sub/?x=//y",
+        "/sub": "/sub/",
+        "/app//sub": "/app/sub/",
+        "/app///sub//deep": "/app/sub/deep/",
+        "/app": "/app/",
+    }
+    for path, where in cases.items():
+        status, h, _ = request(g.port, path)
+        assert (status, h.get("location")) == (301, where), path
+    # The page behind the redirect is the one asked for.
+    status, _, body = request(g.port, "//sub/")
+    assert (status, body) == (200, SUB_INDEX)
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS"])
