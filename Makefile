@@ -18,7 +18,7 @@ SYSCONFDIR ?= /etc
 DESTDIR    ?=
 
 PKGS       := libevent libevent_openssl libevent_pthreads openssl inih \
-	      libsystemd
+	      libsystemd hiredis jansson
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -51,7 +51,7 @@ Q := @
 endif
 
 PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
-	     iplimit
+	     iplimit target
 DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
 	       metrics tls admin gen static
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
@@ -63,12 +63,13 @@ UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
 UNIT_DEPS_ws_utf8  := ws_utf8
 UNIT_DEPS_ws_frame := ws_frame ws_utf8
 UNIT_DEPS_upgrade  := upgrade
-UNIT_DEPS_config   := config
-UNIT_DEPS_route    := route config
+UNIT_DEPS_config   := config target token_file
+UNIT_DEPS_route    := route config target token_file
 UNIT_DEPS_proxy_proto := proxy_proto
 UNIT_DEPS_auth     := auth
 UNIT_DEPS_token_file := token_file
 UNIT_DEPS_iplimit  := iplimit
+UNIT_DEPS_target   := target token_file
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
 	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind soak
@@ -100,7 +101,7 @@ $(BUILD) $(BUILD)/tests:
 .SECONDEXPANSION:
 $(BUILD)/test_%: $(BUILD)/tests/test_%.o $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(UNIT_DEPS_$$*)))
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -linih -lcrypto -lcrypt
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -linih -lcrypto -lcrypt -ljansson
 
 # Unit tests always run under ASan + UBSan.
 unit-test:

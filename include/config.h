@@ -92,7 +92,36 @@ struct config_route {
 	 * a root or backends, or both. */
 	char		*root;
 	char		*index_file;	/* "index" key; NULL = CONFIG_DEFAULT_INDEX */
+	/* Token sources besides token_file (at most one per route) and what
+	 * they may name (docs/gateway.conf.5, "Token sources"). */
+	uint64_t	 token_redis;		/* 1: GET <prefix><token> */
+	char		*token_redis_prefix;	/* NULL: "" */
+	char		*token_dir;		/* file name = token, content = target */
+	char		*token_socket_dir;	/* token names a socket in it */
+	char		*token_jwt_key_file;	/* the token is a JWT naming the target */
+	char		*token_api;		/* http:// URL with one %s */
+	uint64_t	 token_api_timeout_ms;
+	uint64_t	 token_from;		/* CONFIG_TOKEN_FROM_* */
+	char		**allow_targets;	/* target_rule_check() rules */
+	size_t		 nallow_targets;
+	/* auth = basic: one of these */
+	char		*basic_auth;		/* "user:password" */
+	uint64_t	 origin_required;	/* 1: no Origin header is a 403 */
 };
+
+enum config_token_from {
+	CONFIG_TOKEN_FROM_QUERY = 0,	/* ?token=T */
+	CONFIG_TOKEN_FROM_HOST,		/* Host: T.example.com (first label) */
+};
+
+/* Does r pick its backend by a token (token_file or another source)? */
+static inline bool
+config_route_has_token_source(const struct config_route *r)
+{
+	return r->token_file != NULL || r->token_redis != 0 ||
+	    r->token_dir != NULL || r->token_socket_dir != NULL ||
+	    r->token_jwt_key_file != NULL || r->token_api != NULL;
+}
 
 struct config {
 	char		*file;		/* path it was read from; NULL
@@ -120,6 +149,12 @@ struct config {
 	unsigned	 tls_verify_client;	/* 0 off, 1 optional, 2 require */
 	char		*tls_certificate;
 	char		*tls_private_key;
+	/* Redis (src/redis.c): NULL redis = none, and nothing changes */
+	struct config_addr *redis;	/* tcp: or unix: */
+	uint64_t	 redis_db;
+	char		*redis_password_file;
+	uint64_t	 redis_timeout_ms;
+	char		*instance;	/* NULL: the host name */
 	struct config_route *routes;	/* in file order */
 	size_t		 nroutes;
 };
@@ -136,6 +171,8 @@ struct config {
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT_MS	5000
 #define CONFIG_DEFAULT_MAX_MESSAGE_SIZE		(16 * 1024 * 1024)
 #define CONFIG_DEFAULT_INDEX			"index.html"
+#define CONFIG_DEFAULT_REDIS_TIMEOUT_MS		1000
+#define CONFIG_DEFAULT_TOKEN_API_TIMEOUT_MS	5000
 
 /*
  * Read and check the file at path. On success returns 0 and *out owns a new

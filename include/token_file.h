@@ -80,6 +80,16 @@ int	token_file_load(const char *path, struct token_map **out, char *err,
 const struct token_target *token_file_lookup(const struct token_map *m,
 	    const char *token, size_t len);
 
+/*
+ * Parse one target s[0..len) as a token file writes it (host:port,
+ * [v6]:port, v6:port, unix_socket:/path, unix:/path; no blanks around).
+ * Returns 0 with t->host or t->path allocated (the caller frees them;
+ * t->source stays NULL), or -1 with a static reason in *why and nothing
+ * allocated.
+ */
+int	token_file_parse_target(const char *s, size_t len,
+	    struct token_target *t, const char **why);
+
 /* Number of tokens. */
 size_t	token_file_count(const struct token_map *m);
 

@@ -39,6 +39,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "target.h"
 
 #define CONFIG_MAX_FILE		(16 * 1024 * 1024)	/* bytes read at most */
 #define CONFIG_MSG_MAX		512	/* one error line, before truncation */
@@ -78,10 +79,21 @@ enum config_rkey {
 	CONFIG_RKEY_BACKEND_NAME,
 	CONFIG_RKEY_BACKEND_CERT,
 	CONFIG_RKEY_BACKEND_KEY,
+	CONFIG_RKEY_TOKEN_REDIS,
+	CONFIG_RKEY_TOKEN_REDIS_PREFIX,
+	CONFIG_RKEY_TOKEN_DIR,
+	CONFIG_RKEY_TOKEN_SOCKET_DIR,
+	CONFIG_RKEY_TOKEN_JWT_KEY,
+	CONFIG_RKEY_TOKEN_API,
+	CONFIG_RKEY_TOKEN_API_TIMEOUT,
+	CONFIG_RKEY_TOKEN_FROM,
+	CONFIG_RKEY_ALLOW_TARGETS,
+	CONFIG_RKEY_BASIC_AUTH,
+	CONFIG_RKEY_ORIGIN_REQUIRED,
 	CONFIG_RKEY_COUNT
 };
 
-#define CONFIG_GKEY_COUNT	14	/* entries in config_gateway_keys[] */
+#define CONFIG_GKEY_COUNT	19	/* entries in config_gateway_keys[] */
 #define CONFIG_TKEY_COUNT	7	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
@@ -140,10 +152,12 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_backend, config_set_origins, config_set_subprotocols,
     config_set_choice, config_set_root, config_set_index, config_set_rate,
     config_set_tls_version, config_set_verify_client, config_set_allow_cn,
-    config_set_allow_san, config_set_trusted;
+    config_set_allow_san, config_set_trusted, config_set_redis,
+    config_set_instance, config_set_token_api, config_set_allow_targets,
+    config_set_basic_auth;
 static config_copy_fn config_copy_u64, config_copy_backends,
     config_copy_origins, config_copy_subprotocols, config_copy_string,
-    config_copy_allow_cn, config_copy_allow_san;
+    config_copy_allow_cn, config_copy_allow_san, config_copy_allow_targets;
 
 #define CONFIG_G(f)	offsetof(struct config, f)
 #define CONFIG_R(f)	offsetof(struct config_route, f)
@@ -171,6 +185,15 @@ static const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
 	{ "handshake_rate_per_ip", config_set_rate, NULL,
 	    CONFIG_G(handshake_rate_per_ip), 0, 1000000, NULL, 0 },
 	{ "trusted_proxies", config_set_trusted, NULL, 0, 0, 0, NULL, 1 },
+	{ "redis", config_set_redis, NULL, 0, 0, 0, NULL, 0 },
+	{ "redis_db", config_set_count, NULL, CONFIG_G(redis_db), 0, 100000,
+	    "0..100000", 0 },
+	{ "redis_password_file", config_set_string, NULL,
+	    CONFIG_G(redis_password_file), 0, 0, NULL, 0 },
+	{ "redis_timeout", config_set_duration, NULL,
+	    CONFIG_G(redis_timeout_ms), 10, 600000, "10ms..10m", 0 },
+	{ "instance", config_set_instance, NULL, CONFIG_G(instance), 0, 0,
+	    NULL, 0 },
 };
 
 static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
@@ -248,6 +271,32 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	[CONFIG_RKEY_BACKEND_KEY] = { "backend_private_key",
 	    config_set_string, config_copy_string,
 	    CONFIG_R(backend_private_key), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_REDIS] = { "token_redis", config_set_choice,
+	    config_copy_u64, CONFIG_R(token_redis), 0, 1, "off, on", 0 },
+	[CONFIG_RKEY_TOKEN_REDIS_PREFIX] = { "token_redis_prefix",
+	    config_set_string, config_copy_string,
+	    CONFIG_R(token_redis_prefix), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_DIR] = { "token_dir", config_set_root,
+	    config_copy_string, CONFIG_R(token_dir), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_SOCKET_DIR] = { "token_socket_dir", config_set_root,
+	    config_copy_string, CONFIG_R(token_socket_dir), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_JWT_KEY] = { "token_jwt_key_file",
+	    config_set_string, config_copy_string,
+	    CONFIG_R(token_jwt_key_file), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_API] = { "token_api", config_set_token_api,
+	    config_copy_string, CONFIG_R(token_api), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_TOKEN_API_TIMEOUT] = { "token_api_timeout",
+	    config_set_duration, config_copy_u64,
+	    CONFIG_R(token_api_timeout_ms), 10, 600000, "10ms..10m", 0 },
+	[CONFIG_RKEY_TOKEN_FROM] = { "token_from", config_set_choice,
+	    config_copy_u64, CONFIG_R(token_from), 0, 1, "query, host", 0 },
+	[CONFIG_RKEY_ALLOW_TARGETS] = { "allow_targets",
+	    config_set_allow_targets, config_copy_allow_targets, 0, 0, 0, NULL,
+	    1 },
+	[CONFIG_RKEY_BASIC_AUTH] = { "basic_auth", config_set_basic_auth,
+	    config_copy_string, CONFIG_R(basic_auth), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_ORIGIN_REQUIRED] = { "origin_required", config_set_choice,
+	    config_copy_u64, CONFIG_R(origin_required), 0, 1, "off, on", 0 },
 };
 
 /* ---- small helpers ---- */
@@ -1153,6 +1202,125 @@ config_set_trusted(struct config_ctx *c, const struct config_key *k,
 }
 
 /* min_version = TLS1.2 | TLS1.3 */
+/* redis = HOST:PORT | [V6]:PORT | unix:/path */
+static int
+config_set_redis(struct config_ctx *c, const struct config_key *k, void *obj,
+    const char *value)
+{
+	struct config		*cfg = obj;
+	struct config_addr	 a;
+	char			 buf[CONFIG_MSG_MAX];
+
+	if (strncmp(value, "unix:", 5) != 0 && strncmp(value, "tcp:", 4) != 0) {
+		snprintf(buf, sizeof(buf), "tcp:%s", value);
+		value = buf;
+	}
+	if (strchr(value, ' ') != NULL || strchr(value, '\t') != NULL) {
+		config_errorx(c, "%s: bad address '%s' (use HOST:PORT or "
+		    "unix:/path)", k->name, value);
+		return -1;
+	}
+	if (config_addr_key(c, k, value, 0, &a) == -1)
+		return -1;
+	if (a.kind == CONFIG_ADDR_UNIX && a.path[0] != '/') {
+		config_errorx(c, "%s: unix socket path must be absolute",
+		    k->name);
+		config_addr_clear(&a);
+		return -1;
+	}
+	if ((cfg->redis = malloc(sizeof(*cfg->redis))) == NULL) {
+		config_addr_clear(&a);
+		c->oom = 1;
+		return -1;
+	}
+	*cfg->redis = a;
+	return 0;
+}
+
+/* instance: a name unique in the fleet, 1..64 of [A-Za-z0-9._-]. */
+static int
+config_set_instance(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	size_t	n = strlen(value);
+
+	if (n > 64 || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n) {
+		config_errorx(c, "%s: bad name '%s' (1..64 letters, digits, "
+		    "'.', '_', '-')", k->name, value);
+		return -1;
+	}
+	return config_set_string(c, k, obj, value);
+}
+
+/* token_api: an http:// URL holding "%s" once (the token goes there). */
+static int
+config_set_token_api(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	const char	*p = strchr(value, '%');
+	size_t		 i;
+
+	for (i = 0; value[i] != '\0'; i++)
+		if ((unsigned char)value[i] <= 0x20 ||
+		    (unsigned char)value[i] >= 0x7f)
+			break;
+	if (strncmp(value, "http://", 7) != 0 || value[7] == '\0' ||
+	    value[i] != '\0' || p == NULL || p[1] != 's' ||
+	    strchr(p + 1, '%') != NULL) {
+		config_errorx(c, "%s: bad URL '%s' (http://HOST[:PORT]/PATH "
+		    "with one %%s where the token goes, no other '%%')",
+		    k->name, value);
+		return -1;
+	}
+	return config_set_string(c, k, obj, value);
+}
+
+static int
+config_target_rule_ok(const char *s, size_t n)
+{
+	char		 buf[512];
+	const char	*why;
+
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return target_rule_check(buf, &why) == 0;
+}
+
+static int
+config_set_allow_targets(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config_route	*r = obj;
+
+	return config_set_list(c, k, value, config_target_rule_ok, "rule",
+	    "use HOST:PORTS, NET/BITS:PORTS, [V6]:PORTS, *:PORTS, unix:/path "
+	    "or unix:/dir/*; PORTS is N, N-M or *", &r->allow_targets,
+	    &r->nallow_targets);
+}
+
+/* basic_auth = user:password (websockify's BasicHTTPAuth source). */
+static int
+config_set_basic_auth(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	const char	*colon = strchr(value, ':');
+	size_t		 i;
+
+	for (i = 0; value[i] != '\0'; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			break;
+	if (colon == NULL || colon == value || value[i] != '\0') {
+		/* Never echo the value: it holds a password. */
+		config_errorx(c, "%s: expected USER:PASSWORD (a non-empty user, "
+		    "no control characters)", k->name);
+		return -1;
+	}
+	return config_set_string(c, k, obj, value);
+}
+
 static int
 config_set_tls_version(struct config_ctx *c, const struct config_key *k,
     void *obj, const char *value)
@@ -1277,6 +1445,15 @@ config_copy_allow_san(const struct config_key *k, struct config_route *dst,
 	    src->nallow_client_san);
 }
 
+static int
+config_copy_allow_targets(const struct config_key *k, struct config_route *dst,
+    const struct config_route *src)
+{
+	(void)k;
+	return config_copy_strv(&dst->allow_targets, &dst->nallow_targets,
+	    src->allow_targets, src->nallow_targets);
+}
+
 /* The char * at k->off. */
 static int
 config_copy_string(const struct config_key *k, struct config_route *dst,
@@ -1305,6 +1482,7 @@ config_route_defaults(struct config_route *r)
 	r->idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
 	r->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
 	r->max_message_size = CONFIG_DEFAULT_MAX_MESSAGE_SIZE;
+	r->token_api_timeout_ms = CONFIG_DEFAULT_TOKEN_API_TIMEOUT_MS;
 }
 
 static void
@@ -1331,6 +1509,15 @@ config_route_clear(struct config_route *r)
 	free(r->backend_server_name);
 	free(r->backend_certificate);
 	free(r->backend_private_key);
+	free(r->token_redis_prefix);
+	free(r->token_dir);
+	free(r->token_socket_dir);
+	free(r->token_jwt_key_file);
+	free(r->token_api);
+	config_strv_free(r->allow_targets, r->nallow_targets);
+	if (r->basic_auth != NULL)
+		explicit_bzero(r->basic_auth, strlen(r->basic_auth));
+	free(r->basic_auth);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1349,6 +1536,7 @@ config_new(void)
 	cfg->max_buffer = CONFIG_DEFAULT_MAX_BUFFER;
 	cfg->log_level = CONFIG_LOG_INFO;
 	cfg->log_format = CONFIG_LOG_TEXT;
+	cfg->redis_timeout_ms = CONFIG_DEFAULT_REDIS_TIMEOUT_MS;
 	return cfg;
 }
 
@@ -1371,6 +1559,11 @@ config_free(struct config *cfg)
 	free(cfg->tls_ciphersuites);
 	free(cfg->tls_client_ca);
 	config_strv_free(cfg->trusted_proxies, cfg->ntrusted_proxies);
+	if (cfg->redis != NULL)
+		config_addr_clear(cfg->redis);
+	free(cfg->redis);
+	free(cfg->redis_password_file);
+	free(cfg->instance);
 	for (i = 0; i < cfg->nroutes; i++)
 		config_route_clear(&cfg->routes[i]);
 	free(cfg->routes);
@@ -1675,6 +1868,25 @@ config_ini_handler(void *user, const char *section, const char *name,
 
 /* ---- whole-file checks ---- */
 
+/* A route's token source keys, once inherited: one source at most. */
+static void
+config_route_token_checks(struct config_ctx *c, const struct config_route *r)
+{
+	int	n;
+
+	n = (r->token_file != NULL) + (r->token_redis != 0) +
+	    (r->token_dir != NULL) + (r->token_socket_dir != NULL) +
+	    (r->token_jwt_key_file != NULL) + (r->token_api != NULL);
+	if (n > 1)
+		config_error(c, r->line, "[route %s%s]: more than one token "
+		    "source (token_file, token_redis, token_dir, "
+		    "token_socket_dir, token_jwt_key_file, token_api): pick one",
+		    r->path, r->prefix ? "/*" : "");
+	if (r->token_redis != 0 && c->cfg->redis == NULL)
+		config_error(c, r->line, "[route %s%s]: token_redis = on needs "
+		    "redis in [gateway]", r->path, r->prefix ? "/*" : "");
+}
+
 /* Fill the keys route i did not set from [gateway]; check the result. */
 static int
 config_route_finish(struct config_ctx *c, size_t i)
@@ -1693,7 +1905,9 @@ config_route_finish(struct config_ctx *c, size_t i)
 			return -1;
 		}
 	}
-	if (r->nbackends == 0 && r->root == NULL && r->token_file == NULL)
+	config_route_token_checks(c, r);
+	if (r->nbackends == 0 && r->root == NULL &&
+	    !config_route_has_token_source(r))
 		config_error(c, r->line, "[route %s%s]: no backend (set "
 		    "backend here or in [gateway])", r->path,
 		    r->prefix ? "/*" : "");
@@ -1702,9 +1916,14 @@ config_route_finish(struct config_ctx *c, size_t i)
 		config_error(c, r->line, "[route %s%s]: auth = token needs "
 		    "exactly one of token_secret_file, token_public_key_file",
 		    r->path, r->prefix ? "/*" : "");
-	if (r->auth == CONFIG_AUTH_BASIC && r->htpasswd_file == NULL)
+	if (r->auth == CONFIG_AUTH_BASIC && (r->htpasswd_file == NULL) ==
+	    (r->basic_auth == NULL))
 		config_error(c, r->line, "[route %s%s]: auth = basic needs "
-		    "htpasswd_file", r->path, r->prefix ? "/*" : "");
+		    "exactly one of htpasswd_file, basic_auth", r->path,
+		    r->prefix ? "/*" : "");
+	if (r->auth != CONFIG_AUTH_BASIC && r->basic_auth != NULL)
+		config_error(c, r->line, "[route %s%s]: basic_auth needs "
+		    "auth = basic", r->path, r->prefix ? "/*" : "");
 	/* index in [gateway] is a default for the routes that have a root. */
 	if (set[CONFIG_RKEY_INDEX] != 0 && r->root == NULL)
 		config_error(c, set[CONFIG_RKEY_INDEX], "index: needs a root "

@@ -100,9 +100,12 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 		r = &g->cfg->routes[i];
 		gr = &g->routes[i];
 		why[0] = '\0';
-		if (r->auth == CONFIG_AUTH_BASIC)
-			snprintf(why, sizeof(why), "auth = basic is not "
-			    "available in this version (use auth = token)");
+		if (r->auth == CONFIG_AUTH_BASIC || r->token_redis != 0 ||
+		    r->token_dir != NULL || r->token_socket_dir != NULL ||
+		    r->token_jwt_key_file != NULL || r->token_api != NULL)
+			snprintf(why, sizeof(why), "auth = basic and token "
+			    "sources other than token_file are not available "
+			    "in this version yet");
 		else if (r->auth == CONFIG_AUTH_TOKEN &&
 		    r->token_secret_file != NULL)
 			auth_key_load_secret(r->token_secret_file, &gr->key,

@@ -32,6 +32,7 @@
 #include "session-t.h"
 #include "session.h"
 #include "static.h"
+#include "target.h"
 #include "tls.h"
 #include "token_file.h"
 #include "upgrade.h"
@@ -153,7 +154,7 @@ handshake_http_error_hdr(struct session *s, int status, const char *detail,
  */
 static int
 handshake_token_target(struct session *s, const struct upgrade_req *req,
-    const struct gen_route *gr)
+    const struct config_route *cr, const struct gen_route *gr)
 {
 	const struct token_target *t = NULL;
 	char tok[TOKEN_FILE_MAX_TOKEN + 1], spec[300];
@@ -172,6 +173,10 @@ handshake_token_target(struct session *s, const struct upgrade_req *req,
 	if (t == NULL) {
 		handshake_http_error(s, 404, r == 1 ? "unknown token" :
 		    "no token parameter");
+		return -1;
+	}
+	if (!target_allowed(t, cr->allow_targets, cr->nallow_targets)) {
+		handshake_http_error(s, 403, "token target not allowed");
 		return -1;
 	}
 	memset(&s->fixed, 0, sizeof(s->fixed));
@@ -221,7 +226,7 @@ handshake_check_token(struct session *s, const struct upgrade_req *req,
 	if (tok == NULL && (qbuf = malloc(AUTH_MAX_TOKEN + 1)) != NULL) {
 		q = auth_query_param(req->query.p, req->query.len,
 		    "access_token", qbuf, AUTH_MAX_TOKEN + 1, &len);
-		if (q == 0 && r->token_file == NULL)
+		if (q == 0 && !config_route_has_token_source(r))
 			q = auth_query_param(req->query.p, req->query.len,
 			    "token", qbuf, AUTH_MAX_TOKEN + 1, &len);
 		if (q == 1)
@@ -301,7 +306,11 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		handshake_http_error(s, 403, "origin not allowed");
 		return -1;
 	}
-	if (r->nbackends == 0 && r->token_file == NULL) {
+	if (r->origin_required && req->origin.len == 0) {
+		handshake_http_error(s, 403, "no Origin header");
+		return -1;
+	}
+	if (r->nbackends == 0 && !config_route_has_token_source(r)) {
 		/* A static-only route (root, no backend). */
 		handshake_http_error(s, 404, "no WebSocket backend for this path");
 		return -1;
@@ -318,7 +327,7 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	if (r->auth == CONFIG_AUTH_TOKEN &&
 	    (tokproto = handshake_check_token(s, req, r, gr)) == -2)
 		return -1;
-	if (r->token_file != NULL && handshake_token_target(s, req, gr) == -1)
+	if (r->token_file != NULL && handshake_token_target(s, req, r, gr) == -1)
 		return -1;
 	pi = upgrade_pick_protocol(req, (const char *const *)r->subprotocols,
 	    r->nsubprotocols);

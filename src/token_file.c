@@ -134,9 +134,8 @@ token_file_is_name(const char *s, size_t len)
 	return true;
 }
 
-/* Parse target s[0..len) into t (host/path allocated); why on error. */
-static int
-token_file_target(const char *s, size_t len, struct token_target *t,
+int
+token_file_parse_target(const char *s, size_t len, struct token_target *t,
     const char **why)
 {
 	const char	*colon, *host = s, *p = NULL;
@@ -224,7 +223,7 @@ token_file_line(struct token_map *m, const char *s, size_t len,
 	}
 	e = &m->v[m->n];
 	memset(e, 0, sizeof(*e));
-	if (token_file_target(target, len, &e->t, why) == -1)
+	if (token_file_parse_target(target, len, &e->t, why) == -1)
 		return -1;
 	SHA256((const unsigned char *)s, tlen, e->digest);
 	e->seq = m->n;

@@ -1214,6 +1214,95 @@ test_allow_client_needs_verify(void **state)
 	    "[tls] verify_client = optional or require");
 }
 
+/* The keys of token sources, Redis and the websockify auth plugins. */
+static void
+test_token_source_keys(void **state)
+{
+	struct config	*cfg;
+	const struct config_route *r;
+
+	(void)state;
+	cfg = parse_ok(HEAD "redis = 127.0.0.1:6379\nredis_db = 3\n"
+	    "redis_timeout = 250ms\ninstance = gw-1.a\n"
+	    "token_redis_prefix = tokens:\nallow_targets = 10.0.0.0/8:*\n"
+	    "[route /a]\ntoken_redis = on\n"
+	    "[route /b]\ntoken_dir = /tmp\ntoken_from = host\n"
+	    "allow_targets = unix:/run/*, [::1]:22\n"
+	    "[route /c]\ntoken_api = http://127.0.0.1:1/t?x=%s\n"
+	    "token_api_timeout = 2s\n"
+	    "[route /d]\ntoken_socket_dir = /tmp\n"
+	    "[route /e]\ntoken_jwt_key_file = /k\nauth = basic\n"
+	    "basic_auth = u:p:w\norigin_required = on\n");
+	assert_non_null(cfg->redis);
+	assert_int_equal(cfg->redis->kind, CONFIG_ADDR_TCP);
+	assert_string_equal(cfg->redis->host, "127.0.0.1");
+	assert_int_equal(cfg->redis->port, 6379);
+	assert_int_equal(cfg->redis_db, 3);
+	assert_int_equal(cfg->redis_timeout_ms, 250);
+	assert_string_equal(cfg->instance, "gw-1.a");
+	r = &cfg->routes[0];
+	assert_int_equal(r->token_redis, 1);
+	assert_string_equal(r->token_redis_prefix, "tokens:");
+	assert_int_equal(r->nallow_targets, 1);
+	assert_true(config_route_has_token_source(r));
+	r = &cfg->routes[1];
+	assert_string_equal(r->token_dir, "/tmp");
+	assert_int_equal(r->token_from, CONFIG_TOKEN_FROM_HOST);
+	assert_int_equal(r->nallow_targets, 2);
+	assert_string_equal(r->allow_targets[1], "[::1]:22");
+	r = &cfg->routes[2];
+	assert_string_equal(r->token_api, "http://127.0.0.1:1/t?x=%s");
+	assert_int_equal(r->token_api_timeout_ms, 2000);
+	assert_int_equal(cfg->routes[1].token_api_timeout_ms,
+	    CONFIG_DEFAULT_TOKEN_API_TIMEOUT_MS);
+	assert_string_equal(cfg->routes[3].token_socket_dir, "/tmp");
+	r = &cfg->routes[4];
+	assert_string_equal(r->token_jwt_key_file, "/k");
+	assert_string_equal(r->basic_auth, "u:p:w");
+	assert_int_equal(r->origin_required, 1);
+	config_free(cfg);
+
+	cfg = parse_ok(HEAD "redis = unix:/run/redis.sock\n" ROUTE);
+	assert_int_equal(cfg->redis->kind, CONFIG_ADDR_UNIX);
+	assert_string_equal(cfg->redis->path, "/run/redis.sock");
+	assert_int_equal(cfg->redis_timeout_ms, CONFIG_DEFAULT_REDIS_TIMEOUT_MS);
+	assert_false(config_route_has_token_source(&cfg->routes[0]));
+	config_free(cfg);
+
+	parse_err(HEAD "[route /]\ntoken_redis = on\n",
+	    "t.conf:3: [route /]: token_redis = on needs redis in [gateway]");
+	parse_err(HEAD "[route /]\ntoken_dir = /tmp\ntoken_socket_dir = /tmp\n",
+	    "t.conf:3: [route /]: more than one token source (token_file, "
+	    "token_redis, token_dir, token_socket_dir, token_jwt_key_file, "
+	    "token_api): pick one");
+	parse_err(HEAD "redis = nohost\n" ROUTE,
+	    "t.conf:3: redis: bad address 'tcp:nohost' (missing port)");
+	parse_err(HEAD "instance = a b\n" ROUTE,
+	    "t.conf:3: instance: bad name 'a b' (1..64 letters, digits, '.', "
+	    "'_', '-')");
+	parse_err(HEAD ROUTE "token_api = http://h/x\n",
+	    "t.conf:5: token_api: bad URL 'http://h/x' (http://HOST[:PORT]/PATH "
+	    "with one %s where the token goes, no other '%')");
+	parse_err(HEAD ROUTE "token_api = https://h/%s\n",
+	    "t.conf:5: token_api: bad URL 'https://h/%s' (http://HOST[:PORT]/PATH "
+	    "with one %s where the token goes, no other '%')");
+	parse_err(HEAD ROUTE "token_dir = relative\n",
+	    "t.conf:5: token_dir: 'relative' is not an absolute path");
+	parse_err(HEAD ROUTE "allow_targets = host\n",
+	    "t.conf:5: allow_targets: bad rule 'host' (use HOST:PORTS, "
+	    "NET/BITS:PORTS, [V6]:PORTS, *:PORTS, unix:/path or unix:/dir/*; "
+	    "PORTS is N, N-M or *)");
+	parse_err(HEAD ROUTE "basic_auth = nopass\n",
+	    "t.conf:5: basic_auth: expected USER:PASSWORD (a non-empty user, "
+	    "no control characters)");
+	parse_err(HEAD ROUTE "basic_auth = u:p\n",
+	    "t.conf:3: [route /]: basic_auth needs auth = basic");
+	parse_err(HEAD ROUTE "auth = basic\nbasic_auth = u:p\n"
+	    "htpasswd_file = /x\n",
+	    "t.conf:3: [route /]: auth = basic needs exactly one of "
+	    "htpasswd_file, basic_auth");
+}
+
 int
 main(void)
 {
@@ -1254,6 +1343,7 @@ main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_from_args),
 		cmocka_unit_test(test_root),
+		cmocka_unit_test(test_token_source_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

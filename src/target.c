@@ -1,0 +1,326 @@
+/*
+ * target: token source values -> struct token_target, and allow_targets
+ * rules. See include/target.h.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "target.h"
+#include "token_file.h"
+
+#define TARGET_MAX_RULE		300
+
+static bool
+target_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+void
+target_clear(struct token_target *t)
+{
+	free(t->host);
+	free(t->path);
+	memset(t, 0, sizeof(*t));
+}
+
+/* {"host": "h:p"} or {"host": "h", "port": N | "N"}. */
+static int
+target_parse_json(const char *s, size_t len, struct token_target *t,
+    const char **why)
+{
+	json_error_t	 jerr;
+	json_t		*o, *h, *p;
+	const char	*host;
+	char		 buf[TARGET_MAX_VALUE + 16];
+	long long	 port = -1;
+	int		 rc = -1, n;
+
+	o = json_loadb(s, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL || !json_is_object(o)) {
+		*why = "not a JSON object";
+		goto out;
+	}
+	h = json_object_get(o, "host");
+	p = json_object_get(o, "port");
+	if (!json_is_string(h) || json_string_length(h) == 0 ||
+	    strlen(json_string_value(h)) != json_string_length(h)) {
+		*why = "JSON target without a \"host\" string";
+		goto out;
+	}
+	host = json_string_value(h);
+	if (p == NULL) {
+		rc = token_file_parse_target(host, strlen(host), t, why);
+		goto out;
+	}
+	if (json_is_integer(p))
+		port = json_integer_value(p);
+	else if (json_is_string(p) && json_string_length(p) > 0 &&
+	    json_string_length(p) <= 5 &&
+	    strspn(json_string_value(p), "0123456789") ==
+	    json_string_length(p))
+		port = atoll(json_string_value(p));
+	if (port < 1 || port > 65535) {
+		*why = "JSON \"port\" must be 1..65535";
+		goto out;
+	}
+	/* An IPv6 host comes without brackets: add them for the parser. */
+	n = snprintf(buf, sizeof(buf), strchr(host, ':') != NULL ?
+	    "[%s]:%lld" : "%s:%lld", host, port);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		*why = "JSON \"host\" too long";
+		goto out;
+	}
+	rc = token_file_parse_target(buf, (size_t)n, t, why);
+out:
+	json_decref(o);
+	return rc;
+}
+
+int
+target_parse_value(const char *s, size_t len, struct token_target *t,
+    const char **why)
+{
+	memset(t, 0, sizeof(*t));
+	while (len > 0 && target_blank(s[0])) {
+		s++;
+		len--;
+	}
+	while (len > 0 && target_blank(s[len - 1]))
+		len--;
+	if (len == 0)
+		return *why = "empty target", -1;
+	if (len > TARGET_MAX_VALUE)
+		return *why = "target value too long", -1;
+	if (memchr(s, '\0', len) != NULL)
+		return *why = "NUL byte in target", -1;
+	if (s[0] == '{')
+		return target_parse_json(s, len, t, why);
+	return token_file_parse_target(s, len, t, why);
+}
+
+/* ---- allow_targets rules ---- */
+
+/* A parsed rule's host part. */
+struct target_host {
+	int		 family;	/* AF_INET, AF_INET6, or 0: name / * */
+	unsigned char	 addr[16];
+	unsigned	 bits;		/* prefix length */
+	const char	*name;		/* family 0: the name, or "*" */
+	size_t		 namelen;
+};
+
+/* "a.b.c.d[/N]" or "v6[/N]" in s[0..len) into h. 0 or -1. */
+static int
+target_net(const char *s, size_t len, int family, struct target_host *h)
+{
+	char		 buf[INET6_ADDRSTRLEN + 4];
+	const char	*slash;
+	unsigned	 max = family == AF_INET ? 32 : 128, bits;
+	size_t		 alen;
+
+	if (len >= sizeof(buf))
+		return -1;
+	slash = memchr(s, '/', len);
+	alen = slash != NULL ? (size_t)(slash - s) : len;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	if (inet_pton(family, buf, h->addr) != 1)
+		return -1;
+	bits = max;
+	if (slash != NULL) {
+		if (len - alen < 2 || len - alen > 4 ||
+		    strspn(slash + 1, "0123456789") < len - alen - 1)
+			return -1;
+		bits = (unsigned)atoi(slash + 1);
+		if (bits > max)
+			return -1;
+	}
+	h->family = family;
+	h->bits = bits;
+	return 0;
+}
+
+static bool
+target_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+}
+
+/* Split rule "HOST:PORTS" into h and the port range. 0 or -1. */
+static int
+target_rule_parse(const char *r, struct target_host *h, unsigned *lo,
+    unsigned *hi, const char **why)
+{
+	const char	*colon, *end;
+	size_t		 hlen, i;
+	char		*e;
+	unsigned long	 a, b;
+
+	memset(h, 0, sizeof(*h));
+	if (r[0] == '[') {
+		if ((end = strchr(r, ']')) == NULL || end[1] != ':' ||
+		    target_net(r + 1, (size_t)(end - r - 1), AF_INET6, h) == -1)
+			return *why = "bad [IPv6] address or network", -1;
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(r, ':')) == NULL)
+			return *why = "expected HOST:PORTS", -1;
+		hlen = (size_t)(colon - r);
+		if (hlen == 1 && r[0] == '*') {
+			h->name = r;
+			h->namelen = 1;
+		} else if (target_net(r, hlen, AF_INET, h) == -1) {
+			for (i = 0; i < hlen && target_name_char(r[i]); i++)
+				;
+			if (hlen == 0 || i < hlen || hlen > 253)
+				return *why = "bad host name, address or "
+				    "network", -1;
+			h->name = r;
+			h->namelen = hlen;
+		}
+	}
+	if (strcmp(colon + 1, "*") == 0) {
+		*lo = 1;
+		*hi = 65535;
+		return 0;
+	}
+	if (colon[1] < '0' || colon[1] > '9')
+		return *why = "ports must be *, N or N-M", -1;
+	a = strtoul(colon + 1, &e, 10);
+	b = a;
+	if (*e == '-') {
+		if (e[1] < '0' || e[1] > '9')
+			return *why = "ports must be *, N or N-M", -1;
+		b = strtoul(e + 1, &e, 10);
+	}
+	if (*e != '\0' || a < 1 || b > 65535 || a > b)
+		return *why = "ports must be *, N or N-M within 1..65535", -1;
+	*lo = (unsigned)a;
+	*hi = (unsigned)b;
+	return 0;
+}
+
+int
+target_rule_check(const char *rule, const char **why)
+{
+	struct target_host h;
+	unsigned	 lo, hi;
+	size_t		 len = strlen(rule);
+
+	if (len == 0 || len > TARGET_MAX_RULE)
+		return *why = "rule empty or too long", -1;
+	if (strncmp(rule, "unix:", 5) == 0) {
+		if (rule[5] != '/')
+			return *why = "unix: needs an absolute path", -1;
+		if (strstr(rule, "/./") != NULL || strstr(rule, "/../") != NULL ||
+		    strstr(rule, "//") != NULL ||
+		    (strchr(rule, '*') != NULL &&
+		    strcmp(strchr(rule, '*'), "*") != 0) ||
+		    (strchr(rule, '*') != NULL && rule[len - 2] != '/'))
+			return *why = "unix: takes /path or /dir/*", -1;
+		return 0;
+	}
+	return target_rule_parse(rule, &h, &lo, &hi, why);
+}
+
+/* Are the first bits of a and b equal? */
+static bool
+target_prefix_eq(const unsigned char *a, const unsigned char *b,
+    unsigned bits)
+{
+	unsigned	 full = bits / 8, rest = bits % 8;
+	unsigned char	 m;
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	m = (unsigned char)(0xff << (8 - rest));
+	return (a[full] & m) == (b[full] & m);
+}
+
+/* Is path clean: absolute, no "." / ".." components, no "//"? */
+static bool
+target_path_clean(const char *p)
+{
+	const char	*c;
+	size_t		 n;
+
+	if (p[0] != '/' || strstr(p, "//") != NULL)
+		return false;
+	for (c = p + 1; *c != '\0'; c += n + (c[n] == '/')) {
+		n = strcspn(c, "/");
+		if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' &&
+		    c[1] == '.'))
+			return false;
+		if (c[n] == '\0')
+			break;
+	}
+	return true;
+}
+
+static bool
+target_unix_allowed(const char *path, const char *rule)
+{
+	size_t	 dlen;
+
+	if (!target_path_clean(path))
+		return false;
+	if (rule[strlen(rule) - 1] != '*')
+		return strcmp(path, rule) == 0;
+	dlen = strlen(rule) - 1;	/* "/dir/" */
+	return strncmp(path, rule, dlen) == 0 && path[dlen] != '\0' &&
+	    strchr(path + dlen, '/') == NULL;
+}
+
+static bool
+target_tcp_allowed(const struct token_target *t, const char *rule)
+{
+	struct target_host h;
+	unsigned char	 a[16];
+	unsigned	 lo, hi;
+	const char	*why;
+	int		 fam = 0;
+
+	if (target_rule_parse(rule, &h, &lo, &hi, &why) == -1)
+		return false;
+	if (t->port < lo || t->port > hi)
+		return false;
+	if (inet_pton(AF_INET, t->host, a) == 1)
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, t->host, a) == 1)
+		fam = AF_INET6;
+	if (h.family == 0)
+		return (h.namelen == 1 && h.name[0] == '*') ||
+		    (fam == 0 && strlen(t->host) == h.namelen &&
+		    strncasecmp(t->host, h.name, h.namelen) == 0);
+	return fam == h.family && target_prefix_eq(a, h.addr, h.bits);
+}
+
+bool
+target_allowed(const struct token_target *t, char *const *rules, size_t n)
+{
+	size_t	 i;
+
+	if (n == 0)
+		return true;
+	for (i = 0; i < n; i++) {
+		if (t->kind == TOKEN_FILE_UNIX) {
+			if (strncmp(rules[i], "unix:", 5) == 0 &&
+			    target_unix_allowed(t->path, rules[i] + 5))
+				return true;
+		} else if (strncmp(rules[i], "unix:", 5) != 0 &&
+		    target_tcp_allowed(t, rules[i]))
+			return true;
+	}
+	return false;
+}
