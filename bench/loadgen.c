@@ -1,12 +1,16 @@
 /*
  * loadgen: the benchmark's WebSocket (and raw TCP) load generator.
  * One process, one epoll loop, non-blocking sockets, no dependency beyond
- * libc.
+ * libc and, for -S (TLS), OpenSSL.
  *
  * As a WebSocket client it masks every frame with a fresh random key (a
  * word-at-a-time XOR fused with the copy), parses the server's frames
  * incrementally (any split), answers pings with pongs and echoes a close.
  * With -r it speaks raw TCP instead: the "direct" baseline and L4 proxies.
+ * With -S every connection first does a full TLS 1.3 handshake (OpenSSL,
+ * TLS_AES_128_GCM_SHA256 only, no certificate check, never resumed: the
+ * server's session tickets are received and counted, never used), and all
+ * of the above runs inside it; a connection ends with a close_notify.
  *
  * Every stream carries the pattern of common.h, so -V (here) and the
  * backend's -V check every payload byte that crosses the gateway.
@@ -64,6 +68,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "common.h"
 
 #define LG_RBUF		(256 * 1024)
@@ -93,6 +100,7 @@ static const char *const lg_mode_names[] = {
 enum lg_state {
 	LG_C_FREE = 0,
 	LG_C_CONNECTING,	/* connect() in progress */
+	LG_C_TLS,		/* TLS handshake in progress (-S) */
 	LG_C_HS,		/* request sent, waiting for the 101 */
 	LG_C_OPEN,
 	LG_C_CLOSING,		/* our close frame is out; waiting for theirs */
@@ -112,6 +120,7 @@ struct lg_conn {
 	int		 port;		/* index into lg.ports */
 	/* handshake (LG_C_HS only) */
 	char		*hs;
+	SSL		*ssl;		/* -S; owned */
 	size_t		 hs_len;
 	/* server frame parser */
 	uint8_t		 rh[14];
@@ -153,7 +162,10 @@ struct lg_sink {
 
 static struct {
 	enum lg_mode	 mode;
-	bool		 raw, verify, tree;
+	bool		 raw, verify, tree, tls;
+	SSL_CTX		*ssl_ctx;
+	uint64_t	 tickets;	/* TLS session tickets received */
+	uint64_t	 tls_done;	/* TLS handshakes completed */
 	struct in_addr	 addr;
 	uint16_t	 ports[LG_MAX_PORTS];
 	int		 nports;
@@ -527,10 +539,19 @@ static int lg_conn_write(struct lg_conn *);
 static void
 lg_conn_close(struct lg_conn *c)
 {
-	if (c->state == LG_C_CONNECTING || c->state == LG_C_HS)
+	if (c->state == LG_C_CONNECTING || c->state == LG_C_TLS ||
+	    c->state == LG_C_HS)
 		lg.opening--;
 	if (c->state == LG_C_OPEN || c->state == LG_C_CLOSING)
 		lg.open--;
+	if (c->ssl != NULL) {
+		/* close_notify if the handshake finished; never wait for one */
+		if (c->state != LG_C_CONNECTING && c->state != LG_C_TLS)
+			(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		ERR_clear_error();
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -553,7 +574,8 @@ lg_conn_opened(struct lg_conn *c)
 {
 	size_t s = lg.size;
 
-	if (c->state == LG_C_CONNECTING || c->state == LG_C_HS)
+	if (c->state == LG_C_CONNECTING || c->state == LG_C_TLS ||
+	    c->state == LG_C_HS)
 		lg.opening--;
 	c->state = LG_C_OPEN;
 	lg.open++;
@@ -682,6 +704,52 @@ lg_refill(struct lg_conn *c)
 	}
 }
 
+/*
+ * send() or SSL_write(): bytes written, or -1 with errno (EAGAIN when the
+ * socket or TLS wants to wait). SSL_MODE_ENABLE_PARTIAL_WRITE and
+ * ACCEPT_MOVING_WRITE_BUFFER let a retry start from where we stopped.
+ */
+static ssize_t
+lg_io_send(struct lg_conn *c, const void *p, size_t n)
+{
+	int r, e;
+
+	if (c->ssl == NULL)
+		return send(c->fd, p, n, MSG_NOSIGNAL);
+	if (n > INT32_MAX)
+		n = INT32_MAX;
+	if ((r = SSL_write(c->ssl, p, (int)n)) > 0)
+		return r;
+	e = SSL_get_error(c->ssl, r);
+	ERR_clear_error();
+	errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ?
+	    EAGAIN : e == SSL_ERROR_SYSCALL && errno != 0 ? errno : EPROTO;
+	return -1;
+}
+
+/* recv() or SSL_read(): as recv (0 is EOF, clean or not). */
+static ssize_t
+lg_io_recv(struct lg_conn *c, void *p, size_t n)
+{
+	int r, e;
+
+	if (c->ssl == NULL)
+		return recv(c->fd, p, n, 0);
+	if ((r = SSL_read(c->ssl, p, (int)n)) > 0)
+		return r;
+	e = SSL_get_error(c->ssl, r);
+	ERR_clear_error();
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN ||
+	    (e == SSL_ERROR_SYSCALL && errno == 0))
+		return 0;
+	errno = e == SSL_ERROR_SYSCALL && errno != 0 ? errno : EPROTO;
+	return -1;
+}
+
 /* Write what there is to write. Returns -1 if c failed (and is closed). */
 static int
 lg_conn_write(struct lg_conn *c)
@@ -693,8 +761,7 @@ lg_conn_write(struct lg_conn *c)
 	for (i = 0; i < LG_IO_ROUNDS && done < LG_WRITE_BUDGET; i++) {
 		if (c->tx_off == c->tx_len && !lg_refill(c))
 			break;
-		w = send(c->fd, c->txp + c->tx_off, c->tx_len - c->tx_off,
-		    MSG_NOSIGNAL);
+		w = lg_io_send(c, c->txp + c->tx_off, c->tx_len - c->tx_off);
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
@@ -962,11 +1029,13 @@ lg_conn_read(struct lg_conn *c)
 	ssize_t r;
 	int i;
 
-	for (i = 0; i < LG_IO_ROUNDS; i++) {
+	/* TLS: keep on while OpenSSL holds decrypted bytes epoll cannot see */
+	for (i = 0; i < LG_IO_ROUNDS ||
+	    (c->ssl != NULL && SSL_pending(c->ssl) > 0); i++) {
 		cap = sizeof(lg.rbuf);
 		if (c->state == LG_C_HS)
 			cap = LG_HS_CAP - 1 - c->hs_len;
-		r = recv(c->fd, lg.rbuf, cap, 0);
+		r = lg_io_recv(c, lg.rbuf, cap);
 		if (r == 0) {
 			if (c->state == LG_C_CLOSING && lg.mode == LG_CONNECT) {
 				lg_cycle_done(c);	/* EOF after our close */
@@ -991,7 +1060,9 @@ lg_conn_read(struct lg_conn *c)
 				return -1;
 		} else
 			lg_payload(c, lg.rbuf, (size_t)r);
-		if ((size_t)r < cap)
+		if (c->fd < 0)
+			return -1;
+		if ((size_t)r < cap && c->ssl == NULL)
 			break;
 	}
 	if (c->state == LG_C_HS)
@@ -1106,6 +1177,68 @@ lg_conn_start(struct lg_conn *c)
 	lg.started++;
 }
 
+/* Drive the TLS handshake (-S); on success the connection is connected. */
+static void
+lg_conn_tls(struct lg_conn *c)
+{
+	int r, e;
+
+	if ((r = SSL_connect(c->ssl)) == 1) {
+		lg.tls_done++;
+		lg_conn_connected(c);
+		return;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		lg_set_events(c, EPOLLIN);
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		lg_set_events(c, EPOLLIN | EPOLLOUT);
+		return;
+	}
+	{
+		char why[120];
+
+		ERR_error_string_n(ERR_peek_last_error(), why, sizeof(why));
+		ERR_clear_error();
+		lg_conn_fail(c, why);
+	}
+	if (lg.mode == LG_CONNECT && lg.running)
+		lg_conn_start(c);
+}
+
+/* A server's session ticket (TLS 1.3 NewSessionTicket): counted, dropped. */
+static int
+lg_tls_ticket_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	(void)ssl;
+	(void)sess;
+	lg.tickets++;
+	return 0;	/* not kept: every handshake is a full one */
+}
+
+static void
+lg_tls_init(void)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256") != 1) {
+		fprintf(stderr, "loadgen: cannot set up TLS\n");
+		exit(1);
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* The callback runs only with client caching on; nothing is stored. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, lg_tls_ticket_cb);
+	lg.ssl_ctx = ctx;
+}
+
 static void
 lg_conn_event(struct lg_conn *c, uint32_t events)
 {
@@ -1123,7 +1256,21 @@ lg_conn_event(struct lg_conn *c, uint32_t events)
 		}
 		if (!(events & EPOLLOUT))
 			return;
+		if (lg.tls) {
+			if ((c->ssl = SSL_new(lg.ssl_ctx)) == NULL ||
+			    SSL_set_fd(c->ssl, c->fd) != 1) {
+				lg_conn_fail(c, "SSL_new");
+				return;
+			}
+			c->state = LG_C_TLS;
+			lg_conn_tls(c);
+			return;
+		}
 		lg_conn_connected(c);
+		return;
+	}
+	if (c->state == LG_C_TLS) {
+		lg_conn_tls(c);
 		return;
 	}
 	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
@@ -1169,6 +1316,10 @@ lg_report_common(void)
 	printf("mode=%s ws=%d conns=%d size=%zu errors=%" PRIu64
 	    " verify_errors=%" PRIu64, lg_mode_names[lg.mode], !lg.raw,
 	    lg.nconns, lg.size, lg.errors, lg.verr);
+	if (lg.tls)
+		printf(" tls=1 tls_handshakes=%" PRIu64 " tls_tickets=%" PRIu64
+		    " tickets_per_handshake=%.2f", lg.tls_done, lg.tickets,
+		    lg.tls_done ? (double)lg.tickets / (double)lg.tls_done : 0);
 }
 
 /*
@@ -1469,7 +1620,7 @@ lg_usage(void)
 	    "usage: loadgen -m MODE -p PORT[,PORT...] [-a ADDR] [-u PATH] [-r]\n"
 	    "               [-n CONNS] [-t SECS] [-W SECS] [-s BYTES] [-w N]\n"
 	    "               [-C CTLPORT] [-P PID [-T]] [-B PID] [-H SECS] [-V]\n"
-	    "               [-x SECS] [-N COUNT]\n"
+	    "               [-x SECS] [-N COUNT] [-S]\n"
 	    "modes: stream-up stream-down echo rtt connect idle large\n");
 	exit(2);
 }
@@ -1539,7 +1690,7 @@ main(int argc, char **argv)
 	lg.path = "/";
 	lg.mode = (enum lg_mode)-1;
 	inet_aton("127.0.0.1", &lg.addr);
-	while ((ch = getopt(argc, argv, "m:a:p:u:rn:t:W:s:w:C:P:B:TH:Vx:N:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:a:p:u:rn:t:W:s:w:C:P:B:TH:Vx:N:S")) != -1) {
 		switch (ch) {
 		case 'm':
 			for (i = 0; i < (int)(sizeof(lg_mode_names) /
@@ -1569,6 +1720,7 @@ main(int argc, char **argv)
 		case 'V': lg.verify = true; break;
 		case 'x': lg.deadline_s = atof(optarg); break;
 		case 'N': lg.count = strtoull(optarg, NULL, 0); break;
+		case 'S': lg.tls = true; break;
 		default: lg_usage();
 		}
 	}
@@ -1585,6 +1737,8 @@ main(int argc, char **argv)
 		lg.warm = 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (lg.tls)
+		lg_tls_init();
 	bench_pat_init();
 	if (bench_raise_nofile() < (rlim_t)lg.nconns + 16)
 		fprintf(stderr, "loadgen: warning: RLIMIT_NOFILE is below %d\n",

@@ -14,7 +14,11 @@
 #   BENCH_RUNS=3         runs per cell (median)
 #   BENCH_SECS=2         measuring seconds per run (after BENCH_WARM=0.5)
 #   BENCH_PEERS="direct wsgate haproxy websockify"
-#   BENCH_MODES="verify stream-up stream-down echo rtt connect idle large hold"
+#   BENCH_MODES="verify stream-up stream-down echo rtt connect wss-stream-up
+#                wss-stream-down wss-echo wss-connect idle large hold"
+#                wss-*: the same runs over TLS 1.3 (wsgate and haproxy only;
+#                one ECDSA P-256 certificate, TLS_AES_128_GCM_SHA256, both
+#                servers issuing session tickets, the loadgen never resuming)
 #   BENCH_IDLE_CONNS=10000           idle sessions (wsgate, haproxy)
 #   BENCH_IDLE_CONNS_WEBSOCKIFY=100  websockify forks a process per session
 #   BENCH_HOLD_CONNS=50000           wsgate only: hold this many idle (0: skip)
@@ -46,16 +50,18 @@ fi
 IDLE_N_WSK=${BENCH_IDLE_CONNS_WEBSOCKIFY:-100}
 LARGE_WSK_SECS=${BENCH_LARGE_WEBSOCKIFY_SECS:-$([ "$QUICK" = 1 ] && echo 5 || echo 20)}
 PEERS=${BENCH_PEERS:-direct wsgate haproxy websockify}
-MODES=${BENCH_MODES:-verify stream-up stream-down echo rtt connect idle large hold}
+MODES=${BENCH_MODES:-verify stream-up stream-down echo rtt connect wss-stream-up wss-stream-down wss-echo wss-connect idle large hold}
 WORKERS=${BENCH_WORKERS:-auto}
 P=${BENCH_PORT:-23000}
 
-# Ports: backend echo x3, sink, source, control; wsgate x3; haproxy x3;
-# websockify x3.
+# Ports: backend echo x3, sink, source, control; wsgate x3 + 1 TLS;
+# haproxy x3 + 3 TLS; websockify x3.
 B_ECHO1=$((P + 1)); B_ECHO2=$((P + 2)); B_ECHO3=$((P + 3))
 B_SINK=$((P + 4)); B_SOURCE=$((P + 5)); B_CTL=$((P + 9))
 W_PORTS="$((P + 10)),$((P + 11)),$((P + 12))"; W_PORT=$((P + 10))
 H_ECHO=$((P + 20)); H_SINK=$((P + 21)); H_SOURCE=$((P + 22))
+W_TLS=$((P + 13))
+H_TLS_ECHO=$((P + 23)); H_TLS_SINK=$((P + 24)); H_TLS_SOURCE=$((P + 25))
 K_ECHO=$((P + 30)); K_SINK=$((P + 31)); K_SOURCE=$((P + 32))
 
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -197,16 +203,42 @@ for peer in $PEERS; do
 	fi
 done
 
+# --- TLS: one certificate for both servers ------------------------------------
+WSS=0
+case " $MODES " in *" wss-"*) WSS=1 ;; esac
+TLS_DIR=$OUT/tls
+if [ $WSS = 1 ]; then
+	mkdir -p "$TLS_DIR"
+	if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -subj /CN=localhost -days 7 -keyout "$TLS_DIR/key.pem" \
+	    -out "$TLS_DIR/cert.pem" > "$TLS_DIR/openssl.log" 2>&1; then
+		chmod 600 "$TLS_DIR/key.pem"
+		cat "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem" > "$TLS_DIR/both.pem"
+		chmod 600 "$TLS_DIR/both.pem"
+	else
+		WSS=0
+		NOTES="$NOTES\n- wss rows: skipped, no certificate (openssl req failed, see $TLS_DIR/openssl.log)"
+	fi
+fi
+
 # --- configs ---------------------------------------------------------------
 W_CONF=$OUT/wsgate.conf
 w_conf() {	# w_conf [EXTRA GATEWAY LINE]
 	echo "[gateway]"
 	for p in ${W_PORTS//,/ }; do echo "listen = 127.0.0.1:$p"; done
+	[ $WSS = 1 ] && echo "listen = 127.0.0.1:$W_TLS tls"
 	echo "max_connections = 100000"
 	echo "log_level = warn"
 	echo "heartbeat_interval = 0"
 	echo "drain_timeout = 1s"
 	[ -n "${1:-}" ] && echo "$1"
+	[ $WSS = 1 ] && cat <<EOF
+[tls]
+certificate = $TLS_DIR/cert.pem
+private_key = $TLS_DIR/key.pem
+min_version = TLS1.3
+ciphersuites = TLS_AES_128_GCM_SHA256
+EOF
 	cat <<EOF
 [route /echo]
 backend = tcp:127.0.0.1:$B_ECHO1
@@ -229,10 +261,17 @@ fi
     { log "bench: wsgate rejects $W_CONF:"; cat "$OUT/wsgate-t.log" >&2; exit 1; }
 
 H_CONF=$OUT/haproxy.cfg
-cat > "$H_CONF" <<EOF
+{
+cat <<EOF
 # TCP mode, defaults otherwise (nbthread: one per CPU).
 global
     maxconn $MAX_SESS
+EOF
+[ $WSS = 1 ] && cat <<EOF
+    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256
+    ssl-default-bind-options ssl-min-ver TLSv1.3
+EOF
+cat <<EOF
 defaults
     mode tcp
     maxconn $MAX_SESS
@@ -249,6 +288,19 @@ listen source
     bind 127.0.0.1:$H_SOURCE
     server s1 127.0.0.1:$B_SOURCE
 EOF
+[ $WSS = 1 ] && cat <<EOF
+# TLS terminated here (session tickets on: HAProxy's default), TCP behind.
+listen tls-echo
+    bind 127.0.0.1:$H_TLS_ECHO ssl crt $TLS_DIR/both.pem
+    server s1 127.0.0.1:$B_ECHO1
+listen tls-sink
+    bind 127.0.0.1:$H_TLS_SINK ssl crt $TLS_DIR/both.pem
+    server s1 127.0.0.1:$B_SINK
+listen tls-source
+    bind 127.0.0.1:$H_TLS_SOURCE ssl crt $TLS_DIR/both.pem
+    server s1 127.0.0.1:$B_SOURCE
+EOF
+} > "$H_CONF"
 
 # --- starting and stopping peers ---------------------------------------------
 BACKEND_PID=""
@@ -316,11 +368,26 @@ stop_peer() {	# stop_peer [PEER]: the last started peer, or PEER
 	PEER_PID=""
 }
 
-# peer_args PEER SERVICE(echo|sink|source): loadgen target flags, and
+# peer_args PEER SERVICE(echo|sink|source) [tls]: loadgen target flags, and
 # WATCH_PID for -P (the process whose CPU and memory we read).
 peer_args() {
 	local peer=$1 svc=$2
 	WATCH_PID=""
+	if [ "${3:-}" = tls ]; then
+		case $peer in
+		wsgate) ARGS="-S -p $W_TLS -u /$svc"; WATCH_PID=$PID_wsgate ;;
+		haproxy)
+			case $svc in
+			echo) ARGS="-S -r -p $H_TLS_ECHO" ;;
+			sink) ARGS="-S -r -p $H_TLS_SINK" ;;
+			source) ARGS="-S -r -p $H_TLS_SOURCE" ;;
+			esac
+			WATCH_PID=$PID_haproxy ;;
+		*) return 1 ;;
+		esac
+		ARGS="$ARGS -P $WATCH_PID"
+		return 0
+	fi
 	case $peer in
 	direct)
 		case $svc in
@@ -370,7 +437,7 @@ lg() {
 }
 
 svc_of() {
-	case $1 in
+	case ${1#wss-} in
 	stream-up|large) echo sink ;;
 	stream-down) echo source ;;
 	*) echo echo ;;
@@ -405,6 +472,15 @@ if mode_wanted verify; then
 		lg "$peer" stream-down v $ARGS -t 1 -W 0.2 -V
 		peer_args "$peer" echo
 		lg "$peer" echo v $ARGS -t 1 -W 0.2 -V
+		if [ $WSS = 1 ] && peer_args "$peer" sink tls; then
+			LABEL=wss-stream-up lg "$peer" stream-up v $ARGS \
+			    -C $B_CTL -t 1 -W 0.2 -V
+			peer_args "$peer" source tls
+			LABEL=wss-stream-down lg "$peer" stream-down v $ARGS \
+			    -t 1 -W 0.2 -V
+			peer_args "$peer" echo tls
+			LABEL=wss-echo lg "$peer" echo v $ARGS -t 1 -W 0.2 -V
+		fi
 		stop_peer
 	done
 	if ! "$LOADGEN" -m rtt -r -p $B_ECHO1 -t 0.1 -W 0 >/dev/null 2>&1; then
@@ -420,24 +496,34 @@ UP=""
 for peer in $ACTIVE; do
 	start_peer "$peer" && UP="$UP $peer"
 done
-for mode in stream-up stream-down echo rtt connect; do
+for mode in stream-up stream-down echo rtt connect wss-stream-up \
+    wss-stream-down wss-echo wss-connect; do
 	mode_wanted $mode || continue
+	LABEL=""
+	case $mode in wss-*) [ $WSS = 1 ] || continue; LABEL=$mode ;; esac
 	log "== $mode"
 	for run in $(seq "$RUNS"); do
 		for peer in $UP; do
-			peer_args "$peer" "$(svc_of $mode)"
-			case $mode in
-			stream-up) lg "$peer" $mode $run $ARGS -C $B_CTL \
+			if [ -n "$LABEL" ]; then
+				peer_args "$peer" "$(svc_of $mode)" tls || continue
+			else
+				peer_args "$peer" "$(svc_of $mode)"
+			fi
+			case ${mode#wss-} in
+			stream-up) lg "$peer" stream-up $run $ARGS -C $B_CTL \
 			    -t "$SECS" -W "$WARM" ;;
-			echo) lg "$peer" $mode $run $ARGS -n 100 -s 1024 -w 1 \
+			echo) lg "$peer" echo $run $ARGS -n 100 -s 1024 -w 1 \
 			    -B "$BACKEND_PID" -t "$SECS" -W "$WARM" ;;
-			connect) lg "$peer" $mode $run $ARGS -n 32 \
+			connect) lg "$peer" connect $run $ARGS -n 32 \
 			    -B "$BACKEND_PID" -t "$SECS" -W "$WARM" ;;
-			*) lg "$peer" $mode $run $ARGS -t "$SECS" -W "$WARM" ;;
+			*) lg "$peer" ${mode#wss-} $run $ARGS -t "$SECS" \
+			    -W "$WARM" ;;
 			esac
 		done
 	done
 done
+LABEL=""
+
 for peer in $UP; do
 	stop_peer "$peer"
 done

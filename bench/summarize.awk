@@ -134,6 +134,16 @@ END {
 	row("loadgen + backend CPU µs per echoed message", "echo", "gen_backend_us_per_msg", 1)
 	row("proxy CPU µs per connect cycle ↓", "connect", "cpu_us_per_cycle", 1)
 	row("loadgen + backend CPU µs per connect cycle", "connect", "gen_backend_us_per_cycle", 1)
+	row("wss stream up, MB/s (TLS 1.3, 1 conn, 64 KiB frames) ↑", "wss-stream-up", "mbps", 1)
+	row("wss stream down, MB/s (TLS 1.3, 1 conn) ↑", "wss-stream-down", "mbps", 1)
+	row("wss echo, msg/s (TLS 1.3, 100 conns × 1 KiB) ↑", "wss-echo", "msgs_per_s", 1)
+	row("wss full handshakes/s: TCP+TLS 1.3+upgrade+1 B echo+close (32 at once) ↑", "wss-connect", "cycles_per_s", 1)
+	row("wss proxy CPU s per GB, stream up ↓", "wss-stream-up", "cpu_s_per_gb", 1)
+	row("wss proxy CPU s per GB, stream down ↓", "wss-stream-down", "cpu_s_per_gb", 1)
+	row("wss proxy CPU µs per echoed message ↓", "wss-echo", "cpu_us_per_msg", 1)
+	row("wss proxy CPU µs per full handshake cycle ↓", "wss-connect", "cpu_us_per_cycle", 1)
+	row("wss loadgen + backend CPU µs per full handshake cycle", "wss-connect", "gen_backend_us_per_cycle", 1)
+	row("wss session tickets received per handshake", "wss-connect", "tickets_per_handshake", 1)
 	row("idle memory per session, KiB ↓", "idle", "kib_per_conn", 1)
 	row("idle sessions opened", "idle", "open", 1)
 	big = large >= 1073741824 ? sprintf("%g GiB", large / 1073741824) : \
@@ -157,5 +167,7 @@ END {
 	print ""
 	print "↑ higher is better, ↓ lower is better. direct and HAProxy speak raw TCP;"
 	print "wsgate and websockify speak WebSocket (masked frames up, framing down)."
+	print "wss rows: the same over TLS 1.3 (HAProxy: `bind ... ssl crt`, TCP mode),"
+	print "one ECDSA P-256 certificate, TLS_AES_128_GCM_SHA256, tickets issued by both."
 	print "— = not measured for that peer; FAIL / † = every / some run failed (see results.txt)."
 }
