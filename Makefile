@@ -53,7 +53,7 @@ endif
 PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit target
 DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
-	       metrics tls admin gen static
+	       metrics tls admin gen static registry admin_sessions
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 

@@ -136,9 +136,13 @@ struct config {
 	size_t		 ntrusted_proxies;
 	uint64_t	 handshake_timeout_ms;
 	uint64_t	 drain_timeout_ms;
+	uint64_t	 drain_delay_ms;	/* SIGTERM: not ready, then drain */
 	uint64_t	 max_header_size;	/* request head limit, bytes */
 	uint64_t	 max_buffer;		/* per leg output high-water mark */
 	char		*admin_listen;		/* NULL = off */
+	char		*admin_token_file;	/* Bearer secret for /sessions */
+	char		*token_id_key_file;	/* HMAC key of token ids; NULL:
+						   a random one per process */
 	enum config_log_level log_level;
 	enum config_log_format log_format;
 	char		*user;			/* drop root to it; NULL: stay */

@@ -6,6 +6,7 @@
 #ifndef GW_H
 #define GW_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,11 @@ extern _Atomic uint64_t	 gw_sessions_total;
  * clients get 503 rather than a backend leg we cannot open.
  */
 extern uint64_t		 gw_session_cap;
+/*
+ * SIGTERM came: /readyz answers 503 from now on, drain_delay before the
+ * drain itself starts.
+ */
+extern _Atomic bool	 gw_stopping;
 /* Last session id handed out (ids are unique across workers). */
 extern _Atomic uint64_t	 gw_session_ids;
 

@@ -119,6 +119,10 @@ struct session {
 	int			 upstream_read_err;
 	uint8_t			*proxy_hdr;	/* PROXY header for each backend */
 	uint8_t			 proxy_hdr_len;
+
+	/* registry: keyed hash of the token it opened with, never the token */
+	uint8_t			 token_id[16];
+	bool			 has_token_id;
 };
 
 #endif

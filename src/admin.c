@@ -1,6 +1,7 @@
 /*
  * admin: see include/admin.h.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <event2/http.h>
 
 #include "admin.h"
+#include "admin_sessions.h"
 #include "config.h"
 #include "gen.h"
 #include "gw.h"
@@ -118,7 +120,10 @@ admin_readyz_cb(struct evhttp_request *req, void *arg)
 	const struct gw_worker *w = &admin_workers[0];
 
 	(void)arg;
-	if (w->draining || LIST_EMPTY(&w->listeners))
+	/* gw_stopping: SIGTERM came; the balancer hears it at once, the
+	 * drain itself waits drain_delay. */
+	if (atomic_load(&gw_stopping) || w->draining ||
+	    LIST_EMPTY(&w->listeners))
 		admin_reply(req, 503, "Service Unavailable", "text/plain",
 		    "draining\n", 9);
 	else
@@ -127,7 +132,7 @@ admin_readyz_cb(struct evhttp_request *req, void *arg)
 
 int
 admin_start(struct gw_worker *workers, unsigned nworkers,
-    const struct config *cfg)
+    const struct config *cfg, const char *instance)
 {
 	struct config_addr a;
 	char err[256];
@@ -144,11 +149,12 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 	if ((admin_http = evhttp_new(workers[0].base)) == NULL)
 		fatalx("evhttp_new failed");
 	evhttp_set_allowed_methods(admin_http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_HEAD);
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE);
 	evhttp_set_timeout(admin_http, 10);
 	evhttp_set_cb(admin_http, "/metrics", admin_metrics_cb, NULL);
 	evhttp_set_cb(admin_http, "/healthz", admin_healthz_cb, NULL);
 	evhttp_set_cb(admin_http, "/readyz", admin_readyz_cb, NULL);
+	admin_sessions_setup(admin_http, cfg, instance);
 	if (evhttp_bind_socket_with_handle(admin_http,
 	    a.host != NULL ? a.host : "0.0.0.0", a.port) == NULL) {
 		log_warn("admin_listen %s", cfg->admin_listen);

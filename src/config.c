@@ -93,7 +93,7 @@ enum config_rkey {
 	CONFIG_RKEY_COUNT
 };
 
-#define CONFIG_GKEY_COUNT	19	/* entries in config_gateway_keys[] */
+#define CONFIG_GKEY_COUNT	22	/* entries in config_gateway_keys[] */
 #define CONFIG_TKEY_COUNT	7	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
@@ -194,6 +194,12 @@ static const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
 	    CONFIG_G(redis_timeout_ms), 10, 600000, "10ms..10m", 0 },
 	{ "instance", config_set_instance, NULL, CONFIG_G(instance), 0, 0,
 	    NULL, 0 },
+	{ "admin_token_file", config_set_string, NULL,
+	    CONFIG_G(admin_token_file), 0, 0, NULL, 0 },
+	{ "token_id_key_file", config_set_string, NULL,
+	    CONFIG_G(token_id_key_file), 0, 0, NULL, 0 },
+	{ "drain_delay", config_set_duration, NULL, CONFIG_G(drain_delay_ms),
+	    0, 3600 * 1000, "0..1h", 0 },
 };
 
 static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
@@ -1552,6 +1558,8 @@ config_free(struct config *cfg)
 		config_addr_clear(&cfg->listens[i]);
 	free(cfg->listens);
 	free(cfg->admin_listen);
+	free(cfg->admin_token_file);
+	free(cfg->token_id_key_file);
 	free(cfg->tls_certificate);
 	free(cfg->user);
 	free(cfg->tls_private_key);

@@ -25,6 +25,7 @@
 #include "heartbeat.h"
 #include "iplimit.h"
 #include "log.h"
+#include "registry.h"
 #include "metrics.h"
 #include "proxy_proto.h"
 #include "route.h"
@@ -169,6 +170,8 @@ handshake_token_target(struct session *s, const struct upgrade_req *req,
 	}
 	if (r == 1)
 		t = token_file_lookup(gr->tokens, tok, len);
+	if (t != NULL)
+		registry_token_seen(s, tok, len);
 	explicit_bzero(tok, sizeof(tok));
 	if (t == NULL) {
 		handshake_http_error(s, 404, r == 1 ? "unknown token" :
@@ -241,6 +244,8 @@ handshake_check_token(struct session *s, const struct upgrade_req *req,
 	cr.require_path = r->token_require_path != 0;
 	rc = tok == NULL ? AUTH_ERR_FORMAT :
 	    auth_jwt_verify(tok, len, gr->key, &cr);
+	if (rc == AUTH_OK)
+		registry_token_seen(s, tok, len);
 	if (qbuf != NULL) {
 		explicit_bzero(qbuf, AUTH_MAX_TOKEN + 1);
 		free(qbuf);

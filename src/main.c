@@ -25,11 +25,13 @@
 #include <systemd/sd-daemon.h>
 
 #include "admin.h"
+#include "admin_sessions.h"
 #include "config.h"
 #include "gen.h"
 #include "gw.h"
 #include "listener.h"
 #include "log.h"
+#include "registry.h"
 #include "session.h"
 #include "tls.h"
 #include "token_file.h"
@@ -51,6 +53,7 @@ static enum log_level	 main_level;	/* -v floor for reloads */
 static pthread_mutex_t	 main_lock = PTHREAD_MUTEX_INITIALIZER;
 _Atomic uint64_t	 gw_sessions_total;
 _Atomic uint64_t	 gw_session_ids;
+_Atomic bool		 gw_stopping;
 uint64_t		 gw_session_cap = UINT64_MAX;
 static uint64_t		 main_nofile = UINT64_MAX;
 static struct gw_worker	*main_workers;
@@ -75,7 +78,8 @@ main_usage(FILE *f)
 "\n"
 "The second form needs no config file: it relays ws://[HOST:]PORT/<any path>\n"
 "to TARGET_HOST:TARGET_PORT, like websockify, and stays in the foreground.\n"
-"Signals: TERM/INT close every session with 1001 and exit (drain_timeout).\n"
+"Signals: TERM/INT turn /readyz 503, then (drain_delay later) close every\n"
+"session with 1001 and exit (drain_timeout).\n"
 "See wsgate(8) and gateway.conf(5).\n");
 }
 
@@ -395,32 +399,61 @@ main_token_poll_cb(evutil_socket_t fd, short what, void *arg)
 	    &tick);
 }
 
-/* Signals are caught by worker 0 only; it tells the others. */
+/* The drain proper: every worker stops accepting and sends 1001s. */
 static void
-main_signal_cb(evutil_socket_t sig, short what, void *arg)
+main_drain_start_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct gw_worker *w0 = arg;
 	unsigned i;
 
 	(void)what;
+	log_info("%s%d: draining %llu sessions (up to %llums)",
+	    sig >= 0 ? "signal " : "drain_delay over after signal ",
+	    sig >= 0 ? (int)sig : SIGTERM,
+	    (unsigned long long)atomic_load(&gw_sessions_total),
+	    (unsigned long long)w0->cfg->drain_timeout_ms);
+	for (i = 1; i < main_nworkers; i++)
+		event_active(main_workers[i].wake, EV_READ, 0);
+	main_worker_drain(w0);
+}
+
+/* Signals are caught by worker 0 only; it tells the others. */
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct gw_worker *w0 = arg;
+	struct timeval tv;
+	uint64_t delay;
+	unsigned i;
+
+	(void)what;
 	if (sig == SIGHUP) {
-		if (!w0->draining)
+		if (!atomic_load(&gw_stopping))
 			main_reload(w0);
 		return;
 	}
-	if (w0->draining) {
+	if (atomic_load(&gw_stopping)) {
 		log_warnx("signal %d again: exiting now", (int)sig);
 		for (i = 0; i < main_nworkers; i++)
 			event_base_loopexit(main_workers[i].base, NULL);
 		return;
 	}
-	log_info("signal %d: draining %llu sessions (up to %llums)", (int)sig,
-	    (unsigned long long)atomic_load(&gw_sessions_total),
-	    (unsigned long long)w0->cfg->drain_timeout_ms);
+	atomic_store(&gw_stopping, true);
 	sd_notify(0, "STOPPING=1\nSTATUS=draining");
-	for (i = 1; i < main_nworkers; i++)
-		event_active(main_workers[i].wake, EV_READ, 0);
-	main_worker_drain(w0);
+	delay = w0->cfg->drain_delay_ms;
+	if (delay == 0) {
+		main_drain_start_cb(sig, 0, w0);
+		return;
+	}
+	/* Rolling restarts: the balancer's health check sees /readyz 503
+	 * and stops sending new clients before anyone is closed. */
+	log_info("signal %d: not ready; draining in %llums", (int)sig,
+	    (unsigned long long)delay);
+	tv.tv_sec = (time_t)(delay / 1000);
+	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	if (event_base_once(w0->base, -1, EV_TIMEOUT, main_drain_start_cb,
+	    w0, &tv) == -1)
+		main_drain_start_cb(sig, 0, w0);
 }
 
 /*
@@ -554,6 +587,31 @@ main_load_routes(struct gw_gen *gen)
 	free(err);
 }
 
+/* admin_token_file and token_id_key_file, or exit saying what is wrong. */
+static void
+main_load_keys(const struct config *cfg)
+{
+	char err[512];
+
+	if (registry_load_keys(cfg, err, sizeof(err)) == -1 ||
+	    admin_sessions_load(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", cfg->file != NULL ? cfg->file :
+		    "command line", err);
+		exit(1);
+	}
+}
+
+/* This gateway's name in the fleet: instance, or the host name. */
+static void
+main_instance(const struct config *cfg, char *buf, size_t len)
+{
+	if (cfg->instance != NULL)
+		snprintf(buf, len, "%s", cfg->instance);
+	else if (gethostname(buf, len) == -1 || buf[0] == '\0')
+		snprintf(buf, len, "wsgate");
+	buf[len - 1] = '\0';
+}
+
 /* Event base, resolver and wake-up events of one worker. */
 static void
 main_worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
@@ -621,6 +679,7 @@ main(int argc, char **argv)
 	struct gw_gen *gen;
 	struct main_opts *o = &main_opts;
 	struct config *cfg;
+	char instance[256];
 	unsigned i;
 	int level;
 
@@ -637,6 +696,12 @@ main(int argc, char **argv)
 			    cfg->file, cfg->user);
 			return 1;
 		}
+		main_load_keys(cfg);
+		if (!admin_sessions_guarded(cfg))
+			fprintf(stderr, "%s: warning: admin_listen %s is not a "
+			    "loopback address and no admin_token_file is set: "
+			    "/sessions will answer 403\n", cfg->file != NULL ?
+			    cfg->file : "command line", cfg->admin_listen);
 		gen_unref(gen);
 		printf("configuration OK\n");
 		return 0;
@@ -662,6 +727,8 @@ main(int argc, char **argv)
 	if ((gen = gen_new(cfg, main_tls(cfg), main_nworkers)) == NULL)
 		fatal("calloc");
 	main_load_routes(gen);
+	main_load_keys(cfg);
+	main_instance(cfg, instance, sizeof(instance));
 	main_workers = calloc(main_nworkers, sizeof(*main_workers));
 	threads = calloc(main_nworkers, sizeof(*threads));
 	if (main_workers == NULL || threads == NULL)
@@ -673,7 +740,8 @@ main(int argc, char **argv)
 		    cfg) == -1)
 			fatalx("cannot listen; exiting");
 	}
-	if (admin_start(main_workers, main_nworkers, cfg) == -1)
+	registry_start(main_workers, main_nworkers);
+	if (admin_start(main_workers, main_nworkers, cfg, instance) == -1)
 		fatalx("cannot serve admin_listen; exiting");
 	if (!o->foreground) {
 		if (daemon(0, 0) == -1)
@@ -714,6 +782,8 @@ main(int argc, char **argv)
 		pthread_join(threads[i], NULL);
 
 	admin_stop();
+	admin_sessions_stop();
+	registry_stop();
 	/*
 	 * On the way out a TERM or INT has nothing left to speed up. Freeing
 	 * the signal events restores the default action, and one arriving

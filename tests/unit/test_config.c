@@ -202,6 +202,22 @@ test_gateway_keys(void **state)
 	cfg = parse_ok(HEAD "log_level = warn\n" ROUTE);
 	assert_int_equal(cfg->log_level, CONFIG_LOG_WARN);
 	config_free(cfg);
+
+	cfg = parse_ok(HEAD "drain_delay = 5s\nadmin_token_file = /a.key\n"
+	    "token_id_key_file = /t.key\n" ROUTE);
+	assert_int_equal(cfg->drain_delay_ms, 5000);
+	assert_string_equal(cfg->admin_token_file, "/a.key");
+	assert_string_equal(cfg->token_id_key_file, "/t.key");
+	config_free(cfg);
+	cfg = parse_ok(HEAD ROUTE);
+	assert_int_equal(cfg->drain_delay_ms, 0);
+	assert_null(cfg->admin_token_file);
+	assert_null(cfg->token_id_key_file);
+	config_free(cfg);
+	parse_err(HEAD "drain_delay = 2h\n" ROUTE,
+	    "t.conf:3: drain_delay: '2h' out of range (0..1h)");
+	parse_err(HEAD "drain_delay = 1s\ndrain_delay = 2s\n" ROUTE,
+	    "t.conf:4: drain_delay: already set at line 3");
 }
 
 /* A minimal file gets every built-in default. */

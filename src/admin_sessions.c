@@ -1,0 +1,462 @@
+/*
+ * admin_sessions: see include/admin_sessions.h.
+ *
+ * One request fans out as one job per worker (each lists or closes its
+ * own sessions in its own thread) and each job comes back to worker 0,
+ * the admin endpoint's thread, which adds up the parts and answers when
+ * the last is in. libevent stops reading an incoming connection while
+ * its request is being served, so the request stays valid until we
+ * answer; a worker answers within one loop turn, so that is soon.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "admin_sessions.h"
+#include "config.h"
+#include "gw.h"
+#include "log.h"
+#include "registry.h"
+
+#define ASESS_SECRET_MAX	1024
+#define ASESS_TOKEN_MAX		4096
+
+enum asess_op {
+	ASESS_LIST = 0,
+	ASESS_CLOSE_ID,
+	ASESS_CLOSE_TOKEN,
+};
+
+struct asess_req;
+
+/* One worker's share: posted out to worker i, then back to worker 0. */
+struct asess_part {
+	struct registry_job	 job;
+	struct asess_req	*r;
+	json_t			*list;		/* ASESS_LIST: its sessions */
+	size_t			 ended;		/* closes: how many it began */
+};
+
+struct asess_req {
+	struct evhttp_request	*req;
+	enum asess_op		 op;
+	uint64_t		 id;
+	uint8_t			 tid[REGISTRY_TOKEN_ID_LEN];
+	unsigned		 pending;	/* parts not back yet */
+	unsigned		 nparts;
+	struct asess_part	 parts[];
+};
+
+static char	*asess_secret;		/* admin_token_file's, or NULL */
+static size_t	 asess_secretlen;
+static char	 asess_instance[256];
+
+static bool
+asess_host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (host == NULL)
+		return false;		/* every interface */
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;
+}
+
+bool
+admin_sessions_guarded(const struct config *cfg)
+{
+	struct config_addr a;
+	char err[128];
+	bool lo;
+
+	if (cfg->admin_listen == NULL || cfg->admin_token_file != NULL)
+		return true;
+	if (config_parse_addr(cfg->admin_listen, true, &a, err,
+	    sizeof(err)) == -1)
+		return false;
+	lo = asess_host_is_loopback(a.host);
+	config_addr_clear(&a);
+	return lo;
+}
+
+int
+admin_sessions_load(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *path = cfg->admin_token_file;
+	char buf[ASESS_SECRET_MAX + 2];
+	struct stat st;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if (path == NULL)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "admin_token_file %s: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		snprintf(err, errlen, "admin_token_file %s: readable by group "
+		    "or others (mode %03o); chmod 600 it", path,
+		    (unsigned)(st.st_mode & 0777));
+		close(fd);
+		return -1;
+	}
+	while (len < sizeof(buf) && (n = read(fd, buf + len,
+	    sizeof(buf) - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len == 0 || len > ASESS_SECRET_MAX || memchr(buf, '\n', len)) {
+		snprintf(err, errlen, "admin_token_file %s: want one line of "
+		    "1 to %d bytes", path, ASESS_SECRET_MAX);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return -1;
+	}
+	admin_sessions_stop();
+	if ((asess_secret = malloc(len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return -1;
+	}
+	memcpy(asess_secret, buf, len);
+	asess_secretlen = len;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
+}
+
+void
+admin_sessions_stop(void)
+{
+	if (asess_secret != NULL)
+		OPENSSL_cleanse(asess_secret, asess_secretlen);
+	free(asess_secret);
+	asess_secret = NULL;
+	asess_secretlen = 0;
+}
+
+const char *
+admin_sessions_instance(void)
+{
+	return asess_instance;
+}
+
+static void
+asess_reply_json(struct evhttp_request *req, int code, const char *reason,
+    json_t *body)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	char *text;
+
+	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL) {
+		json_decref(body);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	json_decref(body);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evbuffer_add(out, text, strlen(text));
+	evbuffer_add(out, "\n", 1);
+	free(text);
+	evhttp_send_reply(req, code, reason, NULL);
+}
+
+static void
+asess_error(struct evhttp_request *req, int code, const char *reason,
+    const char *msg)
+{
+	asess_reply_json(req, code, reason, json_pack("{s:s}", "error", msg));
+}
+
+/*
+ * Reads and writes need the secret when there is one; without one, only
+ * a loopback admin_listen serves them (anyone who can reach a public
+ * port could otherwise list and cut every session). Returns true when
+ * the request may go on, else has answered it.
+ */
+static bool
+asess_allowed(struct evhttp_request *req, bool guarded)
+{
+	const char *h;
+	size_t len;
+
+	if (asess_secret == NULL) {
+		if (guarded)
+			return true;
+		asess_error(req, 403, "Forbidden", "admin_listen is not a "
+		    "loopback address and no admin_token_file is set");
+		return false;
+	}
+	h = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	/* RFC 6750 §2.1: "Bearer" is case-insensitive, then one space. */
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+		h += 7;
+		len = strlen(h);
+		if (len == asess_secretlen &&
+		    CRYPTO_memcmp(h, asess_secret, len) == 0)
+			return true;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "WWW-Authenticate", "Bearer realm=\"wsgate-admin\"");
+	asess_error(req, 401, "Unauthorized", h == NULL ? "no bearer token" :
+	    "wrong bearer token");
+	return false;
+}
+
+static void
+asess_req_free(struct asess_req *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nparts; i++)
+		json_decref(r->parts[i].list);
+	OPENSSL_cleanse(r->tid, sizeof(r->tid));
+	free(r);
+}
+
+/* Every part is in: answer. */
+static void
+asess_finish(struct asess_req *r)
+{
+	json_t *all, *body;
+	size_t ended = 0;
+	unsigned i;
+
+	if (r->op != ASESS_LIST) {
+		for (i = 0; i < r->nparts; i++)
+			ended += r->parts[i].ended;
+		if (r->op == ASESS_CLOSE_ID && ended == 0)
+			asess_error(r->req, 404, "Not Found",
+			    "no such session");
+		else
+			asess_reply_json(r->req, 200, "OK", json_pack("{s:I}",
+			    "ended", (json_int_t)ended));
+		asess_req_free(r);
+		return;
+	}
+	all = json_array();
+	for (i = 0; all != NULL && i < r->nparts; i++)
+		if (r->parts[i].list == NULL ||
+		    json_array_extend(all, r->parts[i].list) == -1) {
+			json_decref(all);
+			all = NULL;
+		}
+	body = all == NULL ? NULL : json_pack("{s:s, s:s, s:I, s:o}",
+	    "scope", "local", "instance", asess_instance,
+	    "count", (json_int_t)json_array_size(all), "sessions", all);
+	asess_reply_json(r->req, 200, "OK", body);
+	asess_req_free(r);
+}
+
+/* Back in worker 0 (w NULL: shutting down, just account for it). */
+static void
+asess_back_cb(struct gw_worker *w, struct registry_job *job)
+{
+	struct asess_part *p = (struct asess_part *)job;
+	struct asess_req *r = p->r;
+
+	if (--r->pending > 0)
+		return;
+	if (w == NULL)
+		asess_req_free(r);
+	else
+		asess_finish(r);
+}
+
+/* In worker i: do this part, then send it back to worker 0. */
+static void
+asess_work_cb(struct gw_worker *w, struct registry_job *job)
+{
+	struct asess_part *p = (struct asess_part *)job;
+	struct asess_req *r = p->r;
+
+	if (w == NULL) {
+		asess_back_cb(NULL, job);
+		return;
+	}
+	switch (r->op) {
+	case ASESS_LIST:
+		p->list = registry_list(w, asess_instance);
+		break;
+	case ASESS_CLOSE_ID:
+		p->ended = registry_close(w, false, r->id, NULL);
+		break;
+	case ASESS_CLOSE_TOKEN:
+		p->ended = registry_close(w, true, 0, r->tid);
+		break;
+	}
+	job->fn = asess_back_cb;
+	registry_post(0, job);
+}
+
+/* Fan r out to every worker. */
+static void
+asess_start(struct evhttp_request *req, enum asess_op op, uint64_t id,
+    const uint8_t *tid)
+{
+	unsigned i, n = registry_nworkers();
+	struct asess_req *r;
+
+	if ((r = calloc(1, sizeof(*r) + n * sizeof(r->parts[0]))) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	r->req = req;
+	r->op = op;
+	r->id = id;
+	if (tid != NULL)
+		memcpy(r->tid, tid, sizeof(r->tid));
+	r->nparts = r->pending = n;
+	for (i = 0; i < n; i++) {
+		r->parts[i].r = r;
+		r->parts[i].job.fn = asess_work_cb;
+	}
+	for (i = 0; i < n; i++)
+		registry_post(i, &r->parts[i].job);
+}
+
+/* The decoded value of query parameter name, or NULL; *q to clear. */
+static const char *
+asess_query(struct evhttp_request *req, struct evkeyvalq *q,
+    const char *name)
+{
+	const char *query;
+
+	TAILQ_INIT(q);
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (query == NULL || evhttp_parse_query_str(query, q) == -1)
+		return NULL;
+	return evhttp_find_header(q, name);
+}
+
+static void
+asess_collection_cb(struct evhttp_request *req, void *arg)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	uint8_t tid[REGISTRY_TOKEN_ID_LEN];
+	struct evkeyvalq q;
+	const char *v;
+
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD &&
+	    cmd != EVHTTP_REQ_DELETE) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET, HEAD, DELETE");
+		asess_error(req, 405, "Method Not Allowed", "use GET or "
+		    "DELETE");
+		return;
+	}
+	if (!asess_allowed(req, *(const bool *)arg))
+		return;
+	v = asess_query(req, &q, cmd == EVHTTP_REQ_DELETE ? "token" :
+	    "scope");
+	if (cmd != EVHTTP_REQ_DELETE) {
+		if (v != NULL && strcmp(v, "local") != 0)
+			asess_error(req, 400, "Bad Request", "scope: only "
+			    "local here (no redis configured)");
+		else
+			asess_start(req, ASESS_LIST, 0, NULL);
+	} else if (v == NULL || v[0] == '\0' || strlen(v) > ASESS_TOKEN_MAX) {
+		asess_error(req, 400, "Bad Request", "DELETE /sessions needs "
+		    "?token=T (or use /sessions/INSTANCE/ID)");
+	} else {
+		registry_token_id(v, strlen(v), tid);
+		asess_start(req, ASESS_CLOSE_TOKEN, 0, tid);
+		OPENSSL_cleanse(tid, sizeof(tid));
+	}
+	evhttp_clear_headers(&q);
+}
+
+/* "/sessions/INSTANCE/ID": 1 with both split out, 0 if not that shape. */
+static int
+asess_split_item(const char *path, char *inst, size_t instlen, uint64_t *id)
+{
+	const char *p = path + strlen("/sessions/"), *slash;
+	char *end;
+
+	if ((slash = strchr(p, '/')) == NULL || slash == p ||
+	    (size_t)(slash - p) >= instlen || slash[1] < '0' ||
+	    slash[1] > '9')
+		return 0;
+	memcpy(inst, p, (size_t)(slash - p));
+	inst[slash - p] = '\0';
+	errno = 0;
+	*id = strtoull(slash + 1, &end, 10);
+	return *end == '\0' && errno == 0 ? 1 : 0;
+}
+
+/* Anything not registered exactly: /sessions/INSTANCE/ID, else 404. */
+static void
+asess_gen_cb(struct evhttp_request *req, void *arg)
+{
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(
+	    req));
+	char inst[sizeof(asess_instance)], *dec;
+	uint64_t id;
+	int ok;
+
+	if (path == NULL || strncmp(path, "/sessions/", 10) != 0) {
+		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
+		return;
+	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_DELETE) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "DELETE");
+		asess_error(req, 405, "Method Not Allowed", "use DELETE");
+		return;
+	}
+	if (!asess_allowed(req, *(const bool *)arg))
+		return;
+	if ((dec = evhttp_uridecode(path, 0, NULL)) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	ok = asess_split_item(dec, inst, sizeof(inst), &id);
+	free(dec);
+	if (!ok)
+		asess_error(req, 400, "Bad Request", "want "
+		    "/sessions/INSTANCE/ID");
+	else if (strcmp(inst, asess_instance) != 0)
+		asess_error(req, 404, "Not Found", "no such instance");
+	else
+		asess_start(req, ASESS_CLOSE_ID, id, NULL);
+}
+
+void
+admin_sessions_setup(struct evhttp *http, const struct config *cfg,
+    const char *instance)
+{
+	static bool guarded;
+
+	guarded = admin_sessions_guarded(cfg);
+	snprintf(asess_instance, sizeof(asess_instance), "%s", instance);
+	if (!guarded && asess_secret == NULL)
+		log_warnx("admin_listen %s is not a loopback address and no "
+		    "admin_token_file is set: /sessions answers 403",
+		    cfg->admin_listen);
+	evhttp_set_cb(http, "/sessions", asess_collection_cb, &guarded);
+	evhttp_set_gencb(http, asess_gen_cb, &guarded);
+}

@@ -1,0 +1,319 @@
+/*
+ * registry: see include/registry.h.
+ *
+ * Each worker has one mailbox: a locked queue of intrusive jobs and an
+ * event with no fd that any thread activates (libevent is set up for
+ * threads, evthread_use_pthreads, so event_active is safe from another
+ * thread). The worker's loop runs the jobs in its own thread; nothing
+ * here ever touches a session from outside its worker.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "config.h"
+#include "gw.h"
+#include "log.h"
+#include "registry.h"
+#include "session-t.h"
+#include "session.h"
+
+#define REGISTRY_KEY_MIN	16
+#define REGISTRY_KEY_MAX	1024
+
+struct registry_box {
+	pthread_mutex_t		 lock;
+	TAILQ_HEAD(, registry_job) jobs;	/* under lock */
+	struct event		*ev;
+	struct gw_worker	*w;
+};
+
+static struct registry_box	*registry_boxes;
+static unsigned			 registry_nboxes;
+/* Set before the workers start, read-only after. */
+static uint8_t			 registry_key[REGISTRY_KEY_MAX];
+static size_t			 registry_keylen;
+
+/* Read a secret file whole: 16..1024 bytes, not group/world readable. */
+static int
+registry_read_key(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "token_id_key_file %s: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	/* relayd's check_file_secrecy: a key is a key. */
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		snprintf(err, errlen, "token_id_key_file %s: readable by group "
+		    "or others (mode %03o); chmod 600 it", path,
+		    (unsigned)(st.st_mode & 0777));
+		close(fd);
+		return -1;
+	}
+	while (len < sizeof(registry_key) && (n = read(fd, registry_key + len,
+	    sizeof(registry_key) - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	while (len > 0 && (registry_key[len - 1] == '\n' ||
+	    registry_key[len - 1] == '\r'))
+		len--;
+	if (len < REGISTRY_KEY_MIN || st.st_size > REGISTRY_KEY_MAX + 2) {
+		snprintf(err, errlen, "token_id_key_file %s: the key must be "
+		    "%d to %d bytes", path, REGISTRY_KEY_MIN, REGISTRY_KEY_MAX);
+		OPENSSL_cleanse(registry_key, sizeof(registry_key));
+		return -1;
+	}
+	registry_keylen = len;
+	return 0;
+}
+
+int
+registry_load_keys(const struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->token_id_key_file != NULL)
+		return registry_read_key(cfg->token_id_key_file, err, errlen);
+	if (RAND_bytes(registry_key, 32) != 1) {
+		snprintf(err, errlen, "no random bytes for the token id key");
+		return -1;
+	}
+	registry_keylen = 32;
+	return 0;
+}
+
+static void
+registry_box_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct registry_box *b = arg;
+	TAILQ_HEAD(, registry_job) todo = TAILQ_HEAD_INITIALIZER(todo);
+	struct registry_job *job;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&b->lock);
+	TAILQ_CONCAT(&todo, &b->jobs, entry);
+	pthread_mutex_unlock(&b->lock);
+	while ((job = TAILQ_FIRST(&todo)) != NULL) {
+		TAILQ_REMOVE(&todo, job, entry);
+		job->fn(b->w, job);	/* may free job */
+	}
+}
+
+void
+registry_start(struct gw_worker *workers, unsigned nworkers)
+{
+	unsigned i;
+
+	/* jansson seeds its hash once; do it before threads race to. */
+	json_object_seed(0);
+	if ((registry_boxes = calloc(nworkers, sizeof(*registry_boxes))) ==
+	    NULL)
+		fatal("calloc");
+	for (i = 0; i < nworkers; i++) {
+		struct registry_box *b = &registry_boxes[i];
+
+		pthread_mutex_init(&b->lock, NULL);
+		TAILQ_INIT(&b->jobs);
+		b->w = &workers[i];
+		if ((b->ev = event_new(workers[i].base, -1, 0, registry_box_cb,
+		    b)) == NULL)
+			fatalx("event_new failed");
+	}
+	registry_nboxes = nworkers;
+}
+
+void
+registry_stop(void)
+{
+	struct registry_job *job;
+	unsigned i;
+
+	for (i = 0; i < registry_nboxes; i++) {
+		struct registry_box *b = &registry_boxes[i];
+
+		while ((job = TAILQ_FIRST(&b->jobs)) != NULL) {
+			TAILQ_REMOVE(&b->jobs, job, entry);
+			job->fn(NULL, job);
+		}
+		event_free(b->ev);
+		pthread_mutex_destroy(&b->lock);
+	}
+	free(registry_boxes);
+	registry_boxes = NULL;
+	registry_nboxes = 0;
+}
+
+unsigned
+registry_nworkers(void)
+{
+	return registry_nboxes;
+}
+
+void
+registry_post(unsigned index, struct registry_job *job)
+{
+	struct registry_box *b = &registry_boxes[index];
+
+	pthread_mutex_lock(&b->lock);
+	TAILQ_INSERT_TAIL(&b->jobs, job, entry);
+	pthread_mutex_unlock(&b->lock);
+	event_active(b->ev, EV_READ, 0);
+}
+
+void
+registry_token_id(const char *tok, size_t len,
+    uint8_t out[REGISTRY_TOKEN_ID_LEN])
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	HMAC(EVP_sha256(), registry_key, (int)registry_keylen,
+	    (const unsigned char *)tok, len, md, &mdlen);
+	memcpy(out, md, REGISTRY_TOKEN_ID_LEN);
+}
+
+static void
+registry_hex(const uint8_t id[REGISTRY_TOKEN_ID_LEN],
+    char out[REGISTRY_TOKEN_HEX_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < REGISTRY_TOKEN_ID_LEN; i++) {
+		out[2 * i] = digits[id[i] >> 4];
+		out[2 * i + 1] = digits[id[i] & 15];
+	}
+	out[REGISTRY_TOKEN_HEX_LEN] = '\0';
+}
+
+void
+registry_token_hex(const char *tok, size_t len,
+    char out[REGISTRY_TOKEN_HEX_LEN + 1])
+{
+	uint8_t id[REGISTRY_TOKEN_ID_LEN];
+
+	registry_token_id(tok, len, id);
+	registry_hex(id, out);
+}
+
+void
+registry_token_seen(struct session *s, const char *tok, size_t len)
+{
+	registry_token_id(tok, len, s->token_id);
+	s->has_token_id = true;
+}
+
+/* Wall-clock start of s, from its monotonic start: RFC 3339 UTC, ms. */
+static void
+registry_started(const struct session *s, char *buf, size_t len)
+{
+	struct timespec mono, real;
+	int64_t ms;
+	struct tm tm;
+	size_t n;
+	time_t t;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	ms = ((int64_t)real.tv_sec * 1000 + real.tv_nsec / 1000000) -
+	    (((int64_t)mono.tv_sec - s->started.tv_sec) * 1000 +
+	    (mono.tv_nsec - s->started.tv_nsec) / 1000000);
+	t = (time_t)(ms / 1000);
+	gmtime_r(&t, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
+}
+
+static json_t *
+registry_entry(const struct session *s, const char *instance)
+{
+	char route[160], started[64], hex[REGISTRY_TOKEN_HEX_LEN + 1];
+
+	snprintf(route, sizeof(route), "%s%s", s->route->path,
+	    s->route->prefix ? "/*" : "");
+	registry_started(s, started, sizeof(started));
+	if (s->has_token_id)
+		registry_hex(s->token_id, hex);
+	return json_pack("{s:s, s:I, s:s, s:s, s:s?, s:s, s:I, s:I, s:s, "
+	    "s:s?}",
+	    "instance", instance,
+	    "id", (json_int_t)s->id,
+	    "client", s->peer,
+	    "route", route,
+	    "backend", s->backend != NULL ? s->backend->spec : NULL,
+	    "started", started,
+	    "bytes_up", (json_int_t)s->bytes_up,
+	    "bytes_down", (json_int_t)s->bytes_down,
+	    "state", s->state == SESSION_CONNECTING ? "connecting" :
+	    s->state == SESSION_OPEN ? "open" : "closing",
+	    "token_id", s->has_token_id ? hex : NULL);
+}
+
+json_t *
+registry_list(struct gw_worker *w, const char *instance)
+{
+	struct session *s;
+	json_t *arr, *e;
+
+	if ((arr = json_array()) == NULL)
+		return NULL;
+	LIST_FOREACH(s, &w->sessions, entry) {
+		/* Before the upgrade a connection is not yet a session the
+		 * operator can name: no route, nothing relayed. */
+		if (s->route == NULL || s->state < SESSION_CONNECTING)
+			continue;
+		if ((e = registry_entry(s, instance)) == NULL ||
+		    json_array_append_new(arr, e) == -1) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+size_t
+registry_close(struct gw_worker *w, bool by_token, uint64_t id,
+    const uint8_t tid[REGISTRY_TOKEN_ID_LEN])
+{
+	struct session *s, *next;
+	size_t n = 0;
+
+	for (s = LIST_FIRST(&w->sessions); s != NULL; s = next) {
+		next = LIST_NEXT(s, entry);
+		if (s->route == NULL || s->state < SESSION_CONNECTING ||
+		    s->state == SESSION_CLOSING)
+			continue;
+		if (by_token ? !s->has_token_id ||
+		    CRYPTO_memcmp(s->token_id, tid, REGISTRY_TOKEN_ID_LEN) != 0 :
+		    s->id != id)
+			continue;
+		log_info("session %llu: client=%s closed by operator",
+		    (unsigned long long)s->id, s->peer);
+		n++;
+		/* RFC 6455 §7.4.1: 1008, the endpoint's policy. */
+		session_close(s, 1008, "closed by operator");
+		if (!by_token)
+			break;
+	}
+	return n;
+}
