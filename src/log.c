@@ -167,12 +167,24 @@ log_text_value(char *buf, size_t cap, size_t *off, const char *v)
 	buf[*off] = '\0';
 }
 
+/* Room log_event() needs for its text line, quotes and escapes included. */
+static size_t
+log_event_size(const char *event, const struct log_field *f, size_t n)
+{
+	size_t need = strlen(event) + 1, i;
+
+	for (i = 0; i < n; i++)
+		need += 4 + strlen(f[i].key) + (f[i].str != NULL ?
+		    2 * strlen(f[i].str) + 2 : 20);
+	return need;
+}
+
 void
 log_event(enum log_level level, const char *event, const struct log_field *f,
     size_t n)
 {
-	char msg[2048];
-	size_t off, i;
+	char stack[2048], *msg = stack;
+	size_t off, i, cap = sizeof(stack), need;
 	int saved = errno, r;
 
 	if (!log_enabled(level))
@@ -182,40 +194,63 @@ log_event(enum log_level level, const char *event, const struct log_field *f,
 		errno = saved;
 		return;
 	}
-	off = (size_t)snprintf(msg, sizeof(msg), "%s", event);
-	for (i = 0; i < n && off + 2 < sizeof(msg); i++) {
-		r = snprintf(msg + off, sizeof(msg) - off, " %s=", f[i].key);
-		if (r < 0 || (size_t)r >= sizeof(msg) - off)
+	/* Fields may carry client input: a line longer than the stack
+	 * buffer is built on the heap, whole (truncated only without
+	 * memory). */
+	if ((need = log_event_size(event, f, n)) > cap &&
+	    (msg = malloc(need)) != NULL)
+		cap = need;
+	else if (msg == NULL)
+		msg = stack;
+	off = (size_t)snprintf(msg, cap, "%s", event);
+	for (i = 0; i < n && off + 2 < cap; i++) {
+		r = snprintf(msg + off, cap - off, " %s=", f[i].key);
+		if (r < 0 || (size_t)r >= cap - off)
 			break;
 		off += (size_t)r;
 		if (f[i].str != NULL) {
-			log_text_value(msg, sizeof(msg), &off, f[i].str);
+			log_text_value(msg, cap, &off, f[i].str);
 		} else {
-			r = snprintf(msg + off, sizeof(msg) - off, "%llu",
-			    f[i].num);
-			if (r < 0 || (size_t)r >= sizeof(msg) - off)
+			r = snprintf(msg + off, cap - off, "%llu", f[i].num);
+			if (r < 0 || (size_t)r >= cap - off)
 				break;
 			off += (size_t)r;
 		}
 	}
 	log_emit(level, msg);
+	if (msg != stack)
+		free(msg);
 	errno = saved;
 }
 
 static void
 log_vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char stack[2048], *msg = stack;
+	const char *err = errnum != 0 ? strerror(errnum) : NULL;
+	size_t cap = sizeof(stack), need;
+	va_list aq;
 	int saved = errno;
 	int n;
 
 	if (!log_enabled(level))
 		return;
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (errnum != 0 && n >= 0 && (size_t)n < sizeof(msg))
-		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
-		    strerror(errnum));
+	va_copy(aq, ap);
+	n = vsnprintf(msg, cap, fmt, ap);
+	/* A longer line (it may echo a request path) goes whole, from the
+	 * heap; truncated only when there is no memory for it. */
+	need = n < 0 ? 0 : (size_t)n + 1 + (err != NULL ? 2 + strlen(err) : 0);
+	if (need > cap && (msg = malloc(need)) != NULL) {
+		cap = need;
+		n = vsnprintf(msg, cap, fmt, aq);
+	} else if (msg == NULL)
+		msg = stack;
+	va_end(aq);
+	if (err != NULL && n >= 0 && (size_t)n < cap)
+		snprintf(msg + n, cap - (size_t)n, ": %s", err);
 	log_emit(level, msg);
+	if (msg != stack)
+		free(msg);
 	errno = saved;
 }
 

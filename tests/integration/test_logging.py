@@ -38,3 +38,28 @@ def test_json_log_lines_are_structured_events(gateway_factory, backends):
     assert end[0]["cause"] == "client sent close 1000"
     refused = [e for e in events if e["event"] == "handshake_refused"]
     assert refused and refused[0]["status"] == 404
+
+
+def test_long_request_paths_are_logged_whole(gateway_factory, tmp_path):
+    """Log lines that echo client input are not cut at a fixed size: a
+    static request's path (visible ASCII, up to max_header_size) appears
+    whole in its debug line, status and all, in text and in JSON."""
+    root = tmp_path / "www"
+    root.mkdir()
+    path = "/files/" + "".join("seg%04d/" % i for i in range(500)) + "end"
+    assert len(path) > 4000
+    for fmt in ("text", "json"):
+        g = gateway_factory(routes=[("/files/*", {"root": str(root)})],
+                            gateway={"log_level": "debug",
+                                     "log_format": fmt})
+        r = http_exchange(g.port, ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+                                   % path).encode())
+        assert r.status == 404
+        r.close()
+        line = g.wait_log(r"client=\S+ GET /files/\S*: 404").group(0)
+        assert path in line
+        if fmt == "json":
+            for text in g.log_text().splitlines():
+                if not text.startswith("###"):
+                    json.loads(text)
+        g.stop()
