@@ -93,21 +93,40 @@ int	upgrade_pick_protocol(const struct upgrade_req *req,
 
 /*
  * Write the 101 Switching Protocols answer into buf (capacity cap) for the
- * given client key; protocol may be NULL. Returns its length, or -1 if it
- * does not fit or hashing failed.
+ * given client key; protocol may be NULL (none), else it must be a token
+ * and is echoed in Sec-WebSocket-Protocol. Returns its length (exactly
+ * upgrade_response_101_size(protocol)), or -1 if it does not fit, the
+ * protocol is not a token or hashing failed.
  */
 int	upgrade_response_101(char *buf, size_t cap, const struct upgrade_req *req,
 	    const struct upgrade_slice *protocol);
 
 /*
- * Write an HTTP error answer with status into buf (capacity cap): status
- * line, Content-Type text/plain, Content-Length, Connection: close, for 426
- * also Sec-WebSocket-Version: 13, then a one-line body "<status> <reason
- * phrase>: <detail>\n" (detail may be NULL). Returns its length, or -1 if
- * it does not fit.
+ * The exact length of the 101 upgrade_response_101() writes for protocol
+ * (NULL or empty: none), without the NUL. The subprotocol is echoed, and a
+ * "bearer.<JWT>" one can be as long as the head allows, so callers size
+ * their buffer with this rather than with a constant.
  */
+size_t	upgrade_response_101_size(const struct upgrade_slice *protocol);
+
+/*
+ * Write an HTTP error answer with status (100..599) into buf (capacity
+ * cap): status line, Content-Type text/plain, Content-Length, Connection:
+ * close, for 426 also Sec-WebSocket-Version: 13, for 405 Allow: GET, then
+ * header (one or more complete header lines, each with its CRLF; NULL for
+ * none; written as given, so never client input), the blank line, and a
+ * one-line body "<status> <reason phrase>: <detail>\n" (detail may be
+ * NULL). Returns its length, or -1 if it does not fit or status is out of
+ * range. buf is NUL-terminated when there is room (not counted).
+ */
+int	upgrade_response_error_hdr(char *buf, size_t cap, int status,
+	    const char *detail, const char *header);
+/* The same with no extra header line. */
 int	upgrade_response_error(char *buf, size_t cap, int status,
 	    const char *detail);
+/* The exact length upgrade_response_error_hdr() needs (without the NUL). */
+size_t	upgrade_response_error_size(int status, const char *detail,
+	    const char *header);
 
 /* Reason phrase for an HTTP status ("Not Found"); "Error" if unknown. */
 const char *upgrade_status_text(int status);

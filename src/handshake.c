@@ -113,14 +113,37 @@ handshake_http_error(struct session *s, int status, const char *detail)
 	handshake_http_error_hdr(s, status, detail, NULL);
 }
 
+/*
+ * Answers are written straight into the client's output, in space sized
+ * for them: a 101 echoes the client's subprotocol (a bearer.<JWT> may be
+ * 8 KiB), so no fixed array fits every answer. Returns the space (cap
+ * bytes, contiguous) or NULL when out of memory.
+ */
+static char *
+handshake_out_reserve(struct session *s, size_t cap, struct evbuffer_iovec *v)
+{
+	if (evbuffer_reserve_space(bufferevent_get_output(s->client),
+	    (ev_ssize_t)cap, v, 1) != 1 || v->iov_len < cap)
+		return NULL;
+	return v->iov_base;
+}
+
+/* Queue the n bytes written into v (n <= 0: nothing). */
+static void
+handshake_out_commit(struct session *s, struct evbuffer_iovec *v, int n)
+{
+	v->iov_len = n > 0 ? (size_t)n : 0;
+	evbuffer_commit_space(bufferevent_get_output(s->client), v, n > 0);
+}
+
 /* The same, with one extra header line (with its CRLF) after the status. */
 static void
 handshake_http_error_hdr(struct session *s, int status, const char *detail,
     const char *header)
 {
-	char buf[640];
-	const char *eol;
-	int n;
+	struct evbuffer_iovec v;
+	size_t cap = upgrade_response_error_size(status, detail, header) + 1;
+	char *buf;
 	struct log_field f[] = {
 		LOG_NUM("id", s->id),
 		LOG_STR("client", s->peer),
@@ -131,21 +154,34 @@ handshake_http_error_hdr(struct session *s, int status, const char *detail,
 	metrics_count_status(&s->w->m, status);
 	log_event(LOG_LEVEL_INFO, "handshake_refused", f,
 	    sizeof(f) / sizeof(f[0]));
-	n = upgrade_response_error(buf, sizeof(buf) - 128, status, detail);
-	if (n > 0 && header != NULL && (eol = strstr(buf, "\r\n")) != NULL &&
-	    (size_t)n + strlen(header) < sizeof(buf)) {
-		memmove(buf + (eol - buf) + 2 + strlen(header), eol + 2,
-		    (size_t)n - (size_t)(eol - buf) - 2);
-		memcpy(buf + (eol - buf) + 2, header, strlen(header));
-		n += (int)strlen(header);
-	}
-	if (n > 0)
-		bufferevent_write(s->client, buf, (size_t)n);
+	if ((buf = handshake_out_reserve(s, cap, &v)) != NULL)
+		handshake_out_commit(s, &v, upgrade_response_error_hdr(buf,
+		    cap, status, detail, header));
 	session_set_state(s, SESSION_HTTP_ERROR);
 	evbuffer_drain(bufferevent_get_input(s->client),
 	    evbuffer_get_length(bufferevent_get_input(s->client)));
 	session_timer_ms(&s->state_timer, SESSION_HTTP_LINGER_MS);
 	session_client_progress(s);
+}
+
+/*
+ * The 101 into the client's output (sized for the subprotocol echoed).
+ * Returns its length, or -1 (nothing queued).
+ */
+static int
+handshake_send_101(struct session *s, const struct upgrade_req *req,
+    const struct upgrade_slice *protocol)
+{
+	struct evbuffer_iovec v;
+	size_t cap = upgrade_response_101_size(protocol) + 1;
+	char *buf;
+	int n;
+
+	if ((buf = handshake_out_reserve(s, cap, &v)) == NULL)
+		return -1;
+	n = upgrade_response_101(buf, cap, req, protocol);
+	handshake_out_commit(s, &v, n);
+	return n;
 }
 
 /*
@@ -299,7 +335,6 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 {
 	const struct config_route *r;
 	struct gen_route *gr;
-	char resp[1024];
 	int pi, n, tokproto = -1;
 
 	r = route_match(s->cfg, req->path.p, req->path.len);
@@ -343,8 +378,7 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	 */
 	if (pi < 0 && tokproto >= 0 && req->nprotocols == 1)
 		pi = tokproto;
-	n = upgrade_response_101(resp, sizeof(resp), req,
-	    pi >= 0 ? &req->protocols[pi] : NULL);
+	n = handshake_send_101(s, req, pi >= 0 ? &req->protocols[pi] : NULL);
 	if (n < 0) {
 		handshake_http_error(s, 500, "cannot build the answer");
 		return -1;
@@ -355,7 +389,6 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	s->mr->active++;
 	s->mr->sessions++;
 	evbuffer_drain(bufferevent_get_input(s->client), head_len);
-	bufferevent_write(s->client, resp, (size_t)n);
 	session_flush(s->client);
 	s->out_total += (uint64_t)n;	/* hb_client_acked() counts from 0 */
 	s->w->m.handshakes_ok++;

@@ -691,7 +691,11 @@ upgrade_pick_protocol(const struct upgrade_req *req,
 	return -1;
 }
 
-/* An answer being written into a caller's buffer; overflow is sticky. */
+/*
+ * An answer being written into a caller's buffer; overflow is sticky. len
+ * counts every byte asked for, written or not, so the same writer run
+ * over a NULL buffer of capacity 0 measures the answer.
+ */
 struct upgrade_out {
 	char	*p;
 	size_t	 cap;
@@ -702,11 +706,10 @@ struct upgrade_out {
 static void
 upgrade_out_add(struct upgrade_out *o, const char *s, size_t n)
 {
-	if (o->overflow || n > o->cap - o->len) {
+	if (o->overflow || n > o->cap - o->len)
 		o->overflow = true;
-		return;
-	}
-	memcpy(o->p + o->len, s, n);
+	else
+		memcpy(o->p + o->len, s, n);
 	o->len += n;
 }
 
@@ -727,6 +730,37 @@ upgrade_out_end(struct upgrade_out *o)
 	return (int)o->len;
 }
 
+/* The 101 (§4.2.2 step 5) with accept (UPGRADE_ACCEPT_LEN bytes). */
+static void
+upgrade_101_write(struct upgrade_out *o, const char *accept,
+    const struct upgrade_slice *protocol)
+{
+	upgrade_out_str(o, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: ");
+	upgrade_out_add(o, accept, UPGRADE_ACCEPT_LEN);
+	upgrade_out_str(o, "\r\n");
+	if (protocol != NULL) {
+		upgrade_out_str(o, "Sec-WebSocket-Protocol: ");
+		upgrade_out_add(o, protocol->p, protocol->len);
+		upgrade_out_str(o, "\r\n");
+	}
+	upgrade_out_str(o, "\r\n");
+}
+
+size_t
+upgrade_response_101_size(const struct upgrade_slice *protocol)
+{
+	static const char	accept[UPGRADE_ACCEPT_LEN + 1] =
+	    "0000000000000000000000000000";
+	struct upgrade_out	o = { NULL, 0, 0, false };
+
+	if (protocol != NULL && protocol->len == 0)
+		protocol = NULL;
+	upgrade_101_write(&o, accept, protocol);
+	return o.len;
+}
+
 int
 upgrade_response_101(char *buf, size_t cap, const struct upgrade_req *req,
     const struct upgrade_slice *protocol)
@@ -742,63 +776,80 @@ upgrade_response_101(char *buf, size_t cap, const struct upgrade_req *req,
 		protocol = NULL;
 	if (protocol != NULL && !upgrade_is_token(protocol->p, protocol->len))
 		return -1;
-	/* §4.2.2 step 5. */
-	upgrade_out_str(&o, "HTTP/1.1 101 Switching Protocols\r\n"
-	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-	    "Sec-WebSocket-Accept: ");
-	upgrade_out_add(&o, accept, UPGRADE_ACCEPT_LEN);
-	upgrade_out_str(&o, "\r\n");
-	if (protocol != NULL) {
-		upgrade_out_str(&o, "Sec-WebSocket-Protocol: ");
-		upgrade_out_add(&o, protocol->p, protocol->len);
-		upgrade_out_str(&o, "\r\n");
-	}
-	upgrade_out_str(&o, "\r\n");
+	upgrade_101_write(&o, accept, protocol);
 	return upgrade_out_end(&o);
 }
 
-int
-upgrade_response_error(char *buf, size_t cap, int status, const char *detail)
+/* An error answer; see upgrade_response_error_hdr() in upgrade.h. */
+static void
+upgrade_error_write(struct upgrade_out *o, int status, const char *detail,
+    const char *header)
 {
-	struct upgrade_out	 o = { buf, cap, 0, false };
-	const char		*reason = upgrade_status_text(status);
-	char			 num[48];
-	size_t			 body_len;
+	const char	*reason = upgrade_status_text(status);
+	char		 num[48];
+	size_t		 body_len;
 
-	if (status < 100 || status > 599)
-		return -1;
 	/* Body: "<status> <reason>[: <detail>]\n"; status is 3 digits. */
 	body_len = 3 + 1 + strlen(reason) + 1;
 	if (detail != NULL)
 		body_len += 2 + strlen(detail);
 
 	snprintf(num, sizeof(num), "%d", status);
-	upgrade_out_str(&o, "HTTP/1.1 ");
-	upgrade_out_str(&o, num);
-	upgrade_out_str(&o, " ");
-	upgrade_out_str(&o, reason);
-	upgrade_out_str(&o, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	upgrade_out_str(o, "HTTP/1.1 ");
+	upgrade_out_str(o, num);
+	upgrade_out_str(o, " ");
+	upgrade_out_str(o, reason);
+	upgrade_out_str(o, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: ");
 	snprintf(num, sizeof(num), "%zu", body_len);
-	upgrade_out_str(&o, num);
-	upgrade_out_str(&o, "\r\nConnection: close\r\n");
+	upgrade_out_str(o, num);
+	upgrade_out_str(o, "\r\nConnection: close\r\n");
 	/* RFC 6455 §4.4: name the version we speak. */
 	if (status == 426)
-		upgrade_out_str(&o, "Sec-WebSocket-Version: 13\r\n");
+		upgrade_out_str(o, "Sec-WebSocket-Version: 13\r\n");
 	/* RFC 7231 §6.5.5: a 405 MUST list the allowed methods. */
 	if (status == 405)
-		upgrade_out_str(&o, "Allow: GET\r\n");
-	upgrade_out_str(&o, "\r\n");
+		upgrade_out_str(o, "Allow: GET\r\n");
+	if (header != NULL)
+		upgrade_out_str(o, header);
+	upgrade_out_str(o, "\r\n");
 
 	snprintf(num, sizeof(num), "%d ", status);
-	upgrade_out_str(&o, num);
-	upgrade_out_str(&o, reason);
+	upgrade_out_str(o, num);
+	upgrade_out_str(o, reason);
 	if (detail != NULL) {
-		upgrade_out_str(&o, ": ");
-		upgrade_out_str(&o, detail);
+		upgrade_out_str(o, ": ");
+		upgrade_out_str(o, detail);
 	}
-	upgrade_out_str(&o, "\n");
+	upgrade_out_str(o, "\n");
+}
+
+size_t
+upgrade_response_error_size(int status, const char *detail,
+    const char *header)
+{
+	struct upgrade_out	o = { NULL, 0, 0, false };
+
+	upgrade_error_write(&o, status, detail, header);
+	return o.len;
+}
+
+int
+upgrade_response_error_hdr(char *buf, size_t cap, int status,
+    const char *detail, const char *header)
+{
+	struct upgrade_out	o = { buf, cap, 0, false };
+
+	if (status < 100 || status > 599)
+		return -1;
+	upgrade_error_write(&o, status, detail, header);
 	return upgrade_out_end(&o);
+}
+
+int
+upgrade_response_error(char *buf, size_t cap, int status, const char *detail)
+{
+	return upgrade_response_error_hdr(buf, cap, status, detail, NULL);
 }
 
 const char *

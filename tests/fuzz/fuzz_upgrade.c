@@ -39,8 +39,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (s[i]->len > 0 && (s[i]->p < b ||
 		    s[i]->p + s[i]->len > b + rc))
 			abort();
+	/* The answer is exactly as long as its size helper says. */
 	if (upgrade_response_101(out, sizeof(out), &req, req.nprotocols > 0 ?
-	    &req.protocols[0] : NULL) <= 0 ||
+	    &req.protocols[0] : NULL) != (int)upgrade_response_101_size(
+	    req.nprotocols > 0 ? &req.protocols[0] : NULL) ||
 	    upgrade_parse(b, (size_t)rc - 1, 512, &req) != -2)
 		abort();
 	return 0;

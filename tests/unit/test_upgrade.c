@@ -1163,6 +1163,72 @@ test_response_error(void **state)
 	assert_non_null(strstr(out, "HTTP/1.1 418 Error\r\n"));
 }
 
+/*
+ * Issue 11 item 6: a bearer.<JWT> subprotocol of the largest token
+ * accepted (8192 bytes) is echoed whole; the size helper gives the exact
+ * length, so a buffer sized with it always fits.
+ */
+static void
+test_response_101_long_protocol(void **state)
+{
+	static char		 proto[7 + 8192];
+	struct upgrade_req	 req;
+	struct upgrade_slice	 p = { proto, sizeof(proto) };
+	size_t			 len = sizeof(valid_req) - 1, cap;
+	char			*out, *hdr;
+
+	(void)state;
+	memcpy(proto, "bearer.", 7);
+	memset(proto + 7, 'x', sizeof(proto) - 7);
+	assert_int_equal(upgrade_parse(valid_req, len, 0, &req), (int)len);
+	cap = upgrade_response_101_size(&p);
+	assert_int_equal(upgrade_response_101_size(NULL) + 26 + sizeof(proto),
+	    cap);
+	assert_non_null(out = malloc(cap));
+	assert_int_equal(upgrade_response_101(out, cap, &req, &p), (int)cap);
+	hdr = memmem(out, cap, "\r\nSec-WebSocket-Protocol: bearer.x", 34);
+	assert_non_null(hdr);
+	assert_memory_equal(hdr + 26, proto, sizeof(proto));
+	assert_memory_equal(out + cap - 4, "\r\n\r\n", 4);
+	assert_int_equal(upgrade_response_101(out, cap - 1, &req, &p), -1);
+	free(out);
+	/* Empty and absent protocols measure and write the same. */
+	p.len = 0;
+	assert_int_equal(upgrade_response_101_size(&p),
+	    upgrade_response_101_size(NULL));
+}
+
+/* An extra header line goes before the blank line; sizes are exact. */
+static void
+test_response_error_hdr(void **state)
+{
+	static const char want[] =
+	    "HTTP/1.1 401 Unauthorized\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: 27\r\n"
+	    "Connection: close\r\n"
+	    "WWW-Authenticate: Bearer\r\n"
+	    "\r\n"
+	    "401 Unauthorized: no token\n";
+	static const int statuses[] = { 400, 401, 405, 426, 431, 503 };
+	char	out[512];
+	size_t	i, cap;
+
+	(void)state;
+	cap = upgrade_response_error_size(401, "no token",
+	    "WWW-Authenticate: Bearer\r\n");
+	assert_int_equal(cap, sizeof(want) - 1);
+	assert_int_equal(upgrade_response_error_hdr(out, cap, 401, "no token",
+	    "WWW-Authenticate: Bearer\r\n"), (int)cap);
+	assert_memory_equal(out, want, cap);
+	assert_int_equal(upgrade_response_error_hdr(out, cap - 1, 401,
+	    "no token", "WWW-Authenticate: Bearer\r\n"), -1);
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		assert_int_equal(upgrade_response_error_size(statuses[i],
+		    i % 2 ? "why" : NULL, NULL), upgrade_response_error(out,
+		    sizeof(out), statuses[i], i % 2 ? "why" : NULL));
+}
+
 /* Every refusal has a status the error answer can carry. */
 static void
 test_error_answers_for_refusals(void **state)
@@ -1220,6 +1286,8 @@ main(void)
 		cmocka_unit_test(test_plain_guard_page),
 		cmocka_unit_test(test_response_101),
 		cmocka_unit_test(test_response_error),
+		cmocka_unit_test(test_response_101_long_protocol),
+		cmocka_unit_test(test_response_error_hdr),
 		cmocka_unit_test(test_error_answers_for_refusals),
 	};
 
