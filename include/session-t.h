@@ -94,7 +94,8 @@ struct session {
 
 	/* timers (embedded: no allocation per timer) */
 	struct event		 state_timer;	/* handshake / connect / linger */
-	struct event		 hb_timer;	/* ping interval / pong wait */
+	struct event		 hb_timer;	/* every ping interval */
+	struct event		 hb_deadline;	/* pong wait after a ping */
 	struct event		 idle_timer;
 	bool			 hb_waiting;	/* ping sent, no frame since */
 	bool			 rx_seen;	/* client bytes since last ping */

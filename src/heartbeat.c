@@ -1,11 +1,14 @@
 /*
  * heartbeat: see include/heartbeat.h.
  *
- * Ping cycle: every heartbeat_interval a ping goes out and the timer is
- * re-armed for heartbeat_timeout. When it fires again, any client bytes
- * seen since the ping (a pong, or any frame at all) prove life and the
- * cycle restarts; none means the client is gone and both legs are torn
- * down. The idle timer compares against the time of the last relayed data.
+ * Ping cycle: a ping goes out every heartbeat_interval, whatever the
+ * timeout (gateway.conf(5): "ping the client this often"; a proxy in front
+ * with a read timeout shorter than interval + timeout must see traffic).
+ * A second timer, the deadline, runs heartbeat_timeout from the oldest
+ * ping the client has not shown life since: any client bytes (a pong, or
+ * any frame at all) prove life and the next ping starts a new wait; none
+ * by the deadline means the client is gone and both legs are torn down.
+ * The idle timer compares against the time of the last relayed data.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -43,7 +46,9 @@ hb_send_ping(struct session *s)
 
 	evbuffer_add(bufferevent_get_output(s->client), ping, sizeof(ping));
 	s->out_total += sizeof(ping);
-	clock_gettime(CLOCK_MONOTONIC, &s->ping_sent);
+	/* The round trip is timed from the oldest ping still unanswered. */
+	if (s->ping_sent.tv_sec == 0 && s->ping_sent.tv_nsec == 0)
+		clock_gettime(CLOCK_MONOTONIC, &s->ping_sent);
 	session_flush(s->client);
 }
 
@@ -82,44 +87,55 @@ hb_client_busy_reading(struct session *s)
 	return busy;
 }
 
+/* Every heartbeat_interval (a persistent timer): ping. */
 static void
 hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	const struct config_route *r = s->route;
-	uint64_t rest;
 
 	(void)fd;
 	(void)what;
 	if (s->client == NULL || s->state == SESSION_CLOSING)
 		return;
-	if (!s->hb_waiting) {
-		hb_send_ping(s);
+	hb_send_ping(s);
+	/*
+	 * A new wait begins unless an older ping is still unanswered: the
+	 * timeout counts from the oldest ping the client was silent after.
+	 */
+	if (!s->hb_waiting || s->rx_seen) {
 		s->hb_waiting = true;
 		s->rx_seen = false;
 		s->hb_ping_end = s->out_total;
 		s->hb_acked_mark = hb_client_acked(s);
-		hb_arm(&s->hb_timer, r->heartbeat_timeout_ms);
-		return;
+		hb_arm(&s->hb_deadline, s->route->heartbeat_timeout_ms);
 	}
+}
+
+/* heartbeat_timeout after the oldest unanswered ping: alive or dead? */
+static void
+hb_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->client == NULL || s->state == SESSION_CLOSING)
+		return;
 	/*
 	 * A client we stopped reading (its backend is full) may have
 	 * answered already: its pong waits unread. That is not death.
 	 */
-	if (!s->rx_seen && !s->client_paused && !hb_client_busy_reading(s)) {
-		s->w->m.heartbeat_timeouts++;
-		s->end = METRICS_END_HEARTBEAT;
-		s->end_set = true;
-		log_info("session %llu: client=%s heartbeat timeout: no pong "
-		    "within %llums", (unsigned long long)s->id, s->peer,
-		    (unsigned long long)r->heartbeat_timeout_ms);
-		session_close(s, 0, "heartbeat timeout");
+	if (s->rx_seen || s->client_paused || hb_client_busy_reading(s)) {
+		s->hb_waiting = false;	/* the next ping starts a new wait */
 		return;
 	}
-	s->hb_waiting = false;
-	rest = r->heartbeat_interval_ms > r->heartbeat_timeout_ms ?
-	    r->heartbeat_interval_ms - r->heartbeat_timeout_ms : 0;
-	hb_arm(&s->hb_timer, rest);
+	s->w->m.heartbeat_timeouts++;
+	s->end = METRICS_END_HEARTBEAT;
+	s->end_set = true;
+	log_info("session %llu: client=%s heartbeat timeout: no pong "
+	    "within %llums", (unsigned long long)s->id, s->peer,
+	    (unsigned long long)s->route->heartbeat_timeout_ms);
+	session_close(s, 0, "heartbeat timeout");
 }
 
 static void
@@ -146,7 +162,8 @@ hb_idle_cb(evutil_socket_t fd, short what, void *arg)
 void
 hb_init(struct session *s)
 {
-	evtimer_assign(&s->hb_timer, s->w->base, hb_timer_cb, s);
+	event_assign(&s->hb_timer, s->w->base, -1, EV_PERSIST, hb_timer_cb, s);
+	evtimer_assign(&s->hb_deadline, s->w->base, hb_deadline_cb, s);
 	evtimer_assign(&s->idle_timer, s->w->base, hb_idle_cb, s);
 }
 
@@ -166,6 +183,7 @@ void
 hb_stop(struct session *s)
 {
 	event_del(&s->hb_timer);
+	event_del(&s->hb_deadline);
 	event_del(&s->idle_timer);
 }
 

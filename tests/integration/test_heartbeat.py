@@ -271,3 +271,62 @@ def test_backpressured_client_not_killed_by_heartbeat(gateway_factory, backends)
     assert "heartbeat timeout" not in g.log_text()
     ws.sock.setblocking(True)
     ws.close()
+
+
+def _count_pings(ws, seconds, answer):
+    """Read for seconds; count pings (answering them if asked)."""
+    t0 = time.monotonic()
+    pings = []
+    while time.monotonic() - t0 < seconds:
+        try:
+            f = ws.recv_frame(timeout=max(0.05, seconds - (time.monotonic() - t0)))
+        except socket.timeout:
+            break
+        assert f.opcode != OP_CLOSE, "closed: %r" % f
+        if f.opcode == OP_PING:
+            pings.append(time.monotonic() - t0)
+            if answer:
+                ws.send_frame(OP_PONG, f.payload)
+    return pings
+
+
+def test_pings_every_interval_when_timeout_is_longer(gateway_factory, backends):
+    """heartbeat_interval 1s, heartbeat_timeout 5s: a ping every second
+    (issue 11 item 2: they came at 1s and 6s), answered or not."""
+    echo = backends(echo_handler)
+    g = gateway_factory(routes=[("/hb", {"backend": echo.spec,
+                                         "heartbeat_interval": "1s",
+                                         "heartbeat_timeout": "5s"})])
+    for answer in (True, False):
+        ws = RawWS.open(g.port, path="/hb")
+        pings = _count_pings(ws, 4.6, answer)
+        # 4 pings due (1, 2, 3, 4 s); allow one lost to a loaded machine
+        assert len(pings) >= 3, "%d pings in 4.6s with a 1s interval " \
+            "(answered: %s): %r" % (len(pings), answer, pings)
+        ws.close()
+
+
+def test_unanswered_pings_time_out_after_timeout(gateway_factory, backends):
+    """Silent client, interval 1s, timeout 2s: pings keep coming and the
+    session ends about 2s after the first unanswered ping, not later."""
+    rec = backends(record_handler)
+    g = gateway_factory(routes=[("/hb", {"backend": rec.spec,
+                                         "heartbeat_interval": "1s",
+                                         "heartbeat_timeout": "2s"})])
+    ws = RawWS.open(g.port, path="/hb")
+    t0 = time.monotonic()
+    pings = []
+    closed_at = None
+    while time.monotonic() - t0 < 10:
+        try:
+            f = ws.recv_frame(timeout=10)
+        except ConnectionEOF:
+            closed_at = time.monotonic() - t0
+            break
+        if f.opcode == OP_PING:
+            pings.append(time.monotonic() - t0)
+    assert closed_at is not None, "still open after 10s"
+    assert len(pings) >= 2, "pings %r" % pings
+    # first ping at ~1s, death ~2s later; generous slack for load
+    assert 2.5 <= closed_at <= 5.5, "closed after %.2fs, pings %r" % (closed_at, pings)
+    ws.close()
