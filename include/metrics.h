@@ -3,8 +3,8 @@
  * (no locks, no atomics on the relay path), summed and rendered as
  * Prometheus text by the pure metrics_add() and metrics_render().
  *
- * Byte counters move when a session ends (the session counts its own bytes
- * while it lives), so a long session's bytes appear at its end.
+ * Byte counters move as the relay moves bytes (per read or frame chunk), so
+ * a long session's traffic shows while it runs.
  */
 #ifndef METRICS_H
 #define METRICS_H

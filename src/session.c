@@ -308,8 +308,6 @@ session_free(struct session *s)
 		struct metrics_route *mr = s->mr;
 
 		mr->active--;
-		mr->bytes_up += s->bytes_up;
-		mr->bytes_down += s->bytes_down;
 		mr->ended[s->end_set ? s->end : METRICS_END_OTHER]++;
 	}
 	event_del(&s->state_timer);
@@ -755,6 +753,7 @@ session_upstream_read_cb(struct bufferevent *bev, void *arg)
 	evbuffer_add(out, hdr, hl);
 	evbuffer_add_buffer(out, in);
 	s->bytes_down += len;
+	s->mr->bytes_down += len;	/* live in /metrics, per read */
 	s->out_total += hl + len;
 	hb_activity(s);
 	session_flush(s->client);

@@ -227,6 +227,7 @@ ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
 		return -1;
 	}
 	s->bytes_up += ev->len;
+	s->mr->bytes_up += ev->len;	/* live in /metrics, per chunk */
 	hb_activity(s);
 	return 0;
 }

@@ -10,7 +10,8 @@ import urllib.request
 import pytest
 
 from conftest import (RawWS, echo_handler, free_port, send_then_eof,
-                      build_frame, OP_BINARY, http_exchange, wait_for)
+                      build_frame, OP_BINARY, OP_PING, OP_PONG, http_exchange,
+                      wait_for)
 
 parser = pytest.importorskip("prometheus_client.parser")
 
@@ -127,3 +128,51 @@ def test_healthz_and_readyz_turn_503_while_draining(admin_gw):
     ws.expect_close(1001, timeout=5)
     ws.close()
     assert g.stop() == 0
+
+
+def test_byte_counters_move_while_sessions_run(admin_gw):
+    """A long-lived session's bytes show in /metrics while it streams, not
+    only when it ends (issue 11 item 8)."""
+    g = admin_gw
+    ws = RawWS.open(g.port, path="/echo")
+    chunk = b"y" * 4096
+    sent = got = 0
+    seen = []
+    for rnd in range(3):
+        for _ in range(16):
+            ws.send_frame(OP_BINARY, chunk)
+            sent += len(chunk)
+        while got < sent:
+            f = ws.recv_frame(timeout=5)
+            if f.opcode == OP_BINARY:
+                got += len(f.payload)
+            elif f.opcode == OP_PING:
+                ws.send_frame(OP_PONG, f.payload)
+
+        # counters may lag by up to a second
+        def moved():
+            try:        # keep answering the 100ms heartbeat meanwhile
+                while True:
+                    f = ws.recv_frame(timeout=0.05)
+                    if f.opcode == OP_PING:
+                        ws.send_frame(OP_PONG, f.payload)
+            except socket.timeout:
+                pass
+            s = scrape(g.admin_port)
+            up = val(s, "wsgate_route_bytes_total", route="/echo", direction="up")
+            down = val(s, "wsgate_route_bytes_total", route="/echo",
+                       direction="down")
+            return (up, down) if up >= sent and down >= got else None
+        seen.append(wait_for(moved, 3, what="bytes of a running session "
+                             "in /metrics (sent %d)" % sent))
+    assert seen[0][0] > 0 and seen[0][1] > 0
+    assert seen[0] < seen[1] < seen[2], seen
+    assert val(scrape(g.admin_port), "wsgate_route_sessions_active",
+               route="/echo") == 1, "the session ended meanwhile"
+    ws.send_close(1000)
+    ws.expect_close(1000, timeout=5)
+    ws.close()
+    g.wait_session_lines(1)
+    s = scrape(g.admin_port)
+    assert val(s, "wsgate_route_bytes_total", route="/echo",
+               direction="up") == sent, "counted twice at the end?"
