@@ -7,8 +7,11 @@
 #ifndef ADMIN_H
 #define ADMIN_H
 
+#include <stddef.h>
+
 struct gw_worker;
 struct config;
+struct evhttp_request;
 
 /*
  * Serve admin_listen of cfg on workers[0]'s event base; nworkers workers
@@ -18,6 +21,15 @@ struct config;
  */
 int	admin_start(struct gw_worker *workers, unsigned nworkers,
 	    const struct config *cfg, const char *instance);
+
+/*
+ * Answer req with code and reason, Content-Type type and the len bytes
+ * of body (copied), Content-Length said explicitly; for HEAD the same
+ * headers and no body. For every admin answer (evhttp 2.1 would send a
+ * body to HEAD). req is answered and no longer ours afterwards.
+ */
+void	admin_send(struct evhttp_request *req, int code, const char *reason,
+	    const char *type, const char *body, size_t len);
 
 /* Stop serving (idempotent). */
 void	admin_stop(void);

@@ -2,6 +2,7 @@
  * admin: see include/admin.h.
  */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +22,68 @@ static struct evhttp	*admin_http;
 static struct gw_worker	*admin_workers;
 static unsigned		 admin_nworkers;
 
-static void
-admin_reply(struct evhttp_request *req, int code, const char *reason,
+/*
+ * Limits on what a client may send (docs/LIMITS.md). The endpoint reads
+ * and takes small orders: Prometheus, probes and operators send a request
+ * line and a few headers. Without them evhttp buffered any head and body
+ * whole: a 1 GB Content-Length took 128 MiB in 0.7 s, and an endless
+ * header line kept worker 0 (which also runs sessions) at 100 % CPU,
+ * searching the whole buffer again for an end of line on every read.
+ */
+#define ADMIN_MAX_HEAD		8192	/* request line + headers: else 400 */
+#define ADMIN_MAX_BODY		4096	/* read and ignored; larger: 413 */
+#define ADMIN_TIMEOUT_S		5	/* no byte either way this long: close */
+
+/*
+ * Every method evhttp knows, and the bit it gives a method it does not
+ * know (1 << 15 in 2.1): all reach our callbacks, which answer 405 with
+ * Allow, where evhttp's own check would say 501.
+ */
+#define ADMIN_ALL_METHODS	0xffff
+
+void
+admin_send(struct evhttp_request *req, int code, const char *reason,
     const char *type, const char *body, size_t len)
 {
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char clen[24];
 
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", type);
-	evbuffer_add(out, body, len);
+	evhttp_add_header(h, "Content-Type", type);
+	/*
+	 * HEAD: the GET's headers, no body (RFC 9110 §9.3.2). evhttp 2.1
+	 * sends whatever is in the output buffer even for HEAD, and counts
+	 * Content-Length from it only for methods with a body: say it here.
+	 */
+	snprintf(clen, sizeof(clen), "%zu", len);
+	evhttp_add_header(h, "Content-Length", clen);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
 	evhttp_send_reply(req, code, reason, NULL);
+}
+
+static void
+admin_text(struct evhttp_request *req, int code, const char *reason,
+    const char *body)
+{
+	admin_send(req, code, reason, "text/plain", body, strlen(body));
+}
+
+/*
+ * Only GET and HEAD here. Returns true if req may go on, else has
+ * answered it: 405 with Allow (RFC 9110 §15.5.6).
+ */
+static bool
+admin_read_only(struct evhttp_request *req)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)
+		return true;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+	    "GET, HEAD");
+	admin_text(req, HTTP_BADMETHOD, "Method Not Allowed",
+	    "405 Method Not Allowed\n");
+	return false;
 }
 
 /* The route as written ("/vnc", or with "/\*" for prefixes), escaped for a
@@ -72,6 +125,8 @@ admin_metrics_cb(struct evhttp_request *req, void *arg)
 	int n = -1;
 
 	(void)arg;
+	if (!admin_read_only(req))
+		return;
 	memset(&sum, 0, sizeof(sum));
 	routes = calloc(nroutes + 1, sizeof(*routes));
 	names = calloc(nroutes + 1, sizeof(*names));
@@ -95,11 +150,12 @@ admin_metrics_cb(struct evhttp_request *req, void *arg)
 		cap *= 2;
 	}
 	if (n >= 0)
-		admin_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; "
+		admin_send(req, HTTP_OK, "OK", "text/plain; version=0.0.4; "
 		    "charset=utf-8", buf, (size_t)n);
 done:
 	if (n < 0)
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		admin_text(req, HTTP_INTERNAL, "Internal Server Error",
+		    "500 Internal Server Error\n");
 	for (i = 0; names != NULL && i < nroutes; i++)
 		free(names[i]);
 	free(names);
@@ -111,7 +167,8 @@ static void
 admin_healthz_cb(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
-	admin_reply(req, HTTP_OK, "OK", "text/plain", "ok\n", 3);
+	if (admin_read_only(req))
+		admin_text(req, HTTP_OK, "OK", "ok\n");
 }
 
 static void
@@ -120,14 +177,15 @@ admin_readyz_cb(struct evhttp_request *req, void *arg)
 	const struct gw_worker *w = &admin_workers[0];
 
 	(void)arg;
+	if (!admin_read_only(req))
+		return;
 	/* gw_stopping: SIGTERM came; the balancer hears it at once, the
 	 * drain itself waits drain_delay. */
 	if (atomic_load(&gw_stopping) || w->draining ||
 	    LIST_EMPTY(&w->listeners))
-		admin_reply(req, 503, "Service Unavailable", "text/plain",
-		    "draining\n", 9);
+		admin_text(req, 503, "Service Unavailable", "draining\n");
 	else
-		admin_reply(req, HTTP_OK, "OK", "text/plain", "ready\n", 6);
+		admin_text(req, HTTP_OK, "OK", "ready\n");
 }
 
 int
@@ -148,9 +206,10 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 	admin_nworkers = nworkers;
 	if ((admin_http = evhttp_new(workers[0].base)) == NULL)
 		fatalx("evhttp_new failed");
-	evhttp_set_allowed_methods(admin_http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE);
-	evhttp_set_timeout(admin_http, 10);
+	evhttp_set_allowed_methods(admin_http, ADMIN_ALL_METHODS);
+	evhttp_set_max_headers_size(admin_http, ADMIN_MAX_HEAD);
+	evhttp_set_max_body_size(admin_http, ADMIN_MAX_BODY);
+	evhttp_set_timeout(admin_http, ADMIN_TIMEOUT_S);
 	evhttp_set_cb(admin_http, "/metrics", admin_metrics_cb, NULL);
 	evhttp_set_cb(admin_http, "/healthz", admin_healthz_cb, NULL);
 	evhttp_set_cb(admin_http, "/readyz", admin_readyz_cb, NULL);

@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "admin.h"
 #include "admin_sessions.h"
 #include "config.h"
 #include "gw.h"
@@ -167,8 +168,7 @@ static void
 asess_reply_json(struct evhttp_request *req, int code, const char *reason,
     json_t *body)
 {
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
-	char *text;
+	char *text, *line;
 
 	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL) {
 		json_decref(body);
@@ -176,12 +176,16 @@ asess_reply_json(struct evhttp_request *req, int code, const char *reason,
 		return;
 	}
 	json_decref(body);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
-	evbuffer_add(out, text, strlen(text));
-	evbuffer_add(out, "\n", 1);
+	/* One line; HEAD gets its headers only (admin_send). */
+	if ((line = malloc(strlen(text) + 2)) == NULL) {
+		free(text);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	snprintf(line, strlen(text) + 2, "%s\n", text);
 	free(text);
-	evhttp_send_reply(req, code, reason, NULL);
+	admin_send(req, code, reason, "application/json", line, strlen(line));
+	free(line);
 }
 
 static void
@@ -419,7 +423,7 @@ asess_gen_cb(struct evhttp_request *req, void *arg)
 	int ok;
 
 	if (path == NULL || strncmp(path, "/sessions/", 10) != 0) {
-		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
+		asess_error(req, HTTP_NOTFOUND, "Not Found", "no such path");
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_DELETE) {

@@ -1,0 +1,214 @@
+"""The admin endpoint (evhttp) under hostile requests: bounded request
+heads and bodies, no CPU burnt on an endless header line, HEAD without a
+body, 405 with Allow for other methods. admin_listen is often reachable
+from a pod network: one client must not be able to get the process
+OOM-killed or pin worker 0 (which also runs sessions)."""
+import os
+import socket
+import time
+
+import pytest
+
+from conftest import MiB, WSGATE_RELEASE_BIN, echo_handler, free_port
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of the whole process (every thread), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def make_admin(gateway_factory, backends, binary=None):
+    echo = backends(echo_handler)
+    aport = free_port()
+    g = gateway_factory(routes=[("/echo", {"backend": echo.spec})],
+                        gateway={"admin_listen": "127.0.0.1:%d" % aport},
+                        binary=binary)
+    g.admin_port = aport
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", aport), 1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "admin port never opened"
+            time.sleep(0.05)
+    return g
+
+
+@pytest.fixture
+def admin(gateway_factory, backends):
+    return make_admin(gateway_factory, backends)
+
+
+@pytest.fixture
+def admin_release(gateway_factory, backends):
+    return make_admin(gateway_factory, backends, binary=WSGATE_RELEASE_BIN)
+
+
+def exchange(port, raw, timeout=10):
+    """Send raw, read until the server closes; return (status line,
+    headers dict, body bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout)
+    s.sendall(raw)
+    data = b""
+    while True:
+        try:
+            got = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not got:
+            break
+        data += got
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return lines[0], headers, body
+
+
+def get(port, method, path):
+    return exchange(port, ("%s %s HTTP/1.1\r\nHost: x\r\nConnection: close"
+                           "\r\n\r\n" % (method, path)).encode())
+
+
+def attack(port, head, filler, total, seconds):
+    """Send head, then filler over and over (up to total bytes, for at
+    most seconds). Returns (bytes of filler sent, server closed on us,
+    answer bytes read)."""
+    s = socket.create_connection(("127.0.0.1", port), 10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
+    s.sendall(head)
+    s.settimeout(0.5)
+    sent, closed = 0, False
+    deadline = time.monotonic() + seconds
+    try:
+        while sent < total and time.monotonic() < deadline:
+            try:
+                sent += s.send(filler)
+            except socket.timeout:
+                continue
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    answer = b""
+    s.settimeout(2)
+    try:
+        while True:
+            got = s.recv(65536)
+            if not got:
+                closed = True
+                break
+            answer += got
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    s.close()
+    return sent, closed, answer
+
+
+def test_head_answers_without_a_body(admin):
+    for path in ("/metrics", "/healthz", "/readyz", "/sessions", "/nowhere",
+                 "/sessions/x/1"):
+        status, h, _ = get(admin.admin_port, "GET", path)
+        want = int(status.split()[1])
+        status, hh, body = get(admin.admin_port, "HEAD", path)
+        assert int(status.split()[1]) == want, path
+        assert body == b"", "HEAD %s sent a body: %r" % (path, body[:80])
+        assert hh.get("content-type") == h.get("content-type"), path
+        if path != "/metrics":      # counters move between the two
+            assert hh.get("content-length") == h.get("content-length"), path
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS",
+                                    "PATCH", "TRACE", "BREW"])
+def test_other_methods_get_405_with_allow(admin, method):
+    status, h, _ = get(admin.admin_port, method, "/metrics")
+    assert status.startswith("HTTP/1.1 405"), status
+    assert h.get("allow") == "GET, HEAD"
+
+
+def test_endless_header_line_is_cut_and_burns_no_cpu(admin):
+    """An endless header line: evhttp searched the whole buffer for an end
+    of line on every read (quadratic) and worker 0 sat at 100 % CPU for
+    as long as the client kept sending. Now the head is cut at its limit
+    and the connection closed; the daemon's CPU stays small."""
+    pid = admin.pid
+    before = cpu_seconds(pid)
+    t0 = time.monotonic()
+    sent, closed, answer = attack(admin.admin_port,
+                                  b"GET /metrics HTTP/1.1\r\nX-Long: ",
+                                  b"a" * 65536, 48 * MiB, 6)
+    wall = time.monotonic() - t0
+    used = cpu_seconds(pid) - before
+    assert closed, "the endless header was still being read after %d bytes" \
+        % sent
+    assert sent < 4 * MiB, sent
+    assert used < 0.5 + 0.1 * wall, "daemon used %.2fs CPU in %.2fs" % (
+        used, wall)
+    assert admin.alive()
+    assert get(admin.admin_port, "GET", "/healthz")[0].startswith(
+        "HTTP/1.1 200")
+
+
+def test_endless_request_line_is_cut(admin):
+    sent, closed, _ = attack(admin.admin_port, b"GET /", b"a" * 65536,
+                             48 * MiB, 6)
+    assert closed and sent < 4 * MiB, sent
+
+
+def test_many_header_lines_do_not_grow_memory(admin_release):
+    """64 MiB of short header lines took 69 MiB of RSS."""
+    g = admin_release
+    base = g.rss()
+    sent, closed, answer = attack(g.admin_port, b"GET /metrics HTTP/1.1\r\n",
+                                  b"X-Filler: 0123456789abcdef\r\n" * 2048,
+                                  64 * MiB, 8)
+    growth = g.rss() - base
+    assert closed and sent < 4 * MiB, sent
+    assert answer.startswith(b"HTTP/1.1 4"), answer[:60]
+    assert growth < 4 * MiB, "RSS grew %d bytes" % growth
+
+
+def test_huge_content_length_is_refused_and_not_buffered(admin_release):
+    """A 1 GB Content-Length: evhttp read the body into memory (128 MiB
+    in 0.7 s before). Now 413 at once, the body is never read."""
+    g = admin_release
+    base = g.rss()
+    sent, closed, answer = attack(
+        g.admin_port,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000"
+        b"\r\n\r\n", b"b" * 65536, 96 * MiB, 8)
+    growth = g.rss() - base
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:60]
+    assert closed and sent < 16 * MiB, sent
+    assert growth < 4 * MiB, "RSS grew %d bytes" % growth
+    assert get(g.admin_port, "GET", "/healthz")[0].startswith("HTTP/1.1 200")
+
+
+def test_small_body_is_tolerated(admin):
+    status, _, body = exchange(
+        admin.admin_port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+        b"Connection: close\r\nContent-Length: 5\r\n\r\nhello")
+    assert (status.split()[1], body) == ("200", b"ok\n")
+
+
+def test_silent_connection_is_dropped(admin):
+    """A client that connects and says nothing is closed by the idle
+    timeout, not kept forever."""
+    s = socket.create_connection(("127.0.0.1", admin.admin_port), 5)
+    s.settimeout(20)
+    t0 = time.monotonic()
+    try:
+        assert s.recv(1) == b""
+    except ConnectionResetError:
+        pass
+    took = time.monotonic() - t0
+    s.close()
+    assert took < 15
