@@ -23,6 +23,7 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "upstream.h"
 
 #define LISTENER_BACKLOG	4096
 #define LISTENER_PAUSE_MS	1000
@@ -132,6 +133,10 @@ listener_socket(int family)
 		/* Each worker binds its own socket; the kernel spreads
 		 * connections across them. */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		/* Accepted sockets inherit TCP_NODELAY and SO_KEEPALIVE
+		 * from the listener (Linux copies both into the child): two
+		 * setsockopt calls once here instead of on every client. */
+		upstream_tune_socket(fd);
 	}
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));

@@ -1,0 +1,36 @@
+"""Socket options both legs of a session carry, seen from the kernel (ss).
+
+The client leg gets TCP_NODELAY and SO_KEEPALIVE from the listening socket
+(Linux copies both into accepted sockets), not from a setsockopt per
+connection; the backend leg sets them after connect. Keepalive is what a
+user notices: a peer that vanished without a FIN is found even when no
+heartbeat runs."""
+
+import subprocess
+
+from conftest import RawWS, echo_handler, wait_for
+
+
+def _ss(filt):
+    out = subprocess.run(["ss", "-tnoH", "state", "established", filt],
+                         capture_output=True, text=True, timeout=10)
+    return out.stdout
+
+
+def test_both_legs_have_tcp_keepalive(gateway_factory, backends):
+    echo = backends(echo_handler)
+    g = gateway_factory(routes=[("/echo", {"backend": echo.spec})],
+                        gateway={"heartbeat_interval": "0"})
+    ws = RawWS.open(g.port, "/echo")
+    try:
+        ws.send_frame(0x2, b"x")
+        assert ws.recv_frame(timeout=10).payload == b"x"
+        # While bytes are unacknowledged ss shows the retransmit timer
+        # ("on"); once acked, a keepalive socket shows its keepalive timer.
+        # The gateway's side of the client leg: local port = listen port;
+        # of the backend leg: remote port = the backend's.
+        for filt in ("( sport = :%d )" % g.port, "( dport = :%d )" % echo.port):
+            wait_for(lambda: "timer:(keepalive" in _ss(filt), 10,
+                     what="keepalive timer on %s: %r" % (filt, _ss(filt)))
+    finally:
+        ws.close()
