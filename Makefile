@@ -17,7 +17,7 @@ MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 
-PKGS       := libevent libevent_openssl libevent_pthreads openssl inih \
+PKGS       := libevent libevent_openssl libevent_pthreads openssl inih zlib \
 	      libsystemd hiredis jansson
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -51,7 +51,7 @@ Q := @
 endif
 
 PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
-	     iplimit target
+	     iplimit target pmd zstream framing exec_env
 DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
 	       metrics tls admin gen static registry admin_sessions
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
@@ -70,6 +70,10 @@ UNIT_DEPS_auth     := auth
 UNIT_DEPS_token_file := token_file
 UNIT_DEPS_iplimit  := iplimit
 UNIT_DEPS_target   := target token_file
+UNIT_DEPS_pmd      := pmd
+UNIT_DEPS_zstream  := zstream
+UNIT_DEPS_framing  := framing ws_utf8
+UNIT_DEPS_exec_env := exec_env
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
 	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind soak
@@ -101,7 +105,7 @@ $(BUILD) $(BUILD)/tests:
 .SECONDEXPANSION:
 $(BUILD)/test_%: $(BUILD)/tests/test_%.o $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(UNIT_DEPS_$$*)))
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -linih -lcrypto -lcrypt -ljansson
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -linih -lcrypto -lcrypt -ljansson -lz
 
 # Unit tests always run under ASan + UBSan.
 unit-test:
