@@ -35,15 +35,29 @@ bool	iplimit_rate_ok(const struct sockaddr *sa, uint64_t rate,
 bool	iplimit_cidr_ok(const char *s, size_t n);
 bool	iplimit_in_cidr(const struct sockaddr *sa, const char *cidr);
 
+/* Is sa inside one of the networks trusted[0..n) ("ADDR[/BITS]")? */
+bool	iplimit_trusted(const struct sockaddr *sa, char *const *trusted,
+	    size_t n);
+
+/* One header field line's value: p[0..len), not NUL-terminated. */
+struct iplimit_span {
+	const char	*p;
+	size_t		 len;
+};
+
 /*
- * X-Forwarded-For from trusted proxies: starting at the connection's
- * peer, while the current address is inside one of trusted[0..n), step to
- * the next address from the right of the header value xff[0..len). On
- * return *sa is the first address not trusted (port 0), and the result is
- * true if it changed. Malformed entries stop the walk there.
+ * X-Forwarded-For from trusted proxies. lines[0..nlines) are the field
+ * lines in the order received; together they are one comma-separated list
+ * (RFC 9110 §5.3). Starting at the connection's peer *sa, while the
+ * current address is inside one of trusted[0..n), step to the next
+ * address from the right of that list, across lines. On return *sa is the
+ * first address not trusted (port 0), or the leftmost one reached, and the
+ * result is true if it changed. A malformed entry (not a bare IPv4 or IPv6
+ * address) stops the walk there; empty entries and lines are skipped.
  */
-bool	iplimit_forwarded_for(struct sockaddr_storage *sa, const char *xff,
-	    size_t len, char *const *trusted, size_t n);
+bool	iplimit_forwarded_for(struct sockaddr_storage *sa,
+	    const struct iplimit_span *lines, size_t nlines,
+	    char *const *trusted, size_t n);
 
 /* Addresses tracked now (for tests and metrics). */
 uint64_t iplimit_tracked(void);

@@ -13,6 +13,7 @@
 
 #define UPGRADE_MAX_PROTOCOLS	16	/* subprotocol tokens kept */
 #define UPGRADE_ACCEPT_LEN	28	/* base64 of a SHA-1 */
+#define UPGRADE_MAX_FORWARDED	16	/* X-Forwarded-For lines kept */
 #define UPGRADE_DEFAULT_MAX_HEAD 8192
 
 /* upgrade_parse: a complete plain GET/HEAD request, not an upgrade. */
@@ -31,7 +32,11 @@ struct upgrade_req {
 	struct upgrade_slice host;
 	struct upgrade_slice origin;	/* len 0: no Origin header */
 	struct upgrade_slice key;	/* Sec-WebSocket-Key, trimmed */
-	struct upgrade_slice forwarded_for; /* X-Forwarded-For, if any */
+	/* X-Forwarded-For field lines in the order received: one list
+	 * (RFC 9110 §5.3). Past UPGRADE_MAX_FORWARDED lines the last ones
+	 * are kept (the walk from the right needs those). */
+	struct upgrade_slice forwarded_for[UPGRADE_MAX_FORWARDED];
+	size_t		 nforwarded_for;
 	struct upgrade_slice authorization; /* Authorization, if any */
 	/* Plain requests (UPGRADE_PLAIN): validators for a 304, as sent
 	 * (the last such header if repeated); len 0 if absent. */

@@ -48,11 +48,13 @@ static void	handshake_proxy_out(struct session *);
 
 /*
  * The client is really at sa (a PROXY header or X-Forwarded-For said so):
- * use it for logs and PROXY headers, and count it, not the proxy, for
- * max_connections_per_ip. Returns 0, or -1 after a 503 over that limit.
+ * use it for logs and PROXY headers and, with count, count it (not the
+ * proxy) for max_connections_per_ip; whatever was counted before is given
+ * back. Returns 0, or -1 after a 503 over that limit.
  */
 static int
-handshake_set_peer(struct session *s, const struct sockaddr_storage *sa)
+handshake_set_peer(struct session *s, const struct sockaddr_storage *sa,
+    bool count)
 {
 	int r;
 
@@ -64,6 +66,8 @@ handshake_set_peer(struct session *s, const struct sockaddr_storage *sa)
 		s->peer_sa = *sa;
 	session_format_peer((struct sockaddr *)&s->peer_sa, s->peer,
 	    sizeof(s->peer));
+	if (!count)
+		return 0;
 	if ((r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
 	    s->cfg->max_connections_per_ip)) == -1) {
 		handshake_http_error(s, 503, "too many connections from this "
@@ -74,22 +78,40 @@ handshake_set_peer(struct session *s, const struct sockaddr_storage *sa)
 	return 0;
 }
 
+/* Is sa one of the trusted_proxies (whose connections speak for others)? */
+static bool
+handshake_trusted(const struct session *s, const struct sockaddr_storage *sa)
+{
+	return s->cfg->ntrusted_proxies > 0 && iplimit_trusted(
+	    (const struct sockaddr *)sa, s->cfg->trusted_proxies,
+	    s->cfg->ntrusted_proxies);
+}
+
 /*
- * trusted_proxies: a request from one of them names the client in
- * X-Forwarded-For; from here on that address is the peer for logs,
- * limits and PROXY headers. Returns -1 after a 503 (over the per-address
- * limit of the real client).
+ * trusted_proxies: a connection from one of them is not counted when it
+ * comes (session.c, handshake_proxy_header): the proxy speaks for many
+ * clients. Once the head is read, the client it names in X-Forwarded-For
+ * (every line, right to left across trusted proxies), or with none the
+ * proxy itself, is the peer for logs, limits and PROXY headers, for
+ * upgrades and static requests alike. Returns -1 after a 503 (over the
+ * per-address limit of that client).
  */
 static int
 handshake_forwarded(struct session *s, const struct upgrade_req *req)
 {
+	struct iplimit_span lines[UPGRADE_MAX_FORWARDED];
 	struct sockaddr_storage real = s->peer_sa;
+	size_t i;
 
-	if (!iplimit_forwarded_for(&real, req->forwarded_for.p,
-	    req->forwarded_for.len, s->cfg->trusted_proxies,
-	    s->cfg->ntrusted_proxies))
-		return 0;
-	return handshake_set_peer(s, &real);
+	if (!handshake_trusted(s, &s->peer_sa))
+		return 0;	/* counted already, as itself */
+	for (i = 0; i < req->nforwarded_for; i++) {
+		lines[i].p = req->forwarded_for[i].p;
+		lines[i].len = req->forwarded_for[i].len;
+	}
+	(void)iplimit_forwarded_for(&real, lines, req->nforwarded_for,
+	    s->cfg->trusted_proxies, s->cfg->ntrusted_proxies);
+	return handshake_set_peer(s, &real, true);
 }
 
 /* handshake_rate_per_ip: may this address open one more session now? */
@@ -428,6 +450,7 @@ handshake_proxy_header(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->client);
 	struct proxy_proto_addr pa;
+	const struct sockaddr_storage *src;
 	size_t len = evbuffer_get_length(in);
 	uint8_t *p;
 	int r;
@@ -454,8 +477,11 @@ handshake_proxy_header(struct session *s)
 		memcpy(&s->local_sa, &pa.dst, sizeof(s->local_sa));
 		s->local_known = true;
 	}
-	return handshake_set_peer(s, pa.family != AF_UNSPEC ? &pa.src :
-	    &s->peer_sa) == -1 ? -1 : 1;
+	/* A trusted proxy behind the load balancer is counted as the
+	 * client it names, once the head is read (handshake_forwarded). */
+	src = pa.family != AF_UNSPEC ? &pa.src : &s->peer_sa;
+	return handshake_set_peer(s, src, !handshake_trusted(s, src)) == -1 ?
+	    -1 : 1;
 }
 
 /*
@@ -510,15 +536,14 @@ handshake_read(struct session *s)
 	r = upgrade_parse(p, len, cfg->max_header_size, &req);
 	if (r == -2)
 		return 0;
-	if (r == UPGRADE_PLAIN)
-		return handshake_static(s, &req);
 	if (r == -1) {
 		handshake_http_error(s, req.status, req.error);
 		return -1;
 	}
-	if (s->cfg->ntrusted_proxies > 0 && req.forwarded_for.len > 0 &&
-	    handshake_forwarded(s, &req) == -1)
+	if (handshake_forwarded(s, &req) == -1)
 		return -1;
+	if (r == UPGRADE_PLAIN)
+		return handshake_static(s, &req);
 	if (!handshake_rate_ok(s)) {
 		handshake_http_error(s, 429, "too many handshakes from this "
 		    "address");

@@ -270,7 +270,7 @@ iplimit_in_cidr(const struct sockaddr *sa, const char *cidr)
 	return iplimit_key_in(a, alen, net, nlen, bits);
 }
 
-static bool
+bool
 iplimit_trusted(const struct sockaddr *sa, char *const *trusted, size_t n)
 {
 	size_t i;
@@ -281,41 +281,74 @@ iplimit_trusted(const struct sockaddr *sa, char *const *trusted, size_t n)
 	return false;
 }
 
+/*
+ * The rightmost entry of xff[0..*end) not yet taken: its trimmed bounds
+ * in [*a, *b), and *end moved before it. False when none is left.
+ */
+static bool
+iplimit_xff_prev(const char *xff, size_t *end, size_t *a, size_t *b)
+{
+	size_t e = *end, start;
+
+	while (e > 0 && (xff[e - 1] == ' ' || xff[e - 1] == '\t' ||
+	    xff[e - 1] == ','))
+		e--;
+	if (e == 0) {
+		*end = 0;
+		return false;
+	}
+	for (start = e; start > 0 && xff[start - 1] != ','; start--)
+		;
+	for (*a = start; *a < e && (xff[*a] == ' ' || xff[*a] == '\t');
+	    (*a)++)
+		;
+	*b = e;
+	*end = start;
+	return true;
+}
+
+/* One entry as an address (port 0): IPv4 or IPv6, nothing else. */
+static bool
+iplimit_xff_addr(const char *p, size_t len, struct sockaddr_storage *out)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, buf, &((struct sockaddr_in *)
+	    (void *)out)->sin_addr) == 1)
+		out->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, &((struct sockaddr_in6 *)
+	    (void *)out)->sin6_addr) == 1)
+		out->ss_family = AF_INET6;
+	else
+		return false;
+	return true;
+}
+
 bool
-iplimit_forwarded_for(struct sockaddr_storage *sa, const char *xff,
-    size_t len, char *const *trusted, size_t n)
+iplimit_forwarded_for(struct sockaddr_storage *sa,
+    const struct iplimit_span *lines, size_t nlines, char *const *trusted,
+    size_t n)
 {
 	struct sockaddr_storage cur = *sa;
-	char buf[INET6_ADDRSTRLEN];
-	size_t end = len, start, a, b;
+	size_t line = nlines, end = 0, a, b;
 	bool changed = false;
 
-	while (iplimit_trusted((struct sockaddr *)&cur, trusted, n)) {
-		/* The rightmost entry not yet taken: [start, end). */
-		while (end > 0 && (xff[end - 1] == ' ' || xff[end - 1] == '\t' ||
-		    xff[end - 1] == ','))
-			end--;
-		if (end == 0)
-			break;
-		for (start = end; start > 0 && xff[start - 1] != ','; start--)
-			;
-		for (a = start; a < end && (xff[a] == ' ' || xff[a] == '\t');
-		    a++)
-			;
-		b = end;
-		end = start;
-		if (b - a == 0 || b - a >= sizeof(buf))
-			break;
-		memcpy(buf, xff + a, b - a);
-		buf[b - a] = '\0';
-		memset(&cur, 0, sizeof(cur));
-		if (inet_pton(AF_INET, buf, &((struct sockaddr_in *)
-		    (void *)&cur)->sin_addr) == 1)
-			cur.ss_family = AF_INET;
-		else if (inet_pton(AF_INET6, buf, &((struct sockaddr_in6 *)
-		    (void *)&cur)->sin6_addr) == 1)
-			cur.ss_family = AF_INET6;
-		else
+	if (nlines > 0)
+		end = lines[nlines - 1].len;
+	/* Right to left across the lines: the last proxy appended last. */
+	while (line > 0 && iplimit_trusted((struct sockaddr *)&cur, trusted,
+	    n)) {
+		if (!iplimit_xff_prev(lines[line - 1].p, &end, &a, &b)) {
+			if (--line > 0)
+				end = lines[line - 1].len;
+			continue;
+		}
+		if (!iplimit_xff_addr(lines[line - 1].p + a, b - a, &cur))
 			break;		/* not an address: trust no further */
 		*sa = cur;
 		changed = true;

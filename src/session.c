@@ -129,9 +129,15 @@ session_refuse(struct gw_worker *w, int fd, int status, const char *detail)
 static int
 session_count_ip(struct session *s, int fd)
 {
-	int r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
-	    s->cfg->max_connections_per_ip);
+	int r;
 
+	/* A trusted proxy speaks for many clients: handshake.c counts the
+	 * one its X-Forwarded-For names, once the head is read. */
+	if (s->cfg->ntrusted_proxies > 0 && iplimit_trusted((struct sockaddr *)
+	    &s->peer_sa, s->cfg->trusted_proxies, s->cfg->ntrusted_proxies))
+		return 0;
+	r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
+	    s->cfg->max_connections_per_ip);
 	if (r == -1) {
 		atomic_fetch_sub(&gw_sessions_total, 1);
 		session_refuse_logged(s->w, fd, "too many connections from "

@@ -407,7 +407,15 @@ upgrade_header(struct upgrade_req *req, struct upgrade_hdrs *h,
 		h->nprotoheaders++;
 		upgrade_protocols(req, h, v);
 	} else if (upgrade_ieq(name, nlen, "x-forwarded-for")) {
-		req->forwarded_for = *v;
+		/* Repeated lines are one list (RFC 9110 §5.3): keep them all,
+		 * or the last UPGRADE_MAX_FORWARDED (read from the right). */
+		if (req->nforwarded_for == UPGRADE_MAX_FORWARDED) {
+			memmove(req->forwarded_for, req->forwarded_for + 1,
+			    sizeof(req->forwarded_for[0]) *
+			    (UPGRADE_MAX_FORWARDED - 1));
+			req->nforwarded_for--;
+		}
+		req->forwarded_for[req->nforwarded_for++] = *v;
 	} else if (upgrade_ieq(name, nlen, "authorization")) {
 		req->authorization = *v;
 	} else if (upgrade_ieq(name, nlen, "transfer-encoding")) {

@@ -13,11 +13,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char		*b = (const char *)data;
 	struct upgrade_req	 req;
 	char			 out[1024];
-	size_t			 i;
+	size_t			 i, n = 7;
 	int			 rc = upgrade_parse(b, size, 512, &req);
-	const struct upgrade_slice *s[UPGRADE_MAX_PROTOCOLS + 8] = {
-	    &req.method, &req.target, &req.path, &req.query, &req.host,
-	    &req.origin, &req.key, &req.forwarded_for };
+	const struct upgrade_slice *s[7 + UPGRADE_MAX_PROTOCOLS +
+	    UPGRADE_MAX_FORWARDED] = { &req.method, &req.target, &req.path,
+	    &req.query, &req.host, &req.origin, &req.key };
 
 	if (rc == 0 || rc < UPGRADE_PLAIN || (rc > 0 && (size_t)rc > size) ||
 	    (rc == -1) != (req.status != 0 && req.error != NULL))
@@ -34,8 +34,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc < 0)
 		return 0;
 	for (i = 0; i < req.nprotocols; i++)
-		s[8 + i] = &req.protocols[i];
-	for (i = 0; i < 8 + req.nprotocols; i++)
+		s[n++] = &req.protocols[i];
+	for (i = 0; i < req.nforwarded_for; i++)
+		s[n++] = &req.forwarded_for[i];
+	for (i = 0; i < n; i++)
 		if (s[i]->len > 0 && (s[i]->p < b ||
 		    s[i]->p + s[i]->len > b + rc))
 			abort();

@@ -166,3 +166,104 @@ def test_header_in_a_segment_of_its_own_v1_and_v2(gateway_factory, backends):
         time.sleep(0.05)
     assert ws.read_head() == 101
     ws.close()
+
+
+def test_x_forwarded_for_lines_are_one_list(gateway_factory, backends):
+    """Issue 11 item 7 (RFC 9110 §5.3): behind two proxies each appends
+    its own X-Forwarded-For line; walked right to left across the lines,
+    the session belongs to the client, not to the inner proxy."""
+    rec = backends(record_handler)
+    g = gateway_factory(routes=[("/rec", {"backend": rec.spec,
+                                          "backend_proxy_protocol": "v1"})],
+                        gateway={"trusted_proxies": "127.0.0.0/8"})
+    cases = [(["X-Forwarded-For: 203.0.113.5",
+               "X-Forwarded-For: 127.0.0.9"], "203.0.113.5"),
+             (["X-Forwarded-For: 198.51.100.1", "X-Real: x",
+               "X-Forwarded-For: 203.0.113.6, 127.0.0.8",
+               "x-forwarded-for: 127.0.0.9"], "203.0.113.6")]
+    for i, (extra, client) in enumerate(cases):
+        ws = RawWS.open(g.port, path="/rec", extra=extra)
+        ws.send_frame(OP_BINARY, b"d")
+        conn = rec.wait_conn(i)
+        wait_for(lambda: bytes(conn.received).startswith(
+            b"PROXY TCP4 %s 127.0.0.1 0 %d\r\n" % (client.encode(), g.port)),
+            5, what="the client from every X-Forwarded-For line")
+        ws.close()
+    clients = [ln["client"] for ln in g.wait_session_lines(2)]
+    assert clients == ["203.0.113.5:0", "203.0.113.6:0"]
+
+
+class _SlowDownload:
+    """A plain GET through the "proxy" (this host, trusted) for a client
+    named in X-Forwarded-For, read a little at a time until stopped, so
+    the download stays in progress (and steady, not stalled)."""
+
+    def __init__(self, port, path, client):
+        import threading
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(10)
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: "
+                           "%s\r\n\r\n" % (path, client)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1024)
+            assert chunk, "connection closed before the answer: %r" % head
+            head += chunk
+        self.status = int(head.split(b" ", 2)[1])
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while not self.stop.wait(0.02):
+            try:
+                if not self.sock.recv(4096):
+                    return
+            except OSError:
+                return
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_static_downloads_through_a_proxy_count_their_clients(
+        gateway_factory, backends, tmp_path):
+    """Issue 11 item 7: max_connections_per_ip counts the client a trusted
+    proxy names, for plain file requests too: slow downloads by one client
+    through the proxy leave a fresh client's upgrade alone (it got 503,
+    charged to the proxy), and still count against that client."""
+    from conftest import echo_handler, pattern_bytes
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "big.bin").write_bytes(pattern_bytes(16 * 1024 * 1024, seed=3))
+    echo = backends(echo_handler)
+    g = gateway_factory(routes=[("/files/*", {"root": str(root)}),
+                                ("/echo", {"backend": echo.spec})],
+                        gateway={"trusted_proxies": "127.0.0.1/32",
+                                 "max_connections_per_ip": 3})
+    downloads = []
+    try:
+        for _ in range(3):
+            downloads.append(_SlowDownload(g.port, "/files/big.bin",
+                                           "198.51.100.20"))
+            assert downloads[-1].status == 200
+        ws = RawWS.open(g.port, path="/echo",
+                        extra=["X-Forwarded-For: 198.51.100.99"])
+        ws.send_frame(OP_BINARY, b"fresh")
+        assert ws.recv_frame(timeout=5).payload == b"fresh"
+        ws.close()
+        # The downloader itself is at its limit, by file or by upgrade.
+        over = _SlowDownload(g.port, "/files/big.bin", "198.51.100.20")
+        assert over.status == 503
+        over.close()
+        ws = RawWS.open(g.port, path="/echo", expect=503,
+                        extra=["X-Forwarded-For: 198.51.100.20"])
+        ws.close()
+        assert all(d.thread.is_alive() for d in downloads)
+    finally:
+        for d in downloads:
+            d.close()

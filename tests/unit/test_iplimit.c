@@ -140,27 +140,84 @@ test_cidr(void **state)
 	assert_true(iplimit_in_cidr(SA(a), "0.0.0.0/0"));
 }
 
+/* One header line's value as the span iplimit_forwarded_for() takes. */
+static struct iplimit_span
+span(const char *s)
+{
+	struct iplimit_span sp = { s, strlen(s) };
+
+	return sp;
+}
+
+static bool
+is_v4(const struct sockaddr_storage *sa, const char *addr)
+{
+	struct sockaddr_storage want = v4(addr);
+
+	return sa->ss_family == AF_INET &&
+	    memcmp(&((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+	    &((struct sockaddr_in *)(void *)&want)->sin_addr, 4) == 0;
+}
+
 static void
 test_forwarded_for(void **state)
 {
 	char net1[] = "10.0.0.0/8", net2[] = "192.0.2.1";
 	char *trusted[] = { net1, net2 };
-	struct sockaddr_storage sa = v4("10.0.0.1"), want = v4("203.0.113.9");
-	const char *xff = "198.51.100.1, 203.0.113.9, 192.0.2.1";
+	struct sockaddr_storage sa = v4("10.0.0.1");
+	struct iplimit_span one = span("198.51.100.1, 203.0.113.9, 192.0.2.1");
 
 	(void)state;
 	/* Proxies are skipped from the right; the first other is the client
 	 * (a client-supplied 198.51.100.1 on the left is not believed). */
-	assert_true(iplimit_forwarded_for(&sa, xff, strlen(xff), trusted, 2));
-	assert_memory_equal(&((struct sockaddr_in *)&sa)->sin_addr,
-	    &((struct sockaddr_in *)&want)->sin_addr, 4);
+	assert_true(iplimit_forwarded_for(&sa, &one, 1, trusted, 2));
+	assert_true(is_v4(&sa, "203.0.113.9"));
 	/* From an untrusted peer the header means nothing. */
 	sa = v4("203.0.113.50");
-	assert_false(iplimit_forwarded_for(&sa, xff, strlen(xff), trusted, 2));
+	assert_false(iplimit_forwarded_for(&sa, &one, 1, trusted, 2));
 	/* Garbage stops the walk at the last good address. */
 	sa = v4("10.0.0.1");
-	assert_false(iplimit_forwarded_for(&sa, "not-an-ip", 9, trusted, 2));
+	one = span("not-an-ip");
+	assert_false(iplimit_forwarded_for(&sa, &one, 1, trusted, 2));
 	assert_true(iplimit_in_cidr(SA(sa), "10.0.0.1/32"));
+	/* No lines: nothing changes. */
+	assert_false(iplimit_forwarded_for(&sa, NULL, 0, trusted, 2));
+	assert_true(iplimit_trusted(SA(sa), trusted, 2));
+	assert_false(iplimit_trusted(SA(sa), trusted, 0));
+}
+
+/*
+ * Issue 11 item 7: several X-Forwarded-For lines are one list (RFC 9110
+ * §5.3), walked right to left across lines: behind two proxies the
+ * session belongs to the client, not to the inner proxy.
+ */
+static void
+test_forwarded_for_lines(void **state)
+{
+	char net1[] = "10.0.0.0/8", net2[] = "192.0.2.1";
+	char *trusted[] = { net1, net2 };
+	struct sockaddr_storage sa = v4("10.0.0.1");
+	struct iplimit_span two[] = { span("203.0.113.9"), span("10.9.9.9") };
+	struct iplimit_span three[] = { span("198.51.100.1"),
+	    span(" 203.0.113.9 , "), span(""), span("10.2.2.2, 192.0.2.1") };
+	struct iplimit_span deep[] = { span("203.0.113.9"), span("10.1.1.1"),
+	    span("10.2.2.2") };
+
+	(void)state;
+	assert_true(iplimit_forwarded_for(&sa, two, 2, trusted, 2));
+	assert_true(is_v4(&sa, "203.0.113.9"));
+	/* Empty lines and entries are skipped; the walk stops at the first
+	 * untrusted address, so the left line is never believed. */
+	sa = v4("10.0.0.1");
+	assert_true(iplimit_forwarded_for(&sa, three, 4, trusted, 2));
+	assert_true(is_v4(&sa, "203.0.113.9"));
+	/* Only trusted addresses to the left end: the leftmost reached. */
+	sa = v4("10.0.0.1");
+	assert_true(iplimit_forwarded_for(&sa, deep + 1, 2, trusted, 2));
+	assert_true(is_v4(&sa, "10.1.1.1"));
+	sa = v4("10.0.0.1");
+	assert_true(iplimit_forwarded_for(&sa, deep, 3, trusted, 2));
+	assert_true(is_v4(&sa, "203.0.113.9"));
 }
 
 int
@@ -170,6 +227,7 @@ main(void)
 		cmocka_unit_test(test_connection_counts),
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_forwarded_for),
+		cmocka_unit_test(test_forwarded_for_lines),
 		cmocka_unit_test(test_unix_clients_are_not_limited),
 		cmocka_unit_test(test_token_bucket),
 		cmocka_unit_test(test_idle_addresses_are_forgotten),

@@ -147,7 +147,7 @@ check_valid_fields(const char *p, const struct upgrade_req *req)
 	assert_true(slice_is(&req->host, "server.example.com"));
 	assert_true(slice_is(&req->origin, "http://example.com"));
 	assert_true(slice_is(&req->key, KEY));
-	assert_int_equal(req->forwarded_for.len, 0);
+	assert_int_equal(req->nforwarded_for, 0);
 	assert_int_equal(req->nprotocols, 2);
 	assert_true(slice_is(&req->protocols[0], "chat"));
 	assert_true(slice_is(&req->protocols[1], "superchat"));
@@ -660,7 +660,8 @@ test_case_insensitive(void **state)
 	assert_true(slice_is(&req.origin, "o"));
 	assert_true(slice_is(&req.key, KEY));
 	assert_int_equal(req.nprotocols, 1);
-	assert_true(slice_is(&req.forwarded_for, "1.2.3.4"));
+	assert_int_equal(req.nforwarded_for, 1);
+	assert_true(slice_is(&req.forwarded_for[0], "1.2.3.4"));
 }
 
 static void
@@ -690,10 +691,31 @@ test_forwarded_for(void **state)
 	size_t			len;
 
 	(void)state;
+	/* Issue 11 item 7: repeated lines are one list (RFC 9110 §5.3). */
 	len = mkreq(NULL, NULL, "X-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n"
 	    "X-Forwarded-For:  192.0.2.7 ");
 	assert_int_equal(upgrade_parse(reqbuf, len, 0, &req), (int)len);
-	assert_true(slice_is(&req.forwarded_for, "192.0.2.7"));
+	assert_int_equal(req.nforwarded_for, 2);
+	assert_true(slice_is(&req.forwarded_for[0], "10.0.0.1, 10.0.0.2"));
+	assert_true(slice_is(&req.forwarded_for[1], "192.0.2.7"));
+	/* Past the bound the last lines are kept, in order. */
+	{
+		char	hdrs[64 * (UPGRADE_MAX_FORWARDED + 4)], want[32];
+		size_t	i, off = 0;
+
+		for (i = 0; i < UPGRADE_MAX_FORWARDED + 4; i++)
+			off += (size_t)snprintf(hdrs + off, sizeof(hdrs) - off,
+			    "%sX-Forwarded-For: 10.0.0.%zu", i ? "\r\n" : "",
+			    i);
+		len = mkreq(NULL, NULL, hdrs);
+		assert_int_equal(upgrade_parse(reqbuf, len, 0, &req),
+		    (int)len);
+		assert_int_equal(req.nforwarded_for, UPGRADE_MAX_FORWARDED);
+		for (i = 0; i < UPGRADE_MAX_FORWARDED; i++) {
+			snprintf(want, sizeof(want), "10.0.0.%zu", i + 4);
+			assert_true(slice_is(&req.forwarded_for[i], want));
+		}
+	}
 }
 
 static void
