@@ -14,6 +14,11 @@ PYTHON     ?= /usr/bin/python3
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
+LIBDIR     ?= $(PREFIX)/lib
+DOCDIR     ?= $(PREFIX)/share/doc/wsgate
+# websockify's command line for migrating users, out of the way of
+# Debian's own /usr/bin/websockify: put this directory first on PATH.
+COMPATDIR  ?= $(LIBDIR)/wsgate/compat
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 
@@ -51,9 +56,9 @@ Q := @
 endif
 
 PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
-	     iplimit target pmd zstream framing exec_env
+	     iplimit target pmd zstream framing exec_env cli_websockify
 DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
-	       metrics tls admin gen static registry admin_sessions
+	       metrics tls admin gen static registry admin_sessions cli_front lifecycle
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 
@@ -74,6 +79,7 @@ UNIT_DEPS_pmd      := pmd
 UNIT_DEPS_zstream  := zstream
 UNIT_DEPS_framing  := framing ws_utf8
 UNIT_DEPS_exec_env := exec_env
+UNIT_DEPS_cli_websockify := cli_websockify config target token_file
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
 	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind soak
@@ -183,6 +189,9 @@ install: wsgate
 	install -m 755 wsgate $(DESTDIR)$(BINDIR)/wsgate
 	install -m 644 docs/wsgate.8 $(DESTDIR)$(MANDIR)/man8/wsgate.8
 	install -m 644 docs/gateway.conf.5 $(DESTDIR)$(MANDIR)/man5/gateway.conf.5
+	install -d $(DESTDIR)$(COMPATDIR) $(DESTDIR)$(DOCDIR)
+	ln -sf $(BINDIR)/wsgate $(DESTDIR)$(COMPATDIR)/websockify
+	install -m 644 docs/MIGRATING.md $(DESTDIR)$(DOCDIR)/MIGRATING.md
 	install -d $(DESTDIR)$(SYSCONFDIR)/wsgate
 	test -e $(DESTDIR)$(SYSCONFDIR)/wsgate/gateway.conf || \
 	  install -m 644 gateway.conf $(DESTDIR)$(SYSCONFDIR)/wsgate/gateway.conf

@@ -31,6 +31,9 @@ struct config_addr {
 					   (listen: without the options) */
 	bool		 tls;		/* listen "tls", or a tls: backend */
 	bool		 proxy_protocol; /* listen only: PROXY v1/v2 first */
+	bool		 tls_auto;	/* listen "tls auto": TLS or plain,
+					   told by the first byte */
+	unsigned	 mode;		/* listen unix "mode=0660"; 0: umask */
 	int		 line;		/* where it was written */
 };
 
@@ -87,6 +90,8 @@ struct config_route {
 	char		*backend_server_name;	/* SNI + name checked; NULL: host */
 	char		*backend_certificate;	/* our client certificate */
 	char		*backend_private_key;
+	uint64_t	 backend_verify;	/* tls: backends: 1 (default)
+						   verify, 0 off (logged) */
 	/* Static files for plain GET/HEAD (static.c): an absolute path to
 	 * a directory that existed at load time; NULL = none. A route needs
 	 * a root or backends, or both. */
@@ -159,6 +164,11 @@ struct config {
 	char		*redis_password_file;
 	uint64_t	 redis_timeout_ms;
 	char		*instance;	/* NULL: the host name */
+	char		*tls_key_password;	/* pass:X, env:VAR, file:PATH */
+	uint64_t	 exit_after_ms;		/* stop accepting then; 0 never */
+	uint64_t	 exit_when_idle_ms;	/* exit this long without
+						   sessions; 0 never */
+	uint64_t	 exit_after_sessions;	/* stop after N upgrades; 0 no */
 	struct config_route *routes;	/* in file order */
 	size_t		 nroutes;
 };

@@ -33,7 +33,9 @@ struct gw_worker {
 	LIST_HEAD(, listener)	 listeners;
 	uint64_t		 nsessions;	/* length of sessions */
 	uint64_t		 rr_seq;	/* round-robin ticket */
-	bool			 draining;	/* SIGTERM: no new sessions */
+	bool			 draining;	/* no new sessions (SIGTERM,
+						   lifecycle.c) */
+	bool			 closing;	/* SIGTERM: closing sessions */
 	long			 refuse_logged;	/* second of the last 503 log */
 	struct event		*wake;		/* another thread: "drain now" */
 	struct event		*drain_timer;	/* drain_timeout */

@@ -90,11 +90,12 @@ enum config_rkey {
 	CONFIG_RKEY_ALLOW_TARGETS,
 	CONFIG_RKEY_BASIC_AUTH,
 	CONFIG_RKEY_ORIGIN_REQUIRED,
+	CONFIG_RKEY_BACKEND_VERIFY,
 	CONFIG_RKEY_COUNT
 };
 
-#define CONFIG_GKEY_COUNT	22	/* entries in config_gateway_keys[] */
-#define CONFIG_TKEY_COUNT	7	/* entries in config_tls_keys[] */
+#define CONFIG_GKEY_COUNT	25	/* entries in config_gateway_keys[] */
+#define CONFIG_TKEY_COUNT	8	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
 struct config_rset {
@@ -154,7 +155,7 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_tls_version, config_set_verify_client, config_set_allow_cn,
     config_set_allow_san, config_set_trusted, config_set_redis,
     config_set_instance, config_set_token_api, config_set_allow_targets,
-    config_set_basic_auth;
+    config_set_basic_auth, config_set_password;
 static config_copy_fn config_copy_u64, config_copy_backends,
     config_copy_origins, config_copy_subprotocols, config_copy_string,
     config_copy_allow_cn, config_copy_allow_san, config_copy_allow_targets;
@@ -200,6 +201,12 @@ static const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
 	    CONFIG_G(token_id_key_file), 0, 0, NULL, 0 },
 	{ "drain_delay", config_set_duration, NULL, CONFIG_G(drain_delay_ms),
 	    0, 3600 * 1000, "0..1h", 0 },
+	{ "exit_after", config_set_duration, NULL, CONFIG_G(exit_after_ms),
+	    0, UINT64_MAX, NULL, 0 },
+	{ "exit_when_idle", config_set_duration, NULL,
+	    CONFIG_G(exit_when_idle_ms), 0, UINT64_MAX, NULL, 0 },
+	{ "exit_after_sessions", config_set_count, NULL,
+	    CONFIG_G(exit_after_sessions), 0, 1000000000, "0..1000000000", 0 },
 };
 
 static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
@@ -215,6 +222,8 @@ static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
 	{ "client_ca", config_set_string, NULL, CONFIG_G(tls_client_ca), 0, 0,
 	    NULL, 0 },
 	{ "verify_client", config_set_verify_client, NULL, 0, 0, 0, NULL, 0 },
+	{ "private_key_password", config_set_password, NULL,
+	    CONFIG_G(tls_key_password), 0, 0, NULL, 0 },
 };
 
 static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
@@ -303,6 +312,8 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	    config_copy_string, CONFIG_R(basic_auth), 0, 0, NULL, 0 },
 	[CONFIG_RKEY_ORIGIN_REQUIRED] = { "origin_required", config_set_choice,
 	    config_copy_u64, CONFIG_R(origin_required), 0, 1, "off, on", 0 },
+	[CONFIG_RKEY_BACKEND_VERIFY] = { "backend_verify", config_set_choice,
+	    config_copy_u64, CONFIG_R(backend_verify), 0, 1, "off, on", 0 },
 };
 
 /* ---- small helpers ---- */
@@ -637,6 +648,26 @@ config_hostport(const char *s, int host_optional, struct config_addr *a,
 	return 0;
 }
 
+/* "0660": octal permission bits of a unix listen socket, not 0. */
+static int
+config_mode(const char *s, size_t n, unsigned *mode)
+{
+	unsigned	v = 0;
+	size_t		i;
+
+	if (n == 0 || n > 4)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return -1;
+		v = v * 8 + (unsigned)(s[i] - '0');
+	}
+	if (v == 0 || v > 0777)
+		return -1;
+	*mode = v;
+	return 0;
+}
+
 /* config_parse_addr, telling allocation failure (-2) from bad input. */
 static int
 config_addr_parse(const char *s, int want_listen, struct config_addr *a,
@@ -663,13 +694,29 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 			break;
 		if (want_listen && olen == 3 && memcmp(opt, "tls", 3) == 0)
 			a->tls = true;
+		else if (want_listen && olen == 4 && memcmp(opt, "auto", 4) == 0)
+			a->tls_auto = true;
 		else if (want_listen && olen == 14 &&
 		    memcmp(opt, "proxy_protocol", 14) == 0)
 			a->proxy_protocol = true;
-		else {
+		else if (want_listen && olen > 5 && memcmp(opt, "mode=", 5) == 0) {
+			if (config_mode(opt + 5, olen - 5, &a->mode) == -1) {
+				snprintf(err, errlen, "bad address '%s': mode "
+				    "must be octal 0001..0777, as in mode=0660",
+				    s);
+				goto fail;
+			}
+		} else {
 			snprintf(err, errlen, "bad address '%s': unknown "
 			    "option '%.*s'%s", s, (int)olen, opt,
-			    want_listen ? " (known: tls, proxy_protocol)" : "");
+			    want_listen ? " (known: tls, auto, proxy_protocol, "
+			    "mode=)" : "");
+			goto fail;
+		}
+		if (a->tls_auto && !a->tls) {
+			snprintf(err, errlen, "bad address '%s': auto goes "
+			    "after tls (\"tls auto\": TLS and plain clients on "
+			    "one port)", s);
 			goto fail;
 		}
 		if (a->tls && a->proxy_protocol) {
@@ -678,6 +725,11 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 			    "yet", s);
 			goto fail;
 		}
+	}
+	if (a->mode != 0 && strncmp(addr, "unix:", 5) != 0) {
+		snprintf(err, errlen, "bad address '%s': mode= is for unix: "
+		    "sockets", s);
+		goto fail;
 	}
 	if (strncmp(addr, "unix:", 5) == 0) {
 		a->kind = CONFIG_ADDR_UNIX;
@@ -1357,6 +1409,25 @@ config_set_verify_client(struct config_ctx *c, const struct config_key *k,
 	return 0;
 }
 
+/*
+ * private_key_password = pass:SECRET | env:VARIABLE | file:/path, as
+ * openssl's -passin has them. Only the form is checked here (pure); tls.c
+ * reads the variable or the file when it loads the key.
+ */
+static int
+config_set_password(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	if ((strncmp(value, "pass:", 5) != 0 || value[5] == '\0') &&
+	    (strncmp(value, "env:", 4) != 0 || value[4] == '\0') &&
+	    (strncmp(value, "file:", 5) != 0 || value[5] != '/')) {
+		config_errorx(c, "%s: use pass:SECRET, env:VARIABLE or "
+		    "file:/absolute/path", k->name);
+		return -1;
+	}
+	return config_set_string(c, k, obj, value);
+}
+
 /* ---- inheritance (config_copy_fn) ---- */
 
 static int
@@ -1489,6 +1560,7 @@ config_route_defaults(struct config_route *r)
 	r->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
 	r->max_message_size = CONFIG_DEFAULT_MAX_MESSAGE_SIZE;
 	r->token_api_timeout_ms = CONFIG_DEFAULT_TOKEN_API_TIMEOUT_MS;
+	r->backend_verify = 1;
 }
 
 static void
@@ -1563,6 +1635,7 @@ config_free(struct config *cfg)
 	free(cfg->tls_certificate);
 	free(cfg->user);
 	free(cfg->tls_private_key);
+	free(cfg->tls_key_password);
 	free(cfg->tls_ciphers);
 	free(cfg->tls_ciphersuites);
 	free(cfg->tls_client_ca);
@@ -1968,7 +2041,8 @@ config_finish(struct config_ctx *c)
 			    "is tls but [tls] lacks certificate or "
 			    "private_key", cfg->listens[i].spec);
 	if (cfg->tls_verify_client != 0 && cfg->tls_client_ca == NULL)
-		config_error(c, 0, "[tls] verify_client needs client_ca");
+		config_error(c, 0, "[tls] verify_client needs client_ca (a CA "
+		    "file, or system for OpenSSL's default store)");
 	for (i = 0; i < cfg->nroutes; i++)
 		if (cfg->tls_verify_client == 0 &&
 		    (cfg->routes[i].nallow_client_cn > 0 ||

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "config.h"
 #include "gen.h"
+#include "log.h"
 #include "metrics.h"
 #include "tls.h"
 #include "token_file.h"
@@ -119,6 +120,12 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 		if (why[0] == '\0' && gen_route_has_tls(r))
 			gr->backend_tls = tls_backend_ctx_new(r, why,
 			    sizeof(why));
+		if (why[0] == '\0' && gen_route_has_tls(r) &&
+		    !r->backend_verify)
+			log_warnx("[route %s%s]: backend_verify = off: the TLS "
+			    "backend's certificate is not checked (anyone on "
+			    "the path can pose as it)", r->path,
+			    r->prefix ? "/*" : "");
 		if (why[0] != '\0') {
 			gen_err(err, errlen, g->cfg, r, why);
 			rc = -1;

@@ -22,6 +22,7 @@
 #include "gen.h"
 #include "gw.h"
 #include "handshake.h"
+#include "lifecycle.h"
 #include "heartbeat.h"
 #include "iplimit.h"
 #include "log.h"
@@ -400,6 +401,10 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	 */
 	if (pi < 0 && tokproto >= 0 && req->nprotocols == 1)
 		pi = tokproto;
+	if (!lifecycle_admit(s->cfg)) {
+		handshake_http_error(s, 503, "exit_after_sessions reached");
+		return -1;
+	}
 	n = handshake_send_101(s, req, pi >= 0 ? &req->protocols[pi] : NULL);
 	if (n < 0) {
 		handshake_http_error(s, 500, "cannot build the answer");

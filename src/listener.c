@@ -30,8 +30,27 @@
 /* Where a listen address came from, for errors (no file: command line). */
 #define LISTENER_FILE(cfg)	((cfg)->file != NULL ? (cfg)->file : "command line")
 
+/*
+ * A connection on a "tls auto" listener whose first byte has not come
+ * yet. TLS clients open with a handshake record, content type 22 (RFC
+ * 8446 §5.1, RFC 5246 §6.2.1); an HTTP request starts with a method
+ * letter. The byte is only peeked at, so the session reads it again.
+ */
+struct listener_sniff {
+	LIST_ENTRY(listener_sniff) entry;
+	struct listener		*l;
+	int			 fd;
+	struct sockaddr_storage	 sa;
+	socklen_t		 salen;
+	struct event		 ev;
+};
+
+#define LISTENER_TLS_RECORD_HANDSHAKE	0x16
+
 struct listener {
 	LIST_ENTRY(listener)	 entry;
+	LIST_HEAD(, listener_sniff) sniffs;	/* tls auto: first byte due */
+	size_t			 nsniffs;
 	struct gw_worker	*w;
 	struct evconnlistener	*lev;
 	char			*unix_path;	/* to unlink at close */
@@ -42,12 +61,83 @@ struct listener {
 };
 
 static void
+listener_sniff_free(struct listener_sniff *sn, bool close_fd)
+{
+	LIST_REMOVE(sn, entry);
+	sn->l->nsniffs--;
+	event_del(&sn->ev);
+	if (close_fd)
+		close(sn->fd);
+	free(sn);
+}
+
+static void
+listener_sniff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener_sniff *sn = arg;
+	struct listener *l = sn->l;
+	unsigned char b;
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		log_debug("%s: no first byte within handshake_timeout; "
+		    "closing", l->name);
+		listener_sniff_free(sn, true);
+		return;
+	}
+	n = recv(fd, &b, 1, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;		/* EV_PERSIST: wait on */
+	if (n != 1) {
+		listener_sniff_free(sn, true);	/* EOF or reset: nothing said */
+		return;
+	}
+	session_new(l->w, sn->fd, (struct sockaddr *)&sn->sa, sn->salen,
+	    b == LISTENER_TLS_RECORD_HANDSHAKE, false);
+	listener_sniff_free(sn, false);
+}
+
+/*
+ * tls auto: wait for the first byte before choosing. Bounded by the
+ * handshake timeout, and by max_connections waiting at once.
+ */
+static void
+listener_sniff_start(struct listener *l, int fd, const struct sockaddr *sa,
+    int salen)
+{
+	uint64_t ms = l->w->cfg->handshake_timeout_ms;
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+	struct listener_sniff *sn;
+
+	if (l->nsniffs >= l->w->cfg->max_connections ||
+	    (size_t)salen > sizeof(sn->sa) ||
+	    (sn = calloc(1, sizeof(*sn))) == NULL) {
+		close(fd);
+		return;
+	}
+	sn->l = l;
+	sn->fd = fd;
+	memcpy(&sn->sa, sa, (size_t)salen);
+	sn->salen = (socklen_t)salen;
+	event_assign(&sn->ev, l->w->base, fd, EV_READ | EV_PERSIST,
+	    listener_sniff_cb, sn);
+	LIST_INSERT_HEAD(&l->sniffs, sn, entry);
+	l->nsniffs++;
+	event_add(&sn->ev, &tv);
+}
+
+static void
 listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *l = arg;
 
 	(void)lev;
+	if (l->addr->tls_auto) {
+		listener_sniff_start(l, fd, sa, salen);
+		return;
+	}
 	session_new(l->w, fd, sa, (socklen_t)salen, l->tls,
 	    l->addr->proxy_protocol);
 }
@@ -98,8 +188,10 @@ listener_add(struct gw_worker *w, int fd, const char *name,
 	l->w = w;
 	l->tls = a->tls;
 	l->addr = a;
+	LIST_INIT(&l->sniffs);
 	snprintf(l->name, sizeof(l->name), "%s%s%s", name,
-	    a->tls ? " (tls)" : "", a->proxy_protocol ? " (proxy_protocol)" :
+	    a->tls_auto ? " (tls or plain)" : a->tls ? " (tls)" : "",
+	    a->proxy_protocol ? " (proxy_protocol)" :
 	    "");
 	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -115,7 +207,7 @@ listener_add(struct gw_worker *w, int fd, const char *name,
 	evtimer_assign(&l->pause_timer, w->base, listener_resume_cb, l);
 	LIST_INSERT_HEAD(&w->listeners, l, entry);
 	if (w->index == 0)
-		log_info("listening on %s", name);
+		log_info("listening on %s", l->name);
 	return 0;
 }
 
@@ -278,7 +370,9 @@ listener_open_unix(struct gw_worker *w, const struct gw_worker *first,
 		log_warn("%s:%d: listen %s", LISTENER_FILE(w->cfg), a->line, name);
 		return -1;
 	}
+	/* mode= before listen(): nobody can connect in between. */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    (a->mode != 0 && chmod(a->path, (mode_t)a->mode) == -1) ||
 	    listen(fd, LISTENER_BACKLOG) == -1) {
 		log_warn("%s:%d: listen %s", LISTENER_FILE(w->cfg), a->line, name);
 		close(fd);
@@ -314,6 +408,8 @@ listener_open_all(struct gw_worker *w, const struct gw_worker *first,
 static void
 listener_free(struct listener *l)
 {
+	while (!LIST_EMPTY(&l->sniffs))
+		listener_sniff_free(LIST_FIRST(&l->sniffs), true);
 	LIST_REMOVE(l, entry);
 	event_del(&l->pause_timer);
 	evconnlistener_free(l->lev);
@@ -332,6 +428,8 @@ listener_find(const struct config *ncfg, const struct config_addr *a)
 
 	for (i = 0; i < ncfg->nlistens; i++)
 		if (ncfg->listens[i].tls == a->tls &&
+		    ncfg->listens[i].tls_auto == a->tls_auto &&
+		    ncfg->listens[i].mode == a->mode &&
 		    ncfg->listens[i].proxy_protocol == a->proxy_protocol &&
 		    strcmp(ncfg->listens[i].spec, a->spec) == 0)
 			return &ncfg->listens[i];

@@ -2,7 +2,7 @@
  * main: command line, config load, signals, the event loop's life.
  *
  *   wsgate [-dtv] [-c FILE]
- *   wsgate [-dv] [HOST:]PORT TARGET_HOST:TARGET_PORT     (websockify form)
+ *   wsgate [websockify's options] [HOST:]PORT [TARGET]   (cli_front.c)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,9 +26,11 @@
 
 #include "admin.h"
 #include "admin_sessions.h"
+#include "cli_front.h"
 #include "config.h"
 #include "gen.h"
 #include "gw.h"
+#include "lifecycle.h"
 #include "listener.h"
 #include "log.h"
 #include "registry.h"
@@ -43,8 +45,7 @@ struct main_opts {
 	bool		 check;		/* -t */
 	bool		 foreground;	/* -d */
 	int		 verbose;	/* -v count */
-	const char	*ws_listen;	/* websockify form */
-	const char	*ws_target;
+	char		*ws_text;	/* websockify form: its gateway.conf */
 };
 
 static struct main_opts	 main_opts;
@@ -64,7 +65,8 @@ main_usage(FILE *f)
 {
 	fprintf(f,
 "usage: wsgate [-dtv] [-c FILE]\n"
-"       wsgate [-dv] [HOST:]PORT TARGET_HOST:TARGET_PORT\n"
+"       wsgate [websockify options] [HOST:]PORT [TARGET_HOST:TARGET_PORT]\n"
+"       wsgate --print-config [websockify options] [HOST:]PORT [TARGET]\n"
 "\n"
 "WebSocket-to-TCP/Unix-socket gateway.\n"
 "\n"
@@ -76,8 +78,10 @@ main_usage(FILE *f)
 "  -h, --help         show this help and exit\n"
 "  -V, --version      show the version and exit\n"
 "\n"
-"The second form needs no config file: it relays ws://[HOST:]PORT/<any path>\n"
-"to TARGET_HOST:TARGET_PORT, like websockify, and stays in the foreground.\n"
+"The second form takes websockify's command line (wsgate --help PORT TARGET\n"
+"lists its options) and needs no config file: it relays ws://[HOST:]PORT/\n"
+"<any path> to TARGET_HOST:TARGET_PORT and stays in the foreground (unless\n"
+"-D). --print-config prints the gateway.conf it runs (docs/MIGRATING.md).\n"
 "Signals: TERM/INT turn /readyz 503, then (drain_delay later) close every\n"
 "session with 1001 and exit (drain_timeout).\n"
 "See wsgate(8) and gateway.conf(5).\n");
@@ -95,9 +99,17 @@ main_parse_args(int argc, char **argv, struct main_opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_front f;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
+	if (cli_front_args(argc, argv, &f)) {
+		o->ws_text = f.text;
+		o->foreground = f.foreground;
+		o->verbose = f.verbose;
+		o->check = f.check;
+		return;
+	}
 	while ((ch = getopt_long(argc, argv, "c:dhtvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -123,19 +135,6 @@ main_parse_args(int argc, char **argv, struct main_opts *o)
 			exit(2);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 2 && o->conf == NULL) {
-		o->ws_listen = argv[0];
-		o->ws_target = argv[1];
-		o->foreground = true;
-	} else if (argc != 0) {
-		fprintf(stderr, "wsgate: %s\n", o->conf != NULL ?
-		    "-c and the [HOST:]PORT TARGET form do not mix" :
-		    "expected [HOST:]PORT TARGET_HOST:TARGET_PORT");
-		main_usage(stderr);
-		exit(2);
-	}
 	if (o->conf == NULL)
 		o->conf = "gateway.conf";
 }
@@ -151,8 +150,8 @@ main_load_config(const struct main_opts *o)
 		fprintf(stderr, "wsgate: out of memory\n");
 		exit(1);
 	}
-	if (o->ws_listen != NULL)
-		r = config_from_args(o->ws_listen, o->ws_target, &cfg, err,
+	if (o->ws_text != NULL)
+		r = config_parse_string(o->ws_text, "command line", &cfg, err,
 		    MAIN_ERRLEN);
 	else
 		r = config_load(o->conf, &cfg, err, MAIN_ERRLEN);
@@ -227,34 +226,63 @@ main_drain_tick_cb(evutil_socket_t fd, short what, void *arg)
 		    &tick);
 }
 
-/* In w's own thread: stop accepting, close every session with 1001. */
+/*
+ * In w's own thread: stop accepting; the process exits once every session
+ * has ended. close_sessions (SIGTERM) also closes them with 1001 within
+ * drain_timeout; without it (lifecycle.c's exit_* keys) they run on.
+ */
 static void
-main_worker_drain(struct gw_worker *w)
+main_worker_stop(struct gw_worker *w, bool close_sessions)
 {
 	struct timeval tv;
 	uint64_t ms = w->cfg->drain_timeout_ms;
 
-	if (w->draining)
+	if (!w->draining) {
+		w->draining = true;
+		listener_close_all(w);
+		if (w->index == 0)
+			main_drain_poll_cb(-1, 0, w);
+		else if (w->nsessions == 0)
+			event_base_loopexit(w->base, NULL);
+	}
+	if (!close_sessions || w->closing)
 		return;
-	w->draining = true;
-	listener_close_all(w);
+	w->closing = true;
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(w->drain_timer, &tv);
 	w->drain_batch = main_drain_batch(w, ms);
 	main_drain_tick_cb(-1, 0, w);
-	if (w->index == 0)
-		main_drain_poll_cb(-1, 0, w);
-	else if (w->nsessions == 0)
-		event_base_loopexit(w->base, NULL);
 }
+
+static void
+main_worker_drain(struct gw_worker *w)
+{
+	main_worker_stop(w, true);
+}
+
+/* Set before the workers are woken: a SIGTERM, not a lifecycle stop. */
+static _Atomic bool main_close_sessions;
 
 static void
 main_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	main_worker_drain(arg);
+	main_worker_stop(arg, atomic_load(&main_close_sessions));
+}
+
+/* lifecycle.c: stop accepting everywhere (any thread). */
+static void
+main_stop_accepting(const char *why)
+{
+	unsigned i;
+
+	log_info("%s: no new connections; exiting when the %llu open "
+	    "sessions end", why,
+	    (unsigned long long)atomic_load(&gw_sessions_total));
+	for (i = 0; i < main_nworkers; i++)
+		event_active(main_workers[i].wake, EV_READ, 0);
 }
 
 /*
@@ -308,7 +336,7 @@ main_reload(struct gw_worker *w0)
 	char *err, *line, *save = NULL;
 	unsigned i;
 
-	if (main_opts.ws_listen != NULL) {
+	if (main_opts.ws_text != NULL) {
 		log_warnx("SIGHUP: nothing to reload (no config file)");
 		return;
 	}
@@ -412,6 +440,7 @@ main_drain_start_cb(evutil_socket_t sig, short what, void *arg)
 	    sig >= 0 ? (int)sig : SIGTERM,
 	    (unsigned long long)atomic_load(&gw_sessions_total),
 	    (unsigned long long)w0->cfg->drain_timeout_ms);
+	atomic_store(&main_close_sessions, true);
 	for (i = 1; i < main_nworkers; i++)
 		event_active(main_workers[i].wake, EV_READ, 0);
 	main_worker_drain(w0);
@@ -773,6 +802,8 @@ main(int argc, char **argv)
 	    (unsigned long)getpid(), cfg->nroutes);
 
 	main_token_poll_cb(-1, 0, w);
+	if (lifecycle_start(w->base, cfg, main_stop_accepting) == -1)
+		fatalx("cannot arm the exit_* timers");
 	for (i = 1; i < main_nworkers; i++)
 		if (pthread_create(&threads[i], NULL, main_worker_run,
 		    &main_workers[i]) != 0)
@@ -784,6 +815,7 @@ main(int argc, char **argv)
 	admin_stop();
 	admin_sessions_stop();
 	registry_stop();
+	lifecycle_stop();
 	/*
 	 * On the way out a TERM or INT has nothing left to speed up. Freeing
 	 * the signal events restores the default action, and one arriving

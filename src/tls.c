@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,14 +40,104 @@ tls_client_ca(SSL_CTX *ctx, const struct config *cfg, char *err,
 {
 	STACK_OF(X509_NAME) *names;
 
-	if (SSL_CTX_load_verify_locations(ctx, cfg->tls_client_ca, NULL) != 1 ||
+	/* "system": OpenSSL's default store (SSL_CERT_FILE, SSL_CERT_DIR), as
+	 * websockify --verify-client without --cafile; no CA names sent. */
+	if (strcmp(cfg->tls_client_ca, "system") == 0) {
+		if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+			tls_openssl_err(err, errlen, "client_ca", "system");
+			return -1;
+		}
+	} else if (SSL_CTX_load_verify_locations(ctx, cfg->tls_client_ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(cfg->tls_client_ca)) == NULL) {
 		tls_openssl_err(err, errlen, "client_ca", cfg->tls_client_ca);
 		return -1;
-	}
-	SSL_CTX_set_client_CA_list(ctx, names);
+	} else
+		SSL_CTX_set_client_CA_list(ctx, names);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (cfg->tls_verify_client == 2 ?
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+	return 0;
+}
+
+/* OpenSSL's pem_password_cb: hand over the password read at load. */
+static int
+tls_password_cb(char *buf, int size, int rwflag, void *arg)
+{
+	const char *pw = arg;
+	size_t n = strlen(pw);
+
+	(void)rwflag;
+	if (n >= (size_t)size)
+		return -1;
+	memcpy(buf, pw, n);
+	return (int)n;
+}
+
+/*
+ * private_key_password: pass:SECRET, env:VARIABLE or file:PATH (its first
+ * line). Returns a malloc'd copy (the caller wipes and frees it), or NULL
+ * with the reason in err.
+ */
+static char *
+tls_password(const char *spec, char *err, size_t errlen)
+{
+	const char *v;
+	char line[1024];
+	FILE *f;
+
+	if (strncmp(spec, "pass:", 5) == 0)
+		return strdup(spec + 5);
+	if (strncmp(spec, "env:", 4) == 0) {
+		if ((v = getenv(spec + 4)) == NULL) {
+			snprintf(err, errlen, "private_key_password: "
+			    "environment variable %s is not set", spec + 4);
+			return NULL;
+		}
+		return strdup(v);
+	}
+	if ((f = fopen(spec + 5, "r")) == NULL) {
+		snprintf(err, errlen, "private_key_password %s: %s", spec + 5,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	v = strdup(line);
+	explicit_bzero(line, sizeof(line));
+	return (char *)(uintptr_t)v;
+}
+
+/* The key (and its password, if any) into ctx. 0 or -1 with err. */
+static int
+tls_load_key(SSL_CTX *ctx, const struct config *cfg, char *err,
+    size_t errlen)
+{
+	char *pw = NULL;
+	int ok;
+
+	if (cfg->tls_key_password != NULL) {
+		if ((pw = tls_password(cfg->tls_key_password, err, errlen)) ==
+		    NULL) {
+			if (err[0] == '\0')
+				snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		SSL_CTX_set_default_passwd_cb(ctx, tls_password_cb);
+		SSL_CTX_set_default_passwd_cb_userdata(ctx, pw);
+	}
+	ok = SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_private_key,
+	    SSL_FILETYPE_PEM) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+	if (pw != NULL) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	if (!ok) {
+		tls_openssl_err(err, errlen, "private_key",
+		    cfg->tls_private_key);
+		return -1;
+	}
 	return 0;
 }
 
@@ -99,10 +191,7 @@ tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_private_key,
-	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		tls_openssl_err(err, errlen, "private_key",
-		    cfg->tls_private_key);
+	if (tls_load_key(ctx, cfg, err, errlen) == -1) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -120,7 +209,9 @@ tls_backend_ctx_new(const struct config_route *r, char *err, size_t errlen)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* backend_verify = off: the opt-out, warned about at load (gen.c). */
+	SSL_CTX_set_verify(ctx, r->backend_verify ? SSL_VERIFY_PEER :
+	    SSL_VERIFY_NONE, NULL);
 	if ((r->backend_ca != NULL ? SSL_CTX_load_verify_locations(ctx,
 	    r->backend_ca, NULL) : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
 		tls_openssl_err(err, errlen, "backend_ca", r->backend_ca != NULL ?

@@ -274,6 +274,11 @@ def test_deb_builds_and_checks(tmp_path):
                              text=True, check=True).stdout
     for pkg in ("adduser", "libevent-2.1-7", "libssl3", "libinih1"):
         assert pkg in depends, depends
+    # The websockify command for migrating users, clear of Debian's own.
+    compat = root / "usr/lib/wsgate/compat/websockify"
+    assert os.readlink(compat) == "/usr/bin/wsgate"
+    assert not (root / "usr/bin/websockify").exists()
+    assert (root / "usr/share/doc/wsgate/MIGRATING.md").exists()
     pages = ["usr/share/man/man8/wsgate.8.gz", "usr/share/man/man5/gateway.conf.5.gz"]
     for page in pages:
         assert (root / page).exists(), page

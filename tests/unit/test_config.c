@@ -600,7 +600,7 @@ test_err_bad_address(void **state)
 	parse_err("[gateway]\nlisten = 8080 ssl\nadmin_listen = unix:/a\n"
 	    "admin_listen = 1:2 tls\n" ROUTE,
 	    "t.conf:2: listen: bad address '8080 ssl': unknown option 'ssl' "
-	    "(known: tls, proxy_protocol)\n"
+	    "(known: tls, auto, proxy_protocol, mode=)\n"
 	    "t.conf:3: admin_listen: bad address 'unix:/a' (use HOST:PORT or "
 	    "off)\n"
 	    "t.conf:4: admin_listen: bad address '1:2 tls' (use HOST:PORT or "
@@ -1319,6 +1319,51 @@ test_token_source_keys(void **state)
 	    "htpasswd_file, basic_auth");
 }
 
+/* The keys the websockify front end maps its options onto. */
+static void
+test_websockify_keys(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = parse_ok("[gateway]\nlisten = 8443 tls auto\n"
+	    "listen = unix:/tmp/x.sock mode=0660\nexit_after = 30s\n"
+	    "exit_when_idle = 2m\nexit_after_sessions = 1\n"
+	    "[tls]\ncertificate = /c\nprivate_key = /k\n"
+	    "private_key_password = env:PW\nverify_client = require\n"
+	    "client_ca = system\n" ROUTE "backend_verify = off\n");
+	assert_true(cfg->listens[0].tls);
+	assert_true(cfg->listens[0].tls_auto);
+	assert_int_equal(cfg->listens[1].mode, 0660);
+	assert_int_equal(cfg->exit_after_ms, 30000);
+	assert_int_equal(cfg->exit_when_idle_ms, 120000);
+	assert_int_equal(cfg->exit_after_sessions, 1);
+	assert_string_equal(cfg->tls_key_password, "env:PW");
+	assert_int_equal(cfg->routes[0].backend_verify, 0);
+	config_free(cfg);
+	cfg = parse_ok(HEAD ROUTE);
+	assert_int_equal(cfg->routes[0].backend_verify, 1);
+	assert_int_equal(cfg->exit_after_sessions, 0);
+	config_free(cfg);
+	parse_err("[gateway]\nlisten = 8443 auto\n" ROUTE,
+	    "t.conf:2: listen: bad address '8443 auto': auto goes after tls "
+	    "(\"tls auto\": TLS and plain clients on one port)\n"
+	    "t.conf: no listen address (add listen = PORT to [gateway])");
+	parse_err("[gateway]\nlisten = 8443 mode=0660\n" ROUTE,
+	    "t.conf:2: listen: bad address '8443 mode=0660': mode= is for "
+	    "unix: sockets\n"
+	    "t.conf: no listen address (add listen = PORT to [gateway])");
+	parse_err("[gateway]\nlisten = unix:/x mode=999\n" ROUTE,
+	    "t.conf:2: listen: bad address 'unix:/x mode=999': mode must be "
+	    "octal 0001..0777, as in mode=0660\n"
+	    "t.conf: no listen address (add listen = PORT to [gateway])");
+	parse_err(HEAD "[tls]\nprivate_key_password = hunter2\n" ROUTE,
+	    "t.conf:4: private_key_password: use pass:SECRET, env:VARIABLE "
+	    "or file:/absolute/path");
+	parse_err(HEAD "exit_after_sessions = -1\n" ROUTE,
+	    "t.conf:3: exit_after_sessions: bad number '-1'");
+}
+
 int
 main(void)
 {
@@ -1358,6 +1403,7 @@ main(void)
 		cmocka_unit_test(test_parse_addr),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_from_args),
+		cmocka_unit_test(test_websockify_keys),
 		cmocka_unit_test(test_root),
 		cmocka_unit_test(test_token_source_keys),
 	};

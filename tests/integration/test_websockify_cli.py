@@ -1,0 +1,369 @@
+"""websockify's command line, one family of options at a time, against the
+real daemon with real clients (python3-websockets, Python's ssl module) and
+real backends; and --print-config, whose output run with -c must behave as
+the command line did."""
+import asyncio
+import os
+import socket
+import ssl
+import stat
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import websockets
+
+from conftest import (WSGATE_BIN, RawWS, OP_BINARY, echo_handler, free_port,
+                      run_async, wait_for)
+from test_backend_tls import TLSEcho
+from tlskit import make_ca, make_cert, openssl
+
+
+def run(args, cwd=None, timeout=20, env=None):
+    return subprocess.run([WSGATE_BIN] + args, capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=env,
+                          stdin=subprocess.DEVNULL)
+
+
+def echo_ws(url, data=b"hello", ssl_ctx=None):
+    async def go():
+        async with websockets.connect(url, open_timeout=5, ssl=ssl_ctx) as ws:
+            await ws.send(data)
+            return await asyncio.wait_for(ws.recv(), 5)
+    return run_async(go(), 20)
+
+
+def insecure_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wspki")
+    ca = make_ca(d)
+    server = make_cert(d, "server", ca, "localhost",
+                       san="DNS:localhost,IP:127.0.0.1", server=True)
+    combined = d / "combined.pem"
+    combined.write_bytes(server[0].read_bytes() + server[1].read_bytes())
+    os.chmod(combined, 0o600)
+    enc = d / "enc.key"
+    openssl("pkey", "-in", str(server[1]), "-aes256", "-passout",
+            "pass:s3cret", "-out", str(enc))
+    os.chmod(enc, 0o600)
+    client = make_cert(d, "client", ca, "alice")
+    return {"ca": ca, "server": server, "combined": combined,
+            "enc_key": enc, "client": client, "dir": d}
+
+
+# ---------------------------------------------------------------- forms
+
+@pytest.mark.parametrize("style", ["equals", "separate", "prefix"])
+def test_option_forms_reach_the_target(gateway_factory, backends, tmp_path,
+                                       style):
+    """--opt=value, --opt value and unique prefixes, options anywhere."""
+    echo = backends(echo_handler)
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("<p>served</p>")
+    target = "127.0.0.1:%d" % echo.port
+    args = {"equals": ["--web=" + str(www), "--heartbeat=5", "127.0.0.1:{port}",
+                       target],
+            "separate": ["127.0.0.1:{port}", "--web", str(www), target,
+                         "--heartbeat", "5"],
+            "prefix": ["--we", str(www), "--heart", "5", "127.0.0.1:{port}",
+                       target]}[style]
+    if style == "prefix":
+        # --we is ambiguous (--web, --web-auth): optparse refuses it too.
+        r = run(args[:2] + ["1", target])
+        assert r.returncode == 2 and "ambiguous option: --we" in r.stderr
+        args[0] = "--web"
+    g = gateway_factory(args=args)
+    assert echo_ws(g.url("/any/path")) == b"hello"
+    body = urllib.request.urlopen("http://127.0.0.1:%d/" % g.port,
+                                  timeout=5).read()
+    assert body == b"<p>served</p>"
+
+
+def test_bad_command_lines_exit_2_with_websockify_messages():
+    for args, msg in ((["--no-such", "1", "h:1"], "no such option: --no-such"),
+                      (["1"], "Too few arguments"),
+                      (["1", "h:1", "x"], "Too many arguments"),
+                      (["--timeout=soon", "1", "h:1"], "invalid integer"),
+                      (["--token-source=x", "1", "h:1"],
+                       "You must use --token-plugin to use --token-source"),
+                      (["--ssl-version=sslv3", "1", "h:1"], "invalid choice"),
+                      (["1", "h:0"], "port must be 1..65535")):
+        r = run(args)
+        assert r.returncode != 0, (args, r.stdout)
+        assert msg in r.stderr, (args, r.stderr)
+        assert "AddressSanitizer" not in r.stderr
+
+
+def test_help_lists_every_websockify_option():
+    out = run(["--help", "1", "h:1"]).stdout
+    for opt in ("--verbose", "--traffic", "--record", "--daemon", "--run-once",
+                "--timeout", "--idle-timeout", "--cert", "--key",
+                "--key-password", "--ssl-only", "--ssl-target",
+                "--verify-client", "--cafile", "--ssl-version",
+                "--ssl-ciphers", "--unix-listen", "--unix-listen-mode",
+                "--unix-target", "--inetd", "--web", "--web-auth",
+                "--wrap-mode", "--prefer-ipv6", "--libserver",
+                "--target-config", "--token-plugin", "--token-source",
+                "--host-token", "--auth-plugin", "--auth-source",
+                "--heartbeat", "--log-file", "--syslog", "--legacy-syslog",
+                "--file-only", "--print-config"):
+        assert opt in out, opt
+
+
+def test_websockify_name_takes_the_websockify_form(tmp_path, backends):
+    """Called as "websockify", -h is websockify's help."""
+    link = tmp_path / "websockify"
+    os.symlink(WSGATE_BIN, link)
+    r = subprocess.run([str(link), "-h"], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 0 and "--token-plugin" in r.stdout, r.stderr
+
+
+# ---------------------------------------------------------------- TLS
+
+def test_cert_without_ssl_only_serves_ws_and_wss_on_one_port(gateway_factory,
+                                                             backends, pki):
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["--cert", str(pki["combined"]),
+                              "127.0.0.1:{port}", "127.0.0.1:%d" % echo.port])
+    ctx = ssl.create_default_context(cafile=str(pki["ca"][0]))
+    assert echo_ws("wss://localhost:%d/" % g.port, b"tls", ctx) == b"tls"
+    assert echo_ws(g.url("/"), b"plain") == b"plain"
+    assert "(tls or plain)" in g.log_text()
+
+
+def test_ssl_only_refuses_plain_clients(gateway_factory, backends, pki):
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["--ssl-only", "--cert", str(pki["server"][0]),
+                              "--key", str(pki["server"][1]),
+                              "127.0.0.1:{port}", "127.0.0.1:%d" % echo.port])
+    assert echo_ws("wss://127.0.0.1:%d/" % g.port, b"x",
+                   insecure_ctx()) == b"x"
+    with pytest.raises(Exception):
+        echo_ws(g.url("/"), b"plain")
+
+
+def test_a_self_pem_in_the_cwd_does_not_turn_tls_on(gateway_factory, backends,
+                                                    pki, tmp_path):
+    """websockify defaults --cert to ./self.pem and uses it if it exists;
+    wsgate speaks TLS only when asked."""
+    (tmp_path / "self.pem").write_bytes(pki["combined"].read_bytes())
+    os.chmod(tmp_path / "self.pem", 0o600)
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["127.0.0.1:{port}", "127.0.0.1:%d" % echo.port])
+    assert echo_ws(g.url("/")) == b"hello"
+    with pytest.raises(Exception):
+        echo_ws("wss://127.0.0.1:%d/" % g.port, b"x", insecure_ctx())
+    # ... but --ssl-only alone takes ./self.pem, as websockify does.
+    g2 = gateway_factory(args=["--ssl-only", "127.0.0.1:{port}",
+                               "127.0.0.1:%d" % echo.port])
+    assert echo_ws("wss://127.0.0.1:%d/" % g2.port, b"y",
+                   insecure_ctx()) == b"y"
+
+
+@pytest.mark.parametrize("how", ["pass", "file", "env"])
+def test_key_password(gateway_factory, backends, pki, tmp_path, how):
+    echo = backends(echo_handler)
+    args = ["--ssl-only", "--cert", str(pki["server"][0]), "--key",
+            str(pki["enc_key"])]
+    env = None
+    if how == "pass":
+        args += ["--key-password", "s3cret"]
+    elif how == "file":
+        pw = tmp_path / "pw"
+        pw.write_text("s3cret\n")
+        args += ["--key-password-file", str(pw)]
+    else:
+        args += ["--key-password-env", "WSGATE_TEST_PW"]
+        env = {"WSGATE_TEST_PW": "s3cret"}
+    g = gateway_factory(args=args + ["127.0.0.1:{port}",
+                                     "127.0.0.1:%d" % echo.port], env=env)
+    assert echo_ws("wss://127.0.0.1:%d/" % g.port, b"k",
+                   insecure_ctx()) == b"k"
+    note = "visible to every user in ps"
+    assert (note in g.log_text()) == (how == "pass")
+
+
+def test_wrong_key_password_fails_at_start(pki):
+    r = run(["--ssl-only", "--cert", str(pki["server"][0]), "--key",
+             str(pki["enc_key"]), "--key-password", "wrong", "1",
+             "127.0.0.1:9"])
+    assert r.returncode == 1 and "private_key" in r.stderr, r.stderr
+
+
+def test_verify_client_with_cafile(gateway_factory, backends, pki):
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["--ssl-only", "--cert", str(pki["combined"]),
+                              "--verify-client", "--cafile",
+                              str(pki["ca"][0]), "127.0.0.1:{port}",
+                              "127.0.0.1:%d" % echo.port])
+    ctx = insecure_ctx()
+    ctx.load_cert_chain(str(pki["client"][0]), str(pki["client"][1]))
+    assert echo_ws("wss://127.0.0.1:%d/" % g.port, b"c", ctx) == b"c"
+    with pytest.raises(Exception):
+        echo_ws("wss://127.0.0.1:%d/" % g.port, b"c", insecure_ctx())
+
+
+def test_ssl_target_is_verified(gateway_factory, pki, tmp_path):
+    """websockify 0.10 never checked the target's certificate; wsgate checks
+    it against OpenSSL's default store (SSL_CERT_FILE), or --ssl-target-cafile,
+    and --ssl-target-no-verify is the explicit, logged opt-out."""
+    srv = TLSEcho(pki["server"])
+    try:
+        target = "127.0.0.1:%d" % srv.port
+        # Untrusted: the client gets 1014.
+        g = gateway_factory(args=["--ssl-target", "127.0.0.1:{port}", target],
+                            env={"SSL_CERT_FILE": "/dev/null"})
+        ws = RawWS.open(g.port, path="/")
+        ws.expect_close(1014, timeout=10)
+        ws.close()
+        # Trusted through SSL_CERT_FILE.
+        g2 = gateway_factory(args=["--ssl-target", "127.0.0.1:{port}", target],
+                             env={"SSL_CERT_FILE": str(pki["ca"][0])})
+        assert echo_ws(g2.url("/"), b"t") == b"t"
+        # Trusted through --ssl-target-cafile.
+        g3 = gateway_factory(args=["--ssl-target", "--ssl-target-cafile",
+                                   str(pki["ca"][0]), "127.0.0.1:{port}",
+                                   target])
+        assert echo_ws(g3.url("/"), b"u") == b"u"
+        # Opted out: works, and says so.
+        g4 = gateway_factory(args=["--ssl-target", "--ssl-target-no-verify",
+                                   "127.0.0.1:{port}", target],
+                             env={"SSL_CERT_FILE": "/dev/null"})
+        assert echo_ws(g4.url("/"), b"v") == b"v"
+        assert "backend_verify = off" in g4.log_text()
+    finally:
+        srv.close()
+
+
+# ---------------------------------------------------------------- unix
+
+def test_unix_listen_mode_and_unix_target(gateway_factory, backends,
+                                          unix_dir):
+    echo = backends(echo_handler, unix=os.path.join(unix_dir, "b.sock"))
+    lpath = os.path.join(unix_dir, "l.sock")
+    g = gateway_factory(args=["--unix-listen", lpath, "--unix-listen-mode",
+                              "640", "--unix-target", echo.unix], start=False)
+    g.start(wait=False)
+    wait_for(lambda: os.path.exists(lpath), 10, what="unix listen socket")
+    assert stat.S_IMODE(os.stat(lpath).st_mode) == 0o640
+
+    async def go():
+        async with websockets.unix_connect(lpath, "ws://localhost/",
+                                           open_timeout=5) as ws:
+            await ws.send(b"unix")
+            return await asyncio.wait_for(ws.recv(), 5)
+    assert run_async(go(), 20) == b"unix"
+
+
+# ---------------------------------------------------------------- lifecycle
+
+def test_run_once_serves_one_session_then_exits(gateway_factory, backends):
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["--run-once", "127.0.0.1:{port}",
+                              "127.0.0.1:%d" % echo.port])
+
+    async def go():
+        async with websockets.connect(g.url("/"), open_timeout=5) as ws:
+            await ws.send(b"1")
+            assert await asyncio.wait_for(ws.recv(), 5) == b"1"
+            # While the one session runs, nobody else gets in...
+            with pytest.raises(OSError):
+                await websockets.connect(g.url("/"), open_timeout=5)
+            # ... and the one session is not disturbed.
+            await ws.send(b"2")
+            assert await asyncio.wait_for(ws.recv(), 5) == b"2"
+    run_async(go(), 30)
+    assert g.proc.wait(15) == 0
+    g.stopped = True
+
+
+def test_timeout_stops_accepting_and_exits_after_the_last_session(
+        gateway_factory, backends):
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["--timeout", "2", "127.0.0.1:{port}",
+                              "127.0.0.1:%d" % echo.port])
+
+    async def go():
+        async with websockets.connect(g.url("/"), open_timeout=5) as ws:
+            wait_for(lambda: "exit_after reached" in g.log_text(), 15,
+                     what="exit_after")
+            await ws.send(b"late")      # still relayed after the timeout
+            assert await asyncio.wait_for(ws.recv(), 5) == b"late"
+            assert g.proc.poll() is None
+    run_async(go(), 30)
+    assert g.proc.wait(15) == 0
+    g.stopped = True
+
+
+def test_idle_timeout_exits_once_idle(gateway_factory, backends):
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["--idle-timeout", "2", "127.0.0.1:{port}",
+                              "127.0.0.1:%d" % echo.port])
+    t0 = time.monotonic()
+    # A session keeps it alive past the idle timeout...
+    ws = RawWS.open(g.port, path="/")
+    time.sleep(3)
+    assert g.proc.poll() is None
+    ws.send_frame(OP_BINARY, b"x")
+    assert ws.recv_frame(timeout=5).payload == b"x"
+    ws.send_close(1000)
+    ws.expect_close(1000, timeout=5)
+    ws.close()
+    # ... and it exits about 2 s after the session ended.
+    assert g.proc.wait(15) == 0
+    assert time.monotonic() - t0 >= 5
+    g.stopped = True
+
+
+# ---------------------------------------------------------------- tokens
+
+@pytest.mark.parametrize("how", ["target-config", "token-plugin"])
+def test_token_file_options(gateway_factory, backends, tmp_path, how):
+    echo = backends(echo_handler)
+    tok = tmp_path / "tokens"
+    tok.write_text("vnc1: 127.0.0.1:%d\n" % echo.port)
+    args = (["--target-config", "tokens"] if how == "target-config" else
+            ["--token-plugin", "TokenFile", "--token-source", "tokens"])
+    g = gateway_factory(args=args + ["127.0.0.1:{port}"])
+    assert echo_ws(g.url("/?token=vnc1")) == b"hello"
+    RawWS.open(g.port, path="/?token=nope", expect=404).close()
+
+
+# ---------------------------------------------------------------- print-config
+
+def test_print_config_runs_the_same_gateway(gateway_factory, backends,
+                                            tmp_path, pki):
+    echo = backends(echo_handler)
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("same")
+    port = free_port()
+    args = ["--cert", str(pki["combined"]), "--web", "www", "--run-once",
+            "127.0.0.1:%d" % port, "127.0.0.1:%d" % echo.port]
+    r = run(["--print-config"] + args, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert "listen = 127.0.0.1:%d tls auto" % port in text, text
+    assert "root = %s" % www in text, text
+    conf = tmp_path / "printed.conf"
+    conf.write_text(text.replace(str(port), "{port}"))
+    # The printed file, with -c, does what the command line did.
+    g = gateway_factory(config_text=conf.read_text())
+    ctx = ssl.create_default_context(cafile=str(pki["ca"][0]))
+    body = urllib.request.urlopen("http://127.0.0.1:%d/" % g.port,
+                                  timeout=5).read()
+    assert body == b"same"
+    assert echo_ws("wss://localhost:%d/" % g.port, b"p", ctx) == b"p"
+    # --run-once came along: exit_after_sessions = 1.
+    assert g.proc.wait(15) == 0
+    g.stopped = True
