@@ -84,6 +84,12 @@ struct session {
 	bool			 close_received;
 	bool			 failed;	/* protocol error: input is junk */
 	bool			 upstream_wr_shut; /* EOF sent to backend */
+	bool			 close_pending;	/* we close, after the backend's
+						  * bytes already sent reach
+						  * the client (pending_code) */
+	uint16_t		 pending_code;
+	uint64_t		 pending_mark;	/* bytes_down at the last look */
+	uint64_t		 pending_until;	/* ms (session_now_ms) bound */
 	char			 cause[128];	/* first reason to end */
 	enum metrics_end	 end;		/* ... as a metrics label */
 	bool			 end_set;
@@ -103,6 +109,7 @@ struct session {
 	uint64_t		 hb_ping_end;	/* out_total just after the ping */
 	uint64_t		 hb_acked_mark;	/* client-acked bytes at last look */
 	size_t			 linger_mark;	/* output left at last linger */
+	uint64_t		 linger_bytes;	/* bytes_up + bytes_down then */
 	struct timeval		 last_io;	/* last data either way */
 	struct timespec		 ping_sent;	/* CLOCK_MONOTONIC */
 	struct timespec		 connect_started;

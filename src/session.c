@@ -54,13 +54,15 @@
 
 /* How long closing may take: flushing, the client's close reply, EOFs. */
 #define SESSION_LINGER_MS	10000
+/* While our close waits for the backend's bytes: how often to look. */
+#define SESSION_QUIET_MS	50
 
 static void	session_client_read_cb(struct bufferevent *, void *);
 static void	session_client_write_cb(struct bufferevent *, void *);
 static void	session_client_event_cb(struct bufferevent *, short, void *);
 static void	session_upstream_read_cb(struct bufferevent *, void *);
 static void	session_upstream_write_cb(struct bufferevent *, void *);
-static void	session_upstream_drained(struct session *);
+static int	session_upstream_drained(struct session *);
 static void	session_upstream_event_cb(struct bufferevent *, short, void *);
 static void	session_state_timer_cb(evutil_socket_t, short, void *);
 static void	session_refuse_logged(struct gw_worker *, int, const char *);
@@ -392,16 +394,30 @@ session_client_progress(struct session *s)
 
 /*
  * Backend leg while closing: flush what the client sent, then EOF; then
- * drain the backend until its EOF. Returns -1 if s was freed.
+ * drain the backend until its EOF. The EOF waits until the client's input
+ * is done (its close received, a protocol failure, or the client gone):
+ * until a peer has received a close it may still send data, and that data
+ * is the backend's (RFC 6455 §1.4, §5.5.1). Returns -1 if s was freed.
  */
 static int
 session_upstream_progress(struct session *s)
 {
+	bool client_done;
+
 	if (s->upstream == NULL || !s->upstream_up)
 		return 0;	/* session_upstream_ready() comes back here */
 	session_flush(s->upstream);
+	client_done = s->client == NULL || s->close_received || s->failed;
 	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) > 0) {
-		bufferevent_setwatermark(s->upstream, EV_WRITE, 0, 0);
+		/* A paused client keeps its half-full mark to resume on. */
+		if (client_done)
+			bufferevent_setwatermark(s->upstream, EV_WRITE, 0, 0);
+		return 0;
+	}
+	if (!client_done) {
+		/* Too late for the client, but the backend must not stall. */
+		if (!s->upstream_eof)
+			bufferevent_enable(s->upstream, EV_READ);
 		return 0;
 	}
 	if (!s->upstream_wr_shut) {
@@ -444,20 +460,140 @@ session_end_of(const struct session *s, uint16_t code)
 	}
 }
 
+static uint64_t
+session_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Add what a bound cut short to the cause (the summary line, and the
+ * close reason when the close is still to be sent). */
+static void
+session_note_cut(struct session *s, const char *what)
+{
+	size_t len = strlen(s->cause);
+
+	snprintf(s->cause + len, sizeof(s->cause) - len, "%s%s",
+	    len > 0 ? "; " : "", what);
+}
+
+/* Bytes the backend has sent that we have not framed yet: in our input
+ * and in the kernel's receive queue. */
+static size_t
+session_upstream_unread(const struct session *s)
+{
+	int n = 0;
+	size_t len = evbuffer_get_length(bufferevent_get_input(s->upstream));
+
+	if (ioctl(bufferevent_getfd(s->upstream), FIONREAD, &n) == 0 && n > 0)
+		len += (size_t)n;
+	return len;
+}
+
+/*
+ * A close of our own (shutdown, idle, operator): the client must first get
+ * what the backend had sent (nothing may follow a close frame, §5.5.1), so
+ * the close waits while backend bytes keep coming, within a bound.
+ */
+static bool
+session_close_waits(const struct session *s, uint16_t code)
+{
+	return (code == 1001 || code == 1008) && s->state == SESSION_OPEN &&
+	    !s->close_sent && !s->close_received && s->client != NULL &&
+	    s->upstream != NULL && s->upstream_up && !s->upstream_eof;
+}
+
+static void
+session_close_pend(struct session *s, uint16_t code)
+{
+	uint64_t bound = SESSION_LINGER_MS;
+
+	/* A drain leaves the second half of drain_timeout to handshakes. */
+	if (s->w->draining && s->cfg->drain_timeout_ms / 2 < bound)
+		bound = s->cfg->drain_timeout_ms / 2;
+	s->close_pending = true;
+	s->pending_code = code;
+	s->pending_mark = s->bytes_down;
+	s->pending_until = session_now_ms() + bound;
+	hb_stop(s);
+	session_timer_ms(&s->state_timer, SESSION_QUIET_MS);
+	log_debug("session %llu: close %u waits for the backend's bytes",
+	    (unsigned long long)s->id, code);
+}
+
+/*
+ * Close pending: has the backend gone quiet? Nothing buffered, nothing in
+ * the kernel, the backend not paused, and nothing relayed since the last
+ * look (a loopback peer refills our queue a moment after a read drains it).
+ */
+static bool
+session_upstream_quiet(struct session *s)
+{
+	bool moved = s->bytes_down != s->pending_mark;
+
+	s->pending_mark = s->bytes_down;
+	return !moved && !s->upstream_paused && session_upstream_unread(s) == 0;
+}
+
+/* The state timer while a close is pending: close now, or look again. */
+static void
+session_pending_tick(struct session *s)
+{
+	char what[96];
+	size_t left;
+
+	if (session_upstream_quiet(s)) {
+		session_close(s, s->pending_code, NULL);
+		return;
+	}
+	if (session_now_ms() < s->pending_until) {
+		session_timer_ms(&s->state_timer, SESSION_QUIET_MS);
+		return;
+	}
+	left = session_upstream_unread(s);
+	log_warnx("session %llu: client=%s closing bound reached: backend "
+	    "data cut short (%zu bytes unread, more may follow)",
+	    (unsigned long long)s->id, s->peer, left);
+	snprintf(what, sizeof(what), "backend data cut short");
+	session_note_cut(s, what);
+	session_close(s, s->pending_code, NULL);
+}
+
 void
 session_close(struct session *s, uint16_t code, const char *cause)
 {
 	if (s->cause[0] == '\0' && cause != NULL)
 		snprintf(s->cause, sizeof(s->cause), "%s", cause);
-	if (!s->end_set) {
-		s->end = session_end_of(s, code);
-		s->end_set = true;
-	}
 	if (s->state == SESSION_HANDSHAKE || s->state == SESSION_HTTP_ERROR) {
+		if (!s->end_set) {
+			s->end = session_end_of(s, code);
+			s->end_set = true;
+		}
 		session_client_free(s);
 		session_upstream_free(s);
 		session_free(s);
 		return;
+	}
+	if (s->close_pending) {
+		/* Ours still stands unless the client closed or it failed. */
+		s->close_pending = false;
+		if (!s->close_received && (code == 1000 || code == 1001 ||
+		    code == 1008))
+			code = s->pending_code;
+	} else if (session_close_waits(s, code)) {
+		if (!s->end_set) {
+			s->end = session_end_of(s, code);
+			s->end_set = true;
+		}
+		session_close_pend(s, code);
+		return;
+	}
+	if (!s->end_set) {
+		s->end = session_end_of(s, code);
+		s->end_set = true;
 	}
 	/* Fail the connection (RFC 6455 §7.1.7): no close reply awaited. */
 	if (code == 1002 || code == 1007 || code == 1009)
@@ -467,6 +603,7 @@ session_close(struct session *s, uint16_t code, const char *cause)
 		if (s->upstream == NULL || s->upstream_up)
 			session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
 		s->linger_mark = session_queued(s);
+		s->linger_bytes = s->bytes_up + s->bytes_down;
 		session_set_state(s, SESSION_CLOSING);
 		hb_stop(s);
 		if (s->upstream_paused && s->upstream != NULL)
@@ -481,10 +618,16 @@ session_close(struct session *s, uint16_t code, const char *cause)
 		s->close_code = code;
 		ws_conn_send_close(s, code, s->cause);
 	}
-	if (s->client != NULL)
-		bufferevent_enable(s->client, EV_READ);
-	s->client_paused = false;
+	/*
+	 * Read the client on (its close reply comes after its data), except
+	 * while the backend is full: data before the client's close still
+	 * goes to the backend, under the same flow control.
+	 */
+	if (s->failed || s->close_received || s->upstream == NULL)
+		s->client_paused = false;
 	s->client_self_paused = false;
+	if (s->client != NULL && !s->client_paused)
+		bufferevent_enable(s->client, EV_READ);
 	if (session_client_progress(s) == -1)
 		return;
 	if (session_upstream_progress(s) == -1)
@@ -500,7 +643,8 @@ session_drain_some(struct gw_worker *w, size_t max)
 
 	for (s = LIST_FIRST(&w->sessions); s != NULL; s = next) {
 		next = LIST_NEXT(s, entry);
-		if (s->state == SESSION_CLOSING || s->state == SESSION_HTTP_ERROR)
+		if (s->state == SESSION_CLOSING ||
+		    s->state == SESSION_HTTP_ERROR || s->close_pending)
 			continue;
 		/* No upgrade yet: nothing to say, no time to give. */
 		if (s->state == SESSION_HANDSHAKE)
@@ -520,8 +664,17 @@ session_free_all(struct gw_worker *w)
 	struct session *s;
 
 	while ((s = LIST_FIRST(&w->sessions)) != NULL) {
+		size_t left = s->state >= SESSION_CONNECTING ?
+		    session_queued(s) : 0;
+
 		if (s->cause[0] == '\0')
 			snprintf(s->cause, sizeof(s->cause), "shutdown");
+		if (left > 0) {
+			log_warnx("session %llu: client=%s drain_timeout: %zu "
+			    "bytes not delivered", (unsigned long long)s->id,
+			    s->peer, left);
+			session_note_cut(s, "drain_timeout cut delivery short");
+		}
 		session_client_free(s);
 		session_upstream_free(s);
 		session_free(s);
@@ -718,7 +871,7 @@ session_upstream_ready(struct session *s, struct bufferevent *bev)
 	/* All taken: no write callback will end a pause (s may go). */
 	if (!s->upstream_tls &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_upstream_drained(s);
+		(void)session_upstream_drained(s);
 }
 
 /* Backend bytes: one binary frame per read, payload chains moved. */
@@ -770,8 +923,11 @@ session_upstream_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* The backend's output drained below the mark: read the client again. */
-static void
+/*
+ * The backend's output drained below the mark: read the client again.
+ * Returns -1 if s may be gone (the client's input ended it).
+ */
+static int
 session_upstream_drained(struct session *s)
 {
 	if (s->client_paused && s->client != NULL) {
@@ -780,9 +936,10 @@ session_upstream_drained(struct session *s)
 		if (!s->client_self_paused) {
 			bufferevent_enable(s->client, EV_READ);
 			/* Input already buffered gets no new read callback. */
-			ws_conn_input(s);
+			return ws_conn_input(s);
 		}
 	}
+	return 0;
 }
 
 static void
@@ -791,11 +948,11 @@ session_upstream_write_cb(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 
 	session_write_idle(bev, s->upstream_tls);
-	if (s->state == SESSION_CLOSING) {
-		session_upstream_progress(s);
+	/* Closing too: the client's data before its close still flows. */
+	if (session_upstream_drained(s) == -1)
 		return;
-	}
-	session_upstream_drained(s);
+	if (s->state == SESSION_CLOSING)
+		session_upstream_progress(s);
 }
 
 static void
@@ -864,10 +1021,30 @@ static bool
 session_linger_progress(struct session *s)
 {
 	size_t now = session_queued(s);
-	bool moved = now > 0 && now < s->linger_mark;
+	uint64_t bytes = s->bytes_up + s->bytes_down;
+	bool moved = (now > 0 && now < s->linger_mark) ||
+	    bytes != s->linger_bytes;
 
 	s->linger_mark = now;
+	s->linger_bytes = bytes;
 	return moved;
+}
+
+/* The linger ends a stalled close: name what it drops. */
+static void
+session_linger_cut(struct session *s)
+{
+	size_t left = session_queued(s);
+	bool reply = s->close_sent && !s->close_received && !s->failed;
+
+	if (left == 0 && !reply)
+		return;
+	log_warnx("session %llu: client=%s linger over after %ums without "
+	    "progress: %zu bytes not delivered%s", (unsigned long long)s->id,
+	    s->peer, SESSION_LINGER_MS, left,
+	    reply ? ", no close reply from the client" : "");
+	if (left > 0)
+		session_note_cut(s, "linger cut delivery short");
 }
 
 static void
@@ -896,13 +1073,17 @@ session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case SESSION_CONNECTING:
 		upstream_timeout(s);
 		break;
+	case SESSION_OPEN:
+		session_pending_tick(s);	/* only a pending close arms it */
+		break;
 	default:
 		/* Still draining toward a slow peer? Give it another round. */
 		if (session_linger_progress(s)) {
 			session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
 			break;
 		}
-		/* Linger over: whatever is left goes now. */
+		/* Linger over: whatever is left goes now, and the log says. */
+		session_linger_cut(s);
 		session_client_free(s);
 		session_upstream_free(s);
 		session_maybe_free(s);

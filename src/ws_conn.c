@@ -88,7 +88,7 @@ ws_conn_upstream_full(struct session *s)
 {
 	size_t max = s->cfg->max_buffer;
 
-	if (s->upstream == NULL || s->state == SESSION_CLOSING)
+	if (s->upstream == NULL)
 		return false;
 	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) < max)
 		return false;
@@ -214,7 +214,12 @@ ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
 		evbuffer_drain(in, ev->len);
 		return 0;
 	}
-	if (s->state == SESSION_CLOSING || s->upstream == NULL) {
+	/*
+	 * Closing, and our close sent: what the client sent before it saw
+	 * our close is still the backend's (RFC 6455 §1.4: only a close
+	 * received ends a peer's data; ws_conn_input drops input after it).
+	 */
+	if (s->upstream == NULL) {
 		evbuffer_drain(in, ev->len);	/* nobody to give it to */
 		return 0;
 	}

@@ -9,6 +9,7 @@ otherwise. The fd-exhaustion test needs prlimit (util-linux).
 """
 
 import hashlib
+import json
 import queue
 import re
 import select
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -542,6 +544,13 @@ def test_slow_reader_answering_pings_is_not_declared_dead(gateway_factory, backe
     assert alive and error is None, error
 
 
+def _session_states(admin_port):
+    """States of the live sessions, from the admin endpoint's /sessions."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/sessions" % admin_port,
+                                timeout=5) as r:
+        return [x["state"] for x in json.loads(r.read())["sessions"]]
+
+
 def test_slow_reader_gets_every_byte_after_backend_eof(gateway_factory, backends):
     """The backend sends 4 MiB and closes while the gateway still holds
     ~128-256 KiB for a client that reads steadily but slowly (5 KB/s) for
@@ -550,16 +559,24 @@ def test_slow_reader_gets_every_byte_after_backend_eof(gateway_factory, backends
     guard: found and fixed here.)"""
     total = 4 * MiB
     src = backends(source_handler(total), keep=False)
+    aport = free_port()
     g = gateway_factory(routes=[("/src", {"backend": src.spec,
-                                          "heartbeat_interval": "0"})])
+                                          "heartbeat_interval": "0"})],
+                        gateway={"admin_listen": "127.0.0.1:%d" % aport})
     ws = RawWS.open(g.port, path="/src", rcvbuf=16384, timeout=30)
-    conn = src.wait_conn(0)
+    src.wait_conn(0)
     ws.sock.settimeout(5)
     raw = bytearray(ws.buf)
-    # small steps until the gateway has read the backend's EOF (it then
-    # sends its own EOF to the backend): its buffers are full at that point
+    # small steps until the gateway has read the backend's EOF (the session
+    # turns "closing"; the backend's own EOF waits for the client's close
+    # reply): its buffers are full at that point
     deadline = time.monotonic() + 20
-    while not conn.eof.is_set():
+    next_look = 0
+    while True:
+        if time.monotonic() >= next_look:
+            if _session_states(aport) == ["closing"]:
+                break
+            next_look = time.monotonic() + 0.1
         assert time.monotonic() < deadline, "the gateway never read the EOF"
         raw += ws.sock.recv(16384)
         time.sleep(0.002)
