@@ -15,6 +15,7 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 LIBDIR     ?= $(PREFIX)/lib
+DATADIR    ?= $(PREFIX)/share
 DOCDIR     ?= $(PREFIX)/share/doc/wsgate
 # websockify's command line for migrating users, out of the way of
 # Debian's own /usr/bin/websockify: put this directory first on PATH.
@@ -192,9 +193,14 @@ install: wsgate
 	install -d $(DESTDIR)$(COMPATDIR) $(DESTDIR)$(DOCDIR)
 	ln -sf $(BINDIR)/wsgate $(DESTDIR)$(COMPATDIR)/websockify
 	install -m 644 docs/MIGRATING.md $(DESTDIR)$(DOCDIR)/MIGRATING.md
-	install -d $(DESTDIR)$(SYSCONFDIR)/wsgate
+	install -d $(DESTDIR)$(SYSCONFDIR)/wsgate $(DESTDIR)$(DATADIR)/wsgate/www
+	install -m 644 demo/www/index.html demo/www/demo.js demo/www/demo.css \
+	  $(DESTDIR)$(DATADIR)/wsgate/www/
+	# The demo page's root is relative to the tree's gateway.conf; the
+	# installed one names where the page went.
 	test -e $(DESTDIR)$(SYSCONFDIR)/wsgate/gateway.conf || \
-	  install -m 644 gateway.conf $(DESTDIR)$(SYSCONFDIR)/wsgate/gateway.conf
+	  sed 's|^root\( *\)= demo/www$$|root\1= $(DATADIR)/wsgate/www|' \
+	  gateway.conf > $(DESTDIR)$(SYSCONFDIR)/wsgate/gateway.conf
 
 clean:
 	rm -rf build wsgate tests/fuzz/build

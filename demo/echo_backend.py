@@ -18,11 +18,18 @@ class Echo(socketserver.BaseRequestHandler):
             self.request.sendall(data)
 
 
-class Shout(socketserver.StreamRequestHandler):
+class Shout(socketserver.BaseRequestHandler):
+    """Bytes back in capitals as they come: a client that sends a line
+    without its newline (python3 -m websockets does) gets its answer too."""
+
     def handle(self):
-        self.wfile.write(b"shout service: send a line, get it back in capitals\n")
-        for line in self.rfile:
-            self.wfile.write(line.upper())
+        self.request.sendall(
+            b"shout service: send a line, get it back in capitals\n")
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                return
+            self.request.sendall(data.upper())
 
 
 class TCPServer(socketserver.ThreadingTCPServer):

@@ -10,7 +10,9 @@ trap 'kill $demo 2>/dev/null || true' EXIT INT TERM
 sleep 0.3
 cat <<MSG
 
-  wsgate is starting on ws://127.0.0.1:8080 (config: $conf). In another terminal:
+  wsgate is starting on ws://127.0.0.1:8080 (config: $conf).
+  In a browser: http://127.0.0.1:8080/ (a demo page talking to both routes).
+  In another terminal:
     python3 -m websockets ws://127.0.0.1:8080/echo     # type a line, get it back
     python3 -m websockets ws://127.0.0.1:8080/shout    # lines come back in capitals
   (python3-websockets is installed by make run). Ctrl-C here stops it all.

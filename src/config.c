@@ -1052,30 +1052,69 @@ config_set_string(struct config_ctx *c, const struct config_key *k,
 }
 
 /*
- * root: an absolute path to a directory that exists now. The check is at
- * load (and reload) time only; static.c copes with it vanishing later.
+ * A relative root is taken from the directory of the file it is written
+ * in (as nginx takes it from its prefix), so a config and its web files
+ * can travel together: the default gateway.conf serves demo/www from the
+ * source tree. Returns the absolute, resolved path (malloc'd), or NULL
+ * after an error message.
+ */
+static char *
+config_root_relative(struct config_ctx *c, const struct config_key *k,
+    const char *value)
+{
+	const char	*slash = strrchr(c->name, '/');
+	char		*joined, *abs;
+	size_t		 dlen = slash == NULL ? 1 : (size_t)(slash - c->name);
+	size_t		 n = dlen + 1 + strlen(value) + 1;
+
+	if ((joined = malloc(n)) == NULL) {
+		c->oom = 1;
+		return NULL;
+	}
+	if (slash == NULL)
+		snprintf(joined, n, "./%s", value);
+	else
+		snprintf(joined, n, "%.*s/%s", (int)dlen, c->name, value);
+	if ((abs = realpath(joined, NULL)) == NULL)
+		config_errorx(c, "%s: '%s' (%s, from the config file's "
+		    "directory): %s", k->name, value, joined, strerror(errno));
+	free(joined);
+	return abs;
+}
+
+/*
+ * root: a directory that exists now: an absolute path, or (root only)
+ * one relative to the config file's directory, stored resolved. The
+ * check is at load (and reload) time only; static.c copes with it
+ * vanishing later.
  */
 static int
 config_set_root(struct config_ctx *c, const struct config_key *k,
     void *obj, const char *value)
 {
-	struct stat	st;
+	struct stat	 st;
+	char		*abs = NULL;
+	int		 r = -1;
 
-	if (value[0] != '/') {
+	if (value[0] != '/' && strcmp(k->name, "root") != 0) {
 		config_errorx(c, "%s: '%s' is not an absolute path", k->name,
 		    value);
 		return -1;
 	}
-	if (stat(value, &st) == -1) {
+	if (value[0] != '/') {
+		if ((abs = config_root_relative(c, k, value)) == NULL)
+			return -1;
+		value = abs;
+	}
+	if (stat(value, &st) == -1)
 		config_errorx(c, "%s: '%s': %s", k->name, value,
 		    strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
+	else if (!S_ISDIR(st.st_mode))
 		config_errorx(c, "%s: '%s' is not a directory", k->name, value);
-		return -1;
-	}
-	return config_set_string(c, k, obj, value);
+	else
+		r = config_set_string(c, k, obj, value);
+	free(abs);
+	return r;
 }
 
 /* index: one file name inside a directory, not hidden (no '/', no '.'). */

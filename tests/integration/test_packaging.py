@@ -261,8 +261,16 @@ def test_deb_builds_and_checks(tmp_path):
     ctrl = tmp_path / "control"
     subprocess.run(["dpkg-deb", "-e", deb, str(ctrl)], check=True)
 
+    # The demo page's root names where the package put it; check the
+    # config against the unpacked tree.
+    conf = (root / "etc/wsgate/gateway.conf").read_text()
+    assert re.search(r"^root\s*=\s*/usr/share/wsgate/www$", conf, re.M), conf
+    assert (root / "usr/share/wsgate/www/index.html").exists()
+    unpacked = tmp_path / "unpacked.conf"
+    unpacked.write_text(conf.replace("/usr/share/wsgate/www",
+                                     str(root / "usr/share/wsgate/www")))
     r = subprocess.run([str(root / "usr/bin/wsgate"), "-t", "-c",
-                        str(root / "etc/wsgate/gateway.conf")],
+                        str(unpacked)],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 0 and "configuration OK" in r.stdout + r.stderr, \
         r.stdout + r.stderr

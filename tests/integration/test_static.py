@@ -564,7 +564,10 @@ def test_many_concurrent_downloads_stay_correct(gw):
 
 def test_config_root_errors(tmp_path, site):
     cases = [
-        ("root = relative/dir", "root: 'relative/dir' is not an absolute path"),
+        # Relative: from the config file's directory (tmp_path here).
+        ("root = relative/dir", "root: 'relative/dir' (%s/relative/dir, "
+         "from the config file's directory): No such file or directory"
+         % tmp_path),
         ("root = %s/missing" % site, "No such file or directory"),
         ("root = %s/app.js" % site, "is not a directory"),
     ]

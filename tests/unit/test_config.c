@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1183,11 +1185,34 @@ test_root(void **state)
 	assert_string_equal(cfg->routes[0].root, dir);
 	config_free(cfg);
 
-	/* Must be absolute, exist, be a directory. */
-	parse_err(HEAD "[route /s]\nroot = www\n",
-	    "t.conf:4: root: 'www' is not an absolute path\n"
+	/* Relative: from the config file's directory, stored resolved. */
+	{
+		char name[160], sub[160], *real;
+		struct config *rc = NULL;
+
+		snprintf(sub, sizeof(sub), "%s/www", dir);
+		assert_int_equal(mkdir(sub, 0700), 0);
+		snprintf(name, sizeof(name), "%s/t.conf", dir);
+		assert_int_equal(config_parse_string(HEAD "[route /s/*]\n"
+		    "root = www\n", name, &rc, errbuf, sizeof(errbuf)), 0);
+		assert_non_null(real = realpath(sub, NULL));
+		assert_string_equal(rc->routes[0].root, real);
+		config_free(rc);
+		rc = NULL;
+		assert_int_equal(config_parse_string(HEAD "[route /s/*]\n"
+		    "root = ./www/../www\n", name, &rc, errbuf,
+		    sizeof(errbuf)), 0);
+		assert_string_equal(rc->routes[0].root, real);
+		config_free(rc);
+		free(real);
+		assert_int_equal(rmdir(sub), 0);
+	}
+	/* Must exist and be a directory; token_dir must be absolute. */
+	snprintf(want, sizeof(want), "t.conf:4: root: 'no-such-www' "
+	    "(./no-such-www, from the config file's directory): %s\n"
 	    "t.conf:3: [route /s]: no backend (set backend here or in "
-	    "[gateway])");
+	    "[gateway])", strerror(ENOENT));
+	parse_err(HEAD "[route /s]\nroot = no-such-www\n", want);
 	snprintf(text, sizeof(text), HEAD ROUTE "root = %s/nope\n", dir);
 	snprintf(want, sizeof(want), "t.conf:5: root: '%s/nope': %s", dir,
 	    strerror(ENOENT));
