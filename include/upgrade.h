@@ -27,9 +27,11 @@ struct upgrade_slice {
 struct upgrade_req {
 	struct upgrade_slice method;
 	struct upgrade_slice target;	/* request-target as sent */
-	struct upgrade_slice path;	/* target up to '?' */
+	struct upgrade_slice path;	/* target's path, up to '?' (never
+					 * empty: "/" for "http://h") */
 	struct upgrade_slice query;	/* after '?', without it; len 0 if none */
-	struct upgrade_slice host;
+	struct upgrade_slice host;	/* Host, or an absolute target's
+					 * authority */
 	struct upgrade_slice origin;	/* len 0: no Origin header */
 	struct upgrade_slice key;	/* Sec-WebSocket-Key, trimmed */
 	/* X-Forwarded-For field lines in the order received: one list
@@ -66,7 +68,8 @@ struct upgrade_req {
  *       method, target, path, query, host (len 0 if an HTTP/1.0 request
  *       sent none), if_none_match, if_modified_since and head are set.
  * Checks (RFC 6455 §4.2.1): GET, HTTP/1.1 (or later 1.x), origin-form
- * target, one Host, Upgrade containing the token "websocket", Connection
+ * or absolute-form target (http, https, ws, wss: path and query from it,
+ * and host from its authority, RFC 9112 §3.2.2), one Host, Upgrade containing the token "websocket", Connection
  * containing the token "upgrade" (both case-insensitive lists), version
  * 13, and a key that is the base64 of exactly 16 bytes. Duplicate Host,
  * Upgrade, Sec-WebSocket-Key or Origin headers are a 400. Bare CR, NUL

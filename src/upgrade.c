@@ -29,9 +29,12 @@
  * notices):
  * - Line endings must be CRLF (RFC 7230 §3.5 lets us be strict); bare LF
  *   and bare CR are a 400, and so are empty lines before the request line.
- * - Only origin-form targets are accepted (RFC 7230 §5.3.1). absolute-form
- *   would make the authority override Host (§5.4), a second source of the
- *   route's host; WebSocket clients never send it to an origin server.
+ * - Targets are origin-form or absolute-form (RFC 9112 §3.2.1, §3.2.2: a
+ *   server MUST accept the latter) with an http, https, ws or wss scheme;
+ *   the absolute URI's authority is then the request's host, in place of
+ *   Host, which must still be present (HTTP/1.1), single and valid (§3.2).
+ *   Userinfo and an empty host are a 400 (RFC 9110 §4.2.1, §4.2.4).
+ *   authority-form and asterisk-form are a 400 (CONNECT and OPTIONS only).
  *   '#' is refused too (RFC 6455 §3: no fragments in WebSocket URIs).
  * - The key must be 22 base64 characters followed by "==" (the RFC 4648
  *   §4 form of 16 bytes). The 4 padding bits of the 22nd character are
@@ -78,6 +81,7 @@ struct upgrade_hdrs {
 	unsigned	 nprotoheaders;		/* Sec-WebSocket-Protocol lines */
 	struct upgrade_slice version;
 	const char	*proto_error;		/* bad Sec-WebSocket-Protocol */
+	struct upgrade_slice authority;		/* absolute-form target's host */
 };
 
 static int
@@ -280,6 +284,83 @@ upgrade_crlf(const char *buf, size_t n, size_t *i, struct upgrade_req *req,
 	return 0;
 }
 
+static bool
+upgrade_is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Schemes of an absolute-form target, each with its "://". */
+static const char *const upgrade_schemes[] = {
+	"http://", "https://", "ws://", "wss://"
+};
+
+/* Could p[0..len), the start of a target, begin one of upgrade_schemes? */
+static bool
+upgrade_scheme_prefix(const char *p, size_t len)
+{
+	size_t	i, k, n;
+
+	for (i = 0; i < sizeof(upgrade_schemes) / sizeof(upgrade_schemes[0]);
+	    i++) {
+		n = strlen(upgrade_schemes[i]);
+		for (k = 0; k < len && k < n; k++)
+			if (upgrade_lower((unsigned char)p[k]) !=
+			    (unsigned char)upgrade_schemes[i][k])
+				break;
+		if (k == len || k == n)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * An absolute-form target (RFC 9112 §3.2.2), req->target: scheme "://"
+ * authority path-abempty [ "?" query ]. The schemes are http and https
+ * (RFC 9110 §4.2) and ws and wss (RFC 6455 §3), in any case (RFC 3986
+ * §3.1). On 0, *rest is the target from the path on (it may be empty, or
+ * start with '?') and *authority is host [":" port]: the host the request
+ * is for, in place of Host (§3.2.2). The byte before the authority is
+ * always '/', which the caller uses as the path "/" when none is given.
+ * Returns -1 (400) when it is not such a URI.
+ */
+static int
+upgrade_absolute_form(struct upgrade_req *req, struct upgrade_slice *rest,
+    struct upgrade_slice *authority)
+{
+	const char	*t = req->target.p, *end = t + req->target.len, *a, *p;
+	size_t		 i, slen;
+
+	for (p = t; p < end && (upgrade_is_alpha(*p) || (*p >= '0' &&
+	    *p <= '9') || *p == '+' || *p == '-' || *p == '.'); p++)
+		;
+	slen = (size_t)(p - t);
+	if (end - p < 3 || memcmp(p, "://", 3) != 0)
+		return upgrade_fail(req, 400,
+		    "request-target is not origin-form or absolute-form");
+	for (i = 0; i < sizeof(upgrade_schemes) / sizeof(upgrade_schemes[0]);
+	    i++)
+		if (upgrade_ieq(t, slen + 3, upgrade_schemes[i]))
+			break;
+	if (i == sizeof(upgrade_schemes) / sizeof(upgrade_schemes[0]))
+		return upgrade_fail(req, 400, "request-target scheme is not "
+		    "http, https, ws or wss");
+	a = p + 3;
+	for (p = a; p < end && *p != '/' && *p != '?'; p++)
+		;
+	authority->p = a;
+	authority->len = (size_t)(p - a);
+	/* RFC 9110 §4.2.4: userinfo is an error; §4.2.1: a host is needed. */
+	if (memchr(a, '@', authority->len) != NULL)
+		return upgrade_fail(req, 400, "userinfo in request-target");
+	if (!upgrade_host_valid(authority) || authority->p[0] == ':')
+		return upgrade_fail(req, 400,
+		    "request-target has no valid host");
+	rest->p = p;
+	rest->len = (size_t)(end - p);
+	return 0;
+}
+
 /*
  * The request line (RFC 7230 §3.1.1): method SP request-target SP
  * HTTP-version CRLF. On 0, *off is past its CRLF, req->method, target,
@@ -307,26 +388,43 @@ upgrade_request_line(const char *buf, size_t n, size_t *off,
 	req->method.p = buf;
 	req->method.len = i;
 
-	/* §5.3.1 origin-form only; visible ASCII; no fragment (RFC 6455 §3). */
+	/*
+	 * RFC 9112 §3.2: origin-form, or absolute-form (a scheme starts with
+	 * ALPHA); visible ASCII; no fragment (RFC 6455 §3).
+	 */
 	start = ++i;
-	if (i < n && buf[i] != '/')
+	if (i < n && buf[i] != '/' && !upgrade_is_alpha(buf[i]))
 		return upgrade_bad_byte(req, (unsigned char)buf[i],
-		    "request-target is not origin-form");
+		    "request-target is not origin-form or absolute-form");
 	while (i < n && (unsigned char)buf[i] > ' ' &&
 	    (unsigned char)buf[i] < 0x7f && buf[i] != '#')
 		i++;
-	if (i == n)
+	if (i == n) {
+		/* Refuse early what cannot become one of our schemes. */
+		if (start < n && buf[start] != '/' &&
+		    !upgrade_scheme_prefix(buf + start, n - start))
+			return upgrade_fail(req, 400, "request-target is not "
+			    "origin-form or absolute-form");
 		return -2;
+	}
 	if (buf[i] != ' ')
 		return upgrade_bad_byte(req, (unsigned char)buf[i],
 		    "malformed request-target");
 	req->target.p = buf + start;
 	req->target.len = i - start;
 	req->path = req->target;
-	if ((q = memchr(req->target.p, '?', req->target.len)) != NULL) {
-		req->path.len = (size_t)(q - req->target.p);
+	if (buf[start] != '/' &&
+	    upgrade_absolute_form(req, &req->path, &h->authority) == -1)
+		return -1;
+	if ((q = memchr(req->path.p, '?', req->path.len)) != NULL) {
 		req->query.p = q + 1;
-		req->query.len = req->target.len - req->path.len - 1;
+		req->query.len = req->path.len - (size_t)(q - req->path.p) - 1;
+		req->path.len = (size_t)(q - req->path.p);
+	}
+	/* An empty path is "/" (RFC 9110 §4.2.3); see upgrade_absolute_form. */
+	if (req->path.len == 0 && h->authority.len > 0) {
+		req->path.p = h->authority.p - 1;
+		req->path.len = 1;
 	}
 
 	/*
@@ -654,7 +752,12 @@ upgrade_parse(const char *buf, size_t len, size_t max_head,
 	if ((rc = upgrade_scan(buf, head_len, req, &h)) != 0)
 		return rc == -2 ? upgrade_fail(req, 400,
 		    "malformed request head") : -1;
-	if ((rc = upgrade_check(req, &h)) != 0)
+	rc = upgrade_check(req, &h);
+	/* RFC 9112 §3.2.2: an absolute-form target's authority is the host,
+	 * whatever Host said (which still had to be one and valid, §3.2). */
+	if ((rc == 0 || rc == UPGRADE_PLAIN) && h.authority.len > 0)
+		req->host = h.authority;
+	if (rc != 0)
 		return rc;
 	return (int)head_len;
 }

@@ -431,3 +431,32 @@ def test_subprotocol_raw(gw):
     ws = RawWS.open(gw.port, path="/proto", protocols=["CHAT"])
     assert "sec-websocket-protocol" not in ws.headers
     ws.close()
+
+
+def test_absolute_form_target_is_accepted(gateway_factory, backends, tmp_path):
+    """Issue 11 item 9 (RFC 9112 §3.2.2: a server MUST accept an
+    absolute-form target): the route comes from the URI's path, for an
+    upgrade as for a static file; other schemes and userinfo are a 400."""
+    echo = backends(echo_handler)
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_bytes(b"<p>hello</p>\n")
+    g = gateway_factory(routes=[("/echo", {"backend": echo.spec}),
+                                ("/site/*", {"root": str(root)})])
+    ws = RawWS(g.port, timeout=10)
+    ws.send(request(request_line="GET http://127.0.0.1:%d/echo?x=1 HTTP/1.1"
+                    % g.port))
+    assert ws.read_head() == 101
+    ws.send_frame(OP_BINARY, b"absolute")
+    assert ws.recv_frame(timeout=5).payload == b"absolute"
+    ws.close()
+    r = http_exchange(g.port, b"GET HTTP://Example.COM/site/ HTTP/1.1\r\n"
+                      b"Host: example.com\r\n\r\n")
+    assert r.status == 200
+    assert r.read_body() == b"<p>hello</p>\n"
+    r.close()
+    for target in ("ftp://127.0.0.1/echo", "http://u:p@127.0.0.1/echo",
+                   "http:///echo"):
+        status, _ = status_of(g.port, request(
+            request_line="GET %s HTTP/1.1" % target))
+        assert status == 400, target

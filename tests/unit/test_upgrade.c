@@ -80,7 +80,8 @@ mkreq(const char *line, const char *drop, const char *extra)
 static bool
 slice_is(const struct upgrade_slice *s, const char *want)
 {
-	return s->len == strlen(want) && memcmp(s->p, want, s->len) == 0;
+	return s->len == strlen(want) && (s->len == 0 ||
+	    memcmp(s->p, want, s->len) == 0);
 }
 
 /* Parse buf[0..len) and expect a refusal with status (and a reason). */
@@ -361,7 +362,6 @@ test_target(void **state)
 	size_t			len;
 
 	(void)state;
-	expect_status(mkreq("GET http://h/chat HTTP/1.1", NULL, NULL), 400);
 	expect_status(mkreq("GET * HTTP/1.1", NULL, NULL), 400);
 	expect_status(mkreq("GET h:80 HTTP/1.1", NULL, NULL), 400);
 	expect_status(mkreq("GET /a#frag HTTP/1.1", NULL, NULL), 400);
@@ -384,6 +384,81 @@ test_target(void **state)
 	assert_int_equal(upgrade_parse(reqbuf, len, 0, &req), (int)len);
 	assert_true(slice_is(&req.path, "/a"));
 	assert_int_equal(req.query.len, 0);
+}
+
+/*
+ * Issue 11 item 9: absolute-form targets (RFC 9112 §3.2.2) are accepted:
+ * path and query come from the URI, and its authority is the host,
+ * whatever the Host header says (which must still be there, once, and
+ * valid: §3.2).
+ */
+static void
+test_target_absolute_form(void **state)
+{
+	static const char *const ok[][5] = {
+		/* line, path, query, host, target */
+		{ "GET http://h.example/chat?room=1 HTTP/1.1", "/chat",
+		    "room=1", "h.example", "http://h.example/chat?room=1" },
+		{ "GET HTTPS://h.example:8443/a/b HTTP/1.1", "/a/b", "",
+		    "h.example:8443", NULL },
+		{ "GET ws://[::1]:80/x HTTP/1.1", "/x", "", "[::1]:80", NULL },
+		{ "GET wss://h/ HTTP/1.1", "/", "", "h", NULL },
+		/* An empty path is "/" (RFC 9110 §4.2.3). */
+		{ "GET http://h HTTP/1.1", "/", "", "h", NULL },
+		{ "GET http://h?q=2 HTTP/1.1", "/", "q=2", "h", NULL },
+	};
+	static const char *const bad[] = {
+		"GET http:/h/chat HTTP/1.1",		/* no authority */
+		"GET http:///chat HTTP/1.1",		/* empty host */
+		"GET http://u@h/chat HTTP/1.1",		/* userinfo */
+		"GET ftp://h/chat HTTP/1.1",		/* not http(s)/ws(s) */
+		"GET http//h/chat HTTP/1.1",		/* no scheme */
+		"GET 1http://h/ HTTP/1.1",		/* scheme starts ALPHA */
+		"GET http://h\"/ HTTP/1.1",		/* bad authority byte */
+		"GET mailto:a@b HTTP/1.1",
+		"GET h:80 HTTP/1.1",			/* authority-form */
+	};
+	struct upgrade_req	req;
+	size_t			i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		len = mkreq(ok[i][0], NULL, NULL);
+		assert_int_equal(upgrade_parse(reqbuf, len, 0, &req),
+		    (int)len);
+		assert_true(slice_is(&req.path, ok[i][1]));
+		assert_true(slice_is(&req.query, ok[i][2]));
+		assert_true(slice_is(&req.host, ok[i][3]));
+		/* Slices stay inside the caller's buffer. */
+		assert_true(req.path.p >= reqbuf && req.path.p < reqbuf + len);
+		if (ok[i][4] != NULL)
+			assert_true(slice_is(&req.target, ok[i][4]));
+		/* The same as a plain request, for the static root. */
+		len = mkreq(ok[i][0], "Upgrade|Sec-WebSocket-Key|"
+		    "Sec-WebSocket-Version|Sec-WebSocket-Protocol|", NULL);
+		assert_int_equal(upgrade_parse(reqbuf, len, 0, &req),
+		    UPGRADE_PLAIN);
+		assert_true(slice_is(&req.path, ok[i][1]));
+		assert_true(slice_is(&req.host, ok[i][3]));
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_status(mkreq(bad[i], NULL, NULL), 400);
+	/* Host is still required (HTTP/1.1), single and valid (§3.2). */
+	expect_status(mkreq("GET http://h/chat HTTP/1.1", "Host|", NULL), 400);
+	expect_status(mkreq("GET http://h/chat HTTP/1.1", NULL, "Host: b"),
+	    400);
+	expect_status(mkreq("GET http://h/chat HTTP/1.1", "Host|",
+	    "Host: a b"), 400);
+	/* HTTP/1.0 may omit Host: the authority names the host. */
+	len = (size_t)snprintf(reqbuf, sizeof(reqbuf),
+	    "GET http://h.example/f HTTP/1.0\r\n\r\n");
+	assert_int_equal(upgrade_parse(reqbuf, len, 0, &req), UPGRADE_PLAIN);
+	assert_true(slice_is(&req.host, "h.example"));
+	assert_true(slice_is(&req.path, "/f"));
+	/* Incomplete, the request line waits; every prefix is -2. */
+	len = mkreq("GET http://h.example/chat HTTP/1.1", NULL, NULL);
+	for (i = 0; i < len; i++)
+		assert_int_equal(upgrade_parse(reqbuf, i, 0, &req), -2);
 }
 
 static void
@@ -490,7 +565,8 @@ test_early_reject(void **state)
 	} early[] = {
 		E("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
 		E("\x16"), E("\x00"), E(" "), E("\r\n"), E("\n"), E("GET\tx"),
-		E("GET x"), E("GET /a b"), E("GET / HTTP/2"),
+		E("GET x"), E("GET httpx"), E("GET wss:/x"), E("GET *"),
+		E("GET /a b"), E("GET / HTTP/2"),
 		E("GET / HTTPS"), E("GET / HTTP/1.1\n"),
 		E("GET / HTTP/1.1\r\r"), E("GET / HTTP/1.1\r\nHost : a"),
 		E("GET / HTTP/1.1\r\n Host: a"),
@@ -967,7 +1043,7 @@ test_plain_refusals(void **state)
 	    "\r\n\r\n", 400);
 	/* Syntax is the same as for a handshake. */
 	expect_lit("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400);
-	expect_lit("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	expect_lit("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
 	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nX : y\r\n\r\n", 400);
 	expect_lit("GET / HTTP/1.1\r\nHost: a\r\n y\r\n\r\n", 400);
 	expect_lit("GET / HTTP/1.1\r\nHost: a\r\nX: \x01\r\n\r\n", 400);
@@ -1284,6 +1360,7 @@ main(void)
 		cmocka_unit_test(test_method),
 		cmocka_unit_test(test_http_version),
 		cmocka_unit_test(test_target),
+		cmocka_unit_test(test_target_absolute_form),
 		cmocka_unit_test(test_bad_keys),
 		cmocka_unit_test(test_line_syntax),
 		cmocka_unit_test(test_nul_cr_lf),
