@@ -9,7 +9,12 @@
  *   2. wss:// : the same page and checks over a TLS listener whose
  *      certificate comes from a throwaway CA that Chromium trusts (an NSS
  *      database in a private $HOME; no certificate errors are ignored).
- *   3. noVNC  : Debian's novnc package served from a route root, through
+ *   3. demo   : the page the default gateway.conf serves at / (demo/www),
+ *      with demo/echo_backend.py behind /echo and /shout, over ws:// and
+ *      wss://: both boxes connect, a line typed into each comes back (as
+ *      sent, in capitals), disconnect shows close 1000, and with the demo
+ *      backends stopped a reconnect shows close 1014.
+ *   4. noVNC  : Debian's novnc package served from a route root, through
  *      wsgate to x11vnc on Xvfb showing an orange desktop (xsetroot) with
  *      xlogo and xeyes; waits for noVNC to report connected, checks the
  *      canvas shows the colour, takes a screenshot.
@@ -271,6 +276,16 @@ backend            = tcp:127.0.0.1:${ports.down}
 [route /closer]
 backend            = tcp:127.0.0.1:${ports.closer}
 
+; the default gateway.conf's demo page and routes (demo/echo_backend.py)
+[route /echo]
+backend            = tcp:127.0.0.1:${ports.demoEcho}
+
+[route /shout]
+backend            = unix:${ports.demoShout}
+
+[route /*]
+root               = ${path.join(ROOT, 'demo', 'www')}
+
 ; noVNC from Debian's package; its WebSocket is /desk/websockify
 [route /desk/*]
 root               = ${NOVNC}
@@ -311,6 +326,79 @@ async function pageChecks(page, base, label) {
 	    r.code === 1000 && r.wasClean && r.text === 'goodbye from the backend',
 	    JSON.stringify(r));
 	log(`${label} checks took ${Date.now() - t} ms`);
+}
+
+/* The demo backends of `make run`: echo on TCP, shout on a Unix socket. */
+async function startDemoBackends() {
+	const port = await freePort();
+	const sock = path.join(tmp, 'shout.sock');
+	const c = start('demo', 'python3', [path.join(ROOT, 'demo',
+	    'echo_backend.py'), String(port), sock]);
+	await waitPort(port, 10000, c);
+	const end = Date.now() + 10000;
+	while (!fs.existsSync(sock)) {
+		if (Date.now() > end)
+			throw new Error(`no ${sock}: ${tail('demo')}`);
+		await sleep(50);
+	}
+	return { child: c, port, sock };
+}
+
+/* Type a line into a demo box; resolve what came back (not our echo). */
+async function demoSay(page, box, line) {
+	await page.fill(`#${box} input[name=line]`, line);
+	await page.press(`#${box} input[name=line]`, 'Enter');
+	return page.waitForFunction(([b, want]) => {
+		const got = [...document.querySelectorAll(`#${b} .out span`)]
+		    .filter((s) => !s.classList.contains('me'))
+		    .map((s) => s.textContent).join('');
+		return got.includes(want) ? got : false;
+	}, [box, box === 'shout' ? line.toUpperCase() : line],
+	    { timeout: 15000 }).then((h) => h.jsonValue());
+}
+
+async function demoChecks(page, base, label) {
+	const t = Date.now();
+	const resp = await page.goto(`${base}/`, { timeout: 15000 });
+	check(`${label} demo: page at / (default gateway.conf's root)`,
+	    resp && resp.status() === 200, `${resp && resp.status()}`);
+	for (const box of ['echo', 'shout'])
+		await page.waitForSelector(`#${box} .state[data-state="open"]`,
+		    { timeout: 15000 });
+	const urls = await page.$$eval('.conn .url', (e) => e.map((x) =>
+	    x.textContent));
+	const scheme = base.startsWith('https:') ? 'wss:' : 'ws:';
+	check(`${label} demo: both boxes connected`, urls.every((u) =>
+	    u.startsWith(scheme)), urls.join(' '));
+	const line = `hello from chromium ${label}`;
+	let got = await demoSay(page, 'echo', line);
+	check(`${label} demo: /echo sends the line back`, got.includes(line),
+	    JSON.stringify(got));
+	got = await demoSay(page, 'shout', line);
+	check(`${label} demo: /shout sends it back in capitals`,
+	    got.startsWith('shout service: ') && got.includes(
+	    line.toUpperCase()), JSON.stringify(got));
+	await page.click('#echo .toggle');
+	await page.waitForSelector('#echo .state[data-state="closed"]',
+	    { timeout: 10000 });
+	const closeText = await page.textContent('#echo .close');
+	check(`${label} demo: disconnect shows close 1000`,
+	    /^close 1000 \(normal closure\)/.test(closeText), closeText);
+	fs.mkdirSync(OUT_DIR, { recursive: true });
+	await page.screenshot({ path: path.join(OUT_DIR, 'demo.png'),
+	    fullPage: true, timeout: 15000 });
+	log(`${label} demo checks took ${Date.now() - t} ms`);
+}
+
+/* With the demo backends gone, a reconnect is refused by wsgate: 1014. */
+async function demoBackendDown(page, base, demo) {
+	await stop(demo.child, 5000);
+	await page.goto(`${base}/`, { timeout: 15000 });
+	await page.waitForSelector('#shout .state[data-state="closed"]',
+	    { timeout: 15000 });
+	const closeText = await page.textContent('#shout .close');
+	check('demo: backends stopped -> the page shows close 1014',
+	    /^close 1014 \(bad gateway/.test(closeText), closeText);
 }
 
 /* Fraction of sampled canvas pixels that are the colour. */
@@ -392,8 +480,9 @@ async function main() {
 	const b = await startBackends();
 	const x = await startX();
 	const vnc = await startVnc(x);
+	const demo = await startDemoBackends();
 	const ports = { http: await freePort(), https: await freePort(), vnc,
-	    ...b };
+	    demoEcho: demo.port, demoShout: demo.sock, ...b };
 	const g = await startWsgate(ports, certs);
 	log(`wsgate on 127.0.0.1:${ports.http} (ws) and :${ports.https} ` +
 	    `(wss); x11vnc on :${vnc}, X display ${x.display}`);
@@ -417,6 +506,9 @@ async function main() {
 
 	await pageChecks(page, `http://127.0.0.1:${ports.http}`, 'ws://');
 	await pageChecks(page, `https://127.0.0.1:${ports.https}`, 'wss://');
+	await demoChecks(page, `http://127.0.0.1:${ports.http}`, 'ws://');
+	await demoChecks(page, `https://127.0.0.1:${ports.https}`, 'wss://');
+	await demoBackendDown(page, `http://127.0.0.1:${ports.http}`, demo);
 	await novncCheck(page, `http://127.0.0.1:${ports.http}`);
 
 	await ctx.close();
@@ -458,7 +550,7 @@ try {
 	failures++;
 	console.log(`FAIL e2e: ${e.stack || e}`);
 	if (tmp)
-		for (const n of ['wsgate', 'x11vnc', 'xvfb'])
+		for (const n of ['wsgate', 'demo', 'x11vnc', 'xvfb'])
 			console.log(`--- ${n}.log (tail)\n${tail(n)}`);
 }
 await cleanup();
