@@ -25,7 +25,8 @@ class HAProxy:
     port (self.ports[name]) and one backend with one server, the gateway
     at target_port, with server_options ("send-proxy", "send-proxy-v2")."""
 
-    def __init__(self, tmp_path, target_port, frontends, http_options=()):
+    def __init__(self, tmp_path, target_port, frontends, http_options=(),
+                 name="haproxy"):
         need_haproxy()
         self.ports = {name: free_port() for name, _m, _o in frontends}
         lines = ["global", "    maxconn 1000", "",
@@ -41,8 +42,8 @@ class HAProxy:
                 lines += ["    " + o for o in http_options]
             lines += ["    server gw 127.0.0.1:%d %s" % (target_port, opts),
                       ""]
-        self.config_path = os.path.join(str(tmp_path), "haproxy.cfg")
-        self.log_path = os.path.join(str(tmp_path), "haproxy.log")
+        self.config_path = os.path.join(str(tmp_path), name + ".cfg")
+        self.log_path = os.path.join(str(tmp_path), name + ".log")
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines))
         self._log = open(self.log_path, "ab")

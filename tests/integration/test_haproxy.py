@@ -49,3 +49,31 @@ def test_every_session_gets_through_haproxy(gateway_factory, backends,
             % (name, missing)
     text = g.log_text()
     assert "PROXY" not in text and "out of memory" not in text, text
+
+
+def test_two_http_proxies_in_a_row_name_the_client(gateway_factory, backends,
+                                                  haproxy_factory):  # noqa: F811
+    """Issue 11 item 7 with real proxies: two HAProxies in HTTP mode, each
+    with option forwardfor, add an X-Forwarded-For line each (RFC 9110
+    §5.3: one list). The client (127.0.0.2) is named, not the outer
+    proxy (127.0.0.1, trusted)."""
+    import socket
+    echo = backends(echo_handler)
+    g = gateway_factory(routes=[("/echo", {"backend": echo.spec})],
+                        gateway={"trusted_proxies": "127.0.0.1/32"})
+    inner = haproxy_factory(g.port, [("in", "http", "")],
+                            http_options=["option forwardfor"], name="inner")
+    outer = haproxy_factory(inner.ports["in"], [("out", "http", "")],
+                            http_options=["option forwardfor"], name="outer")
+    for i in range(3):
+        s = socket.socket()
+        s.bind(("127.0.0.2", 0))
+        s.settimeout(10)
+        s.connect(("127.0.0.1", outer.ports["out"]))
+        ws = websocket.WebSocket()
+        ws.connect("ws://127.0.0.1:%d/echo" % outer.ports["out"], socket=s)
+        ws.send_binary(b"two proxies %d" % i)
+        assert ws.recv() == b"two proxies %d" % i
+        ws.close()
+    lines = g.wait_session_lines(3)
+    assert [ln["client"] for ln in lines] == ["127.0.0.2:0"] * 3
