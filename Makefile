@@ -69,8 +69,8 @@ UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
 UNIT_DEPS_ws_utf8  := ws_utf8
 UNIT_DEPS_ws_frame := ws_frame ws_utf8
 UNIT_DEPS_upgrade  := upgrade
-UNIT_DEPS_config   := config target token_file
-UNIT_DEPS_route    := route config target token_file
+UNIT_DEPS_config   := config target token_file exec_env
+UNIT_DEPS_route    := route config target token_file exec_env
 UNIT_DEPS_proxy_proto := proxy_proto
 UNIT_DEPS_auth     := auth
 UNIT_DEPS_token_file := token_file
@@ -80,7 +80,7 @@ UNIT_DEPS_pmd      := pmd
 UNIT_DEPS_zstream  := zstream
 UNIT_DEPS_framing  := framing ws_utf8
 UNIT_DEPS_exec_env := exec_env
-UNIT_DEPS_cli_websockify := cli_websockify config target token_file
+UNIT_DEPS_cli_websockify := cli_websockify config target token_file exec_env
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
 	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind soak

@@ -18,6 +18,7 @@
 enum config_addr_kind {
 	CONFIG_ADDR_TCP = 0,
 	CONFIG_ADDR_UNIX,
+	CONFIG_ADDR_EXEC,	/* backend = exec:PROGRAM ARG... */
 };
 
 /* A listen address or a backend target. */
@@ -26,7 +27,9 @@ struct config_addr {
 	char		*host;		/* TCP: name or literal, no brackets;
 					   listen: NULL = every interface */
 	uint16_t	 port;		/* TCP */
-	char		*path;		/* UNIX */
+	char		*path;		/* UNIX; EXEC: the command as written */
+	char		**argv;		/* EXEC: PROGRAM, ARG..., NULL (one
+					   allocation, exec_argv_parse()) */
 	char		*spec;		/* as written, for logs: "tcp:h:1"
 					   (listen: without the options) */
 	bool		 tls;		/* listen "tls", or a tls: backend */
@@ -112,6 +115,18 @@ struct config_route {
 	/* auth = basic: one of these */
 	char		*basic_auth;		/* "user:password" */
 	uint64_t	 origin_required;	/* 1: no Origin header is a 403 */
+	/* Beyond byte bridges (issue 16) */
+	uint64_t	 compression;		/* 1: permessage-deflate offered */
+	uint64_t	 framing;		/* enum framing_mode */
+	uint64_t	 line_max;		/* line framing: bytes per line */
+	uint64_t	 line_overflow;		/* 0 split, 1 close (1009) */
+	uint64_t	 line_invalid;		/* 0 binary, 1 close (1007) */
+	uint64_t	 max_processes;		/* exec: per route; 0 = no limit */
+	uint64_t	 exec_kill_timeout_ms;	/* SIGTERM .. SIGKILL */
+	char		**exec_env;		/* "NAME" pass, "NAME=VALUE" set */
+	size_t		 nexec_env;
+	char		*exec_user;		/* "user": run processes as */
+	char		*exec_cwd;		/* "cwd": absolute directory */
 };
 
 enum config_token_from {
@@ -185,6 +200,9 @@ struct config {
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT_MS	5000
 #define CONFIG_DEFAULT_MAX_MESSAGE_SIZE		(16 * 1024 * 1024)
 #define CONFIG_DEFAULT_INDEX			"index.html"
+#define CONFIG_DEFAULT_LINE_MAX			(1024 * 1024)
+#define CONFIG_DEFAULT_MAX_PROCESSES		1024
+#define CONFIG_DEFAULT_EXEC_KILL_TIMEOUT_MS	5000
 #define CONFIG_DEFAULT_REDIS_TIMEOUT_MS		1000
 #define CONFIG_DEFAULT_TOKEN_API_TIMEOUT_MS	5000
 
@@ -221,7 +239,9 @@ int	config_parse_size(const char *s, uint64_t *bytes);
 /*
  * Parse an address: "tcp:HOST:PORT", "tcp:[V6]:PORT", "unix:/path" for
  * backends (want_listen false); for listen also bare "HOST:PORT",
- * "[V6]:PORT", "PORT" (all interfaces) and a trailing " tls". Fills *a
+ * "[V6]:PORT", "PORT" (all interfaces) and a trailing " tls"; for
+ * backends also "exec:/PROGRAM ARG..." (argv split as exec_argv_parse()
+ * does: no shell). Fills *a
  * (strings owned by a; free with config_addr_clear). Returns 0, or -1
  * with a message in err.
  */

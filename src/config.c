@@ -35,10 +35,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "config.h"
+#include "exec_env.h"
 #include "target.h"
 
 #define CONFIG_MAX_FILE		(16 * 1024 * 1024)	/* bytes read at most */
@@ -91,6 +93,16 @@ enum config_rkey {
 	CONFIG_RKEY_BASIC_AUTH,
 	CONFIG_RKEY_ORIGIN_REQUIRED,
 	CONFIG_RKEY_BACKEND_VERIFY,
+	CONFIG_RKEY_COMPRESSION,
+	CONFIG_RKEY_FRAMING,
+	CONFIG_RKEY_LINE_MAX,
+	CONFIG_RKEY_LINE_OVERFLOW,
+	CONFIG_RKEY_LINE_INVALID,
+	CONFIG_RKEY_MAX_PROCESSES,
+	CONFIG_RKEY_EXEC_KILL_TIMEOUT,
+	CONFIG_RKEY_EXEC_ENV,
+	CONFIG_RKEY_EXEC_USER,
+	CONFIG_RKEY_EXEC_CWD,
 	CONFIG_RKEY_COUNT
 };
 
@@ -155,10 +167,11 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_tls_version, config_set_verify_client, config_set_allow_cn,
     config_set_allow_san, config_set_trusted, config_set_redis,
     config_set_instance, config_set_token_api, config_set_allow_targets,
-    config_set_basic_auth, config_set_password;
+    config_set_basic_auth, config_set_password, config_set_exec_env;
 static config_copy_fn config_copy_u64, config_copy_backends,
     config_copy_origins, config_copy_subprotocols, config_copy_string,
-    config_copy_allow_cn, config_copy_allow_san, config_copy_allow_targets;
+    config_copy_allow_cn, config_copy_allow_san, config_copy_allow_targets,
+    config_copy_exec_env;
 
 #define CONFIG_G(f)	offsetof(struct config, f)
 #define CONFIG_R(f)	offsetof(struct config_route, f)
@@ -314,6 +327,29 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	    config_copy_u64, CONFIG_R(origin_required), 0, 1, "off, on", 0 },
 	[CONFIG_RKEY_BACKEND_VERIFY] = { "backend_verify", config_set_choice,
 	    config_copy_u64, CONFIG_R(backend_verify), 0, 1, "off, on", 0 },
+	[CONFIG_RKEY_COMPRESSION] = { "compression", config_set_choice,
+	    config_copy_u64, CONFIG_R(compression), 0, 1, "off, on", 0 },
+	[CONFIG_RKEY_FRAMING] = { "framing", config_set_choice,
+	    config_copy_u64, CONFIG_R(framing), 0, 2, "stream, line, text", 0 },
+	[CONFIG_RKEY_LINE_MAX] = { "line_max", config_set_size,
+	    config_copy_u64, CONFIG_R(line_max), 16, 64 * 1024 * 1024,
+	    "16..64M", 0 },
+	[CONFIG_RKEY_LINE_OVERFLOW] = { "line_overflow", config_set_choice,
+	    config_copy_u64, CONFIG_R(line_overflow), 0, 1, "split, close", 0 },
+	[CONFIG_RKEY_LINE_INVALID] = { "line_invalid", config_set_choice,
+	    config_copy_u64, CONFIG_R(line_invalid), 0, 1, "binary, close", 0 },
+	[CONFIG_RKEY_MAX_PROCESSES] = { "max_processes", config_set_count,
+	    config_copy_u64, CONFIG_R(max_processes), 0, 1000000,
+	    "0..1000000", 0 },
+	[CONFIG_RKEY_EXEC_KILL_TIMEOUT] = { "exec_kill_timeout",
+	    config_set_duration, config_copy_u64,
+	    CONFIG_R(exec_kill_timeout_ms), 0, 3600 * 1000, "0..1h", 0 },
+	[CONFIG_RKEY_EXEC_ENV] = { "exec_env", config_set_exec_env,
+	    config_copy_exec_env, 0, 0, 0, NULL, 1 },
+	[CONFIG_RKEY_EXEC_USER] = { "user", config_set_string,
+	    config_copy_string, CONFIG_R(exec_user), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_EXEC_CWD] = { "cwd", config_set_root,
+	    config_copy_string, CONFIG_R(exec_cwd), 0, 0, NULL, 0 },
 };
 
 /* ---- small helpers ---- */
@@ -514,17 +550,23 @@ config_addr_clear(struct config_addr *a)
 	free(a->host);
 	free(a->path);
 	free(a->spec);
+	free(a->argv);
 	memset(a, 0, sizeof(*a));
 }
 
 static int
 config_addr_copy(struct config_addr *dst, const struct config_addr *src)
 {
+	char	err[64];
+
 	*dst = *src;
 	dst->host = dst->path = dst->spec = NULL;
+	dst->argv = NULL;
 	if ((src->host && (dst->host = strdup(src->host)) == NULL) ||
 	    (src->path && (dst->path = strdup(src->path)) == NULL) ||
-	    (src->spec && (dst->spec = strdup(src->spec)) == NULL)) {
+	    (src->spec && (dst->spec = strdup(src->spec)) == NULL) ||
+	    (src->argv && (dst->argv = exec_argv_parse(src->path, err,
+	    sizeof(err))) == NULL)) {
 		config_addr_clear(dst);
 		return -1;
 	}
@@ -668,6 +710,44 @@ config_mode(const char *s, size_t n, unsigned *mode)
 	return 0;
 }
 
+/*
+ * "exec:PROGRAM ARG...": split like a command line without a shell; the
+ * program must be an executable file now (checked again at each spawn).
+ * 0, -1 (bad, message in err) or -2 (out of memory).
+ */
+static int
+config_exec_parse(const char *s, struct config_addr *a, char *err,
+    size_t errlen)
+{
+	struct stat	st;
+	char		why[256];
+
+	a->kind = CONFIG_ADDR_EXEC;
+	if ((a->path = strdup(s + 5)) == NULL || (a->spec = strdup(s)) == NULL)
+		goto oom;
+	if ((a->argv = exec_argv_parse(a->path, why, sizeof(why))) == NULL) {
+		if (strcmp(why, "out of memory") == 0)
+			goto oom;
+		goto bad;
+	}
+	if (stat(a->argv[0], &st) == -1)
+		snprintf(why, sizeof(why), "'%s': %s", a->argv[0],
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode) || access(a->argv[0], X_OK) == -1)
+		snprintf(why, sizeof(why), "'%s' is not an executable file",
+		    a->argv[0]);
+	else
+		return 0;
+ bad:
+	snprintf(err, errlen, "%s: %s", s, why);
+	config_addr_clear(a);
+	return -1;
+ oom:
+	snprintf(err, errlen, "out of memory");
+	config_addr_clear(a);
+	return -2;
+}
+
 /* config_parse_addr, telling allocation failure (-2) from bad input. */
 static int
 config_addr_parse(const char *s, int want_listen, struct config_addr *a,
@@ -679,6 +759,8 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 	int		 r = -1;
 
 	memset(a, 0, sizeof(*a));
+	if (!want_listen && strncmp(s, "exec:", 5) == 0)
+		return config_exec_parse(s, a, err, errlen);
 	for (n = 0; s[n] != '\0' && !config_isspace(s[n]); n++)
 		;
 	if ((addr = strndup(s, n)) == NULL)
@@ -750,8 +832,8 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 	} else
 		why = want_listen ?
 		    "use HOST:PORT, [V6]:PORT, PORT or unix:/path" :
-		    "use tcp:HOST:PORT, tcp:[V6]:PORT, tls:HOST:PORT or "
-		    "unix:/path";
+		    "use tcp:HOST:PORT, tcp:[V6]:PORT, tls:HOST:PORT, "
+		    "unix:/path or exec:/PROGRAM ARG...";
 	if (r == -2)
 		goto oom;
 	if (why != NULL) {
@@ -1197,6 +1279,45 @@ config_set_list(struct config_ctx *c, const struct config_key *k,
 	return bad ? -1 : 0;
 }
 
+/* An environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+static int
+config_envname_ok(const char *s, size_t n)
+{
+	size_t	i;
+
+	if (n == 0 || config_isdigit(s[0]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!config_isalpha(s[i]) && !config_isdigit(s[i]) &&
+		    s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/*
+ * exec_env: "NAME=VALUE" (one per line; the value is kept as written) or
+ * a list of NAMEs to pass through from wsgate's own environment.
+ */
+static int
+config_set_exec_env(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config_route	*r = obj;
+	const char		*eq = strchr(value, '=');
+
+	if (eq == NULL)
+		return config_set_list(c, k, value, config_envname_ok,
+		    "variable name", "letters, digits and '_', or NAME=VALUE",
+		    &r->exec_env, &r->nexec_env);
+	if (!config_envname_ok(value, (size_t)(eq - value))) {
+		config_errorx(c, "%s: bad variable name '%.*s' (letters, "
+		    "digits and '_')", k->name, (int)(eq - value), value);
+		return -1;
+	}
+	return config_strv_add(c, &r->exec_env, &r->nexec_env, value,
+	    strlen(value));
+}
+
 static int
 config_set_origins(struct config_ctx *c, const struct config_key *k,
     void *obj, const char *value)
@@ -1534,6 +1655,15 @@ config_copy_origins(const struct config_key *k, struct config_route *dst,
 }
 
 static int
+config_copy_exec_env(const struct config_key *k, struct config_route *dst,
+    const struct config_route *src)
+{
+	(void)k;
+	return config_copy_strv(&dst->exec_env, &dst->nexec_env,
+	    src->exec_env, src->nexec_env);
+}
+
+static int
 config_copy_subprotocols(const struct config_key *k, struct config_route *dst,
     const struct config_route *src)
 {
@@ -1600,6 +1730,9 @@ config_route_defaults(struct config_route *r)
 	r->max_message_size = CONFIG_DEFAULT_MAX_MESSAGE_SIZE;
 	r->token_api_timeout_ms = CONFIG_DEFAULT_TOKEN_API_TIMEOUT_MS;
 	r->backend_verify = 1;
+	r->line_max = CONFIG_DEFAULT_LINE_MAX;
+	r->max_processes = CONFIG_DEFAULT_MAX_PROCESSES;
+	r->exec_kill_timeout_ms = CONFIG_DEFAULT_EXEC_KILL_TIMEOUT_MS;
 }
 
 static void
@@ -1635,6 +1768,9 @@ config_route_clear(struct config_route *r)
 	if (r->basic_auth != NULL)
 		explicit_bzero(r->basic_auth, strlen(r->basic_auth));
 	free(r->basic_auth);
+	config_strv_free(r->exec_env, r->nexec_env);
+	free(r->exec_user);
+	free(r->exec_cwd);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -2007,6 +2143,43 @@ config_route_token_checks(struct config_ctx *c, const struct config_route *r)
 		    "redis in [gateway]", r->path, r->prefix ? "/*" : "");
 }
 
+/*
+ * Process backends: an exec: backend is its route's only backend (there is
+ * no failover between programs), speaks no PROXY header and no TLS; the
+ * exec-only keys set in the route need one; a route user other than
+ * [gateway] user cannot be had once root is dropped.
+ */
+static void
+config_route_exec_checks(struct config_ctx *c, const struct config_route *r,
+    const int *set)
+{
+	static const enum config_rkey only[] = { CONFIG_RKEY_EXEC_USER,
+	    CONFIG_RKEY_EXEC_CWD, CONFIG_RKEY_EXEC_ENV };
+	const char	*rp = r->prefix ? "/*" : "";
+	size_t		 j, nexec = 0;
+
+	for (j = 0; j < r->nbackends; j++)
+		if (r->backends[j].kind == CONFIG_ADDR_EXEC)
+			nexec++;
+	if (nexec > 0 && r->nbackends > 1)
+		config_error(c, r->backends[0].line, "[route %s%s]: an exec: "
+		    "backend must be the route's only backend", r->path, rp);
+	if (nexec > 0 && r->backend_proxy_protocol != 0)
+		config_error(c, r->line, "[route %s%s]: backend_proxy_protocol "
+		    "does not apply to exec: backends", r->path, rp);
+	for (j = 0; nexec == 0 && j < sizeof(only) / sizeof(only[0]); j++)
+		if (set[only[j]] != 0)
+			config_error(c, set[only[j]], "%s: only for exec: "
+			    "backends ([route %s%s])",
+			    config_route_keys[only[j]].name, r->path, rp);
+	if (nexec > 0 && r->exec_user != NULL && c->cfg->user != NULL &&
+	    strcmp(r->exec_user, c->cfg->user) != 0)
+		config_error(c, set[CONFIG_RKEY_EXEC_USER] != 0 ?
+		    set[CONFIG_RKEY_EXEC_USER] : r->line, "user: '%s' cannot "
+		    "be had after [gateway] user = %s drops root ([route "
+		    "%s%s])", r->exec_user, c->cfg->user, r->path, rp);
+}
+
 /* Fill the keys route i did not set from [gateway]; check the result. */
 static int
 config_route_finish(struct config_ctx *c, size_t i)
@@ -2058,6 +2231,7 @@ config_route_finish(struct config_ctx *c, size_t i)
 		    "heartbeat_interval is set ([route %s%s])", r->path,
 		    r->prefix ? "/*" : "");
 	}
+	config_route_exec_checks(c, r, set);
 	return 0;
 }
 

@@ -218,6 +218,12 @@ upstream_connect(struct session *s)
 	char why[128];
 
 	s->backend = upstream_backend(s);
+	if (s->backend->kind == CONFIG_ADDR_EXEC) {
+		/* XXX process backends are parsed but not wired in yet. */
+		session_upstream_failed(s, 1011,
+		    "internal error: exec: backends are not wired in yet");
+		return -1;
+	}
 	bev = bufferevent_socket_new(s->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		session_upstream_failed(s, 1011, "internal error: out of memory");

@@ -588,7 +588,8 @@ test_err_bad_address(void **state)
 	    "backend = tcp:h:1 tls\n"
 	    "backend = tcp:h\n",
 	    "t.conf:5: backend: bad address '127.0.0.1:22' (use "
-	    "tcp:HOST:PORT, tcp:[V6]:PORT, tls:HOST:PORT or unix:/path)\n"
+	    "tcp:HOST:PORT, tcp:[V6]:PORT, tls:HOST:PORT, unix:/path or "
+	    "exec:/PROGRAM ARG...)\n"
 	    "t.conf:6: backend: bad address 'tcp:::1:22' (IPv6 addresses "
 	    "need brackets: [V6]:PORT)\n"
 	    "t.conf:7: backend: bad address 'tcp:[::g]:22' (bad IPv6 "
@@ -1389,10 +1390,127 @@ test_websockify_keys(void **state)
 	    "t.conf:3: exit_after_sessions: bad number '-1'");
 }
 
+/* Issue 16 keys: defaults, values, inheritance from [gateway]. */
+static void
+test_beyond_bytes_keys(void **state)
+{
+	struct config		*cfg;
+	const struct config_route *r;
+
+	(void)state;
+	cfg = parse_ok(HEAD "framing = line\ncompression = on\n"
+	    "exec_env = LANG\n"
+	    "[route /calc]\n"
+	    "backend = exec:/usr/bin/bc -q \"two words\"\n"
+	    "line_max = 64K\nline_overflow = close\nline_invalid = close\n"
+	    "max_processes = 7\nexec_kill_timeout = 250ms\n"
+	    "exec_env = PATH HOME\nexec_env = GREETING=a b, c\n"
+	    "user = nobody\ncwd = /tmp\n"
+	    ROUTE);
+	r = &cfg->routes[0];
+	assert_int_equal(r->nbackends, 1);
+	assert_int_equal(r->backends[0].kind, CONFIG_ADDR_EXEC);
+	assert_string_equal(r->backends[0].spec,
+	    "exec:/usr/bin/bc -q \"two words\"");
+	assert_string_equal(r->backends[0].argv[0], "/usr/bin/bc");
+	assert_string_equal(r->backends[0].argv[1], "-q");
+	assert_string_equal(r->backends[0].argv[2], "two words");
+	assert_null(r->backends[0].argv[3]);
+	assert_int_equal(r->framing, 1);
+	assert_int_equal(r->compression, 1);
+	assert_int_equal(r->line_max, 64 * 1024);
+	assert_int_equal(r->line_overflow, 1);
+	assert_int_equal(r->line_invalid, 1);
+	assert_int_equal(r->max_processes, 7);
+	assert_int_equal(r->exec_kill_timeout_ms, 250);
+	assert_int_equal(r->nexec_env, 3);
+	assert_string_equal(r->exec_env[0], "PATH");
+	assert_string_equal(r->exec_env[1], "HOME");
+	assert_string_equal(r->exec_env[2], "GREETING=a b, c");
+	assert_string_equal(r->exec_user, "nobody");
+	assert_string_equal(r->exec_cwd, "/tmp");
+	/* the second route: [gateway] values and the defaults */
+	r = &cfg->routes[1];
+	assert_int_equal(r->framing, 1);
+	assert_int_equal(r->compression, 1);
+	assert_int_equal(r->line_max, CONFIG_DEFAULT_LINE_MAX);
+	assert_int_equal(r->line_overflow, 0);
+	assert_int_equal(r->line_invalid, 0);
+	assert_int_equal(r->max_processes, CONFIG_DEFAULT_MAX_PROCESSES);
+	assert_int_equal(r->exec_kill_timeout_ms,
+	    CONFIG_DEFAULT_EXEC_KILL_TIMEOUT_MS);
+	config_free(cfg);
+	/* a config copy keeps argv (the websockify-style and reload
+	 * paths copy routes) */
+	cfg = parse_ok(HEAD "backend = exec:/bin/cat\n[route /a]\n");
+	assert_string_equal(cfg->routes[0].backends[0].argv[0], "/bin/cat");
+	config_free(cfg);
+}
+
+static void
+test_beyond_bytes_errors(void **state)
+{
+	(void)state;
+	parse_err(HEAD "[route /]\n"
+	    "backend = exec:bc -q\n"
+	    "backend = exec:/nonexistent/prog\n"
+	    "backend = exec:/etc/passwd\n"
+	    "backend = exec:/bin/sh -c 'x\n"
+	    "backend = exec:\n"
+	    "framing = lines\n"
+	    "compression = yes\n"
+	    "line_max = 8\n"
+	    "line_overflow = cut\n"
+	    "line_invalid = drop\n"
+	    "max_processes = -1\n"
+	    "exec_kill_timeout = 2h\n"
+	    "exec_env = 1BAD\n"
+	    "exec_env = A-B=1\n"
+	    "cwd = relative\n",
+	    "t.conf:4: backend: exec:bc -q: program 'bc' is not an absolute "
+	    "path\n"
+	    "t.conf:5: backend: exec:/nonexistent/prog: '/nonexistent/prog': "
+	    "No such file or directory\n"
+	    "t.conf:6: backend: exec:/etc/passwd: '/etc/passwd' is not an "
+	    "executable file\n"
+	    "t.conf:7: backend: exec:/bin/sh -c 'x: unterminated ' quote\n"
+	    "t.conf:8: backend: exec:: no program\n"
+	    "t.conf:9: framing: bad value 'lines' (use stream, line, text)\n"
+	    "t.conf:10: compression: bad value 'yes' (use off, on)\n"
+	    "t.conf:11: line_max: '8' out of range (16..64M)\n"
+	    "t.conf:12: line_overflow: bad value 'cut' (use split, close)\n"
+	    "t.conf:13: line_invalid: bad value 'drop' (use binary, close)\n"
+	    "t.conf:14: max_processes: bad number '-1'\n"
+	    "t.conf:15: exec_kill_timeout: '2h' out of range (0..1h)\n"
+	    "t.conf:16: exec_env: bad variable name '1BAD' (letters, digits "
+	    "and '_', or NAME=VALUE)\n"
+	    "t.conf:17: exec_env: bad variable name 'A-B' (letters, digits "
+	    "and '_')\n"
+	    "t.conf:18: cwd: 'relative' is not an absolute path\n"
+	    "t.conf:3: [route /]: no backend (set backend here or in "
+	    "[gateway])");
+	parse_err(HEAD "[route /]\nbackend = exec:/bin/cat\n"
+	    "backend = tcp:127.0.0.1:7\nbackend_proxy_protocol = v1\n"
+	    "[route /b]\nbackend = tcp:127.0.0.1:7\nuser = nobody\n"
+	    "exec_env = PATH\n",
+	    "t.conf:4: [route /]: an exec: backend must be the route's only "
+	    "backend\n"
+	    "t.conf:3: [route /]: backend_proxy_protocol does not apply to "
+	    "exec: backends\n"
+	    "t.conf:9: user: only for exec: backends ([route /b])\n"
+	    "t.conf:10: exec_env: only for exec: backends ([route /b])");
+	parse_err("[gateway]\nlisten = 8080\nuser = wsgate\n"
+	    "[route /]\nbackend = exec:/bin/cat\nuser = nobody\n",
+	    "t.conf:6: user: 'nobody' cannot be had after [gateway] user = "
+	    "wsgate drops root ([route /])");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_beyond_bytes_keys),
+		cmocka_unit_test(test_beyond_bytes_errors),
 		cmocka_unit_test(test_sample),
 		cmocka_unit_test(test_allow_client_needs_verify),
 		cmocka_unit_test(test_proxy_protocol_and_user),
