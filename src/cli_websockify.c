@@ -151,11 +151,13 @@ static const char cli_ws_usage_text[] =
 "  --libserver           accepted; changes nothing in wsgate\n"
 "  --target-config=FILE  file or directory of 'token: host:port' lines\n"
 "                        (same as --token-plugin TokenFile --token-source)\n"
-"  --token-plugin=CLASS  TokenFile or ReadOnlyTokenFile (see MIGRATING.md)\n"
+"  --token-plugin=CLASS  TokenFile, ReadOnlyTokenFile, TokenFileName,\n"
+"                        UnixDomainSocketDirectory, JWTTokenApi, TokenRedis,\n"
+"                        BaseTokenAPI or JSONTokenApi (see MIGRATING.md)\n"
 "  --token-source=ARG    an argument to be passed to the token plugin\n"
 "  --host-token          use the host HTTP header as token instead of the\n"
 "                        token URL query parameter\n"
-"  --auth-plugin=CLASS   see MIGRATING.md for the plugins wsgate has\n"
+"  --auth-plugin=CLASS   BasicHTTPAuth, ExpectOrigin or ClientCertCNAuth\n"
 "  --auth-source=ARG     an argument to be passed to the auth plugin\n"
 "  --heartbeat=INTERVAL  send a ping to the client every INTERVAL seconds\n"
 "  --log-file=FILE       File where logs will be saved\n"
@@ -692,6 +694,8 @@ cli_ws_listen(struct cli_ws_out *w, const struct cli_ws *o, bool tls)
 	cli_ws_kv(w, "listen", "", addr, opt);
 }
 
+static const char *cli_ws_class(const char *, const char *);
+
 /* websockify 0.13's --ssl-version names; TLS 1.2 is our floor. */
 static const char *
 cli_ws_min_version(const struct cli_ws *o, char *notes, size_t noteslen)
@@ -710,6 +714,8 @@ static void
 cli_ws_tls(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd,
     char *notes, size_t noteslen)
 {
+	bool		 cn_auth = o->auth_plugin != NULL && strcmp(cli_ws_class(
+	    o->auth_plugin, "websockify.auth_plugins"), "ClientCertCNAuth") == 0;
 	const char	*cert = o->cert != NULL ? o->cert : "self.pem";
 	const char	*minv = cli_ws_min_version(o, notes, noteslen);
 	int		 npw = (o->key_password != NULL) +
@@ -745,8 +751,11 @@ cli_ws_tls(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd,
 		cli_ws_kv(w, "min_version", "", minv, "");
 	if (o->ssl_ciphers != NULL)
 		cli_ws_kv(w, "ciphers", "", o->ssl_ciphers, "");
-	if (o->verify_client) {
-		cli_ws_kv(w, "verify_client", "", "require", "");
+	if (o->verify_client || cn_auth) {
+		/* ClientCertCNAuth alone: ask for a certificate, let the
+		 * route's allow_client_cn decide. */
+		cli_ws_kv(w, "verify_client", "", o->verify_client ? "require" :
+		    "optional", "");
 		if (o->cafile != NULL)
 			cli_ws_path(w, "client_ca", cwd, o->cafile);
 		else
@@ -754,36 +763,173 @@ cli_ws_tls(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd,
 	}
 }
 
-/* The token plugins wsgate has as gateway.conf keys. */
+/* A plugin class name without websockify's module path. */
+static const char *
+cli_ws_class(const char *p, const char *module)
+{
+	size_t	n = strlen(module);
+
+	return strncmp(p, module, n) == 0 && p[n] == '.' ? p + n + 1 : p;
+}
+
+/*
+ * TokenRedis's source, host[:port[:db[:password[:namespace]]]], fields
+ * split on ':' unless in double quotes (websockify's parse_source_args).
+ * Fills up to 5 fields (copies in f[i], each < 256 bytes); returns how
+ * many, or -1.
+ */
+static int
+cli_ws_redis_fields(const char *src, char f[5][256])
+{
+	size_t	n = 0, len = 0;
+	bool	quoted = false;
+
+	memset(f, 0, 5 * 256);
+	for (; *src != '\0'; src++) {
+		if (*src == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (*src == ':' && !quoted) {
+			if (++n == 5)
+				return -1;
+			len = 0;
+			continue;
+		}
+		if (len + 1 >= 256)
+			return -1;
+		f[n][len++] = *src;
+	}
+	return quoted ? -1 : (int)n + 1;
+}
+
+/* TokenRedis: [gateway] redis keys (written before the route). */
+static void
+cli_ws_redis(struct cli_ws_out *w, const char *src)
+{
+	char	f[5][256], addr[300];
+	int	n = cli_ws_redis_fields(src, f);
+	size_t	i;
+
+	if (n < 1 || f[0][0] == '\0') {
+		cli_ws_fail(w, "--token-source '%s': not in TokenRedis's form "
+		    "<host>[:<port>[:<db>[:<password>[:<namespace>]]]]", src);
+		return;
+	}
+	for (i = 0; f[1][i] != '\0'; i++)
+		if (f[1][i] < '0' || f[1][i] > '9')
+			break;
+	if (f[1][i] != '\0' || strspn(f[2], "0123456789") != strlen(f[2])) {
+		cli_ws_fail(w, "--token-source '%s': port and db must be "
+		    "numbers", src);
+		return;
+	}
+	if (n >= 4 && f[3][0] != '\0') {
+		cli_ws_fail(w, "--token-source: wsgate reads the Redis password "
+		    "from a file, never from a command line: drop it here and "
+		    "set redis_password_file in a config (--print-config "
+		    "writes the rest)");
+		return;
+	}
+	snprintf(addr, sizeof(addr), strchr(f[0], ':') != NULL ? "[%s]:%s" :
+	    "%s:%s", f[0], f[1][0] != '\0' ? f[1] : "6379");
+	cli_ws_kv(w, "redis", "", addr, "");
+	if (f[2][0] != '\0')
+		cli_ws_kv(w, "redis_db", "", f[2], "");
+	if (n == 5 && f[4][0] != '\0')
+		cli_ws_kv(w, "token_redis_prefix", "", f[4], ":");
+}
+
+/* The token plugin's name, or NULL when there is none. */
+static const char *
+cli_ws_token_class(const struct cli_ws *o)
+{
+	if (o->token_plugin != NULL)
+		return cli_ws_class(o->token_plugin,
+		    "websockify.token_plugins");
+	return o->target_config != NULL ? "TokenFile" : NULL;
+}
+
+/* Gateway-wide keys a token plugin needs ([gateway] section). */
+static void
+cli_ws_token_gateway(struct cli_ws_out *w, const struct cli_ws *o)
+{
+	const char	*p = cli_ws_token_class(o);
+
+	if (p != NULL && strcmp(p, "TokenRedis") == 0 &&
+	    o->token_source != NULL)
+		cli_ws_redis(w, o->token_source);
+}
+
+/* websockify's token plugins as route keys. */
 static void
 cli_ws_tokens(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd)
 {
-	const char	*p = o->token_plugin, *src = o->token_source;
+	const char	*p = cli_ws_token_class(o);
+	const char	*src = o->token_plugin != NULL ? o->token_source :
+	    o->target_config;
 
-	if (o->target_config != NULL && p == NULL) {
-		p = "TokenFile";
-		src = o->target_config;
-	}
 	if (p == NULL)
 		return;
-	if (strncmp(p, "websockify.token_plugins.", 25) == 0)
-		p += 25;
-	if (strcmp(p, "TokenFile") != 0 && strcmp(p, "ReadOnlyTokenFile") != 0) {
-		cli_ws_fail(w, "--token-plugin %s: not available in wsgate "
-		    "(it has TokenFile and ReadOnlyTokenFile; see "
-		    "docs/MIGRATING.md)", o->token_plugin);
-		return;
-	}
 	if (src == NULL) {
-		cli_ws_fail(w, "--token-plugin %s needs --token-source FILE", p);
+		cli_ws_fail(w, "--token-plugin %s needs --token-source", p);
 		return;
 	}
-	if (o->host_token) {
-		cli_ws_fail(w, "--host-token: not available in wsgate yet "
-		    "(tokens come from ?token=)");
+	if (strcmp(p, "TokenFile") == 0 || strcmp(p, "ReadOnlyTokenFile") == 0)
+		cli_ws_path(w, "token_file", cwd, src);
+	else if (strcmp(p, "TokenFileName") == 0)
+		cli_ws_path(w, "token_dir", cwd, src);
+	else if (strcmp(p, "UnixDomainSocketDirectory") == 0)
+		cli_ws_path(w, "token_socket_dir", cwd, src);
+	else if (strcmp(p, "JWTTokenApi") == 0)
+		cli_ws_path(w, "token_jwt_key_file", cwd, src);
+	else if (strcmp(p, "BaseTokenAPI") == 0 ||
+	    strcmp(p, "JSONTokenApi") == 0)
+		cli_ws_kv(w, "token_api", "", src, "");
+	else if (strcmp(p, "TokenRedis") == 0)
+		cli_ws_kv(w, "token_redis", "", "on", "");
+	else
+		cli_ws_fail(w, "--token-plugin %s: not a plugin wsgate has "
+		    "(TokenFile, ReadOnlyTokenFile, TokenFileName, "
+		    "UnixDomainSocketDirectory, JWTTokenApi, TokenRedis, "
+		    "BaseTokenAPI, JSONTokenApi)", o->token_plugin);
+	if (o->host_token)
+		cli_ws_kv(w, "token_from", "", "host", "");
+}
+
+/* websockify's auth plugins as route keys. */
+static void
+cli_ws_auth(struct cli_ws_out *w, const struct cli_ws *o)
+{
+	const char	*p, *src = o->auth_source;
+
+	if (o->auth_plugin == NULL)
 		return;
-	}
-	cli_ws_path(w, "token_file", cwd, src);
+	p = cli_ws_class(o->auth_plugin, "websockify.auth_plugins");
+	if (strcmp(p, "BasicHTTPAuth") == 0) {
+		if (src == NULL || strchr(src, ':') == NULL) {
+			cli_ws_fail(w, "--auth-plugin BasicHTTPAuth needs "
+			    "--auth-source USER:PASSWORD");
+			return;
+		}
+		cli_ws_kv(w, "auth", "", "basic", "");
+		cli_ws_kv(w, "basic_auth", "", src, "");
+	} else if (strcmp(p, "ExpectOrigin") == 0) {
+		/* websockify: no source, no origin lets anyone in. */
+		cli_ws_kv(w, "origins", "", src != NULL && src[strspn(src,
+		    " \t")] != '\0' ? src : "null", "");
+		cli_ws_kv(w, "origin_required", "", "on", "");
+	} else if (strcmp(p, "ClientCertCNAuth") == 0) {
+		if (src == NULL || src[strspn(src, " \t")] == '\0') {
+			cli_ws_fail(w, "--auth-plugin ClientCertCNAuth needs "
+			    "--auth-source 'CN ...'");
+			return;
+		}
+		cli_ws_kv(w, "allow_client_cn", "", src, "");
+	} else
+		cli_ws_fail(w, "--auth-plugin %s: not a plugin wsgate has "
+		    "(BasicHTTPAuth, ExpectOrigin, ClientCertCNAuth)",
+		    o->auth_plugin);
 }
 
 static void
@@ -802,6 +948,7 @@ cli_ws_route(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd)
 			    addr, "");
 	}
 	cli_ws_tokens(w, o, cwd);
+	cli_ws_auth(w, o);
 	/* websockify answers an offered "binary" (old noVNC clients). */
 	cli_ws_kv(w, "subprotocols", "", "binary", "");
 	if (o->web != NULL)
@@ -822,9 +969,9 @@ cli_ws_route(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd)
 static void
 cli_ws_unsupported(struct cli_ws_out *w, const struct cli_ws *o)
 {
-	if (o->auth_plugin != NULL)
-		cli_ws_fail(w, "--auth-plugin %s: not available in wsgate yet "
-		    "(see docs/MIGRATING.md)", o->auth_plugin);
+	if (o->web_auth)
+		cli_ws_fail(w, "--web-auth: not available in wsgate yet (the "
+		    "auth plugin guards the WebSocket, not --web's files)");
 	else if (o->record != NULL)
 		cli_ws_fail(w, "--record: not available in wsgate yet");
 	else if (o->traffic)
@@ -883,6 +1030,7 @@ cli_ws_render(const struct cli_ws *o, const char *cwd, char *notes,
 	}
 	if (o->run_once)
 		cli_ws_kv(&w, "exit_after_sessions", "", "1", "");
+	cli_ws_token_gateway(&w, o);
 	if (tls)
 		cli_ws_tls(&w, o, cwd, notes, noteslen);
 	else if (o->key != NULL || o->key_password != NULL ||

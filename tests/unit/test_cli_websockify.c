@@ -194,16 +194,78 @@ test_render_refusals(void **state)
 	struct cli_ws	o;
 
 	(void)state;
-	assert_int_equal(parse(ARGV("--token-plugin=TokenRedis",
+	assert_int_equal(parse(ARGV("--token-plugin=my.Plugin",
 	    "--token-source=x", "1"), &o), 0);
 	assert_null(cli_ws_render(&o, "/", NULL, 0, errbuf, sizeof(errbuf)));
-	assert_non_null(strstr(errbuf, "TokenRedis"));
+	assert_non_null(strstr(errbuf, "my.Plugin"));
+	/* A Redis password never comes from a command line. */
+	assert_int_equal(parse(ARGV("--token-plugin=TokenRedis",
+	    "--token-source=r:1:2:pw", "1"), &o), 0);
+	assert_null(cli_ws_render(&o, "/", NULL, 0, errbuf, sizeof(errbuf)));
+	assert_non_null(strstr(errbuf, "redis_password_file"));
 	/* A value gateway.conf cannot hold is refused, not cut. */
 	assert_int_equal(parse(ARGV("--web=/a ;b", "1", "h:1"), &o), 0);
 	assert_null(cli_ws_render(&o, "/", NULL, 0, errbuf, sizeof(errbuf)));
 	assert_int_equal(parse(ARGV("--unix-listen=/s",
 	    "--unix-listen-mode=9", "h:1"), &o), 0);
 	assert_null(cli_ws_render(&o, "/", NULL, 0, errbuf, sizeof(errbuf)));
+}
+
+/* Every token and auth plugin of websockify, as its keys. */
+static void
+test_render_plugins(void **state)
+{
+	static const struct {
+		const char	*plugin, *source, *want;
+	} t[] = {
+		{ "TokenFile", "t.txt", "token_file = /d/t.txt\n" },
+		{ "ReadOnlyTokenFile", "/t", "token_file = /t\n" },
+		{ "TokenFileName", "dir", "token_dir = /d/dir\n" },
+		{ "UnixDomainSocketDirectory", "/run/s",
+		    "token_socket_dir = /run/s\n" },
+		{ "JWTTokenApi", "k.pem", "token_jwt_key_file = /d/k.pem\n" },
+		{ "BaseTokenAPI", "http://h/%s", "token_api = http://h/%s\n" },
+		{ "websockify.token_plugins.JSONTokenApi", "http://h/?t=%s",
+		    "token_api = http://h/?t=%s\n" },
+		{ "TokenRedis", "r", "redis = r:6379\n" },
+		{ "TokenRedis", "r:6380:2::\"a:b\"",
+		    "redis = r:6380\nredis_db = 2\ntoken_redis_prefix = a:b:\n" },
+	};
+	struct cli_ws	 o;
+	char		*text, plug[128], src[128];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(plug, sizeof(plug), "--token-plugin=%s", t[i].plugin);
+		snprintf(src, sizeof(src), "--token-source=%s", t[i].source);
+		assert_int_equal(parse(ARGV(plug, src, "--host-token", "1"),
+		    &o), 0);
+		text = cli_ws_render(&o, "/d", NULL, 0, errbuf,
+		    sizeof(errbuf));
+		if (text == NULL || strstr(text, t[i].want) == NULL ||
+		    strstr(text, "token_from = host\n") == NULL)
+			fail_msg("%s %s: %s", t[i].plugin, t[i].source,
+			    text != NULL ? text : errbuf);
+		free(text);
+	}
+	assert_int_equal(parse(ARGV("--auth-plugin=BasicHTTPAuth",
+	    "--auth-source=u:p", "1", "h:1"), &o), 0);
+	text = cli_ws_render(&o, "/d", NULL, 0, errbuf, sizeof(errbuf));
+	assert_non_null(strstr(text, "auth = basic\nbasic_auth = u:p\n"));
+	free(text);
+	assert_int_equal(parse(ARGV("--auth-plugin=ExpectOrigin",
+	    "--auth-source=https://a http://b", "1", "h:1"), &o), 0);
+	text = cli_ws_render(&o, "/d", NULL, 0, errbuf, sizeof(errbuf));
+	assert_non_null(strstr(text, "origins = https://a http://b\n"
+	    "origin_required = on\n"));
+	free(text);
+	assert_int_equal(parse(ARGV("--auth-plugin=ClientCertCNAuth",
+	    "--auth-source=alice", "--cert=c", "1", "h:1"), &o), 0);
+	text = cli_ws_render(&o, "/d", NULL, 0, errbuf, sizeof(errbuf));
+	assert_non_null(strstr(text, "verify_client = optional\n"));
+	assert_non_null(strstr(text, "allow_client_cn = alice\n"));
+	free(text);
 }
 
 int
@@ -216,6 +278,7 @@ main(void)
 		cmocka_unit_test(test_render_plain),
 		cmocka_unit_test(test_render_tls),
 		cmocka_unit_test(test_render_refusals),
+		cmocka_unit_test(test_render_plugins),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
