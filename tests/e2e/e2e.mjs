@@ -18,6 +18,11 @@
  *      wsgate to x11vnc on Xvfb showing an orange desktop (xsetroot) with
  *      xlogo and xeyes; waits for noVNC to report connected, checks the
  *      canvas shows the colour, takes a screenshot.
+ *   4. noVNC's launcher: Debian's /usr/share/novnc/utils/novnc_proxy, run
+ *      unchanged with wsgate's websockify command (a link named websockify
+ *      in a directory first on PATH, as the package installs it), once
+ *      over plain HTTP and once with --cert --key --ssl-only; the same
+ *      desktop must show in noVNC.
  *
  * Usage: node tests/e2e/e2e.mjs   (from anywhere; tests/e2e/run.sh installs
  * what it needs first). Environment:
@@ -43,6 +48,7 @@ const ROOT = path.resolve(HERE, '..', '..');
 const WSGATE = process.env.WSGATE_BIN || path.join(ROOT, 'wsgate');
 const CHROMIUM = '/usr/bin/chromium';
 const NOVNC = '/usr/share/novnc';
+const LAUNCHER = path.join(NOVNC, 'utils', 'novnc_proxy');
 const OUT_DIR = path.join(ROOT, 'build', 'e2e');
 const TOTAL_BUDGET_MS = 240000;
 const ORANGE = [0xff, 0x88, 0x00];
@@ -423,20 +429,19 @@ async function canvasColourShare(page, rgb) {
 	}, rgb);
 }
 
-async function novncCheck(page, base) {
+/* noVNC at url connects, and its canvas shows the orange desktop. */
+async function novncConnects(page, url, label) {
 	const t = Date.now();
-	const url = `${base}/desk/vnc.html?autoconnect=1&path=desk/websockify` +
-	    '&resize=scale&show_dot=1';
 	const resp = await page.goto(url, { timeout: 15000 });
-	check('noVNC: vnc.html served from /usr/share/novnc', resp &&
-	    resp.status() === 200);
+	check(`${label}: vnc.html served`, resp && resp.status() === 200,
+	    url);
 	await page.waitForFunction(() => document.documentElement.classList
 	    .contains('noVNC_connected'), null, { timeout: 20000 });
 	const status = await page.evaluate(() => {
 		const s = document.getElementById('noVNC_status');
 		return s ? s.textContent : '';
 	});
-	check('noVNC: reports connected', true, `${Date.now() - t} ms; ` +
+	check(`${label}: reports connected`, true, `${Date.now() - t} ms; ` +
 	    `status "${status}"`);
 	/* The first framebuffer update follows the connect. */
 	let share = { share: 0 };
@@ -447,9 +452,70 @@ async function novncCheck(page, base) {
 			break;
 		await sleep(200);
 	}
-	check('noVNC: canvas shows the remote desktop (#ff8800)',
+	check(`${label}: canvas shows the remote desktop (#ff8800)`,
 	    share.share > 0.5, `${Math.round(share.share * 100)}% of sampled ` +
 	    `pixels orange, framebuffer ${share.w}x${share.h}`);
+}
+
+/*
+ * noVNC's own launcher, unchanged, with our websockify first on PATH.
+ * It runs from tmp (no self.pem there) and is stopped as a user stops it,
+ * Ctrl-C to its process group; its trap then stops websockify.
+ */
+async function launcherCheck(page, vnc, certs, sslOnly) {
+	const label = `novnc_proxy${sslOnly ? ' --ssl-only' : ''}`;
+	const compat = path.join(tmp, 'compat');
+	if (!fs.existsSync(compat)) {
+		fs.mkdirSync(compat);
+		fs.symlinkSync(WSGATE, path.join(compat, 'websockify'));
+	}
+	const port = await freePort();
+	const args = ['--listen', String(port), '--vnc', `127.0.0.1:${vnc}`];
+	if (sslOnly)
+		args.push('--cert', certs.cert, '--key', certs.key, '--ssl-only');
+	const name = sslOnly ? 'launcher-ssl' : 'launcher';
+	const out = fs.openSync(path.join(tmp, `${name}.log`), 'a');
+	const l = spawn(LAUNCHER, args, { cwd: tmp, detached: true,
+	    stdio: ['ignore', out, out],
+	    env: { ...process.env, PATH: `${compat}:${process.env.PATH}` } });
+	fs.closeSync(out);
+	children.push(l);
+	try {
+		await waitPort(port, 20000, l);
+		const scheme = sslOnly ? 'https' : 'http';
+		await novncConnects(page, `${scheme}://127.0.0.1:${port}/vnc.html` +
+		    '?autoconnect=1&resize=scale', label);
+		const text = fs.readFileSync(path.join(tmp, `${name}.log`), 'utf8');
+		check(`${label}: ran wsgate as websockify`, text.includes(
+		    `Using installed websockify at ${compat}/websockify`));
+	} finally {
+		await page.goto('about:blank');
+		const done = new Promise((resolve) => {
+			if (l.exitCode !== null || l.signalCode !== null)
+				resolve();
+			else
+				l.once('exit', resolve);
+		});
+		try { process.kill(-l.pid, 'SIGINT'); } catch { /* gone */ }
+		await deadline(done, 20000, `${label} exit after Ctrl-C`);
+	}
+	const log = fs.readFileSync(path.join(tmp, `${name}.log`), 'utf8');
+	check(`${label}: no sanitizer report`,
+	    !/AddressSanitizer|runtime error:|LeakSanitizer/.test(log));
+	/* The launcher's trap stopped our websockify: the port is free. */
+	const free = await new Promise((resolve) => {
+		const c = net.connect(port, '127.0.0.1');
+		c.once('connect', () => { c.destroy(); resolve(false); });
+		c.once('error', () => resolve(true));
+	});
+	check(`${label}: websockify stopped with the launcher`, free);
+}
+
+async function novncCheck(page, base) {
+	const t = Date.now();
+	const url = `${base}/desk/vnc.html?autoconnect=1&path=desk/websockify` +
+	    '&resize=scale&show_dot=1';
+	await novncConnects(page, url, 'noVNC');
 	/* Let the "Connected" toast fade; show noVNC's control bar. */
 	await sleep(2000);
 	await page.click('#noVNC_control_bar_handle', { timeout: 5000 })
@@ -510,6 +576,8 @@ async function main() {
 	await demoChecks(page, `https://127.0.0.1:${ports.https}`, 'wss://');
 	await demoBackendDown(page, `http://127.0.0.1:${ports.http}`, demo);
 	await novncCheck(page, `http://127.0.0.1:${ports.http}`);
+	await launcherCheck(page, vnc, certs, false);
+	await launcherCheck(page, vnc, certs, true);
 
 	await ctx.close();
 	await browser.close();
