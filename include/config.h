@@ -180,6 +180,9 @@ struct config {
 	uint64_t	 redis_timeout_ms;
 	char		*instance;	/* NULL: the host name */
 	char		*tls_key_password;	/* pass:X, env:VAR, file:PATH */
+	char		*log_file;		/* also log here; NULL: no */
+	char		*syslog_server;		/* /path or HOST:PORT (UDP) */
+	uint64_t	 syslog_format;		/* 0 rfc5424, 1 rfc3164 */
 	uint64_t	 exit_after_ms;		/* stop accepting then; 0 never */
 	uint64_t	 exit_when_idle_ms;	/* exit this long without
 						   sessions; 0 never */

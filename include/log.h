@@ -18,6 +18,22 @@ enum log_level {
 
 /* Start logging: to stderr when foreground, else syslog as "wsgate". */
 void	log_init(bool foreground, enum log_level level, bool json);
+/*
+ * log_file = PATH: also append every line to PATH (created 0640); NULL
+ * stops. Without -d, lines then go to the file instead of syslog. Call
+ * at start only, before the workers run. Returns 0, or -1 with errno.
+ */
+int	log_open_file(const char *path);
+
+/*
+ * syslog = SERVER: also send every line as a datagram to SERVER, a Unix
+ * socket path (/dev/log) or HOST:PORT over UDP; RFC 5424, or RFC 3164
+ * with legacy. daemon_facility: LOG_DAEMON, else LOG_USER (websockify's
+ * choice with and without -D). Returns 0, or -1 with the reason in err.
+ */
+int	log_open_syslog(const char *server, bool legacy, bool daemon_facility,
+	    char *err, size_t errlen);
+
 /* Change level/format (config reload, -v). */
 void	log_set(enum log_level level, bool json);
 bool	log_enabled(enum log_level level);

@@ -976,10 +976,6 @@ cli_ws_unsupported(struct cli_ws_out *w, const struct cli_ws *o)
 		cli_ws_fail(w, "--record: not available in wsgate yet");
 	else if (o->traffic)
 		cli_ws_fail(w, "--traffic: not available in wsgate yet");
-	else if (o->syslog != NULL)
-		cli_ws_fail(w, "--syslog: not available in wsgate yet");
-	else if (o->log_file != NULL)
-		cli_ws_fail(w, "--log-file: not available in wsgate yet");
 	else if (o->wrap_argv != NULL)
 		cli_ws_fail(w, "-- WRAP_COMMAND_LINE: not available in wsgate "
 		    "yet");
@@ -1031,6 +1027,15 @@ cli_ws_render(const struct cli_ws *o, const char *cwd, char *notes,
 	if (o->run_once)
 		cli_ws_kv(&w, "exit_after_sessions", "", "1", "");
 	cli_ws_token_gateway(&w, o);
+	if (o->log_file != NULL)
+		cli_ws_path(&w, "log_file", cwd, o->log_file);
+	/* websockify: a ':' makes it HOST:PORT, else a socket path. */
+	if (o->syslog != NULL && strchr(o->syslog, ':') != NULL)
+		cli_ws_kv(&w, "syslog", "", o->syslog, "");
+	else if (o->syslog != NULL)
+		cli_ws_path(&w, "syslog", cwd, o->syslog);
+	if (o->legacy_syslog)
+		cli_ws_kv(&w, "syslog_format", "", "rfc3164", "");
 	if (tls)
 		cli_ws_tls(&w, o, cwd, notes, noteslen);
 	else if (o->key != NULL || o->key_password != NULL ||

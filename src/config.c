@@ -106,7 +106,7 @@ enum config_rkey {
 	CONFIG_RKEY_COUNT
 };
 
-#define CONFIG_GKEY_COUNT	25	/* entries in config_gateway_keys[] */
+#define CONFIG_GKEY_COUNT	28	/* entries in config_gateway_keys[] */
 #define CONFIG_TKEY_COUNT	8	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
@@ -167,7 +167,8 @@ static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_tls_version, config_set_verify_client, config_set_allow_cn,
     config_set_allow_san, config_set_trusted, config_set_redis,
     config_set_instance, config_set_token_api, config_set_allow_targets,
-    config_set_basic_auth, config_set_password, config_set_exec_env;
+    config_set_basic_auth, config_set_password, config_set_exec_env,
+    config_set_abspath, config_set_syslog;
 static config_copy_fn config_copy_u64, config_copy_backends,
     config_copy_origins, config_copy_subprotocols, config_copy_string,
     config_copy_allow_cn, config_copy_allow_san, config_copy_allow_targets,
@@ -220,6 +221,12 @@ static const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
 	    CONFIG_G(exit_when_idle_ms), 0, UINT64_MAX, NULL, 0 },
 	{ "exit_after_sessions", config_set_count, NULL,
 	    CONFIG_G(exit_after_sessions), 0, 1000000000, "0..1000000000", 0 },
+	{ "log_file", config_set_abspath, NULL, CONFIG_G(log_file), 0, 0,
+	    NULL, 0 },
+	{ "syslog", config_set_syslog, NULL, CONFIG_G(syslog_server), 0, 0,
+	    NULL, 0 },
+	{ "syslog_format", config_set_choice, NULL, CONFIG_G(syslog_format),
+	    0, 1, "rfc5424, rfc3164", 0 },
 };
 
 static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
@@ -1588,6 +1595,48 @@ config_set_password(struct config_ctx *c, const struct config_key *k,
 	return config_set_string(c, k, obj, value);
 }
 
+/* A file named by an absolute path (the daemon may chdir). */
+static int
+config_set_abspath(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	if (value[0] != '/') {
+		config_errorx(c, "%s: '%s' is not an absolute path", k->name,
+		    value);
+		return -1;
+	}
+	return config_set_string(c, k, obj, value);
+}
+
+/* syslog = /unix/socket/path or HOST:PORT (UDP), as websockify's. */
+static int
+config_set_syslog(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	struct config_addr	a;
+	char			why[CONFIG_MSG_MAX];
+	int			r;
+
+	if (value[0] == '/')
+		return config_set_string(c, k, obj, value);
+	r = config_addr_parse(value, 1, &a, why, sizeof(why));
+	if (r == -2) {
+		c->oom = 1;
+		return -1;
+	}
+	if (r == 0 && (a.host == NULL || a.kind != CONFIG_ADDR_TCP || a.tls)) {
+		config_addr_clear(&a);
+		r = -1;
+	}
+	if (r == -1) {
+		config_errorx(c, "%s: bad server '%s' (a socket path such as "
+		    "/dev/log, or HOST:PORT for UDP)", k->name, value);
+		return -1;
+	}
+	config_addr_clear(&a);
+	return config_set_string(c, k, obj, value);
+}
+
 /* ---- inheritance (config_copy_fn) ---- */
 
 static int
@@ -1811,6 +1860,8 @@ config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->tls_private_key);
 	free(cfg->tls_key_password);
+	free(cfg->log_file);
+	free(cfg->syslog_server);
 	free(cfg->tls_ciphers);
 	free(cfg->tls_ciphersuites);
 	free(cfg->tls_client_ca);

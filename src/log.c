@@ -1,13 +1,19 @@
 /*
  * log: see include/log.h.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/err.h>
@@ -15,6 +21,11 @@
 #include "log.h"
 
 static bool		log_foreground = true;
+static FILE		*log_file;	/* log_file = PATH; NULL: none */
+static int		 log_sys_fd = -1;	/* syslog = SERVER; -1: none */
+static bool		 log_sys_legacy;	/* RFC 3164 instead of 5424 */
+static int		 log_sys_facility = LOG_DAEMON;
+static char		 log_hostname[256] = "-";
 static bool		log_json;
 static enum log_level	log_level_cur = LOG_LEVEL_INFO;
 
@@ -78,8 +89,42 @@ log_json_escape(FILE *out, const char *s)
 }
 
 /* Where log_emit() writes the JSON object's body from: "msg" or fields. */
-static void	log_emit_json(enum log_level, const char *, const char *,
-		    const struct log_field *, size_t);
+static void	log_emit_json(FILE *, enum log_level, const char *,
+		    const char *, const struct log_field *, size_t);
+
+/*
+ * syslog = SERVER: one datagram per line to the server, RFC 5424 section
+ * 6 ("<PRI>1 TIMESTAMP HOST APP PROCID - - MSG"), or with
+ * syslog_format = rfc3164 the BSD form ("<PRI>Mmm dd hh:mm:ss HOST
+ * APP[PID]: MSG", RFC 3164 section 4.1), as websockify's --legacy-syslog.
+ * A lost datagram is lost: logging never blocks a worker.
+ */
+static void
+log_emit_syslog(enum log_level level, const char *msg)
+{
+	static const int sev[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char line[2048], when[40];
+	struct timespec ts;
+	struct tm tm;
+	int pri = log_sys_facility | sev[level], n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (log_sys_legacy) {
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "<%d>%s %s wsgate[%ld]: %s",
+		    pri, when, log_hostname, (long)getpid(), msg);
+	} else {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "<%d>1 %s.%03ldZ %s wsgate %ld "
+		    "- - %s", pri, when, ts.tv_nsec / 1000000, log_hostname,
+		    (long)getpid(), msg);
+	}
+	if (n > 0)
+		(void)send(log_sys_fd, line, (size_t)n < sizeof(line) ?
+		    (size_t)n : sizeof(line) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
 
 static void
 log_emit(enum log_level level, const char *msg)
@@ -89,7 +134,9 @@ log_emit(enum log_level level, const char *msg)
 	struct tm tm;
 	char when[32];
 
-	if (!log_foreground) {
+	if (log_sys_fd != -1)
+		log_emit_syslog(level, msg);
+	if (!log_foreground && log_file == NULL && log_sys_fd == -1) {
 		syslog(prio[level], "%s", msg);
 		return;
 	}
@@ -97,21 +144,109 @@ log_emit(enum log_level level, const char *msg)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (log_json) {
-		log_emit_json(level, msg, NULL, NULL, 0);
+		if (log_foreground)
+			log_emit_json(stderr, level, msg, NULL, NULL, 0);
+		if (log_file != NULL)
+			log_emit_json(log_file, level, msg, NULL, NULL, 0);
 		return;
 	}
-	flockfile(stderr);
-	{
+	if (log_foreground) {
+		flockfile(stderr);
 		fprintf(stderr, "%s.%03ldZ %s: %s\n", when,
 		    ts.tv_nsec / 1000000, log_level_names[level], msg);
+		funlockfile(stderr);
+		fflush(stderr);
 	}
-	funlockfile(stderr);
-	fflush(stderr);
+	if (log_file != NULL) {
+		flockfile(log_file);
+		fprintf(log_file, "%s.%03ldZ %s: %s\n", when,
+		    ts.tv_nsec / 1000000, log_level_names[level], msg);
+		funlockfile(log_file);
+		fflush(log_file);
+	}
+}
+
+int
+log_open_file(const char *path)
+{
+	FILE *f;
+	int fd;
+
+	if (path == NULL) {
+		f = log_file;
+		log_file = NULL;
+		if (f != NULL)
+			fclose(f);
+		return 0;
+	}
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, 0640)) == -1)
+		return -1;
+	if ((f = fdopen(fd, "a")) == NULL) {
+		close(fd);
+		return -1;
+	}
+	log_file = f;	/* at start, before any worker thread runs */
+	return 0;
+}
+
+int
+log_open_syslog(const char *server, bool legacy, bool daemon_facility,
+    char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_un sun;
+	char host[256];
+	const char *colon;
+	int fd = -1, e;
+
+	log_sys_legacy = legacy;
+	log_sys_facility = daemon_facility ? LOG_DAEMON : LOG_USER;
+	if (gethostname(log_hostname, sizeof(log_hostname)) == -1 ||
+	    log_hostname[0] == '\0')
+		snprintf(log_hostname, sizeof(log_hostname), "-");
+	if (server[0] == '/') {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", server);
+		if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+			goto fail;
+	} else {
+		colon = strrchr(server, ':');
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - server),
+		    server);
+		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+			memmove(host, host + 1, strlen(host));
+			host[strlen(host) - 1] = '\0';
+		}
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_DGRAM;
+		if ((e = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+			snprintf(err, errlen, "syslog %s: %s", server,
+			    gai_strerror(e));
+			return -1;
+		}
+		if ((fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC,
+		    0)) == -1 || connect(fd, res->ai_addr, res->ai_addrlen) ==
+		    -1)
+			goto fail;
+		freeaddrinfo(res);
+	}
+	log_sys_fd = fd;
+	return 0;
+ fail:
+	snprintf(err, errlen, "syslog %s: %s", server, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	if (res != NULL)
+		freeaddrinfo(res);
+	return -1;
 }
 
 static void
-log_emit_json(enum log_level level, const char *msg, const char *event,
-    const struct log_field *f, size_t n)
+log_emit_json(FILE *out, enum log_level level, const char *msg,
+    const char *event, const struct log_field *f, size_t n)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -121,29 +256,29 @@ log_emit_json(enum log_level level, const char *msg, const char *event,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	flockfile(stderr);
-	fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"", when,
+	flockfile(out);
+	fprintf(out, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"", when,
 	    ts.tv_nsec / 1000000, log_level_names[level]);
 	if (msg != NULL) {
-		fputs(",\"msg\":\"", stderr);
-		log_json_escape(stderr, msg);
-		fputc('"', stderr);
+		fputs(",\"msg\":\"", out);
+		log_json_escape(out, msg);
+		fputc('"', out);
 	}
 	if (event != NULL)
-		fprintf(stderr, ",\"event\":\"%s\"", event);
+		fprintf(out, ",\"event\":\"%s\"", event);
 	for (i = 0; i < n; i++) {
-		fprintf(stderr, ",\"%s\":", f[i].key);
+		fprintf(out, ",\"%s\":", f[i].key);
 		if (f[i].str == NULL) {
-			fprintf(stderr, "%llu", f[i].num);
+			fprintf(out, "%llu", f[i].num);
 		} else {
-			fputc('"', stderr);
-			log_json_escape(stderr, f[i].str);
-			fputc('"', stderr);
+			fputc('"', out);
+			log_json_escape(out, f[i].str);
+			fputc('"', out);
 		}
 	}
-	fputs("}\n", stderr);
-	funlockfile(stderr);
-	fflush(stderr);
+	fputs("}\n", out);
+	funlockfile(out);
+	fflush(out);
 }
 
 /* Append v to buf at *off, quoted when it has spaces or quotes. */
@@ -189,8 +324,10 @@ log_event(enum log_level level, const char *event, const struct log_field *f,
 
 	if (!log_enabled(level))
 		return;
-	if (log_json && log_foreground) {
-		log_emit_json(level, NULL, event, f, n);
+	if (log_json && log_foreground && log_sys_fd == -1) {
+		log_emit_json(stderr, level, NULL, event, f, n);
+		if (log_file != NULL)
+			log_emit_json(log_file, level, NULL, event, f, n);
 		errno = saved;
 		return;
 	}

@@ -322,6 +322,13 @@ main_reload_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static bool
+main_same_string(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
+}
+
 /*
  * SIGHUP: build the new generation aside; if anything is wrong, say
  * where and keep running the old one. Worker 0 switches first (others
@@ -376,6 +383,10 @@ main_reload(struct gw_worker *w0)
 	    (cfg->admin_listen != NULL &&
 	    strcmp(cfg->admin_listen, w0->cfg->admin_listen) != 0))
 		log_warnx("reload: admin_listen changes take a restart");
+	if (!main_same_string(cfg->log_file, w0->cfg->log_file) ||
+	    !main_same_string(cfg->syslog_server, w0->cfg->syslog_server) ||
+	    cfg->syslog_format != w0->cfg->syslog_format)
+		log_warnx("reload: log_file and syslog changes take a restart");
 	log_set((int)cfg->log_level > (int)main_level ?
 	    (enum log_level)cfg->log_level : main_level,
 	    cfg->log_format == CONFIG_LOG_JSON);
@@ -601,6 +612,19 @@ main_tls(const struct config *cfg)
 	return ctx;
 }
 
+/* log_file and syslog: opened once, at start (a change takes a restart). */
+static void
+main_log_sinks(const struct config *cfg, bool foreground)
+{
+	char err[512];
+
+	if (cfg->log_file != NULL && log_open_file(cfg->log_file) == -1)
+		fatal("log_file %s", cfg->log_file);
+	if (cfg->syslog_server != NULL && log_open_syslog(cfg->syslog_server,
+	    cfg->syslog_format == 1, !foreground, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+}
+
 /* Key and token files of every route, or exit saying what is wrong. */
 static void
 main_load_routes(struct gw_gen *gen)
@@ -738,6 +762,7 @@ main(int argc, char **argv)
 	main_level = o->verbose > 0 ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
 	level = o->verbose > 0 ? LOG_LEVEL_DEBUG : (int)cfg->log_level;
 	log_init(true, (enum log_level)level, cfg->log_format == CONFIG_LOG_JSON);
+	main_log_sinks(cfg, o->foreground);
 	signal(SIGPIPE, SIG_IGN);
 	main_raise_nofile();
 	/*

@@ -367,3 +367,57 @@ def test_print_config_runs_the_same_gateway(gateway_factory, backends,
     # --run-once came along: exit_after_sessions = 1.
     assert g.proc.wait(15) == 0
     g.stopped = True
+
+
+# ---------------------------------------------------------------- logging
+
+def test_log_file(gateway_factory, backends, tmp_path):
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["--log-file", "gw.log", "127.0.0.1:{port}",
+                              "127.0.0.1:%d" % echo.port])
+    assert echo_ws(g.url("/")) == b"hello"
+    wait_for(lambda: "session_end" in (tmp_path / "gw.log").read_text(), 10,
+             what="session_end in the log file")
+    assert "listening on 127.0.0.1:%d" % g.port in (tmp_path / "gw.log").read_text()
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_syslog_udp(gateway_factory, backends, legacy):
+    """--syslog HOST:PORT: RFC 5424 datagrams, or RFC 3164 with
+    --legacy-syslog; facility user without -D (websockify's choice)."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.settimeout(10)
+    echo = backends(echo_handler)
+    args = ["--syslog", "127.0.0.1:%d" % srv.getsockname()[1]]
+    if legacy:
+        args.append("--legacy-syslog")
+    g = gateway_factory(args=args + ["127.0.0.1:{port}",
+                                     "127.0.0.1:%d" % echo.port])
+    assert echo_ws(g.url("/")) == b"hello"
+    got = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not any(b"session_end" in d
+                                                  for d in got):
+        got.append(srv.recv(4096))
+    srv.close()
+    line = [d for d in got if b"session_end" in d][0].decode()
+    # user facility (1) * 8 + info (6) = 14
+    if legacy:
+        assert line.startswith("<14>") and " wsgate[%d]: session_end" % g.pid \
+            in line, line
+    else:
+        assert line.startswith("<14>1 ") and " wsgate %d - - session_end" % \
+            g.pid in line, line
+
+
+def test_syslog_unix_socket(gateway_factory, backends, unix_dir):
+    path = os.path.join(unix_dir, "log.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(path)
+    srv.settimeout(10)
+    echo = backends(echo_handler)
+    gateway_factory(args=["--syslog", path, "127.0.0.1:{port}",
+                          "127.0.0.1:%d" % echo.port])
+    assert b"listening on" in b"".join(srv.recv(4096) for _ in range(2))
+    srv.close()
