@@ -59,7 +59,8 @@ endif
 PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit target pmd zstream framing exec_env cli_websockify
 DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
-	       metrics tls admin gen static registry admin_sessions cli_front lifecycle
+	       metrics tls admin gen static registry admin_sessions cli_front \
+	       lifecycle lookup redis token_source token_api pwcheck basic_auth
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 

@@ -144,6 +144,17 @@ const char *auth_alg_name(enum auth_alg alg);
 int	auth_jwt_verify(const char *token, size_t len,
 	    const struct auth_key *key, const struct auth_claims_req *req);
 
+/*
+ * As auth_jwt_verify, and on AUTH_OK the decoded payload (a strict JSON
+ * object, the claims) is copied into payload (capacity cap, NUL-added)
+ * with its length in *plen: for tokens whose claims say more than who
+ * may pass (JWTTokenApi's host and port). A payload that does not fit
+ * gives AUTH_ERR_TOO_LONG.
+ */
+int	auth_jwt_verify_payload(const char *token, size_t len,
+	    const struct auth_key *key, const struct auth_claims_req *req,
+	    char *payload, size_t cap, size_t *plen);
+
 /* A short static phrase for an auth_err ("token expired"). */
 const char *auth_strerror(int err);
 

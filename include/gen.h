@@ -15,12 +15,15 @@ struct config;
 struct metrics_route;
 struct auth_key;
 struct token_map;
+struct auth_htpasswd;
 
 /* What a route's access control needs, loaded from its files. */
 struct gen_route {
 	struct auth_key		*key;		/* auth = token */
 	struct token_map	*tokens;	/* token_file */
 	SSL_CTX			*backend_tls;	/* tls: backends */
+	struct auth_key		*target_key;	/* token_jwt_key_file */
+	struct auth_htpasswd	*htpasswd;	/* auth = basic */
 };
 
 struct gw_gen {

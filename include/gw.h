@@ -20,6 +20,8 @@ struct config;
 struct session;
 struct listener;
 struct gw_gen;
+struct lookup_table;
+struct redis_conn;
 
 struct gw_worker {
 	unsigned		 index;		/* 0 runs in the main thread */
@@ -40,6 +42,8 @@ struct gw_worker {
 	struct event		*wake;		/* another thread: "drain now" */
 	struct event		*drain_timer;	/* drain_timeout */
 	size_t			 drain_batch;	/* closes per drain tick */
+	struct lookup_table	*lookups;	/* handshakes that wait */
+	struct redis_conn	*redis;		/* NULL: no redis */
 	struct metrics		 m;
 };
 

@@ -61,6 +61,12 @@ struct metrics {
 	uint64_t	close_codes[16];	/* sent, by code - 1000 */
 	struct metrics_hist connect_latency;	/* backend connect */
 	struct metrics_hist ping_rtt;		/* ping -> pong */
+	/* Redis (redis.c), rendered only when redis_workers > 0 */
+	uint64_t	redis_workers;		/* gauge: connections configured */
+	uint64_t	redis_up;		/* gauge: ... of them up */
+	uint64_t	redis_errors;		/* failed connects, lost
+						   connections, error replies */
+	struct metrics_hist redis_lookup;	/* token GET round trip */
 };
 
 /* Add src into dst. The reads are relaxed atomic loads: src may belong

@@ -26,6 +26,7 @@ struct config_addr;
 struct gw_worker;
 struct gw_gen;
 struct config;
+struct lookup_wait;
 
 enum session_state {
 	SESSION_HANDSHAKE = 0,	/* reading the HTTP request head */
@@ -125,6 +126,8 @@ struct session {
 	bool			 upstream_tls;	/* s->upstream is the TLS layer */
 	int			 client_read_err; /* errno our own reads saw */
 	int			 upstream_read_err;
+	struct lookup_wait	*wait;		/* handshake waits (lookup.c) */
+	bool			 basic_ok;	/* auth = basic passed */
 	uint8_t			*proxy_hdr;	/* PROXY header for each backend */
 	uint8_t			 proxy_hdr_len;
 

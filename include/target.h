@@ -24,7 +24,8 @@
  * BaseTokenAPI and JSONTokenApi plugins return them:
  *   host:port  [v6]:port  v6:port  unix_socket:/path  unix:/path
  *   {"host": "host:port"}                     (TokenRedis JSON)
- *   {"host": "host", "port": 5900 | "5900"}   (JSONTokenApi)
+ *   {"host": "host", "port": 5900 | "5900"}   (JSONTokenApi, JWT claims)
+ *   {"unix_socket": "/path"}                  (JWT claims)
  * JSON must be one object with unique names; other members are ignored.
  * Returns 0 with t filled (t->host or t->path allocated: the caller frees
  * them), or -1 with a static reason in *why and nothing allocated.

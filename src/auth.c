@@ -746,6 +746,14 @@ int
 auth_jwt_verify(const char *token, size_t len, const struct auth_key *key,
     const struct auth_claims_req *req)
 {
+	return auth_jwt_verify_payload(token, len, key, req, NULL, 0, NULL);
+}
+
+int
+auth_jwt_verify_payload(const char *token, size_t len,
+    const struct auth_key *key, const struct auth_claims_req *req,
+    char *payload, size_t cap, size_t *plen)
+{
 	unsigned char		 buf[AUTH_MAX_TOKEN];
 	const char		*d1, *d2;
 	size_t			 n;
@@ -788,7 +796,14 @@ auth_jwt_verify(const char *token, size_t len, const struct auth_key *key,
 	c.req = req;
 	if (auth_json_parse((char *)buf, n, auth_claim_member, &c) == -1)
 		return AUTH_ERR_CLAIMS;
-	return auth_claims_check(&c);
+	if ((rc = auth_claims_check(&c)) != AUTH_OK || payload == NULL)
+		return rc;
+	if (n >= cap)
+		return AUTH_ERR_TOO_LONG;
+	memcpy(payload, buf, n);
+	payload[n] = '\0';
+	*plen = n;
+	return AUTH_OK;
 }
 
 /* ---- keys ---------------------------------------------------------- */

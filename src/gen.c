@@ -55,6 +55,8 @@ gen_unref(struct gw_gen *g)
 	for (i = 0; i < g->cfg->nroutes; i++) {
 		auth_key_free(g->routes[i].key);
 		token_file_free(g->routes[i].tokens);
+		auth_key_free(g->routes[i].target_key);
+		auth_htpasswd_free(g->routes[i].htpasswd);
 		SSL_CTX_free(g->routes[i].backend_tls);
 	}
 	free(g->routes);
@@ -74,6 +76,28 @@ gen_err(char *err, size_t errlen, const struct config *cfg,
 	snprintf(err + used, errlen - used, "%s%s:%d: [route %s%s]: %s",
 	    used > 0 ? "\n" : "", cfg->file != NULL ? cfg->file :
 	    "command line", r->line, r->path, r->prefix ? "/*" : "", why);
+}
+
+/*
+ * token_jwt_key_file: a PEM public key (RS256, ES256), else an HS256
+ * secret, as websockify's JWTTokenApi takes either.
+ */
+static void
+gen_load_any_key(const char *path, struct auth_key **out, char *why,
+    size_t whylen)
+{
+	char head[11] = "";
+	FILE *f;
+
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fread(head, 1, 10, f) != 10)
+			head[0] = '\0';
+		fclose(f);
+	}
+	if (strncmp(head, "-----BEGIN", 10) == 0)
+		auth_key_load_public(path, out, why, whylen);
+	else
+		auth_key_load_secret(path, out, why, whylen);
 }
 
 static bool
@@ -101,12 +125,9 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 		r = &g->cfg->routes[i];
 		gr = &g->routes[i];
 		why[0] = '\0';
-		if (r->auth == CONFIG_AUTH_BASIC || r->token_redis != 0 ||
-		    r->token_dir != NULL || r->token_socket_dir != NULL ||
-		    r->token_jwt_key_file != NULL || r->token_api != NULL)
-			snprintf(why, sizeof(why), "auth = basic and token "
-			    "sources other than token_file are not available "
-			    "in this version yet");
+		if (r->auth == CONFIG_AUTH_BASIC && r->htpasswd_file != NULL)
+			auth_htpasswd_load(r->htpasswd_file, &gr->htpasswd, why,
+			    sizeof(why));
 		else if (r->auth == CONFIG_AUTH_TOKEN &&
 		    r->token_secret_file != NULL)
 			auth_key_load_secret(r->token_secret_file, &gr->key,
@@ -114,6 +135,9 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 		else if (r->auth == CONFIG_AUTH_TOKEN)
 			auth_key_load_public(r->token_public_key_file,
 			    &gr->key, why, sizeof(why));
+		if (why[0] == '\0' && r->token_jwt_key_file != NULL)
+			gen_load_any_key(r->token_jwt_key_file, &gr->target_key,
+			    why, sizeof(why));
 		if (why[0] == '\0' && r->token_file != NULL)
 			token_file_load(r->token_file, &gr->tokens, why,
 			    sizeof(why));

@@ -33,6 +33,8 @@
 #include "lifecycle.h"
 #include "listener.h"
 #include "log.h"
+#include "lookup.h"
+#include "redis.h"
 #include "registry.h"
 #include "session.h"
 #include "tls.h"
@@ -59,6 +61,7 @@ uint64_t		 gw_session_cap = UINT64_MAX;
 static uint64_t		 main_nofile = UINT64_MAX;
 static struct gw_worker	*main_workers;
 static unsigned		 main_nworkers;
+static struct redis_opts	 main_redis;	/* [gateway] redis; spec NULL: none */
 
 static void
 main_usage(FILE *f)
@@ -654,6 +657,22 @@ main_load_keys(const struct config *cfg)
 	}
 }
 
+/*
+ * [gateway] redis, resolved and its password read once, at start (a
+ * reload keeps them: a change takes a restart), or exit saying why.
+ */
+static void
+main_load_redis(const struct config *cfg)
+{
+	char err[512];
+
+	if (redis_opts_load(cfg, &main_redis, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", cfg->file != NULL ? cfg->file :
+		    "command line", err);
+		exit(1);
+	}
+}
+
 /* This gateway's name in the fleet: instance, or the host name. */
 static void
 main_instance(const struct config *cfg, char *buf, size_t len)
@@ -681,7 +700,8 @@ main_worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
 	w->wake = event_new(w->base, -1, 0, main_wake_cb, w);
 	w->reload_ev = event_new(w->base, -1, 0, main_reload_cb, w);
 	w->drain_timer = evtimer_new(w->base, main_drain_timeout_cb, w);
-	if (w->wake == NULL || w->reload_ev == NULL || w->drain_timer == NULL)
+	if (w->wake == NULL || w->reload_ev == NULL || w->drain_timer == NULL ||
+	    lookup_worker_init(w) == -1)
 		fatalx("event_new failed");
 }
 
@@ -690,6 +710,9 @@ main_worker_free(struct gw_worker *w)
 {
 	/* Sessions left after a drain timeout go without ceremony. */
 	session_free_all(w);
+	redis_conn_free(w->redis);
+	w->redis = NULL;
+	lookup_worker_free(w);
 	listener_close_all(w);
 	event_free(w->wake);
 	event_free(w->reload_ev);
@@ -744,6 +767,7 @@ main(int argc, char **argv)
 		if (gen == NULL)
 			fatal("calloc");
 		main_load_routes(gen);
+		main_load_redis(cfg);
 		if (cfg->user != NULL && getpwnam(cfg->user) == NULL) {
 			fprintf(stderr, "%s: user %s: no such user\n",
 			    cfg->file, cfg->user);
@@ -783,6 +807,7 @@ main(int argc, char **argv)
 	main_load_routes(gen);
 	main_load_keys(cfg);
 	main_instance(cfg, instance, sizeof(instance));
+	main_load_redis(cfg);
 	main_workers = calloc(main_nworkers, sizeof(*main_workers));
 	threads = calloc(main_nworkers, sizeof(*threads));
 	if (main_workers == NULL || threads == NULL)
@@ -810,6 +835,15 @@ main(int argc, char **argv)
 		if ((main_workers[i].dns = main_dns(main_workers[i].base)) ==
 		    NULL)
 			fatalx("evdns_base_new failed");
+	for (i = 0; i < main_nworkers && main_redis.spec != NULL; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "worker %u", i);
+		w = &main_workers[i];
+		if ((w->redis = redis_conn_new(w->base, &main_redis, &w->m,
+		    name)) == NULL)
+			fatalx("redis: out of memory");
+	}
 	main_drop_privileges(cfg);
 	main_session_cap();
 	w = &main_workers[0];
@@ -859,6 +893,7 @@ main(int argc, char **argv)
 	free(main_workers);
 	free(threads);
 	log_info("exiting");
+	redis_opts_clear(&main_redis);
 	gen_unref(gen);
 	return 0;
 }

@@ -62,6 +62,10 @@ metrics_add(struct metrics *dst, const struct metrics *src)
 	    METRICS_N(src->close_codes));
 	metrics_add_hist(&dst->connect_latency, &src->connect_latency);
 	metrics_add_hist(&dst->ping_rtt, &src->ping_rtt);
+	dst->redis_workers += metrics_load(&src->redis_workers);
+	dst->redis_up += metrics_load(&src->redis_up);
+	dst->redis_errors += metrics_load(&src->redis_errors);
+	metrics_add_hist(&dst->redis_lookup, &src->redis_lookup);
 }
 
 void
@@ -246,6 +250,19 @@ metrics_render(const struct metrics *m, const struct metrics_route *routes,
 	    &m->connect_latency);
 	metrics_hist(buf, cap, &off, "wsgate_ping_rtt_seconds",
 	    "Heartbeat ping to pong round trip.", &m->ping_rtt);
+	if (m->redis_workers > 0) {
+		metrics_one(buf, cap, &off, "wsgate_redis_up", "gauge",
+		    "1 when every worker's Redis connection is up.",
+		    m->redis_up == m->redis_workers);
+		metrics_one(buf, cap, &off, "wsgate_redis_connections_up",
+		    "gauge", "Workers whose Redis connection is up.",
+		    m->redis_up);
+		metrics_one(buf, cap, &off, "wsgate_redis_errors_total",
+		    "counter", "Redis connects failed, connections lost, "
+		    "commands failed.", m->redis_errors);
+		metrics_hist(buf, cap, &off, "wsgate_redis_lookup_seconds",
+		    "Redis token lookup round trip.", &m->redis_lookup);
+	}
 	metrics_routes(routes, route_names, nroutes, buf, cap, &off);
 	return off < cap ? (int)off : -1;
 }

@@ -42,6 +42,7 @@
 #include "heartbeat.h"
 #include "iplimit.h"
 #include "log.h"
+#include "lookup.h"
 #include "session-t.h"
 #include "session.h"
 #include "static.h"
@@ -320,6 +321,7 @@ session_free(struct session *s)
 	}
 	event_del(&s->state_timer);
 	hb_stop(s);
+	lookup_cancel(s);
 	LIST_REMOVE(s, entry);
 	if (s->ip_counted)
 		iplimit_release((struct sockaddr *)&s->peer_sa);

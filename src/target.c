@@ -31,7 +31,7 @@ target_clear(struct token_target *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* {"host": "h:p"} or {"host": "h", "port": N | "N"}. */
+/* {"host": "h:p"}, {"host": "h", "port": N | "N"}, {"unix_socket": p}. */
 static int
 target_parse_json(const char *s, size_t len, struct token_target *t,
     const char **why)
@@ -46,6 +46,17 @@ target_parse_json(const char *s, size_t len, struct token_target *t,
 	o = json_loadb(s, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL || !json_is_object(o)) {
 		*why = "not a JSON object";
+		goto out;
+	}
+	h = json_object_get(o, "unix_socket");
+	if (json_is_string(h) && json_object_get(o, "host") == NULL) {
+		host = json_string_value(h);
+		n = snprintf(buf, sizeof(buf), "unix_socket:%s", host);
+		if (n < 0 || (size_t)n >= sizeof(buf) ||
+		    strlen(host) != json_string_length(h))
+			*why = "bad JSON \"unix_socket\"";
+		else
+			rc = token_file_parse_target(buf, (size_t)n, t, why);
 		goto out;
 	}
 	h = json_object_get(o, "host");

@@ -102,6 +102,10 @@ test_json_values(void **state)
 	assert_tcp("{\"host\": \"h\", \"port\": \"22\"}", "h", 22);
 	assert_tcp("{\"host\": \"2001:db8::1\", \"port\": 443}", "2001:db8::1",
 	    443);
+	assert_unix("{\"unix_socket\": \"/run/b.sock\", \"exp\": 5}",
+	    "/run/b.sock");
+	assert_bad("{\"unix_socket\": \"rel\"}");
+	assert_bad("{\"unix_socket\": 5}");
 	assert_bad("{\"host\": \"h\", \"port\": 0}");
 	assert_bad("{\"host\": \"h\", \"port\": 65536}");
 	assert_bad("{\"host\": \"h\", \"port\": \"-1\"}");

@@ -1,0 +1,28 @@
+/*
+ * token_api: websockify's BaseTokenAPI and JSONTokenApi: an HTTP GET of
+ * the route's token_api URL with the token in place of "%s", on the
+ * worker's loop with libevent's HTTP client (names through the worker's
+ * evdns), answered through lookup.c.
+ */
+#ifndef TOKEN_API_H
+#define TOKEN_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gw_worker;
+
+/*
+ * GET url_tmpl with tok[0..len) percent-encoded in place of its "%s",
+ * within timeout_ms, and answer ticket on w: LOOKUP_OK with the body
+ * (200), LOOKUP_NOT_FOUND (404), LOOKUP_UNAVAILABLE (anything else: a
+ * failed connect, another status, a body over 4K, no answer in time).
+ * Returns 0 (the answer comes later, never inside this call), or -1 when
+ * the request could not be started (bad URL, out of memory): nothing
+ * will answer.
+ */
+int	token_api_get(struct gw_worker *w, uint64_t ticket,
+	    const char *url_tmpl, const char *tok, size_t len,
+	    uint64_t timeout_ms);
+
+#endif

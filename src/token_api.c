@@ -1,0 +1,137 @@
+/*
+ * token_api: HTTP token lookups; see include/token_api.h.
+ *
+ * One connection per lookup, closed after it ("Connection: close"):
+ * token APIs are asked once per handshake, and a kept-alive pool per
+ * worker would have to be kept per URL and reaped; not worth it at
+ * handshake rates. evhttp_connection_free_on_completion hands the
+ * connection to libevent, which frees it once the request is done.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "gw.h"
+#include "log.h"
+#include "lookup.h"
+#include "token_api.h"
+
+#define TOKEN_API_MAX_BODY	4096
+#define TOKEN_API_MAX_HEADERS	16384
+
+struct token_api_req {
+	struct gw_worker	*w;
+	uint64_t		 ticket;
+};
+
+static void
+token_api_done_cb(struct evhttp_request *req, void *arg)
+{
+	struct token_api_req *tr = arg;
+	struct evbuffer *body;
+	enum lookup_status st = LOOKUP_UNAVAILABLE;
+	const char *v = NULL;
+	size_t len = 0;
+	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+
+	if (code == 200 && (body = evhttp_request_get_input_buffer(req)) !=
+	    NULL && (len = evbuffer_get_length(body)) <= TOKEN_API_MAX_BODY) {
+		v = (const char *)evbuffer_pullup(body, -1);
+		st = LOOKUP_OK;
+		if (v == NULL)
+			len = 0;
+	} else if (code == 404)
+		st = LOOKUP_NOT_FOUND;
+	else
+		log_info("token_api: %s", code == 0 ? "no answer (connect "
+		    "failed or timed out)" : "unexpected status or body");
+	lookup_answer(tr->w, tr->ticket, st, st == LOOKUP_OK ? v : NULL,
+	    st == LOOKUP_OK ? len : 0);
+	free(tr);
+}
+
+/* url_tmpl with the encoded token for "%s"; NULL when out of memory. */
+static char *
+token_api_url(const char *url_tmpl, const char *tok, size_t len)
+{
+	const char *p = strstr(url_tmpl, "%s");
+	char *enc, *url;
+	size_t n;
+
+	if (p == NULL || (enc = evhttp_uriencode(tok, (ev_ssize_t)len, 0)) ==
+	    NULL)
+		return NULL;
+	n = strlen(url_tmpl) - 2 + strlen(enc) + 1;
+	if ((url = malloc(n)) != NULL)
+		snprintf(url, n, "%.*s%s%s", (int)(p - url_tmpl), url_tmpl, enc,
+		    p + 2);
+	free(enc);
+	return url;
+}
+
+int
+token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
+    const char *tok, size_t len, uint64_t timeout_ms)
+{
+	struct evhttp_connection *con = NULL;
+	struct evhttp_request *req = NULL;
+	struct token_api_req *tr = NULL;
+	struct evhttp_uri *uri = NULL;
+	struct timeval tv;
+	const char *host, *path, *query;
+	char *url, target[4096], hosthdr[300];
+	int port, rc = -1;
+
+	if ((url = token_api_url(url_tmpl, tok, len)) == NULL ||
+	    (uri = evhttp_uri_parse(url)) == NULL ||
+	    (host = evhttp_uri_get_host(uri)) == NULL)
+		goto out;
+	port = evhttp_uri_get_port(uri);
+	if (port < 0)
+		port = 80;
+	path = evhttp_uri_get_path(uri);
+	query = evhttp_uri_get_query(uri);
+	snprintf(target, sizeof(target), "%s%s%s", path != NULL &&
+	    path[0] != '\0' ? path : "/", query != NULL ? "?" : "",
+	    query != NULL ? query : "");
+	snprintf(hosthdr, sizeof(hosthdr), strchr(host, ':') != NULL ?
+	    "[%s]:%d" : "%s:%d", host, port);
+	if ((tr = calloc(1, sizeof(*tr))) == NULL ||
+	    (con = evhttp_connection_base_new(w->base, w->dns, host,
+	    (unsigned short)port)) == NULL)
+		goto out;
+	tr->w = w;
+	tr->ticket = ticket;
+	tv.tv_sec = (time_t)(timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+	evhttp_connection_set_timeout_tv(con, &tv);
+	evhttp_connection_set_retries(con, 0);
+	evhttp_connection_set_max_body_size(con, TOKEN_API_MAX_BODY);
+	evhttp_connection_set_max_headers_size(con, TOKEN_API_MAX_HEADERS);
+	if ((req = evhttp_request_new(token_api_done_cb, tr)) == NULL)
+		goto out;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host",
+	    hosthdr);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+	    "close");
+	/* On failure evhttp_make_request frees req; the callback never runs. */
+	if (evhttp_make_request(con, req, EVHTTP_REQ_GET, target) == -1) {
+		req = NULL;
+		goto out;
+	}
+	evhttp_connection_free_on_completion(con);
+	con = NULL;
+	tr = NULL;
+	rc = 0;
+ out:
+	if (con != NULL)
+		evhttp_connection_free(con);
+	free(tr);
+	if (uri != NULL)
+		evhttp_uri_free(uri);
+	free(url);
+	return rc;
+}
