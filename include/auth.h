@@ -193,8 +193,9 @@ bool	auth_protocol_token(const char *entry, size_t len, const char **tok,
 /*
  * htpasswd files for "auth = basic": lines "user:hash", '#' comments and
  * blank lines. Hashes must be ones libcrypt accepts as current
- * (crypt_checksalt: bcrypt "$2b$"/"$2y$", yescrypt "$y$", SHA-crypt
- * "$5$"/"$6$", ...); Apache's "$apr1$", "{SHA}", DES and plain text are
+ * (crypt_checksalt: bcrypt "$2b$"/"$2y$", yescrypt "$y$", SHA-512-crypt
+ * "$6$", ...), and SHA-256-crypt "$5$" (htpasswd -2), which libxcrypt
+ * calls legacy; Apache's "$apr1$", "{SHA}", DES and plain text are
  * refused with the line number. Duplicate users are an error.
  */
 struct auth_htpasswd;

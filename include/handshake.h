@@ -17,4 +17,19 @@ struct session;
  */
 int	handshake_read(struct session *s);
 
+/*
+ * A check that waited (lookup.c) let s in: parse the head again (it is
+ * still in the input) and go on with the handshake past the steps done.
+ * Returns as handshake_read.
+ */
+int	handshake_resume(struct session *s);
+
+/*
+ * Answer s's handshake with HTTP status and a short detail (logged, and
+ * the body), plus one more header line with its CRLF (header may be
+ * NULL), then let the client go. s lingers in HTTP_ERROR; callers return.
+ */
+void	handshake_refuse(struct session *s, int status, const char *detail,
+	    const char *header);
+
 #endif

@@ -25,4 +25,11 @@ int	token_api_get(struct gw_worker *w, uint64_t ticket,
 	    const char *url_tmpl, const char *tok, size_t len,
 	    uint64_t timeout_ms);
 
+/* At start: room for nworkers workers' requests. 0, or -1 (no memory). */
+int	token_api_init(unsigned nworkers);
+
+/* At exit, in w's thread or after it stopped: free its requests in
+ * flight (their callbacks do not run). */
+void	token_api_worker_free(struct gw_worker *w);
+
 #endif

@@ -1270,6 +1270,7 @@ auth_htpasswd_line(struct auth_htpasswd *h, const char *s, size_t len,
 	struct auth_htpasswd_entry	*e, *v;
 	const char			*colon;
 	size_t				 i;
+	int				 r;
 
 	if ((colon = memchr(s, ':', len)) == NULL || colon == s)
 		return *why = "expected user:hash", -1;
@@ -1292,7 +1293,15 @@ auth_htpasswd_line(struct auth_htpasswd *h, const char *s, size_t len,
 	}
 	h->n++;
 	/* Refuses $apr1$, {SHA}, DES, plain text: only current methods. */
-	if (e->hash[0] != '$' || crypt_checksalt(e->hash) != CRYPT_SALT_OK)
+	/*
+	 * Debian's libxcrypt calls SHA-256 crypt ("$5$", htpasswd -2)
+	 * legacy; it is still a salted hash of 5000+ rounds that htpasswd
+	 * writes on request, so take it. MD5-crypt stays out.
+	 */
+	r = e->hash[0] != '$' ? CRYPT_SALT_INVALID : crypt_checksalt(e->hash);
+	if (r == CRYPT_SALT_METHOD_LEGACY && strncmp(e->hash, "$5$", 3) == 0)
+		r = CRYPT_SALT_OK;
+	if (r != CRYPT_SALT_OK)
 		return *why = "hash method not supported (use bcrypt: "
 		    "htpasswd -B)", -1;
 	/* crypt_checksalt reads only the setting: want the hash too. */

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "auth.h"
+#include "basic_auth.h"
 #include "config.h"
 #include "gen.h"
 #include "gw.h"
@@ -26,6 +27,7 @@
 #include "heartbeat.h"
 #include "iplimit.h"
 #include "log.h"
+#include "lookup.h"
 #include "registry.h"
 #include "metrics.h"
 #include "proxy_proto.h"
@@ -36,6 +38,7 @@
 #include "static.h"
 #include "target.h"
 #include "tls.h"
+#include "token_source.h"
 #include "token_file.h"
 #include "upgrade.h"
 #include "upstream.h"
@@ -208,60 +211,6 @@ handshake_send_101(struct session *s, const struct upgrade_req *req,
 }
 
 /*
- * token_file routes (websockify's): the "token" query parameter picks the
- * target; an unknown one is a 404, never a connect anywhere else.
- * Returns 0 with s->fixed set, or -1 after an HTTP error.
- */
-static int
-handshake_token_target(struct session *s, const struct upgrade_req *req,
-    const struct config_route *cr, const struct gen_route *gr)
-{
-	const struct token_target *t = NULL;
-	char tok[TOKEN_FILE_MAX_TOKEN + 1], spec[300];
-	size_t len;
-	int r;
-
-	r = auth_query_param(req->query.p, req->query.len, "token", tok,
-	    sizeof(tok), &len);
-	if (r == -1) {
-		handshake_http_error(s, 400, "malformed token parameter");
-		return -1;
-	}
-	if (r == 1)
-		t = token_file_lookup(gr->tokens, tok, len);
-	if (t != NULL)
-		registry_token_seen(s, tok, len);
-	explicit_bzero(tok, sizeof(tok));
-	if (t == NULL) {
-		handshake_http_error(s, 404, r == 1 ? "unknown token" :
-		    "no token parameter");
-		return -1;
-	}
-	if (!target_allowed(t, cr->allow_targets, cr->nallow_targets)) {
-		handshake_http_error(s, 403, "token target not allowed");
-		return -1;
-	}
-	memset(&s->fixed, 0, sizeof(s->fixed));
-	if (t->kind == TOKEN_FILE_UNIX) {
-		s->fixed.kind = CONFIG_ADDR_UNIX;
-		s->fixed.path = t->path;
-		snprintf(spec, sizeof(spec), "unix:%s", t->path);
-	} else {
-		s->fixed.kind = CONFIG_ADDR_TCP;
-		s->fixed.host = t->host;
-		s->fixed.port = t->port;
-		snprintf(spec, sizeof(spec), strchr(t->host, ':') != NULL ?
-		    "tcp:[%s]:%u" : "tcp:%s:%u", t->host, t->port);
-	}
-	if ((s->fixed.spec = strdup(spec)) == NULL) {
-		handshake_http_error(s, 500, "out of memory");
-		return -1;
-	}
-	s->has_fixed = true;
-	return 0;
-}
-
-/*
  * auth = token: find the JWT (Authorization: Bearer, a "bearer.<JWT>"
  * subprotocol entry, or the access_token / token query parameter) and
  * verify it. Returns the index of the subprotocol entry it came in (or
@@ -351,14 +300,18 @@ handshake_static(struct session *s, const struct upgrade_req *req)
 	return -1;
 }
 
-/* Route, origin, subprotocol checks and the 101. Returns -1 if s is gone. */
+/*
+ * Route, origin, credential and token checks, then the 101. Returns 0
+ * (upgraded, connecting), 1 when a check waits (s is paused), -1 if s is
+ * gone or answered.
+ */
 static int
 handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
     size_t head_len)
 {
 	const struct config_route *r;
 	struct gen_route *gr;
-	int pi, n, tokproto = -1;
+	int pi, n, rc, tokproto = -1;
 
 	r = route_match(s->cfg, req->path.p, req->path.len);
 	if (r == NULL) {
@@ -386,12 +339,18 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	}
 	gr = &s->gen->routes[r - s->cfg->routes];
 	/* Credentials first: an anonymous client learns nothing of which
-	 * token_file tokens exist. */
+	 * tokens exist. A step that waits (basic_auth.c, token_source.c)
+	 * returns 0 and the handshake comes back through handshake_resume,
+	 * past the steps already done. */
 	if (r->auth == CONFIG_AUTH_TOKEN &&
 	    (tokproto = handshake_check_token(s, req, r, gr)) == -2)
 		return -1;
-	if (r->token_file != NULL && handshake_token_target(s, req, r, gr) == -1)
-		return -1;
+	if (r->auth == CONFIG_AUTH_BASIC && !s->basic_ok &&
+	    (rc = basic_auth_check(s, req, r, gr)) != 1)
+		return rc == 0 ? 1 : -1;
+	if (config_route_has_token_source(r) && !s->has_fixed &&
+	    (rc = token_source_resolve(s, req, r, gr)) != 1)
+		return rc == 0 ? 1 : -1;
 	pi = upgrade_pick_protocol(req, (const char *const *)r->subprotocols,
 	    r->nsubprotocols);
 	/*
@@ -525,6 +484,8 @@ handshake_read(struct session *s)
 	char *p;
 	int r;
 
+	if (lookup_waiting(s))
+		return 0;	/* a check is under way; input waits */
 	if (s->proxy_in && (r = handshake_proxy_header(s)) != 1)
 		return r;
 	/*
@@ -554,8 +515,41 @@ handshake_read(struct session *s)
 		    "address");
 		return -1;
 	}
-	if (handshake_accept_upgrade(s, &req, (size_t)r) == -1)
-		return -1;
+	if ((r = handshake_accept_upgrade(s, &req, (size_t)r)) != 0)
+		return r == 1 ? 0 : -1;
 	/* Frames pipelined behind the head. */
+	return ws_conn_input(s);
+}
+
+void
+handshake_refuse(struct session *s, int status, const char *detail,
+    const char *header)
+{
+	handshake_http_error_hdr(s, status, detail, header);
+}
+
+int
+handshake_resume(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct upgrade_req req;
+	size_t len = evbuffer_get_length(in);
+	char *p;
+	int r;
+
+	/* The head is still in the input, unchanged: parse it again. */
+	if (len > s->cfg->max_header_size)
+		len = s->cfg->max_header_size;
+	if ((p = (char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
+		session_close(s, 0, "out of memory");
+		return -1;
+	}
+	r = upgrade_parse(p, len, s->cfg->max_header_size, &req);
+	if (r <= 0) {
+		handshake_http_error(s, 500, "request head lost");
+		return -1;
+	}
+	if ((r = handshake_accept_upgrade(s, &req, (size_t)r)) != 0)
+		return r == 1 ? 0 : -1;
 	return ws_conn_input(s);
 }

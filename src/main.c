@@ -34,10 +34,12 @@
 #include "listener.h"
 #include "log.h"
 #include "lookup.h"
+#include "pwcheck.h"
 #include "redis.h"
 #include "registry.h"
 #include "session.h"
 #include "tls.h"
+#include "token_api.h"
 #include "token_file.h"
 
 #define MAIN_ERRLEN	8192
@@ -710,6 +712,7 @@ main_worker_free(struct gw_worker *w)
 {
 	/* Sessions left after a drain timeout go without ceremony. */
 	session_free_all(w);
+	token_api_worker_free(w);
 	redis_conn_free(w->redis);
 	w->redis = NULL;
 	lookup_worker_free(w);
@@ -810,7 +813,8 @@ main(int argc, char **argv)
 	main_load_redis(cfg);
 	main_workers = calloc(main_nworkers, sizeof(*main_workers));
 	threads = calloc(main_nworkers, sizeof(*threads));
-	if (main_workers == NULL || threads == NULL)
+	if (main_workers == NULL || threads == NULL ||
+	    token_api_init(main_nworkers) == -1)
 		fatal("calloc");
 	for (i = 0; i < main_nworkers; i++) {
 		w = &main_workers[i];
@@ -846,6 +850,9 @@ main(int argc, char **argv)
 	}
 	main_drop_privileges(cfg);
 	main_session_cap();
+	/* htpasswd checks: half the cores, at a lower priority (pwcheck.h). */
+	if (pwcheck_start(main_nworkers / 2 > 4 ? 4 : main_nworkers / 2) == -1)
+		fatalx("cannot start the password check threads");
 	w = &main_workers[0];
 	for (i = 0; signums[i] != 0; i++) {
 		sigs[i] = evsignal_new(w->base, signums[i], main_signal_cb, w);
@@ -870,6 +877,7 @@ main(int argc, char **argv)
 	main_worker_run(w);
 	for (i = 1; i < main_nworkers; i++)
 		pthread_join(threads[i], NULL);
+	pwcheck_stop();
 
 	admin_stop();
 	admin_sessions_stop();

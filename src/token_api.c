@@ -4,14 +4,19 @@
  * One connection per lookup, closed after it ("Connection: close"):
  * token APIs are asked once per handshake, and a kept-alive pool per
  * worker would have to be kept per URL and reaped; not worth it at
- * handshake rates. evhttp_connection_free_on_completion hands the
- * connection to libevent, which frees it once the request is done.
+ * handshake rates. libevent 2.1 must not free a connection inside its
+ * request callback, and its free_on_completion leaks connections whose
+ * connect failed, so each one is freed by us on the next loop turn. The
+ * requests in flight are listed per worker, so that shutdown frees them.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/queue.h>
+
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 
 #include "gw.h"
@@ -23,9 +28,61 @@
 #define TOKEN_API_MAX_HEADERS	16384
 
 struct token_api_req {
+	LIST_ENTRY(token_api_req) link;		/* in its worker's list */
 	struct gw_worker	*w;
 	uint64_t		 ticket;
+	struct evhttp_connection *con;
+	struct event		*free_ev;	/* frees con, then this */
 };
+
+/* Requests in flight, one list per worker (indexed by w->index). */
+LIST_HEAD(token_api_list, token_api_req);
+static struct token_api_list	*token_api_lists;
+static unsigned			 token_api_nlists;
+
+static void
+token_api_req_free(struct token_api_req *tr)
+{
+	LIST_REMOVE(tr, link);
+	if (tr->con != NULL)
+		evhttp_connection_free(tr->con);
+	if (tr->free_ev != NULL)
+		event_free(tr->free_ev);
+	free(tr);
+}
+
+static void
+token_api_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	token_api_req_free(arg);
+}
+
+int
+token_api_init(unsigned nworkers)
+{
+	unsigned i;
+
+	if ((token_api_lists = calloc(nworkers, sizeof(*token_api_lists))) ==
+	    NULL)
+		return -1;
+	for (i = 0; i < nworkers; i++)
+		LIST_INIT(&token_api_lists[i]);
+	token_api_nlists = nworkers;
+	return 0;
+}
+
+void
+token_api_worker_free(struct gw_worker *w)
+{
+	struct token_api_req *tr;
+
+	if (w->index >= token_api_nlists)
+		return;
+	while ((tr = LIST_FIRST(&token_api_lists[w->index])) != NULL)
+		token_api_req_free(tr);
+}
 
 static void
 token_api_done_cb(struct evhttp_request *req, void *arg)
@@ -50,7 +107,8 @@ token_api_done_cb(struct evhttp_request *req, void *arg)
 		    "failed or timed out)" : "unexpected status or body");
 	lookup_answer(tr->w, tr->ticket, st, st == LOOKUP_OK ? v : NULL,
 	    st == LOOKUP_OK ? len : 0);
-	free(tr);
+	tr->ticket = 0;
+	event_active(tr->free_ev, EV_TIMEOUT, 0);
 }
 
 /* url_tmpl with the encoded token for "%s"; NULL when out of memory. */
@@ -99,9 +157,12 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 	    query != NULL ? query : "");
 	snprintf(hosthdr, sizeof(hosthdr), strchr(host, ':') != NULL ?
 	    "[%s]:%d" : "%s:%d", host, port);
-	if ((tr = calloc(1, sizeof(*tr))) == NULL ||
+	if (w->index >= token_api_nlists ||
+	    (tr = calloc(1, sizeof(*tr))) == NULL ||
 	    (con = evhttp_connection_base_new(w->base, w->dns, host,
-	    (unsigned short)port)) == NULL)
+	    (unsigned short)port)) == NULL ||
+	    (tr->free_ev = event_new(w->base, -1, 0, token_api_free_cb, tr)) ==
+	    NULL)
 		goto out;
 	tr->w = w;
 	tr->ticket = ticket;
@@ -122,13 +183,16 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 		req = NULL;
 		goto out;
 	}
-	evhttp_connection_free_on_completion(con);
+	tr->con = con;
+	LIST_INSERT_HEAD(&token_api_lists[w->index], tr, link);
 	con = NULL;
 	tr = NULL;
 	rc = 0;
  out:
 	if (con != NULL)
 		evhttp_connection_free(con);
+	if (tr != NULL && tr->free_ev != NULL)
+		event_free(tr->free_ev);
 	free(tr);
 	if (uri != NULL)
 		evhttp_uri_free(uri);

@@ -25,6 +25,7 @@
 #include "lookup.h"
 #include "metrics.h"
 #include "redis.h"
+#include "registry.h"
 #include "session-t.h"
 #include "target.h"
 #include "token_api.h"
@@ -361,6 +362,8 @@ token_source_resolve(struct session *s, const struct upgrade_req *req,
 		}
 		q = auth_query_param(req->query.p, req->query.len, "token", big,
 		    AUTH_MAX_TOKEN + 1, &len);
+		if (q == 1)
+			registry_token_seen(s, big, len);
 		rc = q == 1 ? token_source_jwt(s, r, gr, big, len) : 0;
 		explicit_bzero(big, AUTH_MAX_TOKEN + 1);
 		free(big);
@@ -375,6 +378,7 @@ token_source_resolve(struct session *s, const struct upgrade_req *req,
 		handshake_refuse(s, 404, "no token parameter", NULL);
 		return -1;
 	}
+	registry_token_seen(s, tok, len);
 	if (r->token_file != NULL) {
 		t = token_file_lookup(gr->tokens, tok, len);
 		rc = t == NULL ? (handshake_refuse(s, 404, "unknown token",

@@ -1044,6 +1044,21 @@ test_htpasswd(void **state)
 	assert_int_equal(auth_htpasswd_check(h, "", 0, "", 0), -1);
 	auth_htpasswd_free(h);
 
+	/* htpasswd -2 and -5: SHA-256 / SHA-512 crypt (libxcrypt calls the
+	 * first legacy; taken all the same). */
+	{
+		char *s5 = hash_of("$5$", "five"), *s6 = hash_of("$6$", "six");
+
+		snprintf(text, sizeof(text), "f:%s\ns:%s\n", s5, s6);
+		assert_int_equal(auth_htpasswd_parse_string(text, "hp", &h,
+		    err, sizeof(err)), 0);
+		assert_int_equal(auth_htpasswd_check(h, "f", 1, "five", 4), 0);
+		assert_int_equal(auth_htpasswd_check(h, "f", 1, "six", 3), -1);
+		assert_int_equal(auth_htpasswd_check(h, "s", 1, "six", 3), 0);
+		auth_htpasswd_free(h);
+		free(s5);
+		free(s6);
+	}
 	snprintf(text, sizeof(text), "alice:%s\nbob:%s\n#\nalice:%s\n", bc,
 	    bc, yc);
 	assert_int_equal(auth_htpasswd_parse_string(text, "hp", &h, err,

@@ -1,0 +1,479 @@
+"""Token sources besides token_file: token_redis on a real redis-server
+(Debian's), token_api against a real HTTP server (Python's http.server),
+token_dir, token_socket_dir, token_jwt_key_file (PyJWT), allow_targets."""
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import (RawWS, OP_BINARY, free_port, greet_echo_handler,
+                      http_exchange, wait_for)
+
+REDIS_SERVER = shutil.which("redis-server")
+REDIS_CLI = shutil.which("redis-cli")
+needs_redis = pytest.mark.skipif(REDIS_SERVER is None or REDIS_CLI is None,
+                                 reason="redis-server / redis-tools missing")
+PASSWORD = "s3cret-for-tests"
+
+
+class Redis:
+    """A redis-server of our own on a free port (and a Unix socket), with
+    its own config in tmp_path; stopped by PID."""
+
+    def __init__(self, tmp_path, port=None):
+        self.dir = tmp_path / ("redis-%d" % time.monotonic_ns())
+        self.dir.mkdir()
+        self.port = port or free_port()
+        self.sock = "/tmp/wsg-redis-%d-%d.sock" % (os.getpid(), self.port)
+        self.proc = None
+
+    def start(self):
+        conf = self.dir / "redis.conf"
+        conf.write_text("port %d\nbind 127.0.0.1\nunixsocket %s\n"
+                        "unixsocketperm 700\nrequirepass %s\nsave \"\"\n"
+                        "appendonly no\ndir %s\nlogfile %s\n"
+                        % (self.port, self.sock, PASSWORD, self.dir,
+                           self.dir / "redis.log"))
+        self.proc = subprocess.Popen([REDIS_SERVER, str(conf)],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.cli("PING", check=False) == "PONG", 10,
+                 what="redis-server answering PING")
+        return self
+
+    def cli(self, *args, check=True):
+        r = subprocess.run([REDIS_CLI, "-h", "127.0.0.1", "-p",
+                            str(self.port), "-a", PASSWORD, "--no-auth-warning"]
+                           + list(args), capture_output=True, text=True,
+                           timeout=10)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def close(self):
+        self.kill()
+        try:
+            os.unlink(self.sock)
+        except FileNotFoundError:
+            pass
+
+
+@pytest.fixture
+def redis(tmp_path):
+    r = Redis(tmp_path).start()
+    yield r
+    r.close()
+
+
+def attempt(port, path, headers=()):
+    head, _ = RawWS.request_head(path=path, extra=list(headers))
+    return http_exchange(port, head)
+
+
+def status_of(port, path, headers=()):
+    r = attempt(port, path, headers)
+    st = (r.status, r.headers.get("retry-after"))
+    r.close()
+    return st
+
+
+def scrape(aport):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % aport,
+                                timeout=10) as r:
+        return r.read().decode()
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def greets(port, path, want):
+    ws = RawWS.open(port, path=path)
+    assert ws.recv_frame(timeout=5).payload == want
+    ws.send_frame(OP_BINARY, b"ping")
+    assert ws.recv_frame(timeout=5).payload == b"ping"
+    return ws
+
+
+def redis_gateway(gateway_factory, tmp_path, redis, unix=False, extra=None):
+    pw = tmp_path / "redis.pw"
+    pw.write_text(PASSWORD + "\n")
+    os.chmod(pw, 0o600)
+    aport = free_port()
+    gw = {"redis": ("unix:" + redis.sock) if unix else
+          "127.0.0.1:%d" % redis.port,
+          "redis_password_file": str(pw), "redis_db": "3",
+          "redis_timeout": "500ms", "admin_listen": "127.0.0.1:%d" % aport,
+          "workers": "2"}
+    gw.update(extra or {})
+    g = gateway_factory(routes=[("/websockify", {
+        "token_redis": "on", "token_redis_prefix": "tok:"})], gateway=gw)
+    g.admin_port = aport
+    wait_for(lambda: metric(scrape(aport), "wsgate_redis_up") == 1, 10,
+             what="wsgate_redis_up 1")
+    return g
+
+
+@needs_redis
+@pytest.mark.parametrize("unix", [False, True], ids=["tcp", "unix"])
+def test_redis_tokens_set_with_redis_cli(gateway_factory, backends, tmp_path,
+                                         redis, unix_dir, unix):
+    one = backends(greet_echo_handler(b"one:"))
+    two = backends(greet_echo_handler(b"two:"))
+    three = backends(greet_echo_handler(b"three:"),
+                     unix=os.path.join(unix_dir, "vm3.sock"))
+    g = redis_gateway(gateway_factory, tmp_path, redis, unix=unix)
+    # websockify's TokenRedis JSON, a plain host:port, a Unix socket; in
+    # redis_db 3 under the prefix.
+    redis.cli("-n", "3", "SET", "tok:alpha",
+              json.dumps({"host": "127.0.0.1:%d" % one.port}))
+    redis.cli("-n", "3", "SET", "tok:beta", "127.0.0.1:%d" % two.port)
+    redis.cli("-n", "3", "SET", "tok:gamma", "unix_socket:" + three.unix)
+    redis.cli("-n", "0", "SET", "tok:wrongdb", "127.0.0.1:%d" % one.port)
+    for tok, want in (("alpha", b"one:"), ("beta", b"two:"),
+                      ("gamma", b"three:")):
+        greets(g.port, "/websockify?token=" + tok, want).close()
+    assert status_of(g.port, "/websockify?token=wrongdb")[0] == 404
+    assert status_of(g.port, "/websockify?token=nosuch")[0] == 404
+    assert status_of(g.port, "/websockify")[0] == 404
+    # Deleted: refused at once, no cache.
+    redis.cli("-n", "3", "DEL", "tok:alpha")
+    assert status_of(g.port, "/websockify?token=alpha")[0] == 404
+    # A value that is no target: 404, logged.
+    redis.cli("-n", "3", "SET", "tok:junk", "not a target")
+    assert status_of(g.port, "/websockify?token=junk")[0] == 404
+    g.wait_log(r"token_redis gave a bad target")
+    m = scrape(g.admin_port)
+    assert metric(m, "wsgate_redis_lookup_seconds_count") >= 7
+    assert metric(m, "wsgate_redis_errors_total") == 0
+
+
+@needs_redis
+def test_redis_down_gets_503_live_sessions_relay_and_recovery(
+        gateway_factory, backends, tmp_path, redis):
+    one = backends(greet_echo_handler(b"one:"))
+    g = redis_gateway(gateway_factory, tmp_path, redis)
+    redis.cli("-n", "3", "SET", "tok:a", "127.0.0.1:%d" % one.port)
+    live = greets(g.port, "/websockify?token=a", b"one:")
+    redis.kill()
+    # New token handshakes: 503 with Retry-After, at once.
+    t0 = time.monotonic()
+    st = status_of(g.port, "/websockify?token=a")
+    assert st == (503, "1"), st
+    assert time.monotonic() - t0 < 3
+    wait_for(lambda: metric(scrape(g.admin_port), "wsgate_redis_up") == 0, 5,
+             what="wsgate_redis_up 0")
+    assert metric(scrape(g.admin_port), "wsgate_redis_errors_total") >= 1
+    # The live session goes on relaying.
+    for i in range(5):
+        live.send_frame(OP_BINARY, b"still here %d" % i)
+        assert live.recv_frame(timeout=5).payload == b"still here %d" % i
+    # Redis back (empty: no persistence): set the token again; it works
+    # within 5 s.
+    redis.start()
+    redis.cli("-n", "3", "SET", "tok:a", "127.0.0.1:%d" % one.port)
+    t0 = time.monotonic()
+    while True:
+        st = status_of(g.port, "/websockify?token=a")
+        if st[0] != 503:
+            break
+        assert time.monotonic() - t0 < 5, "still 503 5 s after redis is back"
+        time.sleep(0.05)
+    greets(g.port, "/websockify?token=a", b"one:").close()
+    live.send_frame(OP_BINARY, b"after")
+    assert live.recv_frame(timeout=5).payload == b"after"
+    live.close()
+    g.wait_log(r"connected again")
+
+
+@needs_redis
+def test_redis_stopped_not_killed_times_out(gateway_factory, backends,
+                                            tmp_path, redis):
+    """A Redis that accepts but never answers (SIGSTOP): the handshake
+    gets 503 after redis_timeout, not a hang."""
+    import signal
+    g = redis_gateway(gateway_factory, tmp_path, redis)
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        st = status_of(g.port, "/websockify?token=a")
+        took = time.monotonic() - t0
+        assert st == (503, "1"), st
+        assert took < 3, took
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+
+
+def test_redis_refused_config(tmp_path):
+    """A password file others may read is refused at load, by -t too."""
+    from conftest import WSGATE_BIN, render_config
+    pw = tmp_path / "pw"
+    pw.write_text("x\n")
+    os.chmod(pw, 0o644)
+    conf = tmp_path / "g.conf"
+    conf.write_text(render_config(free_port(), [("/t", {"token_redis": "on"})],
+                                  {"redis": "127.0.0.1:1",
+                                   "redis_password_file": str(pw)}))
+    r = subprocess.run([WSGATE_BIN, "-t", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1
+    assert "group or others have access" in r.stderr
+    os.chmod(pw, 0o600)
+    r = subprocess.run([WSGATE_BIN, "-t", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+
+
+# ---- token_api ----------------------------------------------------------
+
+class TokenAPI:
+    """A real HTTP token API: /t/<token> answers by token name."""
+
+    def __init__(self, targets):
+        self.targets = targets
+        self.release = threading.Event()
+        self.hits = []
+        api = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                tok = self.path.rsplit("/", 1)[-1]
+                api.hits.append(self.path)
+                if tok == "hang":
+                    api.release.wait(30)
+                    return
+                if tok not in api.targets:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                code, body = api.targets[tok]
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.release.set()
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_token_api_text_json_404_errors_and_hang(gateway_factory, backends):
+    one = backends(greet_echo_handler(b"one:"))
+    two = backends(greet_echo_handler(b"two:"))
+    api = TokenAPI({
+        "text": (200, b"127.0.0.1:%d\n" % one.port),
+        "json": (200, json.dumps({"host": "127.0.0.1",
+                                  "port": two.port}).encode()),
+        "boom": (500, b"internal error"),
+        "junk": (200, b"<html>no</html>"),
+    })
+    try:
+        g = gateway_factory(routes=[("/t", {
+            "token_api": "http://127.0.0.1:%d/tok/%%s" % api.port,
+            "token_api_timeout": "700ms"})])
+        greets(g.port, "/t?token=text", b"one:").close()
+        greets(g.port, "/t?token=json", b"two:").close()
+        assert status_of(g.port, "/t?token=nosuch")[0] == 404
+        assert status_of(g.port, "/t?token=boom") == (503, "1")
+        assert status_of(g.port, "/t?token=junk")[0] == 404
+        # The token is percent-encoded into the URL.
+        assert status_of(g.port, "/t?token=a%2Fb%20c")[0] == 404
+        assert "/tok/a%2Fb%20c" in api.hits
+        # A hanging API: 503 after token_api_timeout; meanwhile other
+        # handshakes on the same gateway are served.
+        result = {}
+
+        def hang():
+            t0 = time.monotonic()
+            result["st"] = status_of(g.port, "/t?token=hang")
+            result["took"] = time.monotonic() - t0
+        th = threading.Thread(target=hang)
+        th.start()
+        wait_for(lambda: "/tok/hang" in api.hits, 5, what="hang request")
+        t0 = time.monotonic()
+        greets(g.port, "/t?token=text", b"one:").close()
+        assert time.monotonic() - t0 < 0.6
+        th.join(10)
+        assert result["st"] == (503, "1"), result
+        assert 0.5 < result["took"] < 3, result
+    finally:
+        api.close()
+
+
+def test_token_api_unreachable_is_503(gateway_factory):
+    from conftest import closed_port
+    g = gateway_factory(routes=[("/t", {
+        "token_api": "http://127.0.0.1:%d/%%s" % closed_port()})])
+    assert status_of(g.port, "/t?token=x") == (503, "1")
+
+
+def test_session_gone_before_its_answer(gateway_factory, backends):
+    """Sessions end (handshake_timeout) while their lookups wait; the late
+    answers find no session (no crash, no use after free under ASan) and
+    the gateway goes on."""
+    one = backends(greet_echo_handler(b"one:"))
+    api = TokenAPI({"text": (200, b"127.0.0.1:%d" % one.port)})
+    try:
+        g = gateway_factory(routes=[("/t", {
+            "token_api": "http://127.0.0.1:%d/%%s" % api.port,
+            "token_api_timeout": "10s"})],
+            gateway={"handshake_timeout": "1s"})
+        socks = []
+        for _ in range(10):
+            head, _ = RawWS.request_head(path="/t?token=hang")
+            s = socket.create_connection(("127.0.0.1", g.port))
+            s.sendall(head)
+            socks.append(s)
+        wait_for(lambda: api.hits.count("/hang") == 10, 5,
+                 what="10 hang requests")
+        wait_for(lambda: g.log_text().count("handshake timeout") >= 10, 5,
+                 what="10 handshake timeouts")
+        api.release.set()   # the answers come back for sessions now gone
+        greets(g.port, "/t?token=text", b"one:").close()
+        for s in socks:
+            s.close()
+    finally:
+        api.close()
+
+
+# ---- token_dir, token_socket_dir ----------------------------------------
+
+def test_token_dir_and_path_escapes(gateway_factory, backends, tmp_path):
+    one = backends(greet_echo_handler(b"one:"))
+    d = tmp_path / "tokens"
+    d.mkdir()
+    (d / "vm1").write_text("127.0.0.1:%d\n" % one.port)
+    (d / ".hidden").write_text("127.0.0.1:%d\n" % one.port)
+    (tmp_path / "outside").write_text("127.0.0.1:%d\n" % one.port)
+    (d / "sub").mkdir()
+    (d / "sub" / "x").write_text("127.0.0.1:%d\n" % one.port)
+    g = gateway_factory(routes=[("/d", {"token_dir": str(d)})])
+    greets(g.port, "/d?token=vm1", b"one:").close()
+    # Added later: read at each handshake.
+    (d / "vm2").write_text(json.dumps({"host": "127.0.0.1:%d" % one.port}))
+    greets(g.port, "/d?token=vm2", b"one:").close()
+    for tok in ("..%2Foutside", ".hidden", "sub%2Fx", "sub", "..", ".",
+                "nosuch", "%2Fetc%2Fpasswd"):
+        assert status_of(g.port, "/d?token=" + tok)[0] == 404, tok
+    assert one.count == 2
+
+
+def test_token_socket_dir_and_path_escapes(gateway_factory, backends,
+                                           unix_dir):
+    sockdir = os.path.join(unix_dir, "vnc")
+    os.mkdir(sockdir)
+    vm = backends(greet_echo_handler(b"vm1:"),
+                  unix=os.path.join(sockdir, "vm1"))
+    outside = backends(greet_echo_handler(b"out:"),
+                       unix=os.path.join(unix_dir, "out"))
+    with open(os.path.join(sockdir, "plainfile"), "w") as f:
+        f.write("x")
+    g = gateway_factory(routes=[("/s", {"token_socket_dir": sockdir})])
+    greets(g.port, "/s?token=vm1", b"vm1:").close()
+    for tok in ("..%2Fout", "..", ".", "plainfile", "nosuch", "%2Ftmp",
+                ".%2Fvm1"):
+        assert status_of(g.port, "/s?token=" + tok)[0] == 404, tok
+    assert outside.count == 0 and vm.count == 1
+
+
+# ---- token_jwt_key_file ---------------------------------------------------
+
+def test_jwt_target_tokens(gateway_factory, backends, tmp_path, unix_dir):
+    jwt = pytest.importorskip("jwt")
+    one = backends(greet_echo_handler(b"one:"))
+    three = backends(greet_echo_handler(b"three:"),
+                     unix=os.path.join(unix_dir, "j.sock"))
+    secret = b"0123456789abcdef0123456789abcdef-jwt-target"
+    kf = tmp_path / "jwt.key"
+    kf.write_bytes(secret)
+    os.chmod(kf, 0o600)
+    priv, pub = tmp_path / "ec.pem", tmp_path / "ec.pub"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-out", str(priv)], check=True,
+                   capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(priv), "-pubout", "-out",
+                    str(pub)], check=True, capture_output=True)
+    g = gateway_factory(routes=[
+        ("/hs", {"token_jwt_key_file": str(kf)}),
+        ("/es", {"token_jwt_key_file": str(pub),
+                 "allow_targets": "127.0.0.1:%d" % one.port})])
+    now = int(time.time())
+    good = jwt.encode({"host": "127.0.0.1", "port": one.port,
+                       "exp": now + 60}, secret, algorithm="HS256")
+    greets(g.port, "/hs?token=" + good, b"one:").close()
+    sock = jwt.encode({"unix_socket": three.unix}, secret, algorithm="HS256")
+    greets(g.port, "/hs?token=" + sock, b"three:").close()
+    es = jwt.encode({"host": "127.0.0.1", "port": str(one.port)},
+                    priv.read_bytes(), algorithm="ES256")
+    greets(g.port, "/es?token=" + es, b"one:").close()
+    bad = [
+        jwt.encode({"host": "127.0.0.1", "port": one.port, "exp": now - 5},
+                   secret, algorithm="HS256"),
+        jwt.encode({"host": "127.0.0.1", "port": one.port, "nbf": now + 60},
+                   secret, algorithm="HS256"),
+        jwt.encode({"host": "127.0.0.1", "port": one.port}, b"x" * 40,
+                   algorithm="HS256"),
+        jwt.encode({"host": "127.0.0.1", "port": one.port}, None,
+                   algorithm="none"),
+        jwt.encode({"port": one.port}, secret, algorithm="HS256"),
+        "not.a.jwt",
+    ]
+    for tok in bad:
+        assert status_of(g.port, "/hs?token=" + tok)[0] == 404, tok
+    # HS256 against the ES256 route's public key: refused.
+    assert status_of(g.port, "/es?token=" + good)[0] == 404
+    # allow_targets: a valid token naming another target gets 403.
+    other = jwt.encode({"host": "127.0.0.1", "port": one.port + 1},
+                       priv.read_bytes(), algorithm="ES256")
+    assert status_of(g.port, "/es?token=" + other)[0] == 403
+    assert one.count == 2
+
+
+def test_allow_targets_on_token_file_and_host_token(gateway_factory, backends,
+                                                    tmp_path):
+    one = backends(greet_echo_handler(b"one:"))
+    tf = tmp_path / "targets"
+    tf.write_text("ok: 127.0.0.1:%d\nevil: 127.0.0.1:22\nname: localhost:%d\n"
+                  % (one.port, one.port))
+    g = gateway_factory(routes=[("/f", {
+        "token_file": str(tf), "token_from": "host",
+        "allow_targets": ["127.0.0.0/8:%d" % one.port]})])
+    def host_status(host):
+        head, _ = RawWS.request_head(path="/f", host=host)
+        r = http_exchange(g.port, head)
+        st = r.status
+        r.close()
+        return st
+    assert host_status("ok.vnc.example.com") == 101
+    assert host_status("evil.vnc.example.com") == 403
+    # A name is not an address: a network rule does not let it through.
+    assert host_status("name.vnc.example.com") == 403
+    assert host_status("nosuch.vnc.example.com") == 404
+    assert one.count == 1
