@@ -469,6 +469,8 @@ def test_allow_targets_on_token_file_and_host_token(gateway_factory, backends,
         head, _ = RawWS.request_head(path="/f", host=host)
         r = http_exchange(g.port, head)
         st = r.status
+        if st == 101:
+            assert r.recv_frame(timeout=5).payload == b"one:"
         r.close()
         return st
     assert host_status("ok.vnc.example.com") == 101
