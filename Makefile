@@ -65,6 +65,9 @@ SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 
 UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
+# Event-driven modules tested on a real event_base (libevent's regress
+# style): they link libevent, and stub the rest of the daemon.
+EVENT_UNIT_TESTS := $(BUILD)/test_lookup
 
 # Which pure objects each unit test links (never libevent).
 UNIT_DEPS_ws_utf8  := ws_utf8
@@ -119,8 +122,13 @@ $(BUILD)/test_%: $(BUILD)/tests/test_%.o $$(addprefix $(BUILD)/,$$(addsuffix .o,
 unit-test:
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address,undefined unit-test-run
 
-unit-test-run: $(UNIT_TESTS)
-	$(Q)for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+unit-test-run: $(UNIT_TESTS) $(EVENT_UNIT_TESTS)
+	$(Q)for t in $(UNIT_TESTS) $(EVENT_UNIT_TESTS); do echo "== $$t"; \
+	  $$t || exit 1; done
+
+$(BUILD)/test_lookup: $(BUILD)/tests/test_lookup.o $(BUILD)/lookup.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 
 # Integration tests: the sanitized daemon for behaviour, the release build
 # for memory figures (ASan's shadow and quarantine would swamp them).
