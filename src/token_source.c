@@ -80,22 +80,19 @@ token_source_use(struct session *s, const struct config_route *r,
 {
 	char spec[300];
 
-	if (!target_allowed(t, r->allow_targets, r->nallow_targets)) {
-		log_info("session %llu: client=%s token target %s%s%s not in "
-		    "allow_targets", (unsigned long long)s->id, s->peer,
-		    t->kind == TOKEN_FILE_UNIX ? "unix:" : "",
-		    t->kind == TOKEN_FILE_UNIX ? t->path : t->host,
-		    t->kind == TOKEN_FILE_UNIX ? "" : ":port");
-		handshake_refuse(s, 403, "token target not allowed", NULL);
-		return -1;
-	}
-	free(s->fixed.spec);
-	memset(&s->fixed, 0, sizeof(s->fixed));
 	if (t->kind == TOKEN_FILE_UNIX)
 		snprintf(spec, sizeof(spec), "unix:%s", t->path);
 	else
 		snprintf(spec, sizeof(spec), strchr(t->host, ':') != NULL ?
 		    "tcp:[%s]:%u" : "tcp:%s:%u", t->host, t->port);
+	if (!target_allowed(t, r->allow_targets, r->nallow_targets)) {
+		log_info("session %llu: client=%s token target %s not in "
+		    "allow_targets", (unsigned long long)s->id, s->peer, spec);
+		handshake_refuse(s, 403, "token target not allowed", NULL);
+		return -1;
+	}
+	free(s->fixed.spec);
+	memset(&s->fixed, 0, sizeof(s->fixed));
 	/* One allocation holds the spec and the host or path after it. */
 	if ((s->fixed.spec = malloc(2 * strlen(spec) + 2)) == NULL) {
 		handshake_refuse(s, 500, "out of memory", NULL);

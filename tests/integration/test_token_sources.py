@@ -479,3 +479,4 @@ def test_allow_targets_on_token_file_and_host_token(gateway_factory, backends,
     assert host_status("name.vnc.example.com") == 403
     assert host_status("nosuch.vnc.example.com") == 404
     assert one.count == 1
+    g.wait_log(r"token target tcp:127\.0\.0\.1:22 not in allow_targets")
