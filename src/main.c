@@ -392,6 +392,15 @@ main_reload(struct gw_worker *w0)
 	    !main_same_string(cfg->syslog_server, w0->cfg->syslog_server) ||
 	    cfg->syslog_format != w0->cfg->syslog_format)
 		log_warnx("reload: log_file and syslog changes take a restart");
+	if (!main_same_string(cfg->redis != NULL ? cfg->redis->spec : NULL,
+	    main_redis.spec) || cfg->redis_db != main_redis.db ||
+	    cfg->redis_timeout_ms != (main_redis.spec != NULL ?
+	    main_redis.timeout_ms : cfg->redis_timeout_ms) ||
+	    !main_same_string(cfg->redis_password_file,
+	    w0->cfg->redis_password_file))
+		log_warnx("reload: redis changes take a restart (still using "
+		    "%s)", main_redis.spec != NULL ? main_redis.spec :
+		    "no redis");
 	log_set((int)cfg->log_level > (int)main_level ?
 	    (enum log_level)cfg->log_level : main_level,
 	    cfg->log_format == CONFIG_LOG_JSON);

@@ -289,7 +289,8 @@ token_source_redis(struct session *s, const struct config_route *r,
 		handshake_refuse(s, 500, "token_redis_prefix too long", NULL);
 		return -1;
 	}
-	memcpy(key, r->token_redis_prefix, plen);
+	if (plen > 0)
+		memcpy(key, r->token_redis_prefix, plen);
 	memcpy(key + plen, tok, len);
 	if (!redis_conn_up(s->w->redis) || (g = malloc(sizeof(*g))) == NULL) {
 		handshake_refuse(s, 503, "token store unavailable",

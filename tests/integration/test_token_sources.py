@@ -122,8 +122,9 @@ def redis_gateway(gateway_factory, tmp_path, redis, unix=False, extra=None):
           "redis_timeout": "500ms", "admin_listen": "127.0.0.1:%d" % aport,
           "workers": "2"}
     gw.update(extra or {})
-    g = gateway_factory(routes=[("/websockify", {
-        "token_redis": "on", "token_redis_prefix": "tok:"})], gateway=gw)
+    g = gateway_factory(routes=[
+        ("/websockify", {"token_redis": "on", "token_redis_prefix": "tok:"}),
+        ("/bare", {"token_redis": "on"})], gateway=gw)
     g.admin_port = aport
     wait_for(lambda: metric(scrape(aport), "wsgate_redis_up") == 1, 10,
              what="wsgate_redis_up 1")
@@ -150,6 +151,10 @@ def test_redis_tokens_set_with_redis_cli(gateway_factory, backends, tmp_path,
                       ("gamma", b"three:")):
         greets(g.port, "/websockify?token=" + tok, want).close()
     assert status_of(g.port, "/websockify?token=wrongdb")[0] == 404
+    # No prefix: the token is the key.
+    redis.cli("-n", "3", "SET", "bare1", "127.0.0.1:%d" % two.port)
+    greets(g.port, "/bare?token=bare1", b"two:").close()
+    assert status_of(g.port, "/bare?token=alpha")[0] == 404
     assert status_of(g.port, "/websockify?token=nosuch")[0] == 404
     assert status_of(g.port, "/websockify")[0] == 404
     # Deleted: refused at once, no cache.
@@ -480,3 +485,21 @@ def test_allow_targets_on_token_file_and_host_token(gateway_factory, backends,
     assert host_status("nosuch.vnc.example.com") == 404
     assert one.count == 1
     g.wait_log(r"token target tcp:127\.0\.0\.1:22 not in allow_targets")
+
+
+def test_reload_that_adds_redis_says_it_takes_a_restart(gateway_factory,
+                                                        backends):
+    import signal
+    from conftest import render_config
+    one = backends(greet_echo_handler(b"one:"))
+    g = gateway_factory(routes=[("/a", {"backend": one.spec})])
+    with open(g.config_path, "w") as f:
+        f.write(render_config(g.port, [
+            ("/a", {"backend": one.spec}),
+            ("/t", {"token_redis": "on"})], {"redis": "127.0.0.1:1"}))
+    g.send_signal(signal.SIGHUP)
+    g.wait_log(r"redis changes take a restart \(still using no redis\)")
+    g.wait_log(r"reloaded ")
+    # The new route is there; with no connection its lookups get 503.
+    assert status_of(g.port, "/t?token=x") == (503, "1")
+    greets(g.port, "/a", b"one:").close()
