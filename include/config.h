@@ -19,6 +19,7 @@ enum config_addr_kind {
 	CONFIG_ADDR_TCP = 0,
 	CONFIG_ADDR_UNIX,
 	CONFIG_ADDR_EXEC,	/* backend = exec:PROGRAM ARG... */
+	CONFIG_ADDR_FD,		/* listen only: an inherited listening socket */
 };
 
 /* A listen address or a backend target. */
@@ -28,6 +29,7 @@ struct config_addr {
 					   listen: NULL = every interface */
 	uint16_t	 port;		/* TCP */
 	char		*path;		/* UNIX; EXEC: the command as written */
+	int		 fd;		/* FD: "fd:N" (inetd's stdin is fd:0) */
 	char		**argv;		/* EXEC: PROGRAM, ARG..., NULL (one
 					   allocation, exec_argv_parse()) */
 	char		*spec;		/* as written, for logs: "tcp:h:1"

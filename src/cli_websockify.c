@@ -979,8 +979,6 @@ cli_ws_unsupported(struct cli_ws_out *w, const struct cli_ws *o)
 	else if (o->wrap_argv != NULL)
 		cli_ws_fail(w, "-- WRAP_COMMAND_LINE: not available in wsgate "
 		    "yet");
-	else if (o->inetd)
-		cli_ws_fail(w, "--inetd: not available in wsgate yet");
 	else if ((o->ssl_target_cafile != NULL || o->ssl_target_no_verify) &&
 	    !o->ssl_target)
 		cli_ws_fail(w, "--ssl-target-cafile and --ssl-target-no-verify "

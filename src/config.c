@@ -828,6 +828,15 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 			why = "unix socket path too long";
 		else if ((a->path = strdup(addr + 5)) == NULL)
 			goto oom;
+	} else if (want_listen && strncmp(addr, "fd:", 3) == 0) {
+		/* A socket handed over already listening (inetd "wait", a
+		 * supervisor): websockify's --inetd is fd:0. */
+		a->kind = CONFIG_ADDR_FD;
+		if (strspn(addr + 3, "0123456789") != strlen(addr + 3) ||
+		    addr[3] == '\0' || strlen(addr + 3) > 4)
+			why = "fd: takes a descriptor number, as in fd:0";
+		else
+			a->fd = atoi(addr + 3);
 	} else if (strncmp(addr, "tcp:", 4) == 0) {
 		r = config_hostport(addr + 4, 0, a, &why);
 	} else if (!want_listen && strncmp(addr, "tls:", 4) == 0) {
@@ -838,7 +847,7 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 		r = config_hostport(addr, 1, a, &why);
 	} else
 		why = want_listen ?
-		    "use HOST:PORT, [V6]:PORT, PORT or unix:/path" :
+		    "use HOST:PORT, [V6]:PORT, PORT, unix:/path or fd:N" :
 		    "use tcp:HOST:PORT, tcp:[V6]:PORT, tls:HOST:PORT, "
 		    "unix:/path or exec:/PROGRAM ARG...";
 	if (r == -2)

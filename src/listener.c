@@ -327,11 +327,11 @@ listener_unlink_stale(const char *path, const struct sockaddr_un *sun)
 }
 
 /*
- * Unix sockets cannot be bound twice: workers after the first accept on a
- * duplicate of the first worker's socket.
+ * Unix sockets cannot be bound twice (nor can an inherited one be): workers
+ * after the first accept on a duplicate of the first worker's socket.
  */
 static int
-listener_share_unix(struct gw_worker *w, const struct gw_worker *first,
+listener_share(struct gw_worker *w, const struct gw_worker *first,
     const struct config_addr *a, const char *name)
 {
 	const struct listener *l;
@@ -361,7 +361,7 @@ listener_open_unix(struct gw_worker *w, const struct gw_worker *first,
 
 	snprintf(name, sizeof(name), "unix:%s", a->path);
 	if (first != NULL)
-		return listener_share_unix(w, first, a, name);
+		return listener_share(w, first, a, name);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
@@ -381,10 +381,47 @@ listener_open_unix(struct gw_worker *w, const struct gw_worker *first,
 	return listener_add(w, fd, name, a->path, a);
 }
 
+/*
+ * fd:N, a socket that is already listening (inetd's stdin in "wait"
+ * mode). We accept on a duplicate, so N itself stays as it was.
+ */
+static int
+listener_open_fd(struct gw_worker *w, const struct gw_worker *first,
+    const struct config_addr *a)
+{
+	int fd, on = 0, fl;
+	socklen_t len = sizeof(on);
+	char name[160];
+
+	snprintf(name, sizeof(name), "fd:%d", a->fd);
+	if (first != NULL)
+		return listener_share(w, first, a, name);
+	if (getsockopt(a->fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1 ||
+	    !on) {
+		if (on == 0 && errno != EBADF && errno != ENOTSOCK)
+			errno = EINVAL;
+		log_warn("%s:%d: listen %s: not a listening socket",
+		    LISTENER_FILE(w->cfg), a->line, name);
+		return -1;
+	}
+	if ((fd = fcntl(a->fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    (fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		log_warn("%s:%d: listen %s", LISTENER_FILE(w->cfg), a->line,
+		    name);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return listener_add(w, fd, name, NULL, a);
+}
+
 static int
 listener_open_one(struct gw_worker *w, const struct gw_worker *first,
     const struct config_addr *a)
 {
+	if (a->kind == CONFIG_ADDR_FD)
+		return listener_open_fd(w, first, a);
 	if (a->kind == CONFIG_ADDR_UNIX)
 		return listener_open_unix(w, first, a);
 	return listener_open_tcp(w, a);

@@ -421,3 +421,34 @@ def test_syslog_unix_socket(gateway_factory, backends, unix_dir):
                           "127.0.0.1:%d" % echo.port])
     assert b"listening on" in b"".join(srv.recv(4096) for _ in range(2))
     srv.close()
+
+
+# ---------------------------------------------------------------- inetd
+
+def test_inetd_takes_the_listening_socket_on_stdin(backends, tmp_path):
+    """--inetd: stdin is a listening socket (inetd "wait" mode)."""
+    echo = backends(echo_handler)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    port = lsock.getsockname()[1]
+    log = open(tmp_path / "inetd.log", "wb")
+    p = subprocess.Popen([WSGATE_BIN, "--inetd", "127.0.0.1:%d" % echo.port],
+                         stdin=lsock.fileno(), stdout=log, stderr=log)
+    lsock.close()
+    try:
+        wait_for(lambda: b"listening on fd:0" in
+                 (tmp_path / "inetd.log").read_bytes(), 10,
+                 what="listening on fd:0")
+        assert echo_ws("ws://127.0.0.1:%d/" % port, b"inetd") == b"inetd"
+    finally:
+        p.terminate()
+        assert p.wait(15) == 0
+    text = (tmp_path / "inetd.log").read_text()
+    assert "AddressSanitizer" not in text and "runtime error" not in text
+
+
+def test_inetd_without_a_listening_socket_fails_clearly(backends):
+    r = run(["--inetd", "127.0.0.1:9"])
+    assert r.returncode != 0
+    assert "fd:0: not a listening socket" in r.stderr, r.stderr
