@@ -37,7 +37,8 @@ endif
 
 OPT      ?= -O2 -g
 CFLAGS   ?=
-CPPFLAGS += -Iinclude -D_GNU_SOURCE -DWSGATE_VERSION='"$(VERSION)"'
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DWSGATE_VERSION='"$(VERSION)"' \
+	    -DWSGATE_LIBDIR='"$(LIBDIR)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 
 comma := ,
@@ -60,7 +61,8 @@ PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit target pmd zstream framing exec_env cli_websockify
 DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
 	       metrics tls admin gen static registry admin_sessions cli_front \
-	       lifecycle lookup redis token_source token_api pwcheck basic_auth
+	       lifecycle lookup redis token_source token_api pwcheck basic_auth \
+	       wrap
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 
@@ -97,7 +99,14 @@ else
 	@true
 endif
 
-$(BUILD)/wsgate: $(OBJS)
+# rebind.so goes into the programs wsgate wraps (wrap_command): plain
+# -O2, never a sanitizer, since it runs inside someone else's process.
+$(BUILD)/rebind.so: src/shim/rebind.c | $(BUILD)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -fPIC -shared $(CFLAGS) \
+	  $(filter-out -fsanitize=%,$(LDFLAGS)) -o $@ $< -ldl
+
+$(BUILD)/wsgate: $(OBJS) | $(BUILD)/rebind.so
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lcrypt -lm
 
@@ -201,6 +210,7 @@ install: wsgate
 	install -m 644 docs/gateway.conf.5 $(DESTDIR)$(MANDIR)/man5/gateway.conf.5
 	install -d $(DESTDIR)$(COMPATDIR) $(DESTDIR)$(DOCDIR)
 	ln -sf $(BINDIR)/wsgate $(DESTDIR)$(COMPATDIR)/websockify
+	install -m 644 $(BUILD)/rebind.so $(DESTDIR)$(LIBDIR)/wsgate/rebind.so
 	install -m 644 docs/MIGRATING.md $(DESTDIR)$(DOCDIR)/MIGRATING.md
 	install -d $(DESTDIR)$(SYSCONFDIR)/wsgate $(DESTDIR)$(DATADIR)/wsgate/www
 	install -m 644 demo/www/index.html demo/www/demo.js demo/www/demo.css \

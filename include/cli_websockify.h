@@ -43,6 +43,9 @@ struct cli_ws {
 	const char	*log_file, *syslog;
 	const char	*ssl_target_cafile;			/* ours */
 	uint64_t	 timeout, idle_timeout, heartbeat;	/* seconds */
+	unsigned	 wrap_private_port;	/* set by the caller (a free
+						   127.0.0.1 port) before
+						   rendering a wrap */
 	bool		 heartbeat_set;
 };
 

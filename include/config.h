@@ -185,6 +185,11 @@ struct config {
 	char		*log_file;		/* also log here; NULL: no */
 	char		*syslog_server;		/* /path or HOST:PORT (UDP) */
 	uint64_t	 syslog_format;		/* 0 rfc5424, 1 rfc3164 */
+	char		*wrap_command;		/* a program to run and relay to */
+	uint64_t	 wrap_mode;		/* 0 exit, 1 ignore, 2 respawn */
+	uint64_t	 wrap_port;		/* the port it binds; 0: the
+						   first TCP listen port */
+	uint64_t	 wrap_private_port;	/* ... moved to 127.0.0.1:this */
 	uint64_t	 exit_after_ms;		/* stop accepting then; 0 never */
 	uint64_t	 exit_when_idle_ms;	/* exit this long without
 						   sessions; 0 never */

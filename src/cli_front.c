@@ -1,6 +1,9 @@
 /*
  * cli_front: see include/cli_front.h.
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,30 @@ cli_front_notes(const char *notes)
 	}
 }
 
+/*
+ * A 127.0.0.1 port free right now, for the wrapped program (websockify
+ * picks its REBIND_NEW_PORT the same way). 0 if none could be had.
+ */
+static unsigned
+cli_front_free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	unsigned port = 0;
+	int fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
 bool
 cli_front_args(int argc, char **argv, struct cli_front *f)
 {
@@ -46,6 +73,8 @@ cli_front_args(int argc, char **argv, struct cli_front *f)
 		printf("wsgate %s\n", WSGATE_VERSION);
 		exit(0);
 	}
+	if (o.wrap_argv != NULL)
+		o.wrap_private_port = cli_front_free_port();
 	cwd = getcwd(NULL, 0);
 	text = cli_ws_render(&o, cwd, notes, sizeof(notes), err, sizeof(err));
 	free(cwd);

@@ -938,7 +938,10 @@ cli_ws_route(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd)
 	char	addr[300];
 
 	cli_ws_put(w, "\n[route /*]\n");
-	if (o->unix_target != NULL)
+	if (o->wrap_argv != NULL && o->wrap_private_port != 0)
+		cli_ws_put(w, "backend = tcp:127.0.0.1:%u\n",
+		    o->wrap_private_port);
+	else if (o->unix_target != NULL)
 		cli_ws_kv(w, "backend", "unix:", o->unix_target, "");
 	else if (o->target != NULL) {
 		if (cli_ws_hostport(o->target, false, addr, sizeof(addr)) == -1)
@@ -965,6 +968,85 @@ cli_ws_route(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd)
 		cli_ws_kv(w, "backend_verify", "", "off", "");
 }
 
+/*
+ * One word of a wrapped command line as wrap_command reads it back:
+ * bare when it holds no blank or quote, else in single quotes, or in
+ * double quotes (with \" and \\) when it holds a single quote.
+ */
+static void
+cli_ws_word(struct cli_ws_out *w, const char *a)
+{
+	const char	*p;
+
+	if (a[0] != '\0' && strpbrk(a, " \t'\"\\;#") == NULL) {
+		cli_ws_put(w, "%s", a);
+		return;
+	}
+	if (strchr(a, '\'') == NULL) {
+		cli_ws_put(w, "'%s'", a);
+		return;
+	}
+	cli_ws_put(w, "\"");
+	for (p = a; *p != '\0'; p++)
+		cli_ws_put(w, "%s%c", *p == '"' || *p == '\\' ? "\\" : "", *p);
+	cli_ws_put(w, "\"");
+}
+
+/*
+ * PORT -- WRAP_COMMAND_LINE: the program binds PORT (our listen port, as
+ * websockify's REBIND_OLD_PORT), which lands on 127.0.0.1:private.
+ */
+static void
+cli_ws_wrap(struct cli_ws_out *w, const struct cli_ws *o)
+{
+	const char	*colon, *port;
+	size_t		 i, start;
+
+	if (o->wrap_argv == NULL)
+		return;
+	if (o->listen == NULL) {
+		cli_ws_fail(w, "-- WRAP_COMMAND_LINE needs a TCP listen port "
+		    "(not --inetd or --unix-listen)");
+		return;
+	}
+	if (o->wrap_private_port == 0) {
+		cli_ws_fail(w, "-- WRAP_COMMAND_LINE: no private port chosen");
+		return;
+	}
+	colon = strrchr(o->listen, ':');
+	port = colon != NULL ? colon + 1 : o->listen;
+	start = w->len;
+	cli_ws_put(w, "wrap_command = ");
+	for (i = 0; i < o->wrap_argc; i++) {
+		if (strpbrk(o->wrap_argv[i], "\n\r") != NULL) {
+			cli_ws_fail(w, "-- WRAP_COMMAND_LINE: a line break in "
+			    "an argument cannot be written to gateway.conf");
+			return;
+		}
+		if (i > 0)
+			cli_ws_put(w, " ");
+		cli_ws_word(w, o->wrap_argv[i]);
+	}
+	cli_ws_put(w, "\n");
+	/* inih would take " ;" for an inline comment, quotes or not. */
+	for (i = start; !w->oom && i + 1 < w->len; i++)
+		if ((w->buf[i] == ' ' || w->buf[i] == '\t') &&
+		    w->buf[i + 1] == ';') {
+			cli_ws_fail(w, "-- WRAP_COMMAND_LINE: ' ;' cannot be "
+			    "written to gateway.conf");
+			return;
+		}
+	if (!w->oom && w->len - start > CLI_WS_LINE_MAX) {
+		cli_ws_fail(w, "-- WRAP_COMMAND_LINE: too long for one "
+		    "gateway.conf line (at most %d bytes)", CLI_WS_LINE_MAX);
+		return;
+	}
+	cli_ws_kv(w, "wrap_mode", "", o->wrap_mode != NULL ? o->wrap_mode :
+	    "exit", "");
+	cli_ws_kv(w, "wrap_port", "", port, "");
+	cli_ws_put(w, "wrap_private_port = %u\n", o->wrap_private_port);
+}
+
 /* What the front end cannot do (yet): refused, never silently dropped. */
 static void
 cli_ws_unsupported(struct cli_ws_out *w, const struct cli_ws *o)
@@ -976,9 +1058,6 @@ cli_ws_unsupported(struct cli_ws_out *w, const struct cli_ws *o)
 		cli_ws_fail(w, "--record: not available in wsgate yet");
 	else if (o->traffic)
 		cli_ws_fail(w, "--traffic: not available in wsgate yet");
-	else if (o->wrap_argv != NULL)
-		cli_ws_fail(w, "-- WRAP_COMMAND_LINE: not available in wsgate "
-		    "yet");
 	else if ((o->ssl_target_cafile != NULL || o->ssl_target_no_verify) &&
 	    !o->ssl_target)
 		cli_ws_fail(w, "--ssl-target-cafile and --ssl-target-no-verify "
@@ -1025,6 +1104,7 @@ cli_ws_render(const struct cli_ws *o, const char *cwd, char *notes,
 	if (o->run_once)
 		cli_ws_kv(&w, "exit_after_sessions", "", "1", "");
 	cli_ws_token_gateway(&w, o);
+	cli_ws_wrap(&w, o);
 	if (o->log_file != NULL)
 		cli_ws_path(&w, "log_file", cwd, o->log_file);
 	/* websockify: a ':' makes it HOST:PORT, else a socket path. */

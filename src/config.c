@@ -106,7 +106,7 @@ enum config_rkey {
 	CONFIG_RKEY_COUNT
 };
 
-#define CONFIG_GKEY_COUNT	28	/* entries in config_gateway_keys[] */
+#define CONFIG_GKEY_COUNT	32	/* entries in config_gateway_keys[] */
 #define CONFIG_TKEY_COUNT	8	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
@@ -227,6 +227,14 @@ static const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
 	    NULL, 0 },
 	{ "syslog_format", config_set_choice, NULL, CONFIG_G(syslog_format),
 	    0, 1, "rfc5424, rfc3164", 0 },
+	{ "wrap_command", config_set_string, NULL, CONFIG_G(wrap_command), 0,
+	    0, NULL, 0 },
+	{ "wrap_mode", config_set_choice, NULL, CONFIG_G(wrap_mode), 0, 2,
+	    "exit, ignore, respawn", 0 },
+	{ "wrap_port", config_set_count, NULL, CONFIG_G(wrap_port), 1, 65535,
+	    "1..65535", 0 },
+	{ "wrap_private_port", config_set_count, NULL,
+	    CONFIG_G(wrap_private_port), 1, 65535, "1..65535", 0 },
 };
 
 static const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
@@ -1871,6 +1879,7 @@ config_free(struct config *cfg)
 	free(cfg->tls_key_password);
 	free(cfg->log_file);
 	free(cfg->syslog_server);
+	free(cfg->wrap_command);
 	free(cfg->tls_ciphers);
 	free(cfg->tls_ciphersuites);
 	free(cfg->tls_client_ca);
@@ -2313,6 +2322,19 @@ config_finish(struct config_ctx *c)
 			config_error(c, cfg->listens[i].line, "listen: '%s' "
 			    "is tls but [tls] lacks certificate or "
 			    "private_key", cfg->listens[i].spec);
+	if (cfg->wrap_command != NULL && cfg->wrap_private_port == 0)
+		config_error(c, 0, "wrap_command needs wrap_private_port (the "
+		    "127.0.0.1 port the program's wrap_port is moved to)");
+	if (cfg->wrap_command != NULL && cfg->wrap_port == 0) {
+		for (i = 0; i < cfg->nlistens &&
+		    cfg->listens[i].kind != CONFIG_ADDR_TCP; i++)
+			;
+		if (i == cfg->nlistens)
+			config_error(c, 0, "wrap_command needs wrap_port (no "
+			    "TCP listen address to take it from)");
+		else
+			cfg->wrap_port = cfg->listens[i].port;
+	}
 	if (cfg->tls_verify_client != 0 && cfg->tls_client_ca == NULL)
 		config_error(c, 0, "[tls] verify_client needs client_ca (a CA "
 		    "file, or system for OpenSSL's default store)");

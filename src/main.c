@@ -31,6 +31,7 @@
 #include "gen.h"
 #include "gw.h"
 #include "lifecycle.h"
+#include "wrap.h"
 #include "listener.h"
 #include "log.h"
 #include "lookup.h"
@@ -879,6 +880,8 @@ main(int argc, char **argv)
 	main_token_poll_cb(-1, 0, w);
 	if (lifecycle_start(w->base, cfg, main_stop_accepting) == -1)
 		fatalx("cannot arm the exit_* timers");
+	if (wrap_start(w->base, cfg, main_stop_accepting) == -1)
+		fatalx("cannot start wrap_command; exiting");
 	for (i = 1; i < main_nworkers; i++)
 		if (pthread_create(&threads[i], NULL, main_worker_run,
 		    &main_workers[i]) != 0)
@@ -892,6 +895,7 @@ main(int argc, char **argv)
 	admin_sessions_stop();
 	registry_stop();
 	lifecycle_stop();
+	wrap_stop();
 	/*
 	 * On the way out a TERM or INT has nothing left to speed up. Freeing
 	 * the signal events restores the default action, and one arriving
@@ -912,5 +916,5 @@ main(int argc, char **argv)
 	log_info("exiting");
 	redis_opts_clear(&main_redis);
 	gen_unref(gen);
-	return 0;
+	return wrap_exit_status();	/* wrap_mode = exit: the program's */
 }

@@ -287,6 +287,7 @@ def test_deb_builds_and_checks(tmp_path):
     assert os.readlink(compat) == "/usr/bin/wsgate"
     assert not (root / "usr/bin/websockify").exists()
     assert (root / "usr/share/doc/wsgate/MIGRATING.md").exists()
+    assert (root / "usr/lib/wsgate/rebind.so").exists()     # wrap_command
     pages = ["usr/share/man/man8/wsgate.8.gz", "usr/share/man/man5/gateway.conf.5.gz"]
     for page in pages:
         assert (root / page).exists(), page

@@ -452,3 +452,131 @@ def test_inetd_without_a_listening_socket_fails_clearly(backends):
     r = run(["--inetd", "127.0.0.1:9"])
     assert r.returncode != 0
     assert "fd:0: not a listening socket" in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------- wrap
+
+WRAPPED_ECHO = r'''
+import os, socket, sys, threading
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET6 if sys.argv[2] == "6" else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::" if sys.argv[2] == "6" else "0.0.0.0", port))
+s.listen(8)
+print("wrapped %d listening on %r" % (os.getpid(), s.getsockname()), flush=True)
+def serve(c):
+    c.sendall(b"pid %d\n" % os.getpid())
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        if d == b"exit\n":
+            os._exit(int(sys.argv[3]))
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+'''
+
+
+def wrapped_pid(g):
+    """Connect through wsgate to the wrapped program: its greeting. The
+    program may still be starting: until it listens, wsgate says 1014."""
+    deadline = time.monotonic() + 20
+    while True:
+        ws = RawWS.open(g.port, path="/")
+        line = ws.recv_frame(timeout=10).payload
+        if line.startswith(b"pid ") or time.monotonic() > deadline:
+            break
+        ws.close()
+        time.sleep(0.1)
+    assert line.startswith(b"pid "), line
+    ws.send_frame(OP_BINARY, b"ping")
+    assert ws.recv_frame(timeout=10).payload == b"ping"
+    return ws, int(line.split()[1])
+
+
+@pytest.mark.parametrize("family", ["4", "6"])
+def test_wrap_moves_the_program_to_a_private_port(gateway_factory, tmp_path,
+                                                  family):
+    prog = tmp_path / "echo.py"
+    prog.write_text(WRAPPED_ECHO)
+    g = gateway_factory(args=["{port}", "--", "python3", str(prog), "{port}",
+                              family, "0"])
+    wait_for(lambda: "wrapped " in g.log_text(), 15, what="program up")
+    ws, pid = wrapped_pid(g)
+    ws.close()
+    # It listens on 127.0.0.1 (v4 or v4-mapped), never on our port.
+    assert "127.0.0.1" in g.log_text().split("wrapped %d listening" % pid)[1] \
+        .split("\n")[0]
+    assert "its port %d moved to 127.0.0.1:" % g.port in g.log_text()
+
+
+def test_wrap_mode_exit_exits_with_the_programs_status(gateway_factory,
+                                                       tmp_path):
+    prog = tmp_path / "echo.py"
+    prog.write_text(WRAPPED_ECHO)
+    g = gateway_factory(args=["{port}", "--", "python3", str(prog), "{port}",
+                              "4", "7"])
+    ws, _ = wrapped_pid(g)
+    ws.send_frame(OP_BINARY, b"exit\n")
+    ws.expect_close(1000, timeout=10)   # its backend went away
+    ws.send_close(1000)
+    ws.close()
+    assert g.proc.wait(15) == 7
+    g.stopped = True
+    assert "wrap_command exited (wrap_mode = exit)" in g.log_text()
+
+
+def test_wrap_mode_respawn_starts_it_again(gateway_factory, tmp_path):
+    prog = tmp_path / "echo.py"
+    prog.write_text(WRAPPED_ECHO)
+    g = gateway_factory(args=["--wrap-mode", "respawn", "{port}", "--",
+                              "python3", str(prog), "{port}", "4", "3"])
+    ws, pid1 = wrapped_pid(g)
+    ws.send_frame(OP_BINARY, b"exit\n")
+    ws.expect_close(1000, timeout=10)   # its backend went away
+    ws.close()
+    wait_for(lambda: g.log_text().count("wrap_command: started") >= 2, 15,
+             what="respawn")
+
+    def second():
+        try:
+            ws2, pid2 = wrapped_pid(g)
+        except (AssertionError, OSError):
+            return False
+        ws2.close()
+        return pid2 != pid1
+    wait_for(second, 15, what="the new program answering")
+    assert g.proc.poll() is None
+
+
+def test_wrap_mode_ignore_keeps_serving_without_it(gateway_factory, tmp_path):
+    prog = tmp_path / "echo.py"
+    prog.write_text(WRAPPED_ECHO)
+    g = gateway_factory(args=["--wrap-mode=ignore", "{port}", "--", "python3",
+                              str(prog), "{port}", "4", "0"])
+    ws, _ = wrapped_pid(g)
+    ws.send_frame(OP_BINARY, b"exit\n")
+    ws.close()
+    wait_for(lambda: "exited with status 0" in g.log_text(), 15,
+             what="program exit seen")
+    ws = RawWS.open(g.port, path="/")
+    ws.expect_close(1014, timeout=10)   # nothing on the private port now
+    ws.close()
+    assert g.proc.poll() is None
+    assert g.log_text().count("wrap_command: started") == 1
+
+
+def test_wrap_stops_the_program_with_wsgate(gateway_factory, tmp_path):
+    prog = tmp_path / "echo.py"
+    prog.write_text(WRAPPED_ECHO)
+    g = gateway_factory(args=["{port}", "--", "python3", str(prog), "{port}",
+                              "4", "0"])
+    ws, pid = wrapped_pid(g)
+    ws.close()
+    assert g.stop(timeout=15) == 0
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+             open("/proc/%d/stat" % pid).read().split()[2] == "Z", 10,
+             what="wrapped program gone")

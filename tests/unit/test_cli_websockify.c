@@ -268,6 +268,40 @@ test_render_plugins(void **state)
 	free(text);
 }
 
+/* PORT -- PROGRAM ARGS: quoted so that wrap_split reads them back. */
+static void
+test_render_wrap(void **state)
+{
+	struct cli_ws	 o;
+	struct config	*cfg;
+	char		*t;
+
+	(void)state;
+	assert_int_equal(parse(ARGV("--wrap-mode=respawn", "[::1]:5901", "--",
+	    "vnc", "a b", "it's", "x\"y"), &o), 0);
+	assert_null(cli_ws_render(&o, "/", NULL, 0, errbuf, sizeof(errbuf)));
+	assert_non_null(strstr(errbuf, "private port"));
+	o.wrap_private_port = 15901;
+	t = cli_ws_render(&o, "/", NULL, 0, errbuf, sizeof(errbuf));
+	assert_non_null(t);
+	assert_non_null(strstr(t, "wrap_command = vnc 'a b' \"it's\" "
+	    "'x\"y'\nwrap_mode = respawn\nwrap_port = 5901\n"
+	    "wrap_private_port = 15901\n"));
+	assert_non_null(strstr(t, "backend = tcp:127.0.0.1:15901\n"));
+	assert_int_equal(config_parse_string(t, "c", &cfg, errbuf,
+	    sizeof(errbuf)), 0);
+	config_free(cfg);
+	free(t);
+	/* inih would cut " ;" as a comment: refused. */
+	assert_int_equal(parse(ARGV("1", "--", "sh", "a ;b"), &o), 0);
+	o.wrap_private_port = 2;
+	assert_null(cli_ws_render(&o, "/", NULL, 0, errbuf, sizeof(errbuf)));
+	assert_int_equal(parse(ARGV("--inetd", "--", "x"), &o), 0);
+	o.wrap_private_port = 2;
+	assert_null(cli_ws_render(&o, "/", NULL, 0, errbuf, sizeof(errbuf)));
+	assert_non_null(strstr(errbuf, "TCP listen port"));
+}
+
 int
 main(void)
 {
@@ -279,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_render_tls),
 		cmocka_unit_test(test_render_refusals),
 		cmocka_unit_test(test_render_plugins),
+		cmocka_unit_test(test_render_wrap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

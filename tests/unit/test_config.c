@@ -1388,6 +1388,22 @@ test_websockify_keys(void **state)
 	    "or file:/absolute/path");
 	parse_err(HEAD "exit_after_sessions = -1\n" ROUTE,
 	    "t.conf:3: exit_after_sessions: bad number '-1'");
+	cfg = parse_ok("[gateway]\nlisten = 127.0.0.1:5901\nlisten = fd:0\n"
+	    "wrap_command = vnc :1\nwrap_mode = respawn\n"
+	    "wrap_private_port = 15901\n"
+	    "[route /]\nbackend = tcp:127.0.0.1:15901\n");
+	assert_int_equal(cfg->wrap_port, 5901);	/* from the listen line */
+	assert_int_equal(cfg->wrap_mode, 2);
+	assert_int_equal(cfg->listens[1].kind, CONFIG_ADDR_FD);
+	assert_int_equal(cfg->listens[1].fd, 0);
+	config_free(cfg);
+	parse_err(HEAD "wrap_command = x\n" ROUTE,
+	    "t.conf: wrap_command needs wrap_private_port (the 127.0.0.1 port "
+	    "the program's wrap_port is moved to)");
+	parse_err("[gateway]\nlisten = fd:x\n" ROUTE,
+	    "t.conf:2: listen: bad address 'fd:x' (fd: takes a descriptor "
+	    "number, as in fd:0)\n"
+	    "t.conf: no listen address (add listen = PORT to [gateway])");
 }
 
 /* Issue 16 keys: defaults, values, inheritance from [gateway]. */
