@@ -4,6 +4,7 @@ real backends; and --print-config, whose output run with -c must behave as
 the command line did."""
 import asyncio
 import os
+import shutil
 import socket
 import ssl
 import stat
@@ -580,3 +581,126 @@ def test_wrap_stops_the_program_with_wsgate(gateway_factory, tmp_path):
     wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
              open("/proc/%d/stat" % pid).read().split()[2] == "Z", 10,
              what="wrapped program gone")
+
+
+# ---------------------------------------------------------------- plugins
+
+def greets(port, path, want, headers=()):
+    """Status of an upgrade to path; with 101, the backend's greeting."""
+    from conftest import http_exchange
+    head, _ = RawWS.request_head(path=path, extra=list(headers))
+    r = http_exchange(port, head)
+    st = r.status
+    if st == 101:
+        assert r.recv_frame(timeout=10).payload == want
+    r.close()
+    return st
+
+
+def test_token_file_name_and_socket_directory(gateway_factory, backends,
+                                              tmp_path, unix_dir):
+    from conftest import greet_echo_handler
+    one = backends(greet_echo_handler(b"one:"))
+    d = tmp_path / "tokens"
+    d.mkdir()
+    (d / "vm1").write_text("127.0.0.1:%d\n" % one.port)
+    g = gateway_factory(args=["--token-plugin", "TokenFileName",
+                              "--token-source", "tokens", "127.0.0.1:{port}"])
+    assert greets(g.port, "/?token=vm1", b"one:") == 101
+    assert greets(g.port, "/?token=..%2Fx", b"") in (400, 404)
+    two = backends(greet_echo_handler(b"two:"),
+                   unix=os.path.join(unix_dir, "vm2"))
+    g2 = gateway_factory(args=["--token-plugin",
+                               "websockify.token_plugins.UnixDomainSocketDirectory",
+                               "--token-source", unix_dir, "127.0.0.1:{port}"])
+    assert greets(g2.port, "/?token=vm2", b"two:") == 101
+    assert greets(g2.port, "/?token=nope", b"") == 404
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None or
+                    shutil.which("redis-cli") is None,
+                    reason="redis-server / redis-tools missing")
+def test_token_redis(gateway_factory, backends, tmp_path):
+    """--token-plugin TokenRedis host:port:db::namespace, with a real
+    redis-server and tokens set with redis-cli (websockify's way)."""
+    from conftest import greet_echo_handler
+    one = backends(greet_echo_handler(b"one:"))
+    port = free_port()
+    srv = subprocess.Popen(["redis-server", "--port", str(port), "--bind",
+                            "127.0.0.1", "--save", "", "--appendonly", "no",
+                            "--dir", str(tmp_path)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def cli(*a):
+        return subprocess.run(["redis-cli", "-p", str(port)] + list(a),
+                              capture_output=True, text=True, timeout=10)
+    try:
+        wait_for(lambda: cli("PING").stdout.strip() == "PONG", 10,
+                 what="redis-server up")
+        assert cli("-n", "2", "SET", "ns:vm1",
+                   '{"host": "127.0.0.1:%d"}' % one.port).returncode == 0
+        g = gateway_factory(args=["--token-plugin", "TokenRedis",
+                                  "--token-source", "127.0.0.1:%d:2::ns" % port,
+                                  "127.0.0.1:{port}"])
+        assert greets(g.port, "/?token=vm1", b"one:") == 101
+        assert greets(g.port, "/?token=vm2", b"") == 404
+        cli("-n", "2", "SET", "ns:vm2", "127.0.0.1:%d" % one.port)
+        assert greets(g.port, "/?token=vm2", b"one:") == 101
+    finally:
+        srv.kill()
+        srv.wait(10)
+
+
+def test_json_token_api(gateway_factory, backends):
+    from conftest import greet_echo_handler
+    from test_token_sources import TokenAPI
+    one = backends(greet_echo_handler(b"one:"))
+    api = TokenAPI({"vm1": (200, b'{"host": "127.0.0.1", "port": %d}'
+                            % one.port)})
+    try:
+        g = gateway_factory(args=["--token-plugin", "JSONTokenApi",
+                                  "--token-source",
+                                  "http://127.0.0.1:%d/t/%%s" % api.port,
+                                  "127.0.0.1:{port}"])
+        assert greets(g.port, "/?token=vm1", b"one:") == 101
+        assert greets(g.port, "/?token=nope", b"") == 404
+    finally:
+        api.close()
+
+
+def test_host_token(gateway_factory, backends, tmp_path):
+    from conftest import greet_echo_handler, http_exchange
+    one = backends(greet_echo_handler(b"one:"))
+    (tmp_path / "t").write_text("vm1: 127.0.0.1:%d\n" % one.port)
+    g = gateway_factory(args=["--token-plugin", "TokenFile", "--token-source",
+                              "t", "--host-token", "127.0.0.1:{port}"])
+    head, _ = RawWS.request_head(path="/", host="vm1.vnc.example.com:6080")
+    r = http_exchange(g.port, head)
+    assert r.status == 101
+    assert r.recv_frame(timeout=10).payload == b"one:"
+    r.close()
+
+
+def test_basic_http_auth(gateway_factory, backends):
+    import base64
+    from conftest import greet_echo_handler
+    one = backends(greet_echo_handler(b"one:"))
+    g = gateway_factory(args=["--auth-plugin", "BasicHTTPAuth",
+                              "--auth-source", "alice:pw", "127.0.0.1:{port}",
+                              "127.0.0.1:%d" % one.port])
+    ok = "Authorization: Basic " + base64.b64encode(b"alice:pw").decode()
+    bad = "Authorization: Basic " + base64.b64encode(b"alice:no").decode()
+    assert greets(g.port, "/", b"one:", [ok]) == 101
+    assert greets(g.port, "/", b"", [bad]) == 401
+    assert greets(g.port, "/", b"") == 401
+
+
+def test_expect_origin(gateway_factory, backends):
+    from conftest import greet_echo_handler
+    one = backends(greet_echo_handler(b"one:"))
+    g = gateway_factory(args=["--auth-plugin", "ExpectOrigin",
+                              "--auth-source", "https://a.example http://b",
+                              "127.0.0.1:{port}", "127.0.0.1:%d" % one.port])
+    assert greets(g.port, "/", b"one:", ["Origin: http://b"]) == 101
+    assert greets(g.port, "/", b"", ["Origin: https://evil"]) == 403
+    assert greets(g.port, "/", b"") == 403      # no Origin at all
