@@ -17,8 +17,11 @@
 # each in a fresh process; the figure is (total(N2) - total(N1)) / (N2 - N1),
 # so start-up, the first connection and shutdown cancel out.
 # Ir counts user-space instructions only (wsgate, libevent, libc, OpenSSL);
-# the kernel's work shows as sysCount, the syscalls made.
+# the kernel's work shows as sysCount, the syscalls made (clock_gettime and
+# gettimeofday left out: natively they are vDSO calls, not syscalls).
 #
+# INSTR_PEER=haproxy counts HAProxy (TCP mode, nbthread 1, raw TCP from the
+# loadgen) the same way instead, for comparison; the baseline is wsgate's.
 # Knobs: INSTR_ECHO="N1 N2" (5000 25000), INSTR_CONNECT="N1 N2" (1000 5000),
 # INSTR_TOLERANCE=5 (percent), INSTR_BASELINE=file, WSGATE=binary,
 # BENCH_PORT=23200 (base of the ports tried; the next free range is used).
@@ -95,6 +98,18 @@ drain_timeout = 1s
 [route /echo]
 backend = tcp:127.0.0.1:$B_ECHO
 EOF
+PEER=${INSTR_PEER:-wsgate}
+case $PEER in
+wsgate)
+	PEER_CMD="$OUT/wsgate -d -c $OUT/wsgate.conf"; LG_ARGS="-u /echo" ;;
+haproxy)
+	command -v haproxy >/dev/null || PATH=$PATH:/usr/sbin
+	printf 'global\n    nbthread 1\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\nlisten echo\n    bind 127.0.0.1:%s\n    server s1 127.0.0.1:%s\n' \
+	    $W_PORT $B_ECHO > "$OUT/haproxy.cfg"
+	PEER_CMD="$(command -v haproxy) -db -f $OUT/haproxy.cfg"; LG_ARGS="-r"
+	[ "$ACTION" = show ] || { echo "instr: INSTR_PEER=haproxy only shows" >&2; exit 2; } ;;
+*) echo "instr: INSTR_PEER=$PEER?" >&2; exit 2 ;;
+esac
 "$OUT/wsgate" -t -c "$OUT/wsgate.conf" >"$OUT/wsgate-t.log" 2>&1 ||
     { echo "instr: wsgate rejects its config:" >&2; cat "$OUT/wsgate-t.log" >&2; exit 1; }
 
@@ -108,17 +123,16 @@ wait_port $B_CTL 5 || { echo "instr: backend did not start" >&2; exit 1; }
 one() {
 	local mode=$1 n=$2 f=$OUT/$1-$2 gw rc args
 	valgrind --tool=callgrind --collect-systime=yes \
-	    --callgrind-out-file="$f.cg" "$OUT/wsgate" -d -c "$OUT/wsgate.conf" \
-	    >"$f.log" 2>&1 &
+	    --callgrind-out-file="$f.cg" $PEER_CMD >"$f.log" 2>&1 &
 	gw=$!
 	PIDS="$PIDS $gw"
 	if ! wait_port $W_PORT 60; then
-		echo "instr: wsgate did not start under valgrind (see $f.log)" >&2
+		echo "instr: $PEER did not start under valgrind (see $f.log)" >&2
 		return 1
 	fi
 	args="-n 1"
 	[ "$mode" = echo ] && args="-n 1 -s 1024 -w 1"
-	"$BENCH_DIR/loadgen" -m "$mode" -p $W_PORT -u /echo $args -N "$n" \
+	"$BENCH_DIR/loadgen" -m "$mode" -p $W_PORT $LG_ARGS $args -N "$n" \
 	    -x 300 >"$f.lg" 2>&1
 	rc=$?
 	kill -TERM $gw 2>/dev/null
@@ -133,6 +147,12 @@ one() {
 	    /^(totals|summary):/ { print $(col["Ir"] + 1), $(col["sysCount"] + 1); exit }' \
 	    "$f.cg")
 	[ -n "$TOT" ] || { echo "instr: no totals in $f.cg" >&2; return 1; }
+	# Natively clock_gettime and gettimeofday are vDSO calls, not
+	# syscalls; under valgrind they trap. Leave them out of the count.
+	vdso=$(callgrind_annotate --show=sysCount --sort=sysCount "$f.cg" \
+	    2>/dev/null | awk '/clock_gettime|gettimeofday|:time[@ ]/ {
+	    gsub(",", "", $1); n += $1 } END { print n + 0 }')
+	TOT=$(echo "$TOT $vdso" | awk '{ print $1, $2 - $3 }')
 }
 
 measure() {	# measure MODE N1 N2: sets IR and SYS per op
@@ -147,7 +167,11 @@ measure() {	# measure MODE N1 N2: sets IR and SYS per op
 	echo "  $1: N=$2: Ir=$ir1 syscalls=$sys1; N=$3: Ir=$ir2 syscalls=$sys2" >&2
 }
 
-echo "instr: $("$OUT/wsgate" --version 2>/dev/null | head -1), $(valgrind --version), output in $OUT" >&2
+if [ $PEER = haproxy ]; then
+	echo "instr: $(haproxy -v | head -1), $(valgrind --version), output in $OUT" >&2
+else
+	echo "instr: $("$OUT/wsgate" --version 2>/dev/null | head -1), $(valgrind --version), output in $OUT" >&2
+fi
 measure echo "$E1" "$E2"
 ECHO_IR=$IR; ECHO_SYS=$SYS
 measure connect "$C1" "$C2"
@@ -158,9 +182,11 @@ REV=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
     REV="$REV+dirty"
 cat > "$OUT/result.txt" <<EOF
 # make bench-instr: callgrind counts on the release wsgate (workers = 1).
+# peer: $PEER
 # per_msg: one 1 KiB message echoed (client -> backend -> client), 1 conn.
 # per_cycle: TCP connect, upgrade, 1 byte echoed, close handshake, close.
-# Ir = user-space instructions; sys = syscalls. ((N2) - (N1)) / (N2 - N1).
+# Ir = user-space instructions; sys = syscalls (vDSO clock calls left out).
+# Each figure is (total(N2) - total(N1)) / (N2 - N1).
 commit $REV
 date $(date -u '+%Y-%m-%d %H:%M UTC')
 echo_ir_per_msg $ECHO_IR
