@@ -96,10 +96,12 @@ token_api_done_cb(struct evhttp_request *req, void *arg)
 
 	if (code == 200 && (body = evhttp_request_get_input_buffer(req)) !=
 	    NULL && (len = evbuffer_get_length(body)) <= TOKEN_API_MAX_BODY) {
-		v = (const char *)evbuffer_pullup(body, -1);
-		st = LOOKUP_OK;
+		/* evbuffer_pullup() is NULL for an empty body as well as
+		 * when out of memory: only the second is a failure. */
+		v = len > 0 ? (const char *)evbuffer_pullup(body, -1) : "";
+		st = v != NULL ? LOOKUP_OK : LOOKUP_UNAVAILABLE;
 		if (v == NULL)
-			len = 0;
+			log_warnx("token_api: out of memory reading the answer");
 	} else if (code == 404)
 		st = LOOKUP_NOT_FOUND;
 	else
