@@ -58,11 +58,12 @@ Q := @
 endif
 
 PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
-	     iplimit target pmd zstream framing exec_env cli_websockify
+	     iplimit target pmd zstream framing exec_env cli_websockify \
+	     record_fmt
 DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
 	       metrics tls admin gen static registry admin_sessions cli_front \
 	       lifecycle lookup redis token_source token_api pwcheck basic_auth \
-	       wrap
+	       wrap record
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 
@@ -87,6 +88,7 @@ UNIT_DEPS_zstream  := zstream
 UNIT_DEPS_framing  := framing ws_utf8
 UNIT_DEPS_exec_env := exec_env
 UNIT_DEPS_cli_websockify := cli_websockify config target token_file exec_env
+UNIT_DEPS_record_fmt := record_fmt
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
 	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind soak

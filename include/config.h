@@ -102,6 +102,10 @@ struct config_route {
 	 * a root or backends, or both. */
 	char		*root;
 	char		*index_file;	/* "index" key; NULL = CONFIG_DEFAULT_INDEX */
+	char		*record;	/* websockify --record: PATH.ID files */
+	uint64_t	 record_max_size; /* bytes a file may reach; 0 none */
+	uint64_t	 web_auth;	/* 1: root's files need the route's
+					   auth, origin and client checks */
 	/* Token sources besides token_file (at most one per route) and what
 	 * they may name (docs/gateway.conf.5, "Token sources"). */
 	uint64_t	 token_redis;		/* 1: GET <prefix><token> */
@@ -209,6 +213,7 @@ struct config {
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS		0
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT_MS	5000
 #define CONFIG_DEFAULT_MAX_MESSAGE_SIZE		(16 * 1024 * 1024)
+#define CONFIG_DEFAULT_RECORD_MAX_SIZE	(100 * 1024 * 1024)
 #define CONFIG_DEFAULT_INDEX			"index.html"
 #define CONFIG_DEFAULT_LINE_MAX			(1024 * 1024)
 #define CONFIG_DEFAULT_MAX_PROCESSES		1024

@@ -956,6 +956,8 @@ cli_ws_route(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd)
 	cli_ws_kv(w, "subprotocols", "", "binary", "");
 	if (o->web != NULL)
 		cli_ws_path(w, "root", cwd, o->web);
+	if (o->web_auth)
+		cli_ws_kv(w, "web_auth", "", "on", "");
 	if (o->heartbeat_set) {
 		char	s[32];
 
@@ -1051,10 +1053,7 @@ cli_ws_wrap(struct cli_ws_out *w, const struct cli_ws *o)
 static void
 cli_ws_unsupported(struct cli_ws_out *w, const struct cli_ws *o)
 {
-	if (o->web_auth)
-		cli_ws_fail(w, "--web-auth: not available in wsgate yet (the "
-		    "auth plugin guards the WebSocket, not --web's files)");
-	else if (o->record != NULL)
+	if (o->record != NULL)
 		cli_ws_fail(w, "--record: not available in wsgate yet");
 	else if (o->traffic)
 		cli_ws_fail(w, "--traffic: not available in wsgate yet");

@@ -103,6 +103,9 @@ enum config_rkey {
 	CONFIG_RKEY_EXEC_ENV,
 	CONFIG_RKEY_EXEC_USER,
 	CONFIG_RKEY_EXEC_CWD,
+	CONFIG_RKEY_RECORD,
+	CONFIG_RKEY_RECORD_MAX,
+	CONFIG_RKEY_WEB_AUTH,
 	CONFIG_RKEY_COUNT
 };
 
@@ -365,6 +368,12 @@ static const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	    config_copy_string, CONFIG_R(exec_user), 0, 0, NULL, 0 },
 	[CONFIG_RKEY_EXEC_CWD] = { "cwd", config_set_root,
 	    config_copy_string, CONFIG_R(exec_cwd), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_RECORD] = { "record", config_set_abspath,
+	    config_copy_string, CONFIG_R(record), 0, 0, NULL, 0 },
+	[CONFIG_RKEY_RECORD_MAX] = { "record_max_size", config_set_size,
+	    config_copy_u64, CONFIG_R(record_max_size), 0, UINT64_MAX, NULL, 0 },
+	[CONFIG_RKEY_WEB_AUTH] = { "web_auth", config_set_choice,
+	    config_copy_u64, CONFIG_R(web_auth), 0, 1, "off, on", 0 },
 };
 
 /* ---- small helpers ---- */
@@ -1796,6 +1805,7 @@ config_route_defaults(struct config_route *r)
 	r->max_message_size = CONFIG_DEFAULT_MAX_MESSAGE_SIZE;
 	r->token_api_timeout_ms = CONFIG_DEFAULT_TOKEN_API_TIMEOUT_MS;
 	r->backend_verify = 1;
+	r->record_max_size = CONFIG_DEFAULT_RECORD_MAX_SIZE;
 	r->line_max = CONFIG_DEFAULT_LINE_MAX;
 	r->max_processes = CONFIG_DEFAULT_MAX_PROCESSES;
 	r->exec_kill_timeout_ms = CONFIG_DEFAULT_EXEC_KILL_TIMEOUT_MS;
@@ -1814,6 +1824,7 @@ config_route_clear(struct config_route *r)
 	config_strv_free(r->subprotocols, r->nsubprotocols);
 	free(r->root);
 	free(r->index_file);
+	free(r->record);
 	free(r->token_secret_file);
 	free(r->token_public_key_file);
 	free(r->token_audience);

@@ -268,15 +268,46 @@ handshake_check_token(struct session *s, const struct upgrade_req *req,
 }
 
 /*
+ * web_auth = on (websockify's --web-auth): a route's files get the checks
+ * its upgrades get: origins, client certificates, auth = basic. Returns 1
+ * to serve, 0 while a password check runs (handshake_resume comes back
+ * here), -1 after an answer (s may be gone).
+ */
+static int
+handshake_web_auth(struct session *s, const struct upgrade_req *req,
+    const struct config_route *r)
+{
+	int rc;
+
+	if (!route_origin_allowed(r, req->origin.p, req->origin.len) ||
+	    (r->origin_required && req->origin.len == 0)) {
+		handshake_http_error(s, 403, "origin not allowed");
+		return -1;
+	}
+	if ((r->nallow_client_cn > 0 || r->nallow_client_san > 0) &&
+	    !tls_client_allowed(s->client, r->allow_client_cn,
+	    r->nallow_client_cn, r->allow_client_san, r->nallow_client_san)) {
+		handshake_http_error(s, 403, "client certificate not allowed");
+		return -1;
+	}
+	if (r->auth == CONFIG_AUTH_BASIC && !s->basic_ok &&
+	    (rc = basic_auth_check(s, req, r,
+	    &s->gen->routes[r - s->cfg->routes])) != 1)
+		return rc == 0 ? 0 : -1;
+	return 1;
+}
+
+/*
  * A plain GET/HEAD (not an upgrade): files from the route's root, then
- * close once they are flushed. Always returns -1: the session is over.
+ * close once they are flushed. Returns -1 (the session is over), or 0
+ * while web_auth's password check runs.
  */
 static int
 handshake_static(struct session *s, const struct upgrade_req *req)
 {
 	struct evbuffer *in = bufferevent_get_input(s->client);
 	const struct config_route *r;
-	int status;
+	int status, rc;
 
 	r = route_match(s->cfg, req->path.p, req->path.len);
 	if (r == NULL || r->root == NULL) {
@@ -284,6 +315,8 @@ handshake_static(struct session *s, const struct upgrade_req *req)
 		    "no route for this path" : "not a WebSocket handshake");
 		return -1;
 	}
+	if (r->web_auth && (rc = handshake_web_auth(s, req, r)) != 1)
+		return rc;
 	/* Under TLS the file is read in chunks, never mapped (static.h). */
 	status = static_serve(r, req, bufferevent_get_output(s->client),
 	    s->tls ? &s->static_body : NULL);
@@ -545,6 +578,8 @@ handshake_resume(struct session *s)
 		return -1;
 	}
 	r = upgrade_parse(p, len, s->cfg->max_header_size, &req);
+	if (r == UPGRADE_PLAIN)		/* web_auth's check came back */
+		return handshake_static(s, &req) == 0 ? 0 : -1;
 	if (r <= 0) {
 		handshake_http_error(s, 500, "request head lost");
 		return -1;

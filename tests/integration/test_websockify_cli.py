@@ -704,3 +704,28 @@ def test_expect_origin(gateway_factory, backends):
     assert greets(g.port, "/", b"one:", ["Origin: http://b"]) == 101
     assert greets(g.port, "/", b"", ["Origin: https://evil"]) == 403
     assert greets(g.port, "/", b"") == 403      # no Origin at all
+
+
+def test_web_auth_guards_the_files_too(gateway_factory, backends, tmp_path):
+    """Without --web-auth the auth plugin guards the WebSocket only, as in
+    websockify; with it, --web's files as well."""
+    import base64
+    import urllib.error
+    echo = backends(echo_handler)
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("page")
+    common = ["--web", "www", "--auth-plugin", "BasicHTTPAuth",
+              "--auth-source", "u:p", "127.0.0.1:{port}",
+              "127.0.0.1:%d" % echo.port]
+    g = gateway_factory(args=common)
+    url = "http://127.0.0.1:%d/" % g.port
+    assert urllib.request.urlopen(url, timeout=5).read() == b"page"
+    g2 = gateway_factory(args=["--web-auth"] + common)
+    url = "http://127.0.0.1:%d/" % g2.port
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url, timeout=5)
+    assert e.value.code == 401
+    assert "Basic" in e.value.headers.get("WWW-Authenticate", "")
+    req = urllib.request.Request(url, headers={
+        "Authorization": "Basic " + base64.b64encode(b"u:p").decode()})
+    assert urllib.request.urlopen(req, timeout=5).read() == b"page"

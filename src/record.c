@@ -1,0 +1,147 @@
+/*
+ * record: see include/record.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "config.h"
+#include "log.h"
+#include "record.h"
+#include "record_fmt.h"
+
+#define RECORD_STEP	1024	/* bytes escaped at a time */
+
+struct record {
+	FILE		*f;
+	char		*path;
+	struct timespec	 t0;		/* the upgrade: entries count from it */
+	uint64_t	 written;	/* bytes in the file so far */
+	uint64_t	 max;		/* record_max_size; 0 none */
+	int		 full;		/* max reached: no more entries */
+};
+
+struct record *
+record_open(const struct config_route *r, uint64_t id)
+{
+	struct record *rec;
+	int fd;
+
+	if (r->record == NULL)
+		return NULL;
+	if ((rec = calloc(1, sizeof(*rec))) == NULL ||
+	    asprintf(&rec->path, "%s.%llu", r->record,
+	    (unsigned long long)id) == -1) {
+		free(rec);
+		log_warnx("record: out of memory; session %llu not recorded",
+		    (unsigned long long)id);
+		return NULL;
+	}
+	/* No following a link someone left where the file goes. */
+	fd = open(rec->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0640);
+	if (fd == -1 || (rec->f = fdopen(fd, "w")) == NULL) {
+		log_warn("record %s: session %llu not recorded", rec->path,
+		    (unsigned long long)id);
+		if (fd != -1)
+			close(fd);
+		free(rec->path);
+		free(rec);
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &rec->t0);
+	rec->max = r->record_max_size;
+	fputs(RECORD_FMT_HEAD, rec->f);
+	rec->written = sizeof(RECORD_FMT_HEAD) - 1;
+	log_info("session %llu: recording to %s", (unsigned long long)id,
+	    rec->path);
+	return rec;
+}
+
+static uint64_t
+record_ms(const struct record *rec)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - rec->t0.tv_sec) * 1000 +
+	    (uint64_t)((now.tv_nsec - rec->t0.tv_nsec) / 1000000);
+}
+
+/* Escape and write p[0..n). */
+static void
+record_put(struct record *rec, const uint8_t *p, size_t n)
+{
+	char out[RECORD_FMT_MAX(RECORD_STEP)];
+	size_t k, len;
+
+	for (; n > 0; p += k, n -= k) {
+		k = n < RECORD_STEP ? n : RECORD_STEP;
+		len = record_fmt_escape(p, k, out);
+		fwrite(out, 1, len, rec->f);
+		rec->written += len;
+	}
+}
+
+void
+record_chunk(struct record *rec, int to_client, const struct evbuffer *b,
+    size_t off, size_t len)
+{
+	struct evbuffer_iovec v[16];
+	struct evbuffer_ptr pos;
+	char head[32];
+	size_t n, i, k;
+	int nv;
+
+	if (rec == NULL || rec->full || len == 0)
+		return;
+	/* Budget by the worst case, so the cap holds before writing. */
+	if (rec->max != 0 && rec->written + RECORD_FMT_MAX((uint64_t)len) +
+	    64 > rec->max) {
+		rec->full = 1;
+		log_warnx("record %s: record_max_size (%llu bytes) reached; "
+		    "the rest of the session is not recorded", rec->path,
+		    (unsigned long long)rec->max);
+		return;
+	}
+	if (evbuffer_ptr_set((struct evbuffer *)(uintptr_t)b, &pos, off,
+	    EVBUFFER_PTR_SET) == -1)
+		return;
+	n = record_fmt_open(head, to_client, record_ms(rec));
+	fwrite(head, 1, n, rec->f);
+	rec->written += n;
+	while (len > 0) {
+		nv = evbuffer_peek((struct evbuffer *)(uintptr_t)b,
+		    (ev_ssize_t)len, &pos, v, 16);
+		if (nv <= 0)
+			break;
+		for (i = 0; i < (size_t)nv && i < 16 && len > 0; i++) {
+			k = v[i].iov_len < len ? v[i].iov_len : len;
+			record_put(rec, v[i].iov_base, k);
+			len -= k;
+			if (evbuffer_ptr_set((struct evbuffer *)(uintptr_t)b,
+			    &pos, k, EVBUFFER_PTR_ADD) == -1)
+				len = 0;
+		}
+	}
+	fputs("',\n", rec->f);
+	rec->written += 3;
+}
+
+void
+record_close(struct record *rec)
+{
+	if (rec == NULL)
+		return;
+	fputs(RECORD_FMT_TAIL, rec->f);
+	if (fclose(rec->f) != 0)
+		log_warn("record %s", rec->path);
+	free(rec->path);
+	free(rec);
+}
