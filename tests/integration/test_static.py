@@ -657,7 +657,10 @@ def test_file_truncated_during_download(gateway_factory, backends, certs,
         got += chunk
         time.sleep(0.001)   # a slow reader: the server keeps refilling
     s.close()
-    assert 0 < len(got) < size, "the whole old file cannot still arrive"
+    assert len(got) < size, "the whole old file cannot still arrive"
+    # Under TLS 64 KiB were read before the head went out. A plain
+    # sendfile(2) that runs after the cut may send nothing at all.
+    assert len(got) > 0 or not use_tls
     if use_tls:
         # 64 KiB were read before the head went out, and the new file is
         # shorter than that: every byte that arrives is the old file's,
