@@ -493,6 +493,7 @@ def test_reload_that_adds_redis_says_it_takes_a_restart(gateway_factory,
     from conftest import render_config
     one = backends(greet_echo_handler(b"one:"))
     g = gateway_factory(routes=[("/a", {"backend": one.spec})])
+    g.wait_log(r"wsgate \S+ started")     # SIGHUP is caught from here on
     with open(g.config_path, "w") as f:
         f.write(render_config(g.port, [
             ("/a", {"backend": one.spec}),
