@@ -64,7 +64,10 @@ DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
 	       metrics tls admin gen static registry admin_sessions cli_front \
 	       lifecycle lookup redis token_source token_api pwcheck basic_auth \
 	       wrap record
-SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(DAEMON_MODS)))
+# The config loader's other files: pure, tested through test_config.
+CONFIG_PARTS := config_keys config_value config_addr
+SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(CONFIG_PARTS) \
+	$(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 
 UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
@@ -76,8 +79,8 @@ EVENT_UNIT_TESTS := $(BUILD)/test_lookup
 UNIT_DEPS_ws_utf8  := ws_utf8
 UNIT_DEPS_ws_frame := ws_frame ws_utf8
 UNIT_DEPS_upgrade  := upgrade
-UNIT_DEPS_config   := config target token_file exec_env
-UNIT_DEPS_route    := route config target token_file exec_env
+UNIT_DEPS_config   := config $(CONFIG_PARTS) target token_file exec_env
+UNIT_DEPS_route    := route config $(CONFIG_PARTS) target token_file exec_env
 UNIT_DEPS_proxy_proto := proxy_proto
 UNIT_DEPS_auth     := auth
 UNIT_DEPS_token_file := token_file
@@ -87,7 +90,7 @@ UNIT_DEPS_pmd      := pmd
 UNIT_DEPS_zstream  := zstream
 UNIT_DEPS_framing  := framing ws_utf8
 UNIT_DEPS_exec_env := exec_env
-UNIT_DEPS_cli_websockify := cli_websockify config target token_file exec_env
+UNIT_DEPS_cli_websockify := cli_websockify config $(CONFIG_PARTS) target token_file exec_env
 UNIT_DEPS_record_fmt := record_fmt
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
