@@ -73,7 +73,7 @@ OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
 # Event-driven modules tested on a real event_base (libevent's regress
 # style): they link libevent, and stub the rest of the daemon.
-EVENT_UNIT_TESTS := $(BUILD)/test_lookup
+EVENT_UNIT_TESTS := $(BUILD)/test_lookup $(BUILD)/test_redis
 
 # Which pure objects each unit test links (never libevent).
 UNIT_DEPS_ws_utf8  := ws_utf8
@@ -141,6 +141,11 @@ unit-test-run: $(UNIT_TESTS) $(EVENT_UNIT_TESTS)
 	  $$t || exit 1; done
 
 $(BUILD)/test_lookup: $(BUILD)/tests/test_lookup.o $(BUILD)/lookup.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
+
+# Needs redis-server (a test dependency) to run; skips without it.
+$(BUILD)/test_redis: $(BUILD)/tests/test_redis.o $(BUILD)/redis.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 

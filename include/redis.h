@@ -20,12 +20,12 @@
  *     SET/EXPIRE/HSET...; cb(arg, reply) runs exactly once, reply NULL
  *     when there was no answer. A lease is renewed from a timer; use
  *     redis_conn_set_state_cb to rewrite what a restarted Redis lost.
- *   - Pub/sub: a subscribed connection can send nothing else, so it takes
- *     a second connection (redis_conn_new) and a redis_subscribe() still
- *     to be added here: hiredis calls a SUBSCRIBE's callback once per
- *     message, which redis_command's one-answer contract does not cover.
- *     Send SUBSCRIBE again from the state callback each time the
- *     connection comes up (a reconnect forgets subscriptions).
+ *   - Pub/sub: a subscribed connection can send nothing else, so give
+ *     it a connection of its own (redis_conn_new) and redis_subscribe()
+ *     on it: the subscription is sent again each time the connection
+ *     comes up (a reconnect forgets subscriptions), and every message
+ *     comes to the callback. Publish with redis_command(PUBLISH) on the
+ *     other connection.
  *   - Each worker's connection is its own; a session's worker owns the
  *     connection it uses, so everything stays on one thread.
  */
@@ -107,5 +107,22 @@ bool	redis_conn_up(const struct redis_conn *c);
  */
 int	redis_command(struct redis_conn *c, redis_reply_fn *cb, void *arg,
 	    int argc, const char **argv, const size_t *lens);
+
+/*
+ * Called with each message on a subscribed channel, on c's loop; channel
+ * and msg belong to hiredis (valid during the call only).
+ */
+typedef void redis_message_fn(void *arg, const char *channel, size_t clen,
+    const char *msg, size_t mlen);
+
+/*
+ * Subscribe c to channel (copied), now if c is up and again each time it
+ * comes up; fn(arg, ...) gets every message. A connection with a
+ * subscription takes no other commands (Redis refuses them): use one of
+ * its own. Messages published while c was down are lost (pub/sub keeps
+ * nothing). Returns 0, or -1 when out of memory.
+ */
+int	redis_subscribe(struct redis_conn *c, const char *channel,
+	    redis_message_fn *fn, void *arg);
 
 #endif

@@ -59,6 +59,16 @@ struct redis_conn {
 	struct event		*drop;		/* drop ac outside hiredis */
 	redis_state_fn		*state_cb;
 	void			*state_arg;
+	struct redis_sub	**subs;		/* redis_subscribe */
+	size_t			 nsubs;
+};
+
+/* One subscription, kept for the life of the connection. */
+struct redis_sub {
+	struct redis_conn	*c;
+	char			*channel;
+	redis_message_fn	*fn;
+	void			*arg;
 };
 
 /* One command in flight. */
@@ -239,6 +249,59 @@ redis_setup_reply(void *arg, redisReply *r)
 	redis_fail(c, why);
 }
 
+/* Replies on a subscription: ["subscribe", ch, n], ["message", ch, msg]. */
+static void
+redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis_sub *sub = privdata;
+	redisReply *r = reply;
+
+	(void)ac;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[0]->str, "message") != 0 ||
+	    r->element[1]->type != REDIS_REPLY_STRING ||
+	    r->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	sub->fn(sub->arg, r->element[1]->str, r->element[1]->len,
+	    r->element[2]->str, r->element[2]->len);
+}
+
+static void
+redis_send_subscribe(struct redis_conn *c, struct redis_sub *sub)
+{
+	const char *argv[2] = { "SUBSCRIBE", sub->channel };
+	size_t lens[2] = { 9, strlen(sub->channel) };
+
+	if (c->ac != NULL && redisAsyncCommandArgv(c->ac, redis_sub_cb, sub, 2,
+	    argv, lens) != REDIS_OK)
+		redis_fail(c, "cannot subscribe");
+}
+
+int
+redis_subscribe(struct redis_conn *c, const char *channel,
+    redis_message_fn *fn, void *arg)
+{
+	struct redis_sub *sub, **v;
+
+	if ((sub = calloc(1, sizeof(*sub))) == NULL ||
+	    (sub->channel = strdup(channel)) == NULL ||
+	    (v = realloc(c->subs, (c->nsubs + 1) * sizeof(*v))) == NULL) {
+		if (sub != NULL)
+			free(sub->channel);
+		free(sub);
+		return -1;
+	}
+	sub->c = c;
+	sub->fn = fn;
+	sub->arg = arg;
+	c->subs = v;
+	c->subs[c->nsubs++] = sub;
+	if (c->state == REDIS_UP)
+		redis_send_subscribe(c, sub);
+	return 0;
+}
+
 /* The PING after the setup: the connection is usable. */
 static void
 redis_ping_reply(void *arg, redisReply *r)
@@ -252,6 +315,8 @@ redis_ping_reply(void *arg, redisReply *r)
 	    c->quiet ? " again" : "");
 	c->quiet = false;
 	c->backoff_ms = REDIS_BACKOFF_MIN_MS;
+	for (size_t i = 0; i < c->nsubs; i++)
+		redis_send_subscribe(c, c->subs[i]);
 	redis_set_state(c, REDIS_UP);
 }
 
@@ -408,6 +473,11 @@ redis_conn_free(struct redis_conn *c)
 		c->m->redis_workers = 0;
 		c->m->redis_up = 0;
 	}
+	for (size_t i = 0; i < c->nsubs; i++) {
+		free(c->subs[i]->channel);
+		free(c->subs[i]);
+	}
+	free(c->subs);
 	free(c);
 }
 
