@@ -104,6 +104,7 @@ struct config_route {
 	char		*index_file;	/* "index" key; NULL = CONFIG_DEFAULT_INDEX */
 	char		*record;	/* websockify --record: PATH.ID files */
 	uint64_t	 record_max_size; /* bytes a file may reach; 0 none */
+	uint64_t	 traffic;	/* 1: websockify's --traffic marks */
 	uint64_t	 web_auth;	/* 1: root's files need the route's
 					   auth, origin and client checks */
 	/* Token sources besides token_file (at most one per route) and what

@@ -1,6 +1,6 @@
 /*
- * record: websockify's --record, as route keys (record = PATH,
- * record_max_size). Each upgraded session of such a route writes
+ * record: websockify's --record and --traffic, as route keys (record =
+ * PATH, record_max_size, traffic = on). Each upgraded session of such a route writes
  * PATH.ID (ID: the session id, as logged), in record_fmt's format, for
  * noVNC's playback page. Sessions of other routes pay nothing.
  *
@@ -18,7 +18,9 @@ struct evbuffer;
 struct record;
 
 /*
- * Start recording session id of route r: NULL when r records nothing, or
+ * Start recording session id of route r (and its traffic marks, '}' for
+ * client bytes and '{' for backend bytes on stdout, with traffic = on):
+ * NULL when r records nothing, or
  * when the file cannot be created (logged; the session goes on). The
  * result belongs to the caller (record_close).
  */

@@ -958,6 +958,10 @@ cli_ws_route(struct cli_ws_out *w, const struct cli_ws *o, const char *cwd)
 		cli_ws_path(w, "root", cwd, o->web);
 	if (o->web_auth)
 		cli_ws_kv(w, "web_auth", "", "on", "");
+	if (o->record != NULL)
+		cli_ws_path(w, "record", cwd, o->record);
+	if (o->traffic)
+		cli_ws_kv(w, "traffic", "", "on", "");
 	if (o->heartbeat_set) {
 		char	s[32];
 
@@ -1053,11 +1057,7 @@ cli_ws_wrap(struct cli_ws_out *w, const struct cli_ws *o)
 static void
 cli_ws_unsupported(struct cli_ws_out *w, const struct cli_ws *o)
 {
-	if (o->record != NULL)
-		cli_ws_fail(w, "--record: not available in wsgate yet");
-	else if (o->traffic)
-		cli_ws_fail(w, "--traffic: not available in wsgate yet");
-	else if ((o->ssl_target_cafile != NULL || o->ssl_target_no_verify) &&
+	if ((o->ssl_target_cafile != NULL || o->ssl_target_no_verify) &&
 	    !o->ssl_target)
 		cli_ws_fail(w, "--ssl-target-cafile and --ssl-target-no-verify "
 		    "need --ssl-target");

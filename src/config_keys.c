@@ -228,6 +228,8 @@ const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
 	    config_copy_u64, CONFIG_R(record_max_size), 0, UINT64_MAX, NULL, 0 },
 	[CONFIG_RKEY_WEB_AUTH] = { "web_auth", config_set_choice,
 	    config_copy_u64, CONFIG_R(web_auth), 0, 1, "off, on", 0 },
+	[CONFIG_RKEY_TRAFFIC] = { "traffic", config_set_choice,
+	    config_copy_u64, CONFIG_R(traffic), 0, 1, "off, on", 0 },
 };
 
 /* ---- setters (config_set_fn) ---- */

@@ -146,9 +146,9 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 			    sizeof(why));
 		/* XXX until the relay hook lands (after the session
 		 * restructuring): refused rather than silently ignored. */
-		if (why[0] == '\0' && r->record != NULL)
-			snprintf(why, sizeof(why), "record is not available "
-			    "in this version yet");
+		if (why[0] == '\0' && (r->record != NULL || r->traffic))
+			snprintf(why, sizeof(why), "record and traffic are not "
+			    "available in this version yet");
 		if (why[0] == '\0' && gen_route_has_tls(r) &&
 		    !r->backend_verify)
 			log_warnx("[route %s%s]: backend_verify = off: the TLS "

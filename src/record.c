@@ -19,7 +19,8 @@
 #define RECORD_STEP	1024	/* bytes escaped at a time */
 
 struct record {
-	FILE		*f;
+	FILE		*f;		/* NULL: traffic marks only */
+	int		 traffic;	/* print websockify's marks */
 	char		*path;
 	struct timespec	 t0;		/* the upgrade: entries count from it */
 	uint64_t	 written;	/* bytes in the file so far */
@@ -33,8 +34,13 @@ record_open(const struct config_route *r, uint64_t id)
 	struct record *rec;
 	int fd;
 
-	if (r->record == NULL)
+	if (r->record == NULL && !r->traffic)
 		return NULL;
+	if (r->record == NULL) {
+		if ((rec = calloc(1, sizeof(*rec))) != NULL)
+			rec->traffic = 1;
+		return rec;
+	}
 	if ((rec = calloc(1, sizeof(*rec))) == NULL ||
 	    asprintf(&rec->path, "%s.%llu", r->record,
 	    (unsigned long long)id) == -1) {
@@ -56,6 +62,7 @@ record_open(const struct config_route *r, uint64_t id)
 		return NULL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &rec->t0);
+	rec->traffic = r->traffic != 0;
 	rec->max = r->record_max_size;
 	fputs(RECORD_FMT_HEAD, rec->f);
 	rec->written = sizeof(RECORD_FMT_HEAD) - 1;
@@ -99,7 +106,15 @@ record_chunk(struct record *rec, int to_client, const struct evbuffer *b,
 	size_t n, i, k;
 	int nv;
 
-	if (rec == NULL || rec->full || len == 0)
+	if (rec == NULL || len == 0)
+		return;
+	/* websockify's legend: '}' client receive, '{' target receive (we
+	 * send on at once, so no separate '<' '>'). stdout, never blocking
+	 * the loop for long: a mark lost to a full pipe is lost. */
+	if (rec->traffic && write(STDOUT_FILENO, to_client ? "{" : "}", 1) !=
+	    1)
+		rec->traffic = 0;	/* stdout gone: stop trying */
+	if (rec->f == NULL || rec->full)
 		return;
 	/* Budget by the worst case, so the cap holds before writing. */
 	if (rec->max != 0 && rec->written + RECORD_FMT_MAX((uint64_t)len) +
@@ -139,6 +154,10 @@ record_close(struct record *rec)
 {
 	if (rec == NULL)
 		return;
+	if (rec->f == NULL) {
+		free(rec);
+		return;
+	}
 	fputs(RECORD_FMT_TAIL, rec->f);
 	if (fclose(rec->f) != 0)
 		log_warn("record %s", rec->path);

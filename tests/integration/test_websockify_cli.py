@@ -729,3 +729,25 @@ def test_web_auth_guards_the_files_too(gateway_factory, backends, tmp_path):
     req = urllib.request.Request(url, headers={
         "Authorization": "Basic " + base64.b64encode(b"u:p").decode()})
     assert urllib.request.urlopen(req, timeout=5).read() == b"page"
+
+
+def test_tls_auto_listener_in_a_config_file(gateway_factory, backends, pki):
+    """listen = ... tls auto: ws and wss on one port; a client that sends
+    nothing is closed after handshake_timeout, and one that sends an
+    HTTP request on it gets plain HTTP."""
+    echo = backends(echo_handler)
+    text = ("[gateway]\nlisten = 127.0.0.1:{port} tls auto\n"
+            "handshake_timeout = 1s\n"
+            "[tls]\ncertificate = %s\nprivate_key = %s\n"
+            "[route /*]\nbackend = %s\n" % (pki["server"][0],
+                                            pki["server"][1], echo.spec))
+    g = gateway_factory(config_text=text)
+    ctx = ssl.create_default_context(cafile=str(pki["ca"][0]))
+    assert echo_ws("wss://localhost:%d/" % g.port, b"s", ctx) == b"s"
+    assert echo_ws(g.url("/"), b"p") == b"p"
+    silent = socket.create_connection(("127.0.0.1", g.port), 5)
+    silent.settimeout(10)
+    t0 = time.monotonic()
+    assert silent.recv(1) == b""        # closed, without a word
+    assert 0.5 < time.monotonic() - t0 < 8
+    silent.close()
