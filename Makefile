@@ -63,7 +63,7 @@ PURE_MODS := config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
 	       metrics tls admin gen static registry admin_sessions cli_front \
 	       lifecycle lookup redis token_source token_api pwcheck basic_auth \
-	       wrap record
+	       wrap record fleet
 # The config loader's other files: pure, tested through test_config.
 CONFIG_PARTS := config_keys config_value config_addr
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(CONFIG_PARTS) \

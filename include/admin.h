@@ -15,12 +15,11 @@ struct evhttp_request;
 
 /*
  * Serve admin_listen of cfg on workers[0]'s event base; nworkers workers
- * are summed for /metrics; /sessions names this gateway instance.
- * No-op (0) when admin_listen is off. Returns 0, or -1 when it cannot
- * listen (logged).
+ * are summed for /metrics. No-op (0) when admin_listen is off. Returns 0,
+ * or -1 when it cannot listen (logged).
  */
 int	admin_start(struct gw_worker *workers, unsigned nworkers,
-	    const struct config *cfg, const char *instance);
+	    const struct config *cfg);
 
 /*
  * Answer req with code and reason, Content-Type type and the len bytes

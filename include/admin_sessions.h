@@ -1,9 +1,11 @@
 /*
  * admin_sessions: the operator's /sessions API on admin_listen.
  *
- *   GET    /sessions                 this gateway's live sessions (JSON)
- *   DELETE /sessions/INSTANCE/ID     end one with 1008 "closed by operator"
- *   DELETE /sessions?token=T         end every one opened with token T
+ *   GET    /sessions[?scope=fleet]   live sessions here (or in the fleet)
+ *   DELETE /sessions/INSTANCE/ID     end one with 1008 "closed by operator",
+ *                                    on whichever gateway holds it
+ *   DELETE /sessions?token=T         end every one opened with token T,
+ *                                    fleet-wide when there is a fleet
  *
  * Reads and mutations alike need "Authorization: Bearer <secret>" when
  * admin_token_file is set; without it they are open on a loopback
@@ -34,14 +36,10 @@ int	admin_sessions_load(const struct config *cfg, char *err,
 	    size_t errlen);
 
 /*
- * Serve /sessions on http (worker 0's), for the instance name given (the
- * string is copied). admin_sessions_load must have succeeded.
+ * Serve /sessions on http (worker 0's). admin_sessions_load must have
+ * succeeded and the registry be started.
  */
-void	admin_sessions_setup(struct evhttp *http, const struct config *cfg,
-	    const char *instance);
-
-/* The instance name given to admin_sessions_setup ("" before). */
-const char *admin_sessions_instance(void);
+void	admin_sessions_setup(struct evhttp *http, const struct config *cfg);
 
 /* Forget the secret (at exit). */
 void	admin_sessions_stop(void);

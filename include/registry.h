@@ -49,10 +49,15 @@ int	registry_load_keys(const struct config *cfg, char *err, size_t errlen);
 
 /*
  * Set up a mailbox on each of nworkers workers (their event bases
- * exist; their threads have not started). Keys must be loaded. Fatal on
- * out of memory, like other boot allocations.
+ * exist; their threads have not started); instance is this gateway's
+ * name (copied). Keys must be loaded. Fatal on out of memory, like other
+ * boot allocations.
  */
-void	registry_start(struct gw_worker *workers, unsigned nworkers);
+void	registry_start(struct gw_worker *workers, unsigned nworkers,
+	    const char *instance);
+
+/* The instance name given to registry_start. */
+const char *registry_instance(void);
 
 /*
  * After every worker thread has stopped: call the jobs still queued with
@@ -84,13 +89,43 @@ void	registry_token_hex(const char *tok, size_t len,
  */
 void	registry_token_seen(struct session *s, const char *tok, size_t len);
 
+enum registry_op {
+	REGISTRY_LIST = 0,	/* every worker's sessions */
+	REGISTRY_CLOSE_ID,	/* end the session numbered id */
+	REGISTRY_CLOSE_TOKEN,	/* end every session of token id tid */
+};
+
+/*
+ * A fan-out is done: on worker 0 (w0), ended is how many sessions the
+ * closes began to end, list (REGISTRY_LIST) every worker's entries, NULL
+ * when out of memory; the callee owns it. w0 NULL: the process is going
+ * away before every worker answered; free arg and do nothing else.
+ */
+typedef void registry_done_fn(struct gw_worker *w0, void *arg, size_t ended,
+    json_t *list);
+
+/*
+ * From worker 0's thread: run op on every worker, each in its own
+ * thread, then done(w0, arg, ...) on worker 0, never inside this call.
+ * tid is needed for REGISTRY_CLOSE_TOKEN only. Returns 0, or -1 when out
+ * of memory (done never runs).
+ */
+int	registry_fanout(enum registry_op op, uint64_t id,
+	    const uint8_t *tid, registry_done_fn *done, void *arg);
+
+/*
+ * The JSON object the registry shows for s (past its upgrade), as in
+ * registry_list; a new reference, NULL when out of memory.
+ */
+json_t	*registry_session_json(const struct session *s);
+
 /*
  * In w's thread: the sessions past their upgrade as a new JSON array of
  * objects (instance, id, client, route, backend, started, bytes_up,
  * bytes_down, state, token_id); NULL when out of memory. The caller owns
  * the array.
  */
-json_t	*registry_list(struct gw_worker *w, const char *instance);
+json_t	*registry_list(struct gw_worker *w);
 
 /*
  * In w's thread: end with 1008 "closed by operator" the session numbered

@@ -134,6 +134,7 @@ struct session {
 	/* registry: keyed hash of the token it opened with, never the token */
 	uint8_t			 token_id[16];
 	bool			 has_token_id;
+	bool			 fleet_listed;	/* its entry is in Redis */
 };
 
 #endif

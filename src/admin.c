@@ -190,7 +190,7 @@ admin_readyz_cb(struct evhttp_request *req, void *arg)
 
 int
 admin_start(struct gw_worker *workers, unsigned nworkers,
-    const struct config *cfg, const char *instance)
+    const struct config *cfg)
 {
 	struct config_addr a;
 	char err[256];
@@ -213,7 +213,7 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 	evhttp_set_cb(admin_http, "/metrics", admin_metrics_cb, NULL);
 	evhttp_set_cb(admin_http, "/healthz", admin_healthz_cb, NULL);
 	evhttp_set_cb(admin_http, "/readyz", admin_readyz_cb, NULL);
-	admin_sessions_setup(admin_http, cfg, instance);
+	admin_sessions_setup(admin_http, cfg);
 	if (evhttp_bind_socket_with_handle(admin_http,
 	    a.host != NULL ? a.host : "0.0.0.0", a.port) == NULL) {
 		log_warn("admin_listen %s", cfg->admin_listen);

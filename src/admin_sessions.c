@@ -26,6 +26,7 @@
 #include "admin.h"
 #include "admin_sessions.h"
 #include "config.h"
+#include "fleet.h"
 #include "gw.h"
 #include "log.h"
 #include "registry.h"
@@ -35,33 +36,28 @@
 
 enum asess_op {
 	ASESS_LIST = 0,
+	ASESS_LIST_FLEET,
 	ASESS_CLOSE_ID,
 	ASESS_CLOSE_TOKEN,
+	ASESS_CLOSE_REMOTE,
+	ASESS_REVOKE_FLEET,
 };
 
-struct asess_req;
-
-/* One worker's share: posted out to worker i, then back to worker 0. */
-struct asess_part {
-	struct registry_job	 job;
-	struct asess_req	*r;
-	json_t			*list;		/* ASESS_LIST: its sessions */
-	size_t			 ended;		/* closes: how many it began */
-};
-
+/* One request being answered: its parts come back on worker 0. */
 struct asess_req {
 	struct evhttp_request	*req;
 	enum asess_op		 op;
-	uint64_t		 id;
-	uint8_t			 tid[REGISTRY_TOKEN_ID_LEN];
 	unsigned		 pending;	/* parts not back yet */
-	unsigned		 nparts;
-	struct asess_part	 parts[];
+	bool			 gone;		/* shutting down: no answer */
+	bool			 failed;	/* Redis failed a fleet part */
+	size_t			 ended;
+	json_t			*local;		/* this gateway's sessions */
+	json_t			*remote;	/* the others', from Redis */
+	json_t			*instances;
 };
 
 static char	*asess_secret;		/* admin_token_file's, or NULL */
 static size_t	 asess_secretlen;
-static char	 asess_instance[256];
 
 static bool
 asess_host_is_loopback(const char *host)
@@ -158,12 +154,6 @@ admin_sessions_stop(void)
 	asess_secretlen = 0;
 }
 
-const char *
-admin_sessions_instance(void)
-{
-	return asess_instance;
-}
-
 static void
 asess_reply_json(struct evhttp_request *req, int code, const char *reason,
     json_t *body)
@@ -234,11 +224,9 @@ asess_allowed(struct evhttp_request *req, bool guarded)
 static void
 asess_req_free(struct asess_req *r)
 {
-	unsigned i;
-
-	for (i = 0; i < r->nparts; i++)
-		json_decref(r->parts[i].list);
-	OPENSSL_cleanse(r->tid, sizeof(r->tid));
+	json_decref(r->local);
+	json_decref(r->remote);
+	json_decref(r->instances);
 	free(r);
 }
 
@@ -246,101 +234,181 @@ asess_req_free(struct asess_req *r)
 static void
 asess_finish(struct asess_req *r)
 {
-	json_t *all, *body;
-	size_t ended = 0;
-	unsigned i;
+	bool fleet = r->op == ASESS_LIST_FLEET;
+	json_t *body;
 
-	if (r->op != ASESS_LIST) {
-		for (i = 0; i < r->nparts; i++)
-			ended += r->parts[i].ended;
-		if (r->op == ASESS_CLOSE_ID && ended == 0)
-			asess_error(r->req, 404, "Not Found",
-			    "no such session");
-		else
-			asess_reply_json(r->req, 200, "OK", json_pack("{s:I}",
-			    "ended", (json_int_t)ended));
+	if (r->gone) {
 		asess_req_free(r);
-		return;
-	}
-	all = json_array();
-	for (i = 0; all != NULL && i < r->nparts; i++)
-		if (r->parts[i].list == NULL ||
-		    json_array_extend(all, r->parts[i].list) == -1) {
-			json_decref(all);
-			all = NULL;
-		}
-	body = all == NULL ? NULL : json_pack("{s:s, s:s, s:I, s:o}",
-	    "scope", "local", "instance", asess_instance,
-	    "count", (json_int_t)json_array_size(all), "sessions", all);
-	asess_reply_json(r->req, 200, "OK", body);
-	asess_req_free(r);
-}
-
-/* Back in worker 0 (w NULL: shutting down, just account for it). */
-static void
-asess_back_cb(struct gw_worker *w, struct registry_job *job)
-{
-	struct asess_part *p = (struct asess_part *)job;
-	struct asess_req *r = p->r;
-
-	if (--r->pending > 0)
-		return;
-	if (w == NULL)
-		asess_req_free(r);
-	else
-		asess_finish(r);
-}
-
-/* In worker i: do this part, then send it back to worker 0. */
-static void
-asess_work_cb(struct gw_worker *w, struct registry_job *job)
-{
-	struct asess_part *p = (struct asess_part *)job;
-	struct asess_req *r = p->r;
-
-	if (w == NULL) {
-		asess_back_cb(NULL, job);
 		return;
 	}
 	switch (r->op) {
 	case ASESS_LIST:
-		p->list = registry_list(w, asess_instance);
+	case ASESS_LIST_FLEET:
+		if (r->failed) {
+			asess_error(r->req, 503, "Service Unavailable",
+			    "redis unavailable: use scope=local");
+			break;
+		}
+		if (r->local == NULL || (fleet && (r->remote == NULL ||
+		    json_array_extend(r->local, r->remote) == -1))) {
+			evhttp_send_error(r->req, HTTP_INTERNAL, NULL);
+			break;
+		}
+		body = json_pack("{s:s, s:s, s:I, s:O}", "scope", fleet ?
+		    "fleet" : "local", "instance", registry_instance(), "count",
+		    (json_int_t)json_array_size(r->local), "sessions", r->local);
+		if (body != NULL && fleet && r->instances != NULL)
+			json_object_set(body, "instances", r->instances);
+		asess_reply_json(r->req, 200, "OK", body);
 		break;
 	case ASESS_CLOSE_ID:
-		p->ended = registry_close(w, false, r->id, NULL);
+	case ASESS_CLOSE_REMOTE:
+		if (r->failed)
+			asess_error(r->req, 504, "Gateway Timeout", "no answer "
+			    "from that gateway in time");
+		else if (r->ended == 0)
+			asess_error(r->req, 404, "Not Found",
+			    "no such session");
+		else
+			asess_reply_json(r->req, 200, "OK", json_pack("{s:I}",
+			    "ended", (json_int_t)r->ended));
 		break;
 	case ASESS_CLOSE_TOKEN:
-		p->ended = registry_close(w, true, 0, r->tid);
+	case ASESS_REVOKE_FLEET:
+		if (r->failed)
+			asess_reply_json(r->req, r->op == ASESS_CLOSE_TOKEN ?
+			    503 : 504, r->op == ASESS_CLOSE_TOKEN ?
+			    "Service Unavailable" : "Gateway Timeout",
+			    json_pack("{s:I, s:s}", "ended",
+			    (json_int_t)r->ended, "error", r->op ==
+			    ASESS_CLOSE_TOKEN ? "redis unavailable: only this "
+			    "gateway's sessions were ended" : "not every "
+			    "gateway answered in time"));
+		else
+			asess_reply_json(r->req, 200, "OK", json_pack("{s:I}",
+			    "ended", (json_int_t)r->ended));
 		break;
 	}
-	job->fn = asess_back_cb;
-	registry_post(0, job);
+	asess_req_free(r);
 }
 
-/* Fan r out to every worker. */
 static void
-asess_start(struct evhttp_request *req, enum asess_op op, uint64_t id,
-    const uint8_t *tid)
+asess_step(struct asess_req *r)
 {
-	unsigned i, n = registry_nworkers();
-	struct asess_req *r;
+	if (--r->pending == 0)
+		asess_finish(r);
+}
 
-	if ((r = calloc(1, sizeof(*r) + n * sizeof(r->parts[0]))) == NULL) {
+/* This gateway's workers are done. */
+static void
+asess_local_cb(struct gw_worker *w0, void *arg, size_t ended, json_t *list)
+{
+	struct asess_req *r = arg;
+
+	if (w0 == NULL)
+		r->gone = true;
+	r->ended += ended;
+	r->local = list;
+	asess_step(r);
+}
+
+/* The other gateways' entries are read. */
+static void
+asess_remote_cb(void *arg, enum fleet_status st, json_t *sessions,
+    json_t *instances)
+{
+	struct asess_req *r = arg;
+
+	if (st == FLEET_GONE)
+		r->gone = true;
+	else if (st != FLEET_OK)
+		r->failed = true;
+	r->remote = sessions;
+	r->instances = instances;
+	asess_step(r);
+}
+
+/* The gateways an order reached have answered (or not in time). */
+static void
+asess_order_cb(void *arg, enum fleet_status st, size_t ended,
+    unsigned answered)
+{
+	struct asess_req *r = arg;
+
+	(void)answered;
+	if (st == FLEET_GONE)
+		r->gone = true;
+	else if (st == FLEET_PARTIAL)
+		r->failed = true;
+	r->ended += ended;
+	asess_step(r);
+}
+
+/*
+ * Start answering req: op on this gateway's workers and, for fleet ops,
+ * through Redis. ip/tid/tok as the op needs.
+ */
+static void
+asess_start(struct evhttp_request *req, enum asess_op op, const char *inst,
+    uint64_t id, const char *tok)
+{
+	uint8_t tid[REGISTRY_TOKEN_ID_LEN];
+	struct asess_req *r;
+	int rc = 0;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
 	r->req = req;
 	r->op = op;
-	r->id = id;
-	if (tid != NULL)
-		memcpy(r->tid, tid, sizeof(r->tid));
-	r->nparts = r->pending = n;
-	for (i = 0; i < n; i++) {
-		r->parts[i].r = r;
-		r->parts[i].job.fn = asess_work_cb;
+	r->pending = 1;		/* ours, dropped below */
+	switch (op) {
+	case ASESS_LIST_FLEET:
+		if (fleet_list_remote(asess_remote_cb, r) == -1)
+			r->failed = true;
+		else
+			r->pending++;
+		/* FALLTHROUGH */
+	case ASESS_LIST:
+		r->pending++;
+		rc = registry_fanout(REGISTRY_LIST, 0, NULL, asess_local_cb, r);
+		break;
+	case ASESS_CLOSE_ID:
+		r->pending++;
+		rc = registry_fanout(REGISTRY_CLOSE_ID, id, NULL,
+		    asess_local_cb, r);
+		break;
+	case ASESS_CLOSE_REMOTE:
+		r->pending++;
+		if (fleet_order_close(inst, id, asess_order_cb, r) == -1) {
+			r->pending--;
+			r->failed = true;
+		}
+		break;
+	case ASESS_REVOKE_FLEET:
+		/* This gateway hears the order too and answers like the rest. */
+		r->pending++;
+		if (fleet_order_revoke(tok, strlen(tok), asess_order_cb, r) == 0)
+			break;
+		r->pending--;
+		r->op = op = ASESS_CLOSE_TOKEN;
+		r->failed = true;	/* Redis down: this gateway only */
+		/* FALLTHROUGH */
+	case ASESS_CLOSE_TOKEN:
+		registry_token_id(tok, strlen(tok), tid);
+		r->pending++;
+		rc = registry_fanout(REGISTRY_CLOSE_TOKEN, 0, tid,
+		    asess_local_cb, r);
+		OPENSSL_cleanse(tid, sizeof(tid));
+		break;
 	}
-	for (i = 0; i < n; i++)
-		registry_post(i, &r->parts[i].job);
+	if (rc == -1) {
+		r->pending--;
+		r->local = NULL;
+		r->failed = r->failed || op != ASESS_LIST;
+	}
+	asess_step(r);
 }
 
 /* The decoded value of query parameter name, or NULL; *q to clear. */
@@ -361,7 +429,6 @@ static void
 asess_collection_cb(struct evhttp_request *req, void *arg)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	uint8_t tid[REGISTRY_TOKEN_ID_LEN];
 	struct evkeyvalq q;
 	const char *v;
 
@@ -378,19 +445,22 @@ asess_collection_cb(struct evhttp_request *req, void *arg)
 	v = asess_query(req, &q, cmd == EVHTTP_REQ_DELETE ? "token" :
 	    "scope");
 	if (cmd != EVHTTP_REQ_DELETE) {
-		if (v != NULL && strcmp(v, "local") != 0)
-			asess_error(req, 400, "Bad Request", "scope: only "
-			    "local here (no redis configured)");
+		if (v == NULL || strcmp(v, "local") == 0)
+			asess_start(req, ASESS_LIST, NULL, 0, NULL);
+		else if (strcmp(v, "fleet") != 0)
+			asess_error(req, 400, "Bad Request", "scope: local or "
+			    "fleet");
+		else if (!fleet_on())
+			asess_error(req, 400, "Bad Request", "scope=fleet needs "
+			    "redis in [gateway]");
 		else
-			asess_start(req, ASESS_LIST, 0, NULL);
+			asess_start(req, ASESS_LIST_FLEET, NULL, 0, NULL);
 	} else if (v == NULL || v[0] == '\0' || strlen(v) > ASESS_TOKEN_MAX) {
 		asess_error(req, 400, "Bad Request", "DELETE /sessions needs "
 		    "?token=T (or use /sessions/INSTANCE/ID)");
-	} else {
-		registry_token_id(v, strlen(v), tid);
-		asess_start(req, ASESS_CLOSE_TOKEN, 0, tid);
-		OPENSSL_cleanse(tid, sizeof(tid));
-	}
+	} else
+		asess_start(req, fleet_on() ? ASESS_REVOKE_FLEET :
+		    ASESS_CLOSE_TOKEN, NULL, 0, v);
 	evhttp_clear_headers(&q);
 }
 
@@ -418,7 +488,7 @@ asess_gen_cb(struct evhttp_request *req, void *arg)
 {
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(
 	    req));
-	char inst[sizeof(asess_instance)], *dec;
+	char inst[256], *dec;
 	uint64_t id;
 	int ok;
 
@@ -443,20 +513,20 @@ asess_gen_cb(struct evhttp_request *req, void *arg)
 	if (!ok)
 		asess_error(req, 400, "Bad Request", "want "
 		    "/sessions/INSTANCE/ID");
-	else if (strcmp(inst, asess_instance) != 0)
+	else if (strcmp(inst, registry_instance()) == 0)
+		asess_start(req, ASESS_CLOSE_ID, NULL, id, NULL);
+	else if (!fleet_on())
 		asess_error(req, 404, "Not Found", "no such instance");
 	else
-		asess_start(req, ASESS_CLOSE_ID, id, NULL);
+		asess_start(req, ASESS_CLOSE_REMOTE, inst, id, NULL);
 }
 
 void
-admin_sessions_setup(struct evhttp *http, const struct config *cfg,
-    const char *instance)
+admin_sessions_setup(struct evhttp *http, const struct config *cfg)
 {
 	static bool guarded;
 
 	guarded = admin_sessions_guarded(cfg);
-	snprintf(asess_instance, sizeof(asess_instance), "%s", instance);
 	if (!guarded && asess_secret == NULL)
 		log_warnx("admin_listen %s is not a loopback address and no "
 		    "admin_token_file is set: /sessions answers 403",

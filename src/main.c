@@ -27,6 +27,7 @@
 #include "admin.h"
 #include "admin_sessions.h"
 #include "cli_front.h"
+#include "fleet.h"
 #include "config.h"
 #include "gen.h"
 #include "gw.h"
@@ -833,8 +834,8 @@ main(int argc, char **argv)
 		    cfg) == -1)
 			fatalx("cannot listen; exiting");
 	}
-	registry_start(main_workers, main_nworkers);
-	if (admin_start(main_workers, main_nworkers, cfg, instance) == -1)
+	registry_start(main_workers, main_nworkers, instance);
+	if (admin_start(main_workers, main_nworkers, cfg) == -1)
 		fatalx("cannot serve admin_listen; exiting");
 	if (!o->foreground) {
 		if (daemon(0, 0) == -1)
@@ -858,6 +859,7 @@ main(int argc, char **argv)
 		    name)) == NULL)
 			fatalx("redis: out of memory");
 	}
+	fleet_start(main_workers, main_nworkers, &main_redis, cfg);
 	main_drop_privileges(cfg);
 	main_session_cap();
 	/* htpasswd checks: half the cores, at a lower priority (pwcheck.h). */
@@ -893,6 +895,7 @@ main(int argc, char **argv)
 
 	admin_stop();
 	admin_sessions_stop();
+	fleet_stop();
 	registry_stop();
 	lifecycle_stop();
 	wrap_stop();

@@ -43,6 +43,7 @@ struct registry_box {
 static struct registry_box	*registry_boxes;
 static unsigned			 registry_nboxes;
 /* Set before the workers start, read-only after. */
+static char			 registry_inst[256];
 static uint8_t			 registry_key[REGISTRY_KEY_MAX];
 static size_t			 registry_keylen;
 
@@ -120,10 +121,12 @@ registry_box_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-registry_start(struct gw_worker *workers, unsigned nworkers)
+registry_start(struct gw_worker *workers, unsigned nworkers,
+    const char *instance)
 {
 	unsigned i;
 
+	snprintf(registry_inst, sizeof(registry_inst), "%s", instance);
 	/* jansson seeds its hash once; do it before threads race to. */
 	json_object_seed(0);
 	if ((registry_boxes = calloc(nworkers, sizeof(*registry_boxes))) ==
@@ -161,6 +164,12 @@ registry_stop(void)
 	free(registry_boxes);
 	registry_boxes = NULL;
 	registry_nboxes = 0;
+}
+
+const char *
+registry_instance(void)
+{
+	return registry_inst;
 }
 
 unsigned
@@ -244,9 +253,10 @@ registry_started(const struct session *s, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
 }
 
-static json_t *
-registry_entry(const struct session *s, const char *instance)
+json_t *
+registry_session_json(const struct session *s)
 {
+	const char *instance = registry_inst;
 	char route[160], started[64], hex[REGISTRY_TOKEN_HEX_LEN + 1];
 
 	snprintf(route, sizeof(route), "%s%s", s->route->path,
@@ -270,7 +280,7 @@ registry_entry(const struct session *s, const char *instance)
 }
 
 json_t *
-registry_list(struct gw_worker *w, const char *instance)
+registry_list(struct gw_worker *w)
 {
 	struct session *s;
 	json_t *arr, *e;
@@ -282,7 +292,7 @@ registry_list(struct gw_worker *w, const char *instance)
 		 * operator can name: no route, nothing relayed. */
 		if (s->route == NULL || s->state < SESSION_CONNECTING)
 			continue;
-		if ((e = registry_entry(s, instance)) == NULL ||
+		if ((e = registry_session_json(s)) == NULL ||
 		    json_array_append_new(arr, e) == -1) {
 			json_decref(arr);
 			return NULL;
@@ -316,4 +326,125 @@ registry_close(struct gw_worker *w, bool by_token, uint64_t id,
 			break;
 	}
 	return n;
+}
+
+/* ---- fan-out: one job per worker, each comes back to worker 0 ---- */
+
+struct registry_fan;
+
+struct registry_part {
+	struct registry_job	 job;		/* first out, then back */
+	struct registry_fan	*f;
+	json_t			*list;
+	size_t			 ended;
+};
+
+struct registry_fan {
+	enum registry_op	 op;
+	uint64_t		 id;
+	uint8_t			 tid[REGISTRY_TOKEN_ID_LEN];
+	registry_done_fn	*done;
+	void			*arg;
+	unsigned		 pending;
+	unsigned		 nparts;
+	struct registry_part	 parts[];
+};
+
+static void
+registry_fan_free(struct registry_fan *f)
+{
+	unsigned i;
+
+	for (i = 0; i < f->nparts; i++)
+		json_decref(f->parts[i].list);
+	OPENSSL_cleanse(f->tid, sizeof(f->tid));
+	free(f);
+}
+
+static void
+registry_fan_finish(struct gw_worker *w0, struct registry_fan *f)
+{
+	json_t *all = NULL;
+	size_t ended = 0;
+	unsigned i;
+
+	for (i = 0; i < f->nparts; i++)
+		ended += f->parts[i].ended;
+	if (f->op == REGISTRY_LIST && (all = json_array()) != NULL)
+		for (i = 0; i < f->nparts; i++)
+			if (f->parts[i].list == NULL ||
+			    json_array_extend(all, f->parts[i].list) == -1) {
+				json_decref(all);
+				all = NULL;
+				break;
+			}
+	f->done(w0, f->arg, ended, all);
+	registry_fan_free(f);
+}
+
+/* Back on worker 0 (w NULL: shutting down). */
+static void
+registry_back_cb(struct gw_worker *w, struct registry_job *job)
+{
+	struct registry_part *p = (struct registry_part *)job;
+	struct registry_fan *f = p->f;
+
+	if (--f->pending > 0)
+		return;
+	if (w == NULL) {
+		f->done(NULL, f->arg, 0, NULL);
+		registry_fan_free(f);
+	} else
+		registry_fan_finish(w, f);
+}
+
+/* On worker i: do its part, then send it back to worker 0. */
+static void
+registry_out_cb(struct gw_worker *w, struct registry_job *job)
+{
+	struct registry_part *p = (struct registry_part *)job;
+	struct registry_fan *f = p->f;
+
+	if (w == NULL) {
+		registry_back_cb(NULL, job);
+		return;
+	}
+	switch (f->op) {
+	case REGISTRY_LIST:
+		p->list = registry_list(w);
+		break;
+	case REGISTRY_CLOSE_ID:
+		p->ended = registry_close(w, false, f->id, NULL);
+		break;
+	case REGISTRY_CLOSE_TOKEN:
+		p->ended = registry_close(w, true, 0, f->tid);
+		break;
+	}
+	job->fn = registry_back_cb;
+	registry_post(0, job);
+}
+
+int
+registry_fanout(enum registry_op op, uint64_t id, const uint8_t *tid,
+    registry_done_fn *done, void *arg)
+{
+	unsigned i, n = registry_nboxes;
+	struct registry_fan *f;
+
+	if ((f = calloc(1, sizeof(*f) + n * sizeof(f->parts[0]))) == NULL)
+		return -1;
+	f->op = op;
+	f->id = id;
+	if (tid != NULL)
+		memcpy(f->tid, tid, sizeof(f->tid));
+	f->done = done;
+	f->arg = arg;
+	f->nparts = f->pending = n;
+	for (i = 0; i < n; i++) {
+		f->parts[i].f = f;
+		f->parts[i].job.fn = registry_out_cb;
+	}
+	for (i = 0; i < n; i++)
+		registry_post(i, &f->parts[i].job);
+	return 0;
 }

@@ -37,6 +37,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "fleet.h"
 #include "gen.h"
 #include "gw.h"
 #include "heartbeat.h"
@@ -322,6 +323,7 @@ session_free(struct session *s)
 	event_del(&s->state_timer);
 	hb_stop(s);
 	lookup_cancel(s);
+	fleet_session_ended(s);
 	LIST_REMOVE(s, entry);
 	if (s->ip_counted)
 		iplimit_release((struct sockaddr *)&s->peer_sa);
@@ -860,6 +862,7 @@ session_upstream_ready(struct session *s, struct bufferevent *bev)
 	}
 	event_del(&s->state_timer);
 	session_set_state(s, SESSION_OPEN);
+	fleet_session_began(s);
 	if (s->upstream_tls) {
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
 	} else {

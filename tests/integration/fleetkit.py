@@ -230,13 +230,15 @@ def fleet_config(admin_port, routes, gateway=None):
 
 
 def start_fleet(gateway_factory, n, routes_of, gateway=None):
-    """n gateways named gw1..gwN; routes_of(i) gives gateway i's routes.
-    Each gets .admin_port."""
+    """n gateways named gw1..gwN; routes_of(i) gives gateway i's routes,
+    gateway its [gateway] keys (a dict, or a function of i). Each gets
+    .admin_port."""
     gws = []
     for i in range(n):
         aport = free_port()
+        opts = gateway(i) if callable(gateway) else gateway
         g = gateway_factory(config_text=fleet_config(aport, routes_of(i),
-                                                     gateway),
+                                                     opts),
                             name="gw%d" % (i + 1))
         g.admin_port = aport
         gws.append(g)

@@ -1,0 +1,643 @@
+/*
+ * fleet: see include/fleet.h.
+ *
+ * Threads: each worker writes its own sessions' entries on its own Redis
+ * connection (w->redis). Everything else (the lease, orders, waits for
+ * answers, fleet listings) lives on worker 0, with the admin endpoint:
+ * worker 0's command connection and one more connection that only
+ * subscribes (a subscribed Redis connection can send nothing else).
+ * Orders that reach this gateway are carried out through registry
+ * fan-outs, so sessions are touched only by their own workers.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "config.h"
+#include "fleet.h"
+#include "gw.h"
+#include "log.h"
+#include "redis.h"
+#include "registry.h"
+#include "session-t.h"
+
+#define FLEET_PREFIX		"wsgate:fleet:"
+#define FLEET_KEYLEN		400
+#define FLEET_ORDER_MIN_MS	2000	/* an order's answers may take */
+
+/* An order of ours, waiting for the gateways it reached to answer. */
+struct fleet_wait {
+	LIST_ENTRY(fleet_wait)	 entry;
+	uint64_t		 seq;
+	unsigned		 expected;	/* UINT_MAX: PUBLISH not back */
+	unsigned		 got;
+	size_t			 ended;
+	bool			 targeted;	/* to one instance */
+	fleet_order_fn		*done;
+	void			*arg;
+	struct event		*timer;
+};
+
+/* A fleet listing: one ZRANGEBYSCORE, then one HVALS per gateway. */
+struct fleet_listing {
+	fleet_list_fn		*done;
+	void			*arg;
+	unsigned		 pending;	/* commands not answered */
+	bool			 failed;
+	json_t			*sessions;
+	json_t			*instances;
+};
+
+/* An order from elsewhere being carried out here. */
+struct fleet_job {
+	char			 from[128];
+	uint64_t		 seq;
+};
+
+static struct gw_worker		*fleet_w;	/* the workers; NULL: no fleet */
+static unsigned			 fleet_n;
+static const struct config	*fleet_cfg;
+static const struct redis_opts	*fleet_o;
+static struct redis_conn	*fleet_sub;	/* worker 0: subscriptions */
+static struct event		*fleet_renew;	/* worker 0: the lease */
+static LIST_HEAD(, fleet_wait)	 fleet_waits = LIST_HEAD_INITIALIZER(fleet_waits);
+static uint64_t			 fleet_seq;
+static bool			 fleet_stopping;
+
+static uint64_t
+fleet_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+fleet_key(char *buf, const char *what, const char *name)
+{
+	snprintf(buf, FLEET_KEYLEN, FLEET_PREFIX "%s%s", what,
+	    name != NULL ? name : "");
+}
+
+/* Fire and forget: registry writes need no answer. */
+static void
+fleet_ignore_cb(void *arg, struct redisReply *r)
+{
+	(void)arg;
+	(void)r;
+}
+
+static int
+fleet_cmd(struct redis_conn *c, redis_reply_fn *cb, void *arg, int argc,
+    const char **argv)
+{
+	size_t lens[8];
+	int i;
+
+	for (i = 0; i < argc && i < 8; i++)
+		lens[i] = strlen(argv[i]);
+	return redis_command(c, cb != NULL ? cb : fleet_ignore_cb, arg, argc,
+	    argv, lens);
+}
+
+bool
+fleet_on(void)
+{
+	return fleet_w != NULL;
+}
+
+bool
+fleet_up(const struct gw_worker *w)
+{
+	return fleet_w != NULL && redis_conn_up(w->redis);
+}
+
+/* ---- the registry in Redis ---- */
+
+/* HSET this session's entry: what does not change while it lives. */
+static void
+fleet_write_session(struct gw_worker *w, struct session *s)
+{
+	char key[FLEET_KEYLEN], id[24], *text;
+	const char *argv[4];
+	json_t *e;
+
+	if ((e = registry_session_json(s)) == NULL)
+		return;
+	json_object_del(e, "bytes_up");
+	json_object_del(e, "bytes_down");
+	json_object_del(e, "state");
+	text = json_dumps(e, JSON_COMPACT);
+	json_decref(e);
+	if (text == NULL)
+		return;
+	fleet_key(key, "sessions:", registry_instance());
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)s->id);
+	argv[0] = "HSET";
+	argv[1] = key;
+	argv[2] = id;
+	argv[3] = text;
+	(void)fleet_cmd(w->redis, NULL, NULL, 4, argv);
+	free(text);
+}
+
+void
+fleet_session_began(struct session *s)
+{
+	if (fleet_w == NULL || s->route == NULL)
+		return;
+	s->fleet_listed = true;
+	if (redis_conn_up(s->w->redis))
+		fleet_write_session(s->w, s);
+}
+
+void
+fleet_session_ended(struct session *s)
+{
+	char key[FLEET_KEYLEN], id[24];
+	const char *argv[3];
+
+	if (!s->fleet_listed || fleet_w == NULL)
+		return;
+	s->fleet_listed = false;
+	fleet_key(key, "sessions:", registry_instance());
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)s->id);
+	argv[0] = "HDEL";
+	argv[1] = key;
+	argv[2] = id;
+	(void)fleet_cmd(s->w->redis, NULL, NULL, 3, argv);
+}
+
+/* The lease: ZADD ourselves, keep our hashes alive, prune the dead. */
+static void
+fleet_renew_now(void)
+{
+	char key[FLEET_KEYLEN], skey[FLEET_KEYLEN], until[24], lease[24],
+	    now[24];
+	const char *argv[4];
+	struct redis_conn *c = fleet_w[0].redis;
+	uint64_t t = fleet_now_ms();
+
+	if (!redis_conn_up(c))
+		return;
+	fleet_key(key, "instances", NULL);
+	fleet_key(skey, "sessions:", registry_instance());
+	snprintf(until, sizeof(until), "%llu",
+	    (unsigned long long)(t + FLEET_LEASE_MS));
+	snprintf(lease, sizeof(lease), "%d", FLEET_LEASE_MS);
+	snprintf(now, sizeof(now), "(%llu", (unsigned long long)t);
+	argv[0] = "ZADD";
+	argv[1] = key;
+	argv[2] = until;
+	argv[3] = registry_instance();
+	(void)fleet_cmd(c, NULL, NULL, 4, argv);
+	argv[0] = "PEXPIRE";
+	argv[1] = skey;
+	argv[2] = lease;
+	(void)fleet_cmd(c, NULL, NULL, 3, argv);
+	argv[0] = "ZREMRANGEBYSCORE";
+	argv[1] = key;
+	argv[2] = "-inf";
+	argv[3] = now;
+	(void)fleet_cmd(c, NULL, NULL, 4, argv);
+}
+
+static void
+fleet_renew_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	fleet_renew_now();
+}
+
+/*
+ * A worker's connection is up (again): Redis may have lost everything
+ * (a restart without persistence), so write this worker's sessions anew.
+ */
+static void
+fleet_worker_state_cb(void *arg, bool up)
+{
+	struct gw_worker *w = arg;
+	struct session *s;
+
+	if (!up)
+		return;
+	if (w->index == 0)
+		fleet_renew_now();
+	LIST_FOREACH(s, &w->sessions, entry)
+		if (s->fleet_listed)
+			fleet_write_session(w, s);
+}
+
+/* ---- orders: answering ours ---- */
+
+static struct fleet_wait *
+fleet_wait_find(uint64_t seq)
+{
+	struct fleet_wait *fw;
+
+	LIST_FOREACH(fw, &fleet_waits, entry)
+		if (fw->seq == seq)
+			return fw;
+	return NULL;
+}
+
+static void
+fleet_wait_end(struct fleet_wait *fw, enum fleet_status st)
+{
+	LIST_REMOVE(fw, entry);
+	event_free(fw->timer);
+	fw->done(fw->arg, st, fw->ended, fw->got);
+	free(fw);
+}
+
+static void
+fleet_wait_check(struct fleet_wait *fw)
+{
+	if (fw->expected == UINT_MAX || fw->got < fw->expected)
+		return;
+	fleet_wait_end(fw, fw->targeted && fw->expected == 0 ?
+	    FLEET_NO_INSTANCE : FLEET_OK);
+}
+
+static void
+fleet_wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fleet_wait *fw = arg;
+
+	(void)fd;
+	(void)what;
+	fleet_wait_end(fw, FLEET_PARTIAL);
+}
+
+/* PUBLISH's answer: how many gateways got the order. */
+static void
+fleet_published_cb(void *arg, struct redisReply *r)
+{
+	struct fleet_wait *fw = fleet_wait_find((uint64_t)(uintptr_t)arg);
+
+	if (fw == NULL)
+		return;
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+		fleet_wait_end(fw, FLEET_PARTIAL);
+		return;
+	}
+	fw->expected = r->integer < 0 ? 0 : r->integer > INT_MAX ? INT_MAX :
+	    (unsigned)r->integer;
+	fleet_wait_check(fw);
+}
+
+static void
+fleet_on_reply(json_t *msg)
+{
+	json_int_t seq = 0, ended = 0;
+	struct fleet_wait *fw;
+
+	if (json_unpack(msg, "{s:I, s:I}", "seq", &seq, "ended", &ended) ==
+	    -1 || (fw = fleet_wait_find((uint64_t)seq)) == NULL)
+		return;
+	fw->got++;
+	fw->ended += ended > 0 ? (size_t)ended : 0;
+	fleet_wait_check(fw);
+}
+
+/* PUBLISH msg on channel and wait for the answers. */
+static int
+fleet_publish_wait(const char *channel, json_t *msg, bool targeted,
+    fleet_order_fn *done, void *arg)
+{
+	struct redis_conn *c = fleet_w[0].redis;
+	uint64_t ms = 2 * fleet_o->timeout_ms;
+	struct fleet_wait *fw;
+	const char *argv[3];
+	struct timeval tv;
+	char *text = NULL;
+
+	if (!redis_conn_up(c) || !redis_conn_up(fleet_sub) || msg == NULL ||
+	    (fw = calloc(1, sizeof(*fw))) == NULL) {
+		json_decref(msg);
+		return -1;
+	}
+	fw->seq = ++fleet_seq;
+	json_object_set_new(msg, "seq", json_integer((json_int_t)fw->seq));
+	json_object_set_new(msg, "from", json_string(registry_instance()));
+	text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	fw->expected = UINT_MAX;
+	fw->targeted = targeted;
+	fw->done = done;
+	fw->arg = arg;
+	argv[0] = "PUBLISH";
+	argv[1] = channel;
+	argv[2] = text;
+	if (text == NULL || (fw->timer = evtimer_new(fleet_w[0].base,
+	    fleet_wait_timeout_cb, fw)) == NULL ||
+	    fleet_cmd(c, fleet_published_cb, (void *)(uintptr_t)fw->seq, 3,
+	    argv) == -1) {
+		if (text != NULL)
+			OPENSSL_cleanse(text, strlen(text));
+		free(text);
+		if (fw->timer != NULL)
+			event_free(fw->timer);
+		free(fw);
+		return -1;
+	}
+	OPENSSL_cleanse(text, strlen(text));	/* may hold a token */
+	free(text);
+	LIST_INSERT_HEAD(&fleet_waits, fw, entry);
+	if (ms < FLEET_ORDER_MIN_MS)
+		ms = FLEET_ORDER_MIN_MS;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(fw->timer, &tv);
+	return 0;
+}
+
+int
+fleet_order_close(const char *instance, uint64_t id, fleet_order_fn *done,
+    void *arg)
+{
+	char channel[FLEET_KEYLEN];
+
+	if (fleet_w == NULL)
+		return -1;
+	fleet_key(channel, "orders:", instance);
+	return fleet_publish_wait(channel, json_pack("{s:s, s:I}", "op",
+	    "close", "id", (json_int_t)id), true, done, arg);
+}
+
+int
+fleet_order_revoke(const char *tok, size_t len, fleet_order_fn *done,
+    void *arg)
+{
+	char channel[FLEET_KEYLEN];
+
+	if (fleet_w == NULL)
+		return -1;
+	fleet_key(channel, "orders", NULL);
+	/* The token itself: each gateway hashes it with its own key. Pub/sub
+	 * stores nothing; the token_redis values are in Redis anyway. */
+	return fleet_publish_wait(channel, json_pack("{s:s, s:s%}", "op",
+	    "revoke", "token", tok, len), false, done, arg);
+}
+
+/* ---- orders: carrying out others' ---- */
+
+static void
+fleet_job_done(struct gw_worker *w0, void *arg, size_t ended, json_t *list)
+{
+	struct fleet_job *job = arg;
+	char channel[FLEET_KEYLEN], *text;
+	const char *argv[3];
+	json_t *msg;
+
+	json_decref(list);
+	if (w0 != NULL && !fleet_stopping) {
+		fleet_key(channel, "replies:", job->from);
+		msg = json_pack("{s:I, s:s, s:I}", "seq", (json_int_t)job->seq,
+		    "from", registry_instance(), "ended", (json_int_t)ended);
+		if (msg != NULL && (text = json_dumps(msg, JSON_COMPACT)) !=
+		    NULL) {
+			argv[0] = "PUBLISH";
+			argv[1] = channel;
+			argv[2] = text;
+			if (fleet_cmd(w0->redis, NULL, NULL, 3, argv) == -1)
+				log_warnx("fleet: cannot answer %s's order",
+				    job->from);
+			free(text);
+		}
+		json_decref(msg);
+	}
+	free(job);
+}
+
+static void
+fleet_on_order(json_t *msg)
+{
+	const char *op = NULL, *from = NULL, *tok = NULL;
+	uint8_t tid[REGISTRY_TOKEN_ID_LEN];
+	json_int_t seq = 0, id = 0;
+	struct fleet_job *job;
+	size_t toklen = 0;
+	int r;
+
+	if (json_unpack(msg, "{s:s, s:s, s:I, s?I, s?s%}", "op", &op, "from",
+	    &from, "seq", &seq, "id", &id, "token", &tok, &toklen) == -1 ||
+	    (job = calloc(1, sizeof(*job))) == NULL)
+		return;
+	snprintf(job->from, sizeof(job->from), "%s", from);
+	job->seq = (uint64_t)seq;
+	if (strcmp(op, "close") == 0) {
+		log_info("fleet: %s orders session %lld closed", from,
+		    (long long)id);
+		r = registry_fanout(REGISTRY_CLOSE_ID, (uint64_t)id, NULL,
+		    fleet_job_done, job);
+	} else if (strcmp(op, "revoke") == 0 && tok != NULL) {
+		registry_token_id(tok, toklen, tid);
+		log_info("fleet: %s revokes a token", from);
+		r = registry_fanout(REGISTRY_CLOSE_TOKEN, 0, tid,
+		    fleet_job_done, job);
+		OPENSSL_cleanse(tid, sizeof(tid));
+	} else
+		r = -1;
+	if (r == -1)
+		free(job);
+}
+
+/* Every message on our subscriptions (redis.c sends SUBSCRIBE again on
+ * each reconnect). */
+static void
+fleet_message_cb(void *arg, const char *channel, size_t clen,
+    const char *payload, size_t plen)
+{
+	char replies[FLEET_KEYLEN];
+	json_t *msg;
+
+	(void)arg;
+	if ((msg = json_loadb(payload, plen, 0, NULL)) == NULL)
+		return;
+	fleet_key(replies, "replies:", registry_instance());
+	if (clen == strlen(replies) && memcmp(channel, replies, clen) == 0)
+		fleet_on_reply(msg);
+	else if (!fleet_stopping)
+		fleet_on_order(msg);
+	json_decref(msg);
+}
+
+/* ---- listing the fleet ---- */
+
+static void
+fleet_listing_step(struct fleet_listing *fl)
+{
+	if (--fl->pending > 0)
+		return;
+	if (fleet_stopping)
+		fl->done(fl->arg, FLEET_GONE, NULL, NULL);
+	else if (fl->failed || fl->sessions == NULL || fl->instances == NULL)
+		fl->done(fl->arg, FLEET_PARTIAL, NULL, NULL);
+	else {
+		fl->done(fl->arg, FLEET_OK, fl->sessions, fl->instances);
+		fl->sessions = fl->instances = NULL;
+	}
+	json_decref(fl->sessions);
+	json_decref(fl->instances);
+	free(fl);
+}
+
+/* HVALS of one gateway: its entries. */
+static void
+fleet_hvals_cb(void *arg, struct redisReply *r)
+{
+	struct fleet_listing *fl = arg;
+	json_t *e;
+	size_t i;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		fl->failed = true;
+	for (i = 0; !fl->failed && i < r->elements; i++) {
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		e = json_loadb(r->element[i]->str, r->element[i]->len, 0,
+		    NULL);
+		if (e != NULL && fl->sessions != NULL)
+			json_array_append_new(fl->sessions, e);
+		else
+			json_decref(e);
+	}
+	fleet_listing_step(fl);
+}
+
+/* The live gateways: then ask each for its entries. */
+static void
+fleet_members_cb(void *arg, struct redisReply *r)
+{
+	struct fleet_listing *fl = arg;
+	char key[FLEET_KEYLEN];
+	const char *argv[2];
+	size_t i;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || fleet_stopping) {
+		fl->failed = true;
+		fleet_listing_step(fl);
+		return;
+	}
+	for (i = 0; i < r->elements; i++) {
+		const char *name = r->element[i]->str;
+
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		json_array_append_new(fl->instances, json_string(name));
+		if (strcmp(name, registry_instance()) == 0)
+			continue;	/* ours are read live */
+		fleet_key(key, "sessions:", name);
+		argv[0] = "HVALS";
+		argv[1] = key;
+		if (fleet_cmd(fleet_w[0].redis, fleet_hvals_cb, fl, 2,
+		    argv) == 0)
+			fl->pending++;
+		else
+			fl->failed = true;
+	}
+	fleet_listing_step(fl);
+}
+
+int
+fleet_list_remote(fleet_list_fn *done, void *arg)
+{
+	struct fleet_listing *fl;
+	char key[FLEET_KEYLEN], now[24];
+	const char *argv[4];
+
+	if (fleet_w == NULL || !redis_conn_up(fleet_w[0].redis) ||
+	    (fl = calloc(1, sizeof(*fl))) == NULL)
+		return -1;
+	fl->done = done;
+	fl->arg = arg;
+	fl->pending = 1;
+	fl->sessions = json_array();
+	fl->instances = json_array();
+	fleet_key(key, "instances", NULL);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)fleet_now_ms());
+	argv[0] = "ZRANGEBYSCORE";
+	argv[1] = key;
+	argv[2] = now;
+	argv[3] = "+inf";
+	if (fleet_cmd(fleet_w[0].redis, fleet_members_cb, fl, 4, argv) ==
+	    -1) {
+		json_decref(fl->sessions);
+		json_decref(fl->instances);
+		free(fl);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- life ---- */
+
+void
+fleet_start(struct gw_worker *workers, unsigned nworkers,
+    const struct redis_opts *o, const struct config *cfg)
+{
+	struct timeval tv = { FLEET_RENEW_MS / 1000,
+	    (FLEET_RENEW_MS % 1000) * 1000 };
+	unsigned i;
+
+	if (o == NULL || o->spec == NULL)
+		return;
+	fleet_w = workers;
+	fleet_n = nworkers;
+	fleet_o = o;
+	fleet_cfg = cfg;
+	for (i = 0; i < nworkers; i++)
+		redis_conn_set_state_cb(workers[i].redis,
+		    fleet_worker_state_cb, &workers[i]);
+	if ((fleet_sub = redis_conn_new(workers[0].base, o, NULL,
+	    "fleet orders")) == NULL ||
+	    (fleet_renew = event_new(workers[0].base, -1, EV_PERSIST,
+	    fleet_renew_cb, NULL)) == NULL)
+		fatalx("fleet: out of memory");
+	{
+		char mine[FLEET_KEYLEN], all[FLEET_KEYLEN],
+		    replies[FLEET_KEYLEN];
+
+		fleet_key(mine, "orders:", registry_instance());
+		fleet_key(all, "orders", NULL);
+		fleet_key(replies, "replies:", registry_instance());
+		if (redis_subscribe(fleet_sub, mine, fleet_message_cb, NULL) ==
+		    -1 || redis_subscribe(fleet_sub, all, fleet_message_cb,
+		    NULL) == -1 || redis_subscribe(fleet_sub, replies,
+		    fleet_message_cb, NULL) == -1)
+			fatalx("fleet: out of memory");
+	}
+	event_add(fleet_renew, &tv);
+	log_info("fleet: instance %s on redis %s", registry_instance(),
+	    o->spec);
+}
+
+void
+fleet_stop(void)
+{
+	struct fleet_wait *fw;
+
+	if (fleet_w == NULL)
+		return;
+	fleet_stopping = true;
+	while ((fw = LIST_FIRST(&fleet_waits)) != NULL)
+		fleet_wait_end(fw, FLEET_GONE);
+	redis_conn_free(fleet_sub);
+	fleet_sub = NULL;
+	if (fleet_renew != NULL)
+		event_free(fleet_renew);
+	fleet_renew = NULL;
+}

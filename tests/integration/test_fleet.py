@@ -1,0 +1,209 @@
+"""A fleet: three gateways on one real redis-server, behind a real HAProxy
+(the packaged config): the session registry in Redis, operator orders
+through pub/sub, leases, and Redis failing under live sessions."""
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import RawWS, greet_echo_handler, wait_for, OP_BINARY
+from fleetkit import HAProxy, Redis, admin_call, start_fleet
+
+TAGS = [b"gw1:", b"gw2:", b"gw3:"]
+
+
+@pytest.fixture
+def redis(tmp_path):
+    r = Redis(tmp_path).start()
+    yield r
+    r.stop()
+
+
+class Fleet:
+    def __init__(self, gws, hap, redis):
+        self.gws, self.hap, self.redis = gws, hap, redis
+
+    def open(self, path="/echo"):
+        """A client through HAProxy: (RawWS, index of its gateway)."""
+        ws = RawWS.open(self.hap.port, path=path)
+        tag = ws.recv_frame(timeout=5).payload
+        return ws, TAGS.index(tag)
+
+    def open_on_each(self, per_gateway, path="/echo"):
+        """Open through HAProxy until every gateway holds per_gateway
+        clients; returns [[RawWS...] per gateway]."""
+        held = [[] for _ in self.gws]
+        extra = []
+        deadline = time.monotonic() + 30
+        while any(len(h) < per_gateway for h in held):
+            assert time.monotonic() < deadline, "leastconn never balanced"
+            ws, i = self.open(path)
+            (held[i] if len(held[i]) < per_gateway else extra).append(ws)
+        for ws in extra:
+            ws.close()
+        return held
+
+    def fleet_list(self, i):
+        code, body = admin_call(self.gws[i].admin_port,
+                                "/sessions?scope=fleet")
+        assert code == 200, body
+        return body
+
+
+@pytest.fixture
+def fleet(gateway_factory, backends, redis, tmp_path):
+    bes = [backends(greet_echo_handler(t)) for t in TAGS]
+    routes = []
+    for i, be in enumerate(bes):
+        host, port = be.spec[4:].rsplit(":", 1)
+        tf = tmp_path / ("targets%d" % i)
+        tf.write_text("alpha: %s:%s\nbeta: %s:%s\n" % (host, port, host,
+                                                        port))
+        routes.append([("/echo", {"backend": be.spec}),
+                       ("/t", {"token_file": str(tf)})])
+    gws = start_fleet(gateway_factory, 3, lambda i: routes[i],
+                      gateway=lambda i: {
+                          "redis": "127.0.0.1:%d" % redis.port,
+                          "instance": "gw%d" % (i + 1),
+                          "drain_timeout": "2s", "workers": 2})
+    hap = HAProxy(tmp_path, gws).start()
+    hap.wait_states({"gw1": "UP", "gw2": "UP", "gw3": "UP"})
+    # Every gateway holds its lease.
+    wait_for(lambda: len(redis.command("ZRANGE", "wsgate:fleet:instances",
+                                       0, -1)) == 3, 10, what="3 leases")
+    yield Fleet(gws, hap, redis)
+    hap.stop()
+
+
+def echo(ws, data=b"ping"):
+    ws.send_frame(OP_BINARY, data)
+    assert ws.recv_frame(timeout=5).payload == data
+
+
+def test_scope_fleet_lists_the_sessions_of_the_other_gateways(fleet):
+    held = fleet.open_on_each(2)
+    for i in range(3):
+        for ws in held[i]:
+            echo(ws)
+
+    def listed():
+        body = fleet.fleet_list(0)
+        return body["count"] == 6 and body
+    body = wait_for(listed, 10, what="6 sessions fleet-wide")
+    assert sorted(body["instances"]) == ["gw1", "gw2", "gw3"]
+    per = {}
+    for s in body["sessions"]:
+        per.setdefault(s["instance"], []).append(s)
+        assert s["route"] == "/echo" and s["client"].startswith("127.0.0.1")
+    assert sorted(per) == ["gw1", "gw2", "gw3"]
+    assert all(len(v) == 2 for v in per.values())
+    # The local view stays this gateway's own.
+    code, local = admin_call(fleet.gws[1].admin_port, "/sessions")
+    assert code == 200 and local["count"] == 2
+    assert {s["instance"] for s in local["sessions"]} == {"gw2"}
+    for h in held:
+        for ws in h:
+            ws.close()
+    wait_for(lambda: fleet.fleet_list(2)["count"] == 0, 10,
+             what="ended sessions leave Redis")
+
+
+def test_delete_on_one_gateway_ends_a_session_on_another(fleet):
+    held = fleet.open_on_each(1)
+    victim, bystander = held[1][0], held[2][0]
+    body = wait_for(lambda: (lambda b: b["count"] == 3 and b)(
+        fleet.fleet_list(0)), 10, what="3 sessions listed")
+    port = victim.sock.getsockname()[1]
+    entry = [s for s in body["sessions"] if s["instance"] == "gw2"][0]
+    assert entry["client"].endswith(":%d" % port)
+    code, res = admin_call(fleet.gws[0].admin_port, "/sessions/gw2/%d"
+                           % entry["id"], method="DELETE")
+    assert (code, res) == (200, {"ended": 1})
+    f = victim.expect_close(1008, timeout=5)
+    assert f.close_reason == "closed by operator"
+    echo(bystander, b"untouched")
+    echo(held[0][0], b"untouched too")
+    assert admin_call(fleet.gws[0].admin_port, "/sessions/gw2/%d"
+                      % entry["id"], method="DELETE")[0] in (404, 200)
+    assert admin_call(fleet.gws[0].admin_port, "/sessions/gw3/99999",
+                      method="DELETE")[0] == 404
+    assert admin_call(fleet.gws[0].admin_port, "/sessions/nosuch/1",
+                      method="DELETE")[0] == 404
+    fleet.gws[1].wait_log(r"fleet: gw1 orders session \d+ closed")
+
+
+def test_revoking_a_token_ends_its_sessions_on_all_three(fleet):
+    alphas = fleet.open_on_each(2, path="/t?token=alpha")
+    betas = fleet.open_on_each(1, path="/t?token=beta")
+    plain = fleet.open_on_each(1)
+    code, res = admin_call(fleet.gws[1].admin_port, "/sessions?token=alpha",
+                           method="DELETE")
+    assert (code, res) == (200, {"ended": 6})
+    for h in alphas:
+        for ws in h:
+            assert ws.expect_close(1008, timeout=5).close_reason == \
+                "closed by operator"
+    for h in betas + plain:
+        echo(h[0], b"not revoked")
+    assert admin_call(fleet.gws[2].admin_port, "/sessions?token=alpha",
+                      method="DELETE") == (200, {"ended": 0})
+    # The token never reaches Redis's registry, only its keyed hash.
+    for i in range(3):
+        for v in fleet.redis.command("HVALS", "wsgate:fleet:sessions:gw%d"
+                                     % (i + 1)):
+            assert "alpha" not in v and "beta" not in v
+
+
+def test_a_dead_gateway_drops_out_of_the_fleet_within_15s(fleet):
+    held = fleet.open_on_each(1)
+    wait_for(lambda: fleet.fleet_list(0)["count"] == 3, 10,
+             what="3 sessions listed")
+    t0 = time.monotonic()
+    fleet.gws[2].proc.send_signal(signal.SIGKILL)
+    fleet.gws[2].proc.wait(5)
+    fleet.gws[2].stopped = True
+    wait_for(lambda: "gw3" not in fleet.fleet_list(0)["instances"], 15,
+             what="gw3 out of the fleet")
+    assert time.monotonic() - t0 < 15
+    body = fleet.fleet_list(0)
+    assert {s["instance"] for s in body["sessions"]} == {"gw1", "gw2"}
+    for ws in held[0] + held[1]:
+        echo(ws)
+
+
+def test_redis_down_live_sessions_relay_and_all_is_back_within_5s(fleet):
+    held = fleet.open_on_each(1)
+    wait_for(lambda: fleet.fleet_list(0)["count"] == 3, 10,
+             what="3 sessions listed")
+    fleet.redis.stop()
+    # Live sessions do not notice.
+    for _ in range(5):
+        for h in held:
+            echo(h[0], os.urandom(4096))
+    code, _ = admin_call(fleet.gws[0].admin_port, "/sessions?scope=fleet")
+    assert code == 503
+    assert admin_call(fleet.gws[0].admin_port, "/sessions")[0] == 200
+    code, res = admin_call(fleet.gws[0].admin_port, "/sessions?token=zz",
+                           method="DELETE")
+    assert code == 503 and res["ended"] == 0
+    # New sessions still open (a token_file route needs no Redis).
+    late = [fleet.open()[0] for _ in range(3)]
+    fleet.redis.start()
+    t0 = time.monotonic()
+
+    def back():
+        code, body = admin_call(fleet.gws[0].admin_port,
+                                "/sessions?scope=fleet")
+        return code == 200 and body["count"] == 6 and \
+            sorted(body["instances"]) == ["gw1", "gw2", "gw3"]
+    wait_for(back, 5, what="the fleet view complete again")
+    assert time.monotonic() - t0 < 5
+    # Orders go through again.
+    code, res = admin_call(fleet.gws[0].admin_port, "/sessions?token=alpha",
+                           method="DELETE")
+    assert (code, res) == (200, {"ended": 0})
+    for h in held:
+        echo(h[0], b"after")
+    for ws in late:
+        echo(ws, b"late")
