@@ -159,6 +159,7 @@ struct config {
 	uint64_t	 max_connections;
 	uint64_t	 max_connections_per_ip;	/* 0 = no limit */
 	uint64_t	 handshake_rate_per_ip;		/* a second; 0 = none */
+	uint64_t	 limits_scope;	/* 0 local, 1 fleet (across redis) */
 	char		**trusted_proxies;	/* X-Forwarded-For accepted from */
 	size_t		 ntrusted_proxies;
 	uint64_t	 handshake_timeout_ms;

@@ -686,6 +686,11 @@ config_finish(struct config_ctx *c)
 	if (cfg->tls_verify_client != 0 && cfg->tls_client_ca == NULL)
 		config_error(c, 0, "[tls] verify_client needs client_ca (a CA "
 		    "file, or system for OpenSSL's default store)");
+	for (i = 0; i < CONFIG_GKEY_COUNT; i++)
+		if (strcmp(config_gateway_keys[i].name, "limits_scope") == 0 &&
+		    cfg->limits_scope != 0 && cfg->redis == NULL)
+			config_error(c, c->gset[i], "limits_scope = fleet needs "
+			    "redis in [gateway]");
 	for (i = 0; i < cfg->nroutes; i++)
 		if (cfg->tls_verify_client == 0 &&
 		    (cfg->routes[i].nallow_client_cn > 0 ||

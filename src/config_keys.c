@@ -92,6 +92,8 @@ const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
 	    "1..65535", 0 },
 	{ "wrap_private_port", config_set_count, NULL,
 	    CONFIG_G(wrap_private_port), 1, 65535, "1..65535", 0 },
+	{ "limits_scope", config_set_choice, NULL, CONFIG_G(limits_scope), 0,
+	    1, "local, fleet", 0 },
 };
 
 const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
