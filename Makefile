@@ -94,7 +94,7 @@ UNIT_DEPS_cli_websockify := cli_websockify config $(CONFIG_PARTS) target token_f
 UNIT_DEPS_record_fmt := record_fmt
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
-	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind soak
+	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind soak bench-fleet
 all: wsgate
 
 wsgate: $(BUILD)/wsgate
@@ -208,6 +208,10 @@ bench: deps
 # -record rewrites that file (say why in the commit).
 bench-instr: test-deps
 	$(Q)bash bench/instr.sh show
+# What the fleet's Redis costs a handshake and a session (bench/fleet.sh).
+bench-fleet: test-deps
+	$(Q)$(MAKE) --no-print-directory wsgate
+	$(Q)bash bench/fleet.sh
 bench-instr-check: test-deps
 	$(Q)bash bench/instr.sh check
 bench-instr-record: test-deps
