@@ -19,6 +19,8 @@
 int	iplimit_acquire(const struct sockaddr *sa, uint64_t max);
 /* Give back a connection iplimit_acquire() counted. */
 void	iplimit_release(const struct sockaddr *sa);
+/* Connections from sa counted now (0 for no IP address). */
+uint64_t iplimit_conns(const struct sockaddr *sa);
 
 /*
  * Token bucket per address: rate handshakes a second, up to burst at

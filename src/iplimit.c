@@ -144,6 +144,23 @@ iplimit_release(const struct sockaddr *sa)
 	pthread_mutex_unlock(&iplimit_lock);
 }
 
+uint64_t
+iplimit_conns(const struct sockaddr *sa)
+{
+	struct iplimit_entry *e;
+	uint8_t a[16];
+	uint64_t n = 0;
+	size_t len;
+
+	if ((len = iplimit_key(sa, a)) == 0)
+		return 0;
+	pthread_mutex_lock(&iplimit_lock);
+	if ((e = iplimit_find(a, len, false)) != NULL)
+		n = e->conns;
+	pthread_mutex_unlock(&iplimit_lock);
+	return n;
+}
+
 /*
  * Forget idle addresses whose bucket has refilled by now, one chain per
  * call, so addresses seen once do not stay forever.

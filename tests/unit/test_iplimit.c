@@ -53,12 +53,17 @@ test_connection_counts(void **state)
 	assert_int_equal(iplimit_acquire(SA(mapped), 2), 1);	/* same one */
 	assert_int_equal(iplimit_acquire(SA(a), 2), -1);
 	assert_int_equal(iplimit_acquire(SA(b), 2), 1);
+	assert_int_equal(iplimit_conns(SA(a)), 2);
+	assert_int_equal(iplimit_conns(SA(mapped)), 2);
+	assert_int_equal(iplimit_conns(SA(b)), 1);
 	iplimit_release(SA(a));
+	assert_int_equal(iplimit_conns(SA(a)), 1);
 	assert_int_equal(iplimit_acquire(SA(a), 2), 1);
 	iplimit_release(SA(a));
 	iplimit_release(SA(a));
 	iplimit_release(SA(b));
 	assert_int_equal(iplimit_tracked(), 0);	/* nothing left behind */
+	assert_int_equal(iplimit_conns(SA(a)), 0);
 }
 
 static void
