@@ -9,8 +9,11 @@
  *   sessions:INSTANCE     HASH session id -> JSON entry, written by the
  *                         session's own worker when it opens and removed
  *                         when it ends; expires with the lease
- *   ip:ADDRESS            HASH instance -> open connections from ADDRESS
- *                         (limits_scope = fleet); expires with the lease
+ *   live                  ZSET incarnation -> lease expiry (limits_scope
+ *                         = fleet; an incarnation is instance#tag#start)
+ *   ip:ADDRESS            HASH incarnation -> its open connections from
+ *                         ADDRESS; dead incarnations' counts are dropped
+ *                         when the next handshake from ADDRESS looks
  *   rate:ADDRESS:SECOND   handshakes from ADDRESS in that second, fleet-wide
  * and, for orders, pub/sub channels: orders:INSTANCE (to one gateway),
  * orders (to all) and replies:INSTANCE (answers to that gateway).
@@ -63,6 +66,16 @@ bool	fleet_up(const struct gw_worker *w);
 /* Session hooks, in s's worker: it is open (relaying) / it is ending. */
 void	fleet_session_began(struct session *s);
 void	fleet_session_ended(struct session *s);
+
+/*
+ * limits_scope = fleet, a handshake step in s's worker (after the local
+ * checks passed): max_connections_per_ip and handshake_rate_per_ip
+ * counted over every live gateway, in one Redis round trip. Returns 1 to
+ * go on (no fleet limit, or Redis down: the local counts stand, logged
+ * once), 0 when s now waits (it resumes through handshake_resume or is
+ * refused 503/429), -1 never (kept for the step convention).
+ */
+int	fleet_limits_check(struct session *s);
 
 /*
  * Worker 0: the sessions other live gateways hold, from Redis.

@@ -135,6 +135,9 @@ struct session {
 	uint8_t			 token_id[16];
 	bool			 has_token_id;
 	bool			 fleet_listed;	/* its entry is in Redis */
+	bool			 fleet_checked;	/* fleet limits passed (or off) */
+	bool			 fleet_ip_counted; /* its address's count in Redis
+						  * includes it */
 };
 
 #endif

@@ -9,7 +9,10 @@
  * Orders that reach this gateway are carried out through registry
  * fan-outs, so sessions are touched only by their own workers.
  */
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +24,14 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "config.h"
 #include "fleet.h"
 #include "gw.h"
+#include "handshake.h"
+#include "iplimit.h"
+#include "lookup.h"
 #include "log.h"
 #include "redis.h"
 #include "registry.h"
@@ -72,6 +79,10 @@ static struct event		*fleet_renew;	/* worker 0: the lease */
 static LIST_HEAD(, fleet_wait)	 fleet_waits = LIST_HEAD_INITIALIZER(fleet_waits);
 static uint64_t			 fleet_seq;
 static bool			 fleet_stopping;
+/* This process in the leases of fleet limits: instance and a random
+ * tag, so a restarted gateway's old counts are not taken for its own. */
+static char			 fleet_inc[300];
+static _Atomic bool		 fleet_limits_degraded;	/* logged once */
 
 static uint64_t
 fleet_now_ms(void)
@@ -90,6 +101,8 @@ fleet_key(char *buf, const char *what, const char *name)
 }
 
 /* Fire and forget: registry writes need no answer. */
+static void	fleet_limits_release(struct session *);
+
 static void
 fleet_ignore_cb(void *arg, struct redisReply *r)
 {
@@ -167,7 +180,11 @@ fleet_session_ended(struct session *s)
 	char key[FLEET_KEYLEN], id[24];
 	const char *argv[3];
 
-	if (!s->fleet_listed || fleet_w == NULL)
+	if (fleet_w == NULL)
+		return;
+	if (s->fleet_ip_counted)
+		fleet_limits_release(s);
+	if (!s->fleet_listed)
 		return;
 	s->fleet_listed = false;
 	fleet_key(key, "sessions:", registry_instance());
@@ -207,6 +224,18 @@ fleet_renew_now(void)
 	(void)fleet_cmd(c, NULL, NULL, 3, argv);
 	argv[0] = "ZREMRANGEBYSCORE";
 	argv[1] = key;
+	argv[2] = "-inf";
+	argv[3] = now;
+	(void)fleet_cmd(c, NULL, NULL, 4, argv);
+	if (fleet_cfg->limits_scope == 0)
+		return;
+	fleet_key(key, "live", NULL);
+	argv[0] = "ZADD";
+	argv[1] = key;
+	argv[2] = until;
+	argv[3] = fleet_inc;
+	(void)fleet_cmd(c, NULL, NULL, 4, argv);
+	argv[0] = "ZREMRANGEBYSCORE";
 	argv[2] = "-inf";
 	argv[3] = now;
 	(void)fleet_cmd(c, NULL, NULL, 4, argv);
@@ -597,6 +626,17 @@ fleet_start(struct gw_worker *workers, unsigned nworkers,
 		return;
 	fleet_w = workers;
 	fleet_n = nworkers;
+	{
+		uint8_t tag[8] = { 0 };
+		char hex[17];
+
+		(void)RAND_bytes(tag, sizeof(tag));
+		snprintf(hex, sizeof(hex), "%02x%02x%02x%02x%02x%02x%02x%02x",
+		    tag[0], tag[1], tag[2], tag[3], tag[4], tag[5], tag[6],
+		    tag[7]);
+		snprintf(fleet_inc, sizeof(fleet_inc), "%s#%s#%ld",
+		    registry_instance(), hex, (long)time(NULL));
+	}
 	fleet_o = o;
 	fleet_cfg = cfg;
 	for (i = 0; i < nworkers; i++)
@@ -640,4 +680,202 @@ fleet_stop(void)
 	if (fleet_renew != NULL)
 		event_free(fleet_renew);
 	fleet_renew = NULL;
+}
+
+/* ---- fleet-wide limits (limits_scope = fleet) ---- */
+
+/*
+ * One round trip per handshake. KEYS: the address's hash (incarnation ->
+ * its open connections), the live incarnations (ZSET, lease expiry) and
+ * this second's handshake counter of the address. ARGV: this
+ * incarnation, max_connections_per_ip, now (ms), this gateway's count
+ * with this connection, handshake_rate_per_ip. Counts of incarnations
+ * whose lease ran out are dropped on the way. "ok", "conn" or "rate".
+ */
+static const char fleet_limits_lua[] =
+"local inc, limit, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+"local mine, rate = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+"if rate > 0 then\n"
+"  local n = redis.call('INCR', KEYS[3])\n"
+"  if n == 1 then redis.call('PEXPIRE', KEYS[3], 2000) end\n"
+"  if n > rate then return 'rate' end\n"
+"end\n"
+"if limit > 0 then\n"
+"  local f = redis.call('HGETALL', KEYS[1])\n"
+"  local others = 0\n"
+"  for i = 1, #f, 2 do\n"
+"    if f[i] ~= inc then\n"
+"      local sc = redis.call('ZSCORE', KEYS[2], f[i])\n"
+"      if sc and tonumber(sc) > now then\n"
+"        others = others + tonumber(f[i + 1])\n"
+"      else\n"
+"        redis.call('HDEL', KEYS[1], f[i])\n"
+"      end\n"
+"    end\n"
+"  end\n"
+"  if others + mine > limit then return 'conn' end\n"
+"  redis.call('HSET', KEYS[1], inc, mine)\n"
+"  redis.call('PEXPIRE', KEYS[1], 86400000)\n"
+"end\n"
+"return 'ok'\n";
+
+/* The client's address as text, no port; false for a Unix client. */
+static bool
+fleet_addr(const struct session *s, char *buf, size_t len)
+{
+	const struct sockaddr_storage *ss = &s->peer_sa;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->
+		    sin_addr, buf, (socklen_t)len) != NULL;
+	if (ss->ss_family != AF_INET6)
+		return false;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))	/* counts as IPv4 */
+		return inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf,
+		    (socklen_t)len) != NULL;
+	return inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len) !=
+	    NULL;
+}
+
+/* Redis cannot count for the fleet: this gateway's own counts stand. */
+static void
+fleet_limits_fallback(const char *why)
+{
+	if (!atomic_exchange(&fleet_limits_degraded, true))
+		log_warnx("limits_scope = fleet: %s; counting this gateway's "
+		    "connections only until it is back", why);
+}
+
+struct fleet_limit_ask {
+	struct gw_worker	*w;
+	uint64_t		 ticket;
+};
+
+static void
+fleet_limits_reply(void *arg, struct redisReply *r)
+{
+	struct fleet_limit_ask *a = arg;
+
+	if (r == NULL || (r->type != REDIS_REPLY_STRING &&
+	    r->type != REDIS_REPLY_STATUS))
+		lookup_answer(a->w, a->ticket, LOOKUP_UNAVAILABLE, NULL, 0);
+	else
+		lookup_answer(a->w, a->ticket, LOOKUP_OK, r->str, r->len);
+	free(a);
+}
+
+static void
+fleet_limits_done(struct session *s, enum lookup_status st, const char *v,
+    size_t len, uint64_t usec, void *arg)
+{
+	(void)usec;
+	(void)arg;
+	if (st == LOOKUP_OK && len == 4 && memcmp(v, "conn", 4) == 0) {
+		handshake_refuse(s, 503, "too many connections from this "
+		    "address in the fleet", NULL);
+		return;
+	}
+	if (st == LOOKUP_OK && len == 4 && memcmp(v, "rate", 4) == 0) {
+		handshake_refuse(s, 429, "too many handshakes from this "
+		    "address in the fleet", NULL);
+		return;
+	}
+	if (st == LOOKUP_OK && len == 2 && memcmp(v, "ok", 2) == 0) {
+		if (atomic_exchange(&fleet_limits_degraded, false))
+			log_info("limits_scope = fleet: redis answers again; "
+			    "counting fleet-wide");
+		s->fleet_ip_counted = s->ip_counted;
+	} else
+		fleet_limits_fallback(st == LOOKUP_TIMEOUT ? "redis did not "
+		    "answer in time" : "redis unavailable");
+	s->fleet_checked = true;
+	handshake_resume(s);
+}
+
+int
+fleet_limits_check(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	char addr[INET6_ADDRSTRLEN], ipkey[FLEET_KEYLEN], live[FLEET_KEYLEN],
+	    ratekey[FLEET_KEYLEN], limit[24], now[24], mine[24], rate[24];
+	const char *argv[11];
+	size_t lens[11];
+	struct fleet_limit_ask *a;
+	uint64_t t = fleet_now_ms();
+	int i;
+
+	if (fleet_w == NULL || cfg->limits_scope == 0 || s->fleet_checked ||
+	    (cfg->max_connections_per_ip == 0 &&
+	    cfg->handshake_rate_per_ip == 0) ||
+	    !fleet_addr(s, addr, sizeof(addr))) {
+		s->fleet_checked = true;
+		return 1;
+	}
+	if (!redis_conn_up(s->w->redis) || (a = malloc(sizeof(*a))) == NULL) {
+		fleet_limits_fallback("redis unavailable");
+		s->fleet_checked = true;
+		return 1;
+	}
+	fleet_key(ipkey, "ip:", addr);
+	fleet_key(live, "live", NULL);
+	snprintf(ratekey, sizeof(ratekey), FLEET_PREFIX "rate:%s:%llu", addr,
+	    (unsigned long long)(t / 1000));
+	snprintf(limit, sizeof(limit), "%llu",
+	    (unsigned long long)cfg->max_connections_per_ip);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)t);
+	snprintf(mine, sizeof(mine), "%llu", (unsigned long long)
+	    iplimit_conns((const struct sockaddr *)&s->peer_sa));
+	snprintf(rate, sizeof(rate), "%llu",
+	    (unsigned long long)cfg->handshake_rate_per_ip);
+	argv[0] = "EVAL";
+	argv[1] = fleet_limits_lua;
+	argv[2] = "3";
+	argv[3] = ipkey;
+	argv[4] = live;
+	argv[5] = ratekey;
+	argv[6] = fleet_inc;
+	argv[7] = limit;
+	argv[8] = now;
+	argv[9] = mine;
+	argv[10] = rate;
+	for (i = 0; i < 11; i++)
+		lens[i] = strlen(argv[i]);
+	a->w = s->w;
+	if ((a->ticket = lookup_wait(s, fleet_o->timeout_ms, fleet_limits_done,
+	    NULL)) == 0) {
+		free(a);
+		s->fleet_checked = true;
+		return 1;
+	}
+	if (redis_command(s->w->redis, fleet_limits_reply, a, 11, argv,
+	    lens) == -1) {
+		lookup_answer(s->w, a->ticket, LOOKUP_UNAVAILABLE, NULL, 0);
+		free(a);
+	}
+	return 0;
+}
+
+/* A counted connection ends: publish this gateway's new count. */
+static void
+fleet_limits_release(struct session *s)
+{
+	char addr[INET6_ADDRSTRLEN], ipkey[FLEET_KEYLEN], n[24];
+	const char *argv[4];
+	uint64_t left;
+
+	s->fleet_ip_counted = false;
+	if (!fleet_addr(s, addr, sizeof(addr)) ||
+	    !redis_conn_up(s->w->redis))
+		return;
+	/* iplimit_release comes right after this, in session_free. */
+	left = iplimit_conns((const struct sockaddr *)&s->peer_sa);
+	left = left > 0 ? left - 1 : 0;
+	fleet_key(ipkey, "ip:", addr);
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)left);
+	argv[0] = left > 0 ? "HSET" : "HDEL";
+	argv[1] = ipkey;
+	argv[2] = fleet_inc;
+	argv[3] = n;
+	(void)fleet_cmd(s->w->redis, NULL, NULL, left > 0 ? 4 : 3, argv);
 }

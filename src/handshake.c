@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "basic_auth.h"
 #include "config.h"
+#include "fleet.h"
 #include "gen.h"
 #include "gw.h"
 #include "handshake.h"
@@ -346,6 +347,9 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	struct gen_route *gr;
 	int pi, n, rc, tokproto = -1;
 
+	/* limits_scope = fleet: the fleet's counts, a wait (fleet.c). */
+	if (!s->fleet_checked && (rc = fleet_limits_check(s)) != 1)
+		return rc == 0 ? 1 : -1;
 	r = route_match(s->cfg, req->path.p, req->path.len);
 	if (r == NULL) {
 		handshake_http_error(s, 404, "no route for this path");

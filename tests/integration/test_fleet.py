@@ -51,8 +51,7 @@ class Fleet:
         return body
 
 
-@pytest.fixture
-def fleet(gateway_factory, backends, redis, tmp_path):
+def build_fleet(gateway_factory, backends, redis, tmp_path, extra=None):
     bes = [backends(greet_echo_handler(t)) for t in TAGS]
     routes = []
     for i, be in enumerate(bes):
@@ -61,19 +60,40 @@ def fleet(gateway_factory, backends, redis, tmp_path):
         tf.write_text("alpha: %s:%s\nbeta: %s:%s\n" % (host, port, host,
                                                         port))
         routes.append([("/echo", {"backend": be.spec}),
-                       ("/t", {"token_file": str(tf)})])
-    gws = start_fleet(gateway_factory, 3, lambda i: routes[i],
-                      gateway=lambda i: {
-                          "redis": "127.0.0.1:%d" % redis.port,
-                          "instance": "gw%d" % (i + 1),
-                          "drain_timeout": "2s", "workers": 2})
+                       ("/t", {"token_file": str(tf)}),
+                       ("/r", {"token_redis": "on"})])
+
+    def opts(i):
+        o = {"redis": "127.0.0.1:%d" % redis.port,
+             "instance": "gw%d" % (i + 1), "drain_timeout": "2s",
+             "workers": 2}
+        o.update(extra or {})
+        return o
+    gws = start_fleet(gateway_factory, 3, lambda i: routes[i], gateway=opts)
     hap = HAProxy(tmp_path, gws).start()
     hap.wait_states({"gw1": "UP", "gw2": "UP", "gw3": "UP"})
     # Every gateway holds its lease.
     wait_for(lambda: len(redis.command("ZRANGE", "wsgate:fleet:instances",
                                        0, -1)) == 3, 10, what="3 leases")
-    yield Fleet(gws, hap, redis)
-    hap.stop()
+    return Fleet(gws, hap, redis)
+
+
+@pytest.fixture
+def fleet(gateway_factory, backends, redis, tmp_path):
+    f = build_fleet(gateway_factory, backends, redis, tmp_path)
+    yield f
+    f.hap.stop()
+
+
+@pytest.fixture
+def limited_fleet(gateway_factory, backends, redis, tmp_path):
+    f = build_fleet(gateway_factory, backends, redis, tmp_path,
+                    {"limits_scope": "fleet", "max_connections_per_ip": 4})
+    wait_for(lambda: len(redis.command("ZRANGE", "wsgate:fleet:live",
+                                       0, -1)) == 3, 10,
+             what="3 incarnations live")
+    yield f
+    f.hap.stop()
 
 
 def echo(ws, data=b"ping"):
@@ -207,3 +227,148 @@ def test_redis_down_live_sessions_relay_and_all_is_back_within_5s(fleet):
         echo(h[0], b"after")
     for ws in late:
         echo(ws, b"late")
+
+
+def attempt(port, path="/echo"):
+    """One upgrade attempt; the status line's code (101 or an error)."""
+    return RawWS.open(port, path=path, expect=None)
+
+
+def test_a_fleet_limit_of_4_per_address_holds_across_three_gateways(
+        limited_fleet):
+    f = limited_fleet
+    held = []
+    gateways = set()
+    for _ in range(4):
+        ws, i = f.open()
+        held.append(ws)
+        gateways.add(i)
+    assert len(gateways) >= 2, "leastconn should spread 4 clients"
+    # Whichever gateway HAProxy picks, the fifth is over the fleet's 4.
+    for _ in range(3):
+        ws = attempt(f.hap.port)
+        assert ws.status == 503, ws.status
+        ws.close()
+    for ws in held:
+        echo(ws)
+    # One leaves: one more may come, and no more than that.
+    held.pop(0).close()
+
+    def one_more():
+        ws = attempt(f.hap.port)
+        if ws.status == 101:
+            held.append(ws)
+            return True
+        ws.close()
+        return False
+    wait_for(one_more, 10, interval=0.2, what="a slot after one left")
+    ws = attempt(f.hap.port)
+    assert ws.status == 503
+    ws.close()
+    assert any("in the fleet" in g.log_text() for g in f.gws)
+
+
+def test_a_dead_gateways_share_of_the_limit_expires_with_its_lease(
+        limited_fleet):
+    f = limited_fleet
+    held = [f.open() for _ in range(4)]
+    # Kill a gateway that holds some of the 4.
+    victim = max(range(3), key=lambda i: sum(1 for _, g in held if g == i))
+    lost = sum(1 for _, g in held if g == victim)
+    assert lost > 0
+    f.gws[victim].proc.send_signal(signal.SIGKILL)
+    f.gws[victim].proc.wait(5)
+    f.gws[victim].stopped = True
+    f.hap.wait_states({"gw%d" % (victim + 1): "DOWN"})
+    t0 = time.monotonic()
+
+    def room():
+        ws = attempt(f.hap.port)
+        ok = ws.status == 101
+        ws.close()
+        return ok
+    # The dead one's connections stop counting within its lease (10 s).
+    wait_for(room, 15, interval=0.3, what="the dead gateway's share freed")
+    assert time.monotonic() - t0 < 15
+
+
+def test_redis_down_limits_fall_back_to_each_gateways_count(limited_fleet):
+    f = limited_fleet
+    held = [f.open()[0] for _ in range(4)]
+    assert attempt(f.hap.port).status == 503
+    f.redis.stop()
+    for ws in held:
+        echo(ws)        # live sessions go on
+    # Each gateway now counts its own: more than 4 fit, up to 4 each.
+    extra = []
+    deadline = time.monotonic() + 20
+    while len(extra) < 3 and time.monotonic() < deadline:
+        ws = attempt(f.hap.port)
+        if ws.status == 101:
+            extra.append(ws)
+        else:
+            ws.close()
+    assert len(extra) == 3, "local counts did not take over"
+    logs = [g.log_text() for g in f.gws]
+    said = [t.count("counting this gateway's connections only") for t in logs]
+    assert sum(said) >= 1 and max(said) == 1, said   # once per gateway
+    f.redis.start()
+
+    def fleet_again():
+        ws = attempt(f.hap.port)
+        st = ws.status
+        ws.close()
+        return st == 503
+    wait_for(fleet_again, 10, interval=0.3, what="fleet counts again")
+
+
+def direct(g, path):
+    """An upgrade straight to gateway g's proxy_protocol listener, with
+    the PROXY v1 line HAProxy would send."""
+    ws = RawWS(g.port)
+    head, ws.key = RawWS.request_head(path=path)
+    ws.sock.sendall(b"PROXY TCP4 127.0.0.1 127.0.0.1 40000 %d\r\n" % g.port
+                    + head)
+    ws.read_head()
+    return ws
+
+
+def test_a_redis_token_works_on_every_gateway_and_503s_while_redis_is_down(
+        fleet, backends):
+    be = backends(greet_echo_handler(b"target:"))
+    target = be.spec[4:]
+    fleet.redis.command("SET", "rt", target)
+    for g in fleet.gws:
+        ws = direct(g, "/r?token=rt")
+        assert ws.status == 101
+        assert ws.recv_frame(timeout=5).payload == b"target:"
+        echo(ws, b"via " + g.name.encode())
+        ws.close()
+    fleet.redis.command("DEL", "rt")
+    for g in fleet.gws:
+        assert direct(g, "/r?token=rt").status == 404
+    fleet.redis.command("SET", "rt", target)
+    live = direct(fleet.gws[0], "/r?token=rt")
+    assert live.status == 101 and live.recv_frame(timeout=5).payload == \
+        b"target:"
+    fleet.redis.stop()
+    echo(live, b"relays with redis down")
+    for g in fleet.gws:
+        ws = direct(g, "/r?token=rt")
+        assert ws.status == 503 and "retry-after" in ws.headers
+        ws.close()
+    fleet.redis.start()
+    t0 = time.monotonic()
+    fleet.redis.command("SET", "rt", target)   # no persistence: write again
+
+    def all_back():
+        for g in fleet.gws:
+            ws = direct(g, "/r?token=rt")
+            ok = ws.status == 101
+            ws.close()
+            if not ok:
+                return False
+        return True
+    wait_for(all_back, 5, interval=0.1, what="token handshakes back")
+    assert time.monotonic() - t0 < 5
+    echo(live, b"and after")
