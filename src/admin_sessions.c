@@ -50,6 +50,7 @@ struct asess_req {
 	unsigned		 pending;	/* parts not back yet */
 	bool			 gone;		/* shutting down: no answer */
 	bool			 failed;	/* Redis failed a fleet part */
+	bool			 down;		/* ... at once: Redis is down */
 	size_t			 ended;
 	json_t			*local;		/* this gateway's sessions */
 	json_t			*remote;	/* the others', from Redis */
@@ -263,7 +264,10 @@ asess_finish(struct asess_req *r)
 		break;
 	case ASESS_CLOSE_ID:
 	case ASESS_CLOSE_REMOTE:
-		if (r->failed)
+		if (r->down)
+			asess_error(r->req, 503, "Service Unavailable",
+			    "redis unavailable: cannot reach other gateways");
+		else if (r->failed)
 			asess_error(r->req, 504, "Gateway Timeout", "no answer "
 			    "from that gateway in time");
 		else if (r->ended == 0)
@@ -383,7 +387,7 @@ asess_start(struct evhttp_request *req, enum asess_op op, const char *inst,
 		r->pending++;
 		if (fleet_order_close(inst, id, asess_order_cb, r) == -1) {
 			r->pending--;
-			r->failed = true;
+			r->down = true;
 		}
 		break;
 	case ASESS_REVOKE_FLEET:

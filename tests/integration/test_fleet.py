@@ -207,6 +207,8 @@ def test_redis_down_live_sessions_relay_and_all_is_back_within_5s(fleet):
     code, res = admin_call(fleet.gws[0].admin_port, "/sessions?token=zz",
                            method="DELETE")
     assert code == 503 and res["ended"] == 0
+    assert admin_call(fleet.gws[0].admin_port, "/sessions/gw2/1",
+                      method="DELETE")[0] == 503
     # New sessions still open (a token_file route needs no Redis).
     late = [fleet.open()[0] for _ in range(3)]
     fleet.redis.start()
