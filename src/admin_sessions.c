@@ -24,6 +24,7 @@
 #include <openssl/crypto.h>
 
 #include "admin.h"
+#include "admin.h"
 #include "admin_sessions.h"
 #include "config.h"
 #include "fleet.h"
@@ -159,7 +160,7 @@ static void
 asess_reply_json(struct evhttp_request *req, int code, const char *reason,
     json_t *body)
 {
-	char *text, *line;
+	char *text;
 
 	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL) {
 		json_decref(body);
@@ -167,16 +168,8 @@ asess_reply_json(struct evhttp_request *req, int code, const char *reason,
 		return;
 	}
 	json_decref(body);
-	/* One line; HEAD gets its headers only (admin_send). */
-	if ((line = malloc(strlen(text) + 2)) == NULL) {
-		free(text);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
-	}
-	snprintf(line, strlen(text) + 2, "%s\n", text);
+	admin_send(req, code, reason, "application/json", text, strlen(text));
 	free(text);
-	admin_send(req, code, reason, "application/json", line, strlen(line));
-	free(line);
 }
 
 static void
