@@ -374,3 +374,33 @@ def test_a_redis_token_works_on_every_gateway_and_503s_while_redis_is_down(
     wait_for(all_back, 5, interval=0.1, what="token handshakes back")
     assert time.monotonic() - t0 < 5
     echo(live, b"and after")
+
+
+@pytest.fixture
+def rate_fleet(gateway_factory, backends, redis, tmp_path):
+    f = build_fleet(gateway_factory, backends, redis, tmp_path,
+                    {"limits_scope": "fleet", "handshake_rate_per_ip": "3/s"})
+    yield f
+    f.hap.stop()
+
+
+def test_a_fleet_handshake_rate_holds_across_three_gateways(rate_fleet):
+    f = rate_fleet
+    # 8 handshakes in well under a second, kept open so that leastconn
+    # spreads them (3, 3, 2): each gateway's own bucket (3 at once) lets
+    # every one in; the fleet's 3 a second (at most two one-second windows
+    # in the burst: 6) refuses at least 2.
+    held, refused = [], 0
+    t0 = time.monotonic()
+    for _ in range(8):
+        ws = attempt(f.hap.port)
+        if ws.status == 101:
+            held.append(ws)
+        else:
+            assert ws.status == 429, ws.status
+            refused += 1
+            ws.close()
+    assert time.monotonic() - t0 < 1.0, "too slow to tell"
+    assert refused >= 2 and len(held) <= 6, (refused, len(held))
+    assert any("too many handshakes from this address in the fleet"
+               in g.log_text() for g in f.gws)

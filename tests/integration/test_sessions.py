@@ -234,3 +234,37 @@ def test_sigterm_turns_readyz_503_before_the_drain_starts(gateway_factory,
     g.proc.wait(10)
     assert g.proc.returncode == 0
     g.stopped = True
+
+
+def test_jwt_sessions_carry_a_token_id_and_revoke_by_that_jwt(
+        gateway_factory, backends, tmp_path):
+    jwt = pytest.importorskip("jwt")
+    secret = b"0123456789abcdef0123456789abcdef-fleet-test"
+    key = tmp_path / "hs256.key"
+    key.write_bytes(secret)
+    os.chmod(key, 0o600)
+    echo = backends(echo_handler)
+    aport = free_port()
+    g = gateway_factory(routes=[("/echo", {
+        "backend": echo.spec, "auth": "token",
+        "token_secret_file": str(key)})],
+        gateway={"admin_listen": "127.0.0.1:%d" % aport})
+    mine = jwt.encode({"exp": int(time.time()) + 60, "sub": "a"}, secret,
+                      algorithm="HS256")
+    other = jwt.encode({"exp": int(time.time()) + 60, "sub": "b"}, secret,
+                       algorithm="HS256")
+    a1 = RawWS.open(g.port, path="/echo?access_token=" + mine)
+    a2 = RawWS.open(g.port, path="/echo",
+                    extra=["Authorization: Bearer " + mine])
+    b = RawWS.open(g.port, path="/echo?access_token=" + other)
+    for c in (a1, a2, b):
+        echo_round(c, b"j")
+    code, body = call(aport, "/sessions")
+    ids = {s["token_id"] for s in body["sessions"]}
+    assert len(ids) == 2 and None not in ids     # same JWT, same id
+    assert mine not in json.dumps(body)
+    code, res = call(aport, "/sessions?token=" + mine, method="DELETE")
+    assert (code, res) == (200, {"ended": 2})
+    for c in (a1, a2):
+        c.expect_close(1008, timeout=5)
+    echo_round(b, b"still")

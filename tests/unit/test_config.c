@@ -220,6 +220,18 @@ test_gateway_keys(void **state)
 	    "t.conf:3: drain_delay: '2h' out of range (0..1h)");
 	parse_err(HEAD "drain_delay = 1s\ndrain_delay = 2s\n" ROUTE,
 	    "t.conf:4: drain_delay: already set at line 3");
+
+	cfg = parse_ok(HEAD "redis = 127.0.0.1:6379\nlimits_scope = fleet\n"
+	    ROUTE);
+	assert_int_equal(cfg->limits_scope, 1);
+	config_free(cfg);
+	cfg = parse_ok(HEAD "limits_scope = local\n" ROUTE);
+	assert_int_equal(cfg->limits_scope, 0);
+	config_free(cfg);
+	parse_err(HEAD "limits_scope = fleet\n" ROUTE,
+	    "t.conf:3: limits_scope = fleet needs redis in [gateway]");
+	parse_err(HEAD "limits_scope = world\n" ROUTE,
+	    "t.conf:3: limits_scope: bad value 'world' (use local, fleet)");
 }
 
 /* A minimal file gets every built-in default. */
