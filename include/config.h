@@ -138,7 +138,7 @@ struct config_route {
 
 enum config_token_from {
 	CONFIG_TOKEN_FROM_QUERY = 0,	/* ?token=T */
-	CONFIG_TOKEN_FROM_HOST,		/* Host: T.example.com (first label) */
+	CONFIG_TOKEN_FROM_HOST,		/* Host: T (without its port) */
 };
 
 /* Does r pick its backend by a token (token_file or another source)? */

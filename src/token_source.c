@@ -53,10 +53,17 @@ token_source_token(const struct upgrade_req *req, const struct config_route *r,
 	size_t n;
 
 	if (r->token_from == CONFIG_TOKEN_FROM_HOST) {
-		/* websockify --host-token: the first label of Host. */
-		for (n = 0; n < req->host.len && req->host.p[n] != '.' &&
-		    req->host.p[n] != ':'; n++)
-			;
+		/* websockify --host-token: Host without its port. */
+		if (req->host.len > 0 && req->host.p[0] == '[')
+			for (n = 0; n < req->host.len && req->host.p[n] != ']';
+			    n++)
+				;
+		else
+			for (n = 0; n < req->host.len && req->host.p[n] != ':';
+			    n++)
+				;
+		if (n < req->host.len && req->host.p[n] == ']')
+			n++;
 		if (n == 0)
 			return 0;
 		if (n > TOKEN_FILE_MAX_TOKEN)

@@ -465,8 +465,9 @@ def test_allow_targets_on_token_file_and_host_token(gateway_factory, backends,
                                                     tmp_path):
     one = backends(greet_echo_handler(b"one:"))
     tf = tmp_path / "targets"
-    tf.write_text("ok: 127.0.0.1:%d\nevil: 127.0.0.1:22\nname: localhost:%d\n"
-                  % (one.port, one.port))
+    tf.write_text("ok.vnc.example.com: 127.0.0.1:%d\n"
+                  "evil.vnc.example.com: 127.0.0.1:22\n"
+                  "name.vnc.example.com: localhost:%d\n" % (one.port, one.port))
     g = gateway_factory(routes=[("/f", {
         "token_file": str(tf), "token_from": "host",
         "allow_targets": ["127.0.0.0/8:%d" % one.port]})])
@@ -478,11 +479,12 @@ def test_allow_targets_on_token_file_and_host_token(gateway_factory, backends,
             assert r.recv_frame(timeout=5).payload == b"one:"
         r.close()
         return st
-    assert host_status("ok.vnc.example.com") == 101
+    assert host_status("ok.vnc.example.com:8443") == 101
     assert host_status("evil.vnc.example.com") == 403
     # A name is not an address: a network rule does not let it through.
     assert host_status("name.vnc.example.com") == 403
     assert host_status("nosuch.vnc.example.com") == 404
+    assert host_status("ok") == 404    # the whole name is the token
     assert one.count == 1
     g.wait_log(r"token target tcp:127\.0\.0\.1:22 not in allow_targets")
 
