@@ -11,9 +11,13 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <sys/socket.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "addr.h"
 
 enum config_addr_kind {
 	CONFIG_ADDR_TCP = 0,
@@ -28,6 +32,9 @@ struct config_addr {
 	char		*host;		/* TCP: name or literal, no brackets;
 					   listen: NULL = every interface */
 	uint16_t	 port;		/* TCP */
+	struct sockaddr_storage sa;	/* TCP, host an address literal: it
+					   and port, parsed once at load */
+	socklen_t	 salen;		/* 0: a name (or none) to resolve */
 	char		*path;		/* UNIX; EXEC: the command as written */
 	int		 fd;		/* FD: "fd:N" (inetd's stdin is fd:0) */
 	char		**argv;		/* EXEC: PROGRAM, ARG..., NULL (one
@@ -160,14 +167,17 @@ struct config {
 	uint64_t	 max_connections_per_ip;	/* 0 = no limit */
 	uint64_t	 handshake_rate_per_ip;		/* a second; 0 = none */
 	uint64_t	 limits_scope;	/* 0 local, 1 fleet (across redis) */
-	char		**trusted_proxies;	/* X-Forwarded-For accepted from */
+	struct addr_cidr *trusted_proxies;	/* X-Forwarded-For accepted
+						   from these networks */
 	size_t		 ntrusted_proxies;
 	uint64_t	 handshake_timeout_ms;
 	uint64_t	 drain_timeout_ms;
 	uint64_t	 drain_delay_ms;	/* SIGTERM: not ready, then drain */
 	uint64_t	 max_header_size;	/* request head limit, bytes */
 	uint64_t	 max_buffer;		/* per leg output high-water mark */
-	char		*admin_listen;		/* NULL = off */
+	char		*admin_listen;		/* NULL = off; else admin_addr.spec
+						   (not freed on its own) */
+	struct config_addr admin_addr;		/* admin_listen, parsed */
 	char		*admin_token_file;	/* Bearer secret for /sessions */
 	char		*token_id_key_file;	/* HMAC key of token ids; NULL:
 						   a random one per process */

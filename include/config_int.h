@@ -12,6 +12,7 @@
 #ifndef CONFIG_INT_H
 #define CONFIG_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -176,7 +177,11 @@ int	 config_origin_ok(const char *s, size_t n);	/* RFC 6454 origin */
 int	 config_envname_ok(const char *s, size_t n);	/* [A-Za-z_][A-Za-z0-9_]* */
 int	 config_token_ok(const char *s, size_t n);	/* RFC 7230 token */
 int	 config_name_ok(const char *s, size_t n);	/* non-empty, no '"' */
-int	 config_cidr_ok(const char *s, size_t n);	/* ADDR[/BITS] */
+/*
+ * The next word of a list at *p: blanks and commas separate words. Sets
+ * *p to its start and *n to its length; false at the end of the list.
+ */
+bool	 config_list_word(const char **p, size_t *n);
 
 /* ---- config_addr.c ---- */
 

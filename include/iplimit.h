@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
+
 /*
  * Count one more connection from sa if fewer than max are open (max 0:
  * no limit, nothing counted). Returns 1 if counted (release it later),
@@ -31,15 +33,11 @@ bool	iplimit_rate_ok(const struct sockaddr *sa, uint64_t rate,
 	    uint64_t burst, uint64_t now_ms);
 
 /*
- * "ADDR/BITS" or "ADDR" (IPv4 or IPv6): is it well formed? Is sa inside?
- * (v4-mapped IPv6 matches IPv4 networks.)
+ * Is sa inside one of the networks nets[0..n) (parsed at load)? A
+ * v4-mapped IPv6 peer matches IPv4 networks. Unix peers never match.
  */
-bool	iplimit_cidr_ok(const char *s, size_t n);
-bool	iplimit_in_cidr(const struct sockaddr *sa, const char *cidr);
-
-/* Is sa inside one of the networks trusted[0..n) ("ADDR[/BITS]")? */
-bool	iplimit_trusted(const struct sockaddr *sa, char *const *trusted,
-	    size_t n);
+bool	iplimit_trusted(const struct sockaddr *sa,
+	    const struct addr_cidr *nets, size_t n);
 
 /* One header field line's value: p[0..len), not NUL-terminated. */
 struct iplimit_span {
@@ -59,7 +57,7 @@ struct iplimit_span {
  */
 bool	iplimit_forwarded_for(struct sockaddr_storage *sa,
 	    const struct iplimit_span *lines, size_t nlines,
-	    char *const *trusted, size_t n);
+	    const struct addr_cidr *trusted, size_t n);
 
 /* Addresses tracked now (for tests and metrics). */
 uint64_t iplimit_tracked(void);

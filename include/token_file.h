@@ -42,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 #define TOKEN_FILE_MAX_TOKEN	256
 
 enum token_file_kind {
@@ -53,6 +55,8 @@ struct token_target {
 	enum token_file_kind kind;
 	char		*host;		/* TCP: name or literal, no brackets */
 	uint16_t	 port;		/* TCP */
+	bool		 literal;	/* TCP: host is an IP literal, */
+	struct addr_ip	 ip;		/* parsed once, here */
 	char		*path;		/* UNIX: absolute socket path */
 	const char	*source;	/* file it was read from */
 	unsigned	 line;		/* and its line */

@@ -192,16 +192,10 @@ int
 admin_start(struct gw_worker *workers, unsigned nworkers,
     const struct config *cfg)
 {
-	struct config_addr a;
-	char err[256];
+	const struct config_addr *a = &cfg->admin_addr;
 
 	if (cfg->admin_listen == NULL)
 		return 0;
-	if (config_parse_addr(cfg->admin_listen, true, &a, err,
-	    sizeof(err)) == -1) {
-		log_warnx("admin_listen %s: %s", cfg->admin_listen, err);
-		return -1;
-	}
 	admin_workers = workers;
 	admin_nworkers = nworkers;
 	if ((admin_http = evhttp_new(workers[0].base)) == NULL)
@@ -215,14 +209,12 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 	evhttp_set_cb(admin_http, "/readyz", admin_readyz_cb, NULL);
 	admin_sessions_setup(admin_http, cfg);
 	if (evhttp_bind_socket_with_handle(admin_http,
-	    a.host != NULL ? a.host : "0.0.0.0", a.port) == NULL) {
+	    a->host != NULL ? a->host : "0.0.0.0", a->port) == NULL) {
 		log_warn("admin_listen %s", cfg->admin_listen);
-		config_addr_clear(&a);
 		admin_stop();
 		return -1;
 	}
 	log_info("admin endpoint on http://%s/metrics", cfg->admin_listen);
-	config_addr_clear(&a);
 	return 0;
 }
 

@@ -8,7 +8,6 @@
  * its request is being served, so the request stays valid until we
  * answer; a worker answers within one loop turn, so that is soon.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,38 +60,26 @@ struct asess_req {
 static char	*asess_secret;		/* admin_token_file's, or NULL */
 static size_t	 asess_secretlen;
 
+/* Is a (parsed at load) a loopback address, or localhost? */
 static bool
-asess_host_is_loopback(const char *host)
+asess_addr_is_loopback(const struct config_addr *a)
 {
-	struct in6_addr a6;
-	struct in_addr a4;
+	struct addr_ip ip;
 
-	if (host == NULL)
+	if (a->host == NULL)
 		return false;		/* every interface */
-	if (strcmp(host, "localhost") == 0)
+	if (strcmp(a->host, "localhost") == 0)
 		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
+	return a->salen > 0 && addr_ip_from_sockaddr(
+	    (const struct sockaddr *)&a->sa, &ip) == 0 && addr_ip_loopback(&ip);
 }
 
 bool
 admin_sessions_guarded(const struct config *cfg)
 {
-	struct config_addr a;
-	char err[128];
-	bool lo;
-
 	if (cfg->admin_listen == NULL || cfg->admin_token_file != NULL)
 		return true;
-	if (config_parse_addr(cfg->admin_listen, true, &a, err,
-	    sizeof(err)) == -1)
-		return false;
-	lo = asess_host_is_loopback(a.host);
-	config_addr_clear(&a);
-	return lo;
+	return asess_addr_is_loopback(&cfg->admin_addr);
 }
 
 int

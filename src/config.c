@@ -218,7 +218,7 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlistens; i++)
 		config_addr_clear(&cfg->listens[i]);
 	free(cfg->listens);
-	free(cfg->admin_listen);
+	config_addr_clear(&cfg->admin_addr);	/* and admin_listen */
 	free(cfg->admin_token_file);
 	free(cfg->token_id_key_file);
 	free(cfg->tls_certificate);
@@ -231,7 +231,7 @@ config_free(struct config *cfg)
 	free(cfg->tls_ciphers);
 	free(cfg->tls_ciphersuites);
 	free(cfg->tls_client_ca);
-	config_strv_free(cfg->trusted_proxies, cfg->ntrusted_proxies);
+	free(cfg->trusted_proxies);
 	if (cfg->redis != NULL)
 		config_addr_clear(cfg->redis);
 	free(cfg->redis);

@@ -4,22 +4,18 @@
  * exec:PROGRAM ARG..., with the listen options after them (tls, auto,
  * proxy_protocol, mode=).
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "config.h"
 #include "config_int.h"
 #include "exec_env.h"
-
-#define CONFIG_SUN_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path))
 
 void
 config_addr_clear(struct config_addr *a)
@@ -52,119 +48,44 @@ config_addr_copy(struct config_addr *dst, const struct config_addr *src)
 	return 0;
 }
 
-/* A DNS name or IPv4 literal: letters, digits, '-', '.', '_'. */
-static int
-config_host_ok(const char *h, size_t n)
-{
-	size_t	i;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!config_isalpha(h[i]) && !config_isdigit(h[i]) &&
-		    h[i] != '-' && h[i] != '.' && h[i] != '_')
-			return 0;
-	return 1;
-}
-
-/* An IPv6 literal, optionally with a "%zone". */
-static int
-config_v6_ok(const char *h, size_t n)
-{
-	struct in6_addr	 in6;
-	char		 buf[INET6_ADDRSTRLEN + 1];
-	const char	*pct;
-	size_t		 i, alen;
-
-	pct = memchr(h, '%', n);
-	alen = pct ? (size_t)(pct - h) : n;
-	if (alen == 0 || alen >= sizeof(buf))
-		return 0;
-	memcpy(buf, h, alen);
-	buf[alen] = '\0';
-	if (inet_pton(AF_INET6, buf, &in6) != 1)
-		return 0;
-	if (pct == NULL)
-		return 1;
-	if (pct + 1 == h + n)
-		return 0;
-	for (i = alen + 1; i < n; i++)
-		if (!config_isalpha(h[i]) && !config_isdigit(h[i]) &&
-		    h[i] != '-' && h[i] != '_' && h[i] != '.')
-			return 0;
-	return 1;
-}
-
-/* Ports: decimal 1..65535. */
-static int
-config_port_ok(const char *s, uint16_t *port)
-{
-	const char	*end;
-	uint64_t	 n;
-
-	if (config_parse_uint(s, &end, &n) == -1 || *end != '\0' || n == 0 ||
-	    n > 65535)
-		return 0;
-	*port = (uint16_t)n;
-	return 1;
-}
-
 /*
- * "HOST:PORT", "[V6]:PORT", and for listen (host_optional) also "PORT"
- * and "*:PORT" (host NULL: every interface). Returns 0, -1 with why set to
- * a reason, -2 out of memory.
+ * "HOST:PORT", "[V6]:PORT" (a "%zone" allowed), and for listen
+ * (host_optional) also "PORT" and "*:PORT" (host NULL: every interface).
+ * An address literal is kept parsed in a->sa (a->salen > 0), so nobody
+ * parses it again per connection. Returns 0, -1 with why set to a
+ * reason, -2 out of memory.
  */
 static int
 config_hostport(const char *s, int host_optional, struct config_addr *a,
     const char **why)
 {
-	const char	*colon, *h, *port;
-	size_t		 hlen;
-	int		 v6 = 0;
+	struct addr_hostport	hp;
 
-	if (s[0] == '[') {
-		if ((colon = strchr(s, ']')) == NULL) {
-			*why = "missing ']'";
-			return -1;
-		}
-		h = s + 1;
-		hlen = (size_t)(colon - h);
-		colon++;
-		if (*colon != ':') {
-			*why = "missing port";
-			return -1;
-		}
-		v6 = 1;
-	} else if ((colon = strrchr(s, ':')) == NULL) {
-		if (!host_optional) {
-			*why = "missing port";
-			return -1;
-		}
-		h = NULL;
-		hlen = 0;
-		colon = s - 1;
-	} else {
-		h = s;
-		hlen = (size_t)(colon - s);
-		if (memchr(s, ':', hlen) != NULL) {
-			*why = "IPv6 addresses need brackets: [V6]:PORT";
-			return -1;
-		}
+	switch (addr_hostport_parse(s, strlen(s), ADDR_HP_ZONE |
+	    (host_optional ? ADDR_HP_HOST_OPTIONAL : 0), &hp)) {
+	case ADDR_OK:
+		break;
+	case ADDR_E_BRACKET:
+		return *why = "missing ']'", -1;
+	case ADDR_E_NOPORT:
+	case ADDR_E_PORT_EMPTY:
+		return *why = "missing port", -1;
+	case ADDR_E_PORT:
+		return *why = "port must be 1..65535", -1;
+	case ADDR_E_V6_BARE:
+		return *why = "IPv6 addresses need brackets: [V6]:PORT", -1;
+	case ADDR_E_V6:
+		return *why = "bad IPv6 address", -1;
+	case ADDR_E_HOST:
+	default:
+		return *why = "bad host name", -1;
 	}
-	port = colon + 1;
-	if (!config_port_ok(port, &a->port)) {
-		*why = *port ? "port must be 1..65535" : "missing port";
-		return -1;
-	}
-	if (h != NULL && !v6 && hlen == 1 && *h == '*' && host_optional)
+	a->port = hp.port;
+	if (hp.host == NULL)
 		return 0;
-	if (h == NULL)
-		return 0;
-	if (v6 ? !config_v6_ok(h, hlen) : !config_host_ok(h, hlen)) {
-		*why = v6 ? "bad IPv6 address" : "bad host name";
-		return -1;
-	}
-	if ((a->host = strndup(h, hlen)) == NULL)
+	if (hp.literal)
+		a->salen = addr_ip_to_sockaddr(&hp.ip, hp.port, &a->sa);
+	if ((a->host = strndup(hp.host, hp.hostlen)) == NULL)
 		return -2;
 	return 0;
 }
@@ -296,7 +217,7 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 		a->kind = CONFIG_ADDR_UNIX;
 		if (addr[5] == '\0')
 			why = "empty unix socket path";
-		else if (strlen(addr + 5) >= CONFIG_SUN_PATH_MAX)
+		else if (!addr_unix_path_fits(strlen(addr + 5)))
 			why = "unix socket path too long";
 		else if ((a->path = strdup(addr + 5)) == NULL)
 			goto oom;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "config.h"
 #include "config_int.h"
 #include "target.h"
@@ -362,9 +363,8 @@ config_set_admin(struct config_ctx *c, const struct config_key *k,
 		config_addr_clear(&a);
 		return -1;
 	}
-	cfg->admin_listen = a.spec;
-	a.spec = NULL;
-	config_addr_clear(&a);
+	cfg->admin_addr = a;
+	cfg->admin_listen = cfg->admin_addr.spec;
 	return 0;
 }
 
@@ -571,14 +571,7 @@ config_set_list(struct config_ctx *c, const struct config_key *k,
 	size_t		 n;
 	int		 any = 0, bad = 0;
 
-	for (;;) {
-		while (*p == ',' || config_isspace(*p))
-			p++;
-		if (*p == '\0')
-			break;
-		for (n = 0; p[n] != '\0' && p[n] != ',' &&
-		    !config_isspace(p[n]); n++)
-			;
+	while (config_list_word(&p, &n)) {
 		if (!ok(p, n)) {
 			config_errorx(c, "%s: bad %s '%.*s' (%s)", k->name,
 			    what, (int)n, p, hint);
@@ -663,15 +656,38 @@ config_set_allow_san(struct config_ctx *c, const struct config_key *k,
 	    &r->nallow_client_san);
 }
 
+/* trusted_proxies: networks, kept parsed (matched on every XFF hop). */
 static int
 config_set_trusted(struct config_ctx *c, const struct config_key *k,
     void *obj, const char *value)
 {
-	struct config	*cfg = obj;
+	struct config		*cfg = obj;
+	struct addr_cidr	 net, *nv;
+	const char		*p = value;
+	size_t			 n;
+	int			 any = 0, bad = 0;
 
-	return config_set_list(c, k, value, config_cidr_ok, "network",
-	    "use ADDR or ADDR/BITS, IPv4 or IPv6", &cfg->trusted_proxies,
-	    &cfg->ntrusted_proxies);
+	while (config_list_word(&p, &n)) {
+		any = 1;
+		if (addr_cidr_parse(p, n, 0, &net) == -1) {
+			config_errorx(c, "%s: bad network '%.*s' (use ADDR or "
+			    "ADDR/BITS, IPv4 or IPv6)", k->name, (int)n, p);
+			bad = 1;
+		} else if ((nv = realloc(cfg->trusted_proxies,
+		    (cfg->ntrusted_proxies + 1) * sizeof(*nv))) == NULL) {
+			c->oom = 1;
+			return -1;
+		} else {
+			nv[cfg->ntrusted_proxies++] = net;
+			cfg->trusted_proxies = nv;
+		}
+		p += n;
+	}
+	if (!any) {
+		config_errorx(c, "%s: empty list", k->name);
+		return -1;
+	}
+	return bad ? -1 : 0;
 }
 
 /* min_version = TLS1.2 | TLS1.3 */

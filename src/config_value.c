@@ -3,7 +3,6 @@
  * numbers, durations ("10s"), sizes ("16M"), and the words of lists
  * (origins, subprotocol tokens, names, networks). Pure: no allocation.
  */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,30 +161,21 @@ config_name_ok(const char *s, size_t n)
 	return n > 0 && memchr(s, '"', n) == NULL;
 }
 
-/* "ADDR" or "ADDR/BITS", IPv4 or IPv6. */
-int
-config_cidr_ok(const char *s, size_t n)
+/*
+ * The next word of a list at *p: blanks and commas separate words. Sets
+ * *p to its start and *n to its length; false at the end of the list.
+ */
+bool
+config_list_word(const char **p, size_t *n)
 {
-	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
-	unsigned char a[16];
-	unsigned long bits, max;
+	const char	*s = *p;
+	size_t		 i;
 
-	if (n == 0 || n >= sizeof(buf))
-		return 0;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if ((slash = strchr(buf, '/')) != NULL)
-		*slash = '\0';
-	if (inet_pton(AF_INET, buf, a) == 1)
-		max = 32;
-	else if (inet_pton(AF_INET6, buf, a) == 1)
-		max = 128;
-	else
-		return 0;
-	if (slash == NULL)
-		return 1;
-	if (slash[1] < '0' || slash[1] > '9')
-		return 0;
-	bits = strtoul(slash + 1, &end, 10);
-	return *end == '\0' && bits <= max;
+	while (*s == ',' || config_isspace(*s))
+		s++;
+	for (i = 0; s[i] != '\0' && s[i] != ',' && !config_isspace(s[i]); i++)
+		;
+	*p = s;
+	*n = i;
+	return i > 0;
 }

@@ -6,12 +6,12 @@
  * connection and its bucket is full again, so the table holds only
  * addresses that are active or were recently: memory follows load.
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "iplimit.h"
 
 #define IPLIMIT_BUCKETS	4096	/* hash chains */
@@ -32,30 +32,18 @@ static struct iplimit_entry	*iplimit_table[IPLIMIT_BUCKETS];
 static uint64_t			 iplimit_count;
 static size_t			 iplimit_sweep_pos;
 
-/* The address bytes of sa; 0 if it has none we limit. */
+/* The address bytes of sa (v4-mapped as IPv4); 0 if none we limit. */
 static size_t
 iplimit_key(const struct sockaddr *sa, uint8_t out[16])
 {
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
+	struct addr_ip	ip;
+	size_t		len;
 
-	if (sa->sa_family == AF_INET) {
-		memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->
-		    sin_addr, 4);
-		return 4;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const uint8_t *a = ((const struct sockaddr_in6 *)
-		    (const void *)sa)->sin6_addr.s6_addr;
-
-		if (memcmp(a, v4mapped, 12) == 0) {
-			memcpy(out, a + 12, 4);
-			return 4;
-		}
-		memcpy(out, a, 16);
-		return 16;
-	}
-	return 0;
+	if (addr_ip_from_sockaddr(sa, &ip) == -1)
+		return 0;
+	len = ip.family == AF_INET ? 4 : 16;
+	memcpy(out, ip.b, len);
+	return len;
 }
 
 static size_t
@@ -220,80 +208,17 @@ iplimit_rate_ok(const struct sockaddr *sa, uint64_t rate, uint64_t burst,
 	return ok;
 }
 
-/* Parse "ADDR[/BITS]" into a key (4 or 16 bytes) and a prefix length. */
-static size_t
-iplimit_parse_cidr(const char *s, size_t n, uint8_t out[16], unsigned *bits)
-{
-	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
-	unsigned long b;
-	size_t alen;
-
-	if (n == 0 || n >= sizeof(buf))
-		return 0;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if ((slash = strchr(buf, '/')) != NULL)
-		*slash = '\0';
-	if (inet_pton(AF_INET, buf, out) == 1)
-		alen = 4;
-	else if (inet_pton(AF_INET6, buf, out) == 1)
-		alen = 16;
-	else
-		return 0;
-	*bits = (unsigned)alen * 8;
-	if (slash != NULL) {
-		if (slash[1] < '0' || slash[1] > '9')
-			return 0;
-		b = strtoul(slash + 1, &end, 10);
-		if (*end != '\0' || b > alen * 8)
-			return 0;
-		*bits = (unsigned)b;
-	}
-	return alen;
-}
-
 bool
-iplimit_cidr_ok(const char *s, size_t n)
+iplimit_trusted(const struct sockaddr *sa, const struct addr_cidr *nets,
+    size_t n)
 {
-	uint8_t a[16];
-	unsigned bits;
+	struct addr_ip	ip;
+	size_t		i;
 
-	return iplimit_parse_cidr(s, n, a, &bits) != 0;
-}
-
-/* Is key a (alen bytes) inside the network net/bits of the same size? */
-static bool
-iplimit_key_in(const uint8_t *a, size_t alen, const uint8_t *net,
-    size_t nlen, unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-
-	if (alen != nlen || memcmp(a, net, full) != 0)
+	if (n == 0 || addr_ip_from_sockaddr(sa, &ip) == -1)
 		return false;
-	return rest == 0 || ((a[full] ^ net[full]) &
-	    (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
-bool
-iplimit_in_cidr(const struct sockaddr *sa, const char *cidr)
-{
-	uint8_t a[16], net[16];
-	unsigned bits;
-	size_t alen, nlen;
-
-	if ((alen = iplimit_key(sa, a)) == 0 ||
-	    (nlen = iplimit_parse_cidr(cidr, strlen(cidr), net, &bits)) == 0)
-		return false;
-	return iplimit_key_in(a, alen, net, nlen, bits);
-}
-
-bool
-iplimit_trusted(const struct sockaddr *sa, char *const *trusted, size_t n)
-{
-	size_t i;
-
 	for (i = 0; i < n; i++)
-		if (iplimit_in_cidr(sa, trusted[i]))
+		if (addr_cidr_match(&nets[i], &ip))
 			return true;
 	return false;
 }
@@ -328,28 +253,18 @@ iplimit_xff_prev(const char *xff, size_t *end, size_t *a, size_t *b)
 static bool
 iplimit_xff_addr(const char *p, size_t len, struct sockaddr_storage *out)
 {
-	char buf[INET6_ADDRSTRLEN];
+	struct addr_ip	ip;
 
-	if (len == 0 || len >= sizeof(buf))
+	if (addr_ip_parse(p, len, 0, &ip) == -1)
 		return false;
-	memcpy(buf, p, len);
-	buf[len] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, buf, &((struct sockaddr_in *)
-	    (void *)out)->sin_addr) == 1)
-		out->ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, &((struct sockaddr_in6 *)
-	    (void *)out)->sin6_addr) == 1)
-		out->ss_family = AF_INET6;
-	else
-		return false;
+	(void)addr_ip_to_sockaddr(&ip, 0, out);
 	return true;
 }
 
 bool
 iplimit_forwarded_for(struct sockaddr_storage *sa,
-    const struct iplimit_span *lines, size_t nlines, char *const *trusted,
-    size_t n)
+    const struct iplimit_span *lines, size_t nlines,
+    const struct addr_cidr *trusted, size_t n)
 {
 	struct sockaddr_storage cur = *sa;
 	size_t line = nlines, end = 0, a, b;

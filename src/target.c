@@ -4,7 +4,6 @@
  */
 #include <sys/socket.h>
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "addr.h"
 #include "target.h"
 #include "token_file.h"
 
@@ -121,50 +121,11 @@ target_parse_value(const char *s, size_t len, struct token_target *t,
 
 /* A parsed rule's host part. */
 struct target_host {
-	int		 family;	/* AF_INET, AF_INET6, or 0: name / * */
-	unsigned char	 addr[16];
-	unsigned	 bits;		/* prefix length */
-	const char	*name;		/* family 0: the name, or "*" */
+	bool		 is_net;	/* net is set; else name */
+	struct addr_cidr net;
+	const char	*name;		/* the name, or "*" */
 	size_t		 namelen;
 };
-
-/* "a.b.c.d[/N]" or "v6[/N]" in s[0..len) into h. 0 or -1. */
-static int
-target_net(const char *s, size_t len, int family, struct target_host *h)
-{
-	char		 buf[INET6_ADDRSTRLEN + 4];
-	const char	*slash;
-	unsigned	 max = family == AF_INET ? 32 : 128, bits;
-	size_t		 alen;
-
-	if (len >= sizeof(buf))
-		return -1;
-	slash = memchr(s, '/', len);
-	alen = slash != NULL ? (size_t)(slash - s) : len;
-	memcpy(buf, s, alen);
-	buf[alen] = '\0';
-	if (inet_pton(family, buf, h->addr) != 1)
-		return -1;
-	bits = max;
-	if (slash != NULL) {
-		if (len - alen < 2 || len - alen > 4 ||
-		    strspn(slash + 1, "0123456789") < len - alen - 1)
-			return -1;
-		bits = (unsigned)atoi(slash + 1);
-		if (bits > max)
-			return -1;
-	}
-	h->family = family;
-	h->bits = bits;
-	return 0;
-}
-
-static bool
-target_name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
-}
 
 /* Split rule "HOST:PORTS" into h and the port range. 0 or -1. */
 static int
@@ -172,15 +133,17 @@ target_rule_parse(const char *r, struct target_host *h, unsigned *lo,
     unsigned *hi, const char **why)
 {
 	const char	*colon, *end;
-	size_t		 hlen, i;
+	size_t		 hlen;
 	char		*e;
 	unsigned long	 a, b;
 
 	memset(h, 0, sizeof(*h));
 	if (r[0] == '[') {
 		if ((end = strchr(r, ']')) == NULL || end[1] != ':' ||
-		    target_net(r + 1, (size_t)(end - r - 1), AF_INET6, h) == -1)
+		    addr_cidr_parse(r + 1, (size_t)(end - r - 1), AF_INET6,
+		    &h->net) == -1)
 			return *why = "bad [IPv6] address or network", -1;
+		h->is_net = true;
 		colon = end + 1;
 	} else {
 		if ((colon = strrchr(r, ':')) == NULL)
@@ -189,10 +152,10 @@ target_rule_parse(const char *r, struct target_host *h, unsigned *lo,
 		if (hlen == 1 && r[0] == '*') {
 			h->name = r;
 			h->namelen = 1;
-		} else if (target_net(r, hlen, AF_INET, h) == -1) {
-			for (i = 0; i < hlen && target_name_char(r[i]); i++)
-				;
-			if (hlen == 0 || i < hlen || hlen > 253)
+		} else if (addr_cidr_parse(r, hlen, AF_INET, &h->net) == 0) {
+			h->is_net = true;
+		} else {
+			if (!addr_name_ok(r, hlen))
 				return *why = "bad host name, address or "
 				    "network", -1;
 			h->name = r;
@@ -243,22 +206,6 @@ target_rule_check(const char *rule, const char **why)
 	return target_rule_parse(rule, &h, &lo, &hi, why);
 }
 
-/* Are the first bits of a and b equal? */
-static bool
-target_prefix_eq(const unsigned char *a, const unsigned char *b,
-    unsigned bits)
-{
-	unsigned	 full = bits / 8, rest = bits % 8;
-	unsigned char	 m;
-
-	if (memcmp(a, b, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	m = (unsigned char)(0xff << (8 - rest));
-	return (a[full] & m) == (b[full] & m);
-}
-
 /* Is path clean: absolute, no "." / ".." components, no "//"? */
 static bool
 target_path_clean(const char *p)
@@ -297,24 +244,19 @@ static bool
 target_tcp_allowed(const struct token_target *t, const char *rule)
 {
 	struct target_host h;
-	unsigned char	 a[16];
 	unsigned	 lo, hi;
 	const char	*why;
-	int		 fam = 0;
 
 	if (target_rule_parse(rule, &h, &lo, &hi, &why) == -1)
 		return false;
 	if (t->port < lo || t->port > hi)
 		return false;
-	if (inet_pton(AF_INET, t->host, a) == 1)
-		fam = AF_INET;
-	else if (inet_pton(AF_INET6, t->host, a) == 1)
-		fam = AF_INET6;
-	if (h.family == 0)
+	/* t->ip was parsed with the target (token_file_parse_target). */
+	if (!h.is_net)
 		return (h.namelen == 1 && h.name[0] == '*') ||
-		    (fam == 0 && strlen(t->host) == h.namelen &&
+		    (!t->literal && strlen(t->host) == h.namelen &&
 		    strncasecmp(t->host, h.name, h.namelen) == 0);
-	return fam == h.family && target_prefix_eq(a, h.addr, h.bits);
+	return t->literal && addr_cidr_match(&h.net, &t->ip);
 }
 
 bool

@@ -6,11 +6,8 @@
  * repeated token shows up as two equal neighbours and is reported at
  * the later of its two places. Tokens themselves are not kept.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,12 +18,12 @@
 
 #include <openssl/sha.h>
 
+#include "addr.h"
 #include "token_file.h"
 
 #define TOKEN_FILE_MAX_LINE	4096
 #define TOKEN_FILE_MAX_SIZE	(64 * 1024 * 1024)
 #define TOKEN_FILE_MAX_FILES	10000
-#define TOKEN_FILE_MAX_HOST	253
 
 struct token_file_entry {
 	unsigned char	 digest[SHA256_DIGEST_LENGTH];
@@ -84,62 +81,13 @@ token_file_trim(const char *s, size_t *len)
 	return s;
 }
 
-static int
-token_file_port(const char *s, size_t len, uint16_t *port)
-{
-	unsigned long	 v = 0;
-	size_t		 i;
-
-	if (len == 0 || len > 5)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
-}
-
-/* An IPv6 literal s[0..len), as inet_pton takes it (no zone). */
-static bool
-token_file_is_v6(const char *s, size_t len)
-{
-	char		 buf[INET6_ADDRSTRLEN];
-	struct in6_addr	 a;
-
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	return inet_pton(AF_INET6, buf, &a) == 1;
-}
-
-/* A host name or IPv4 literal: letters, digits, '-', '.', '_'. */
-static bool
-token_file_is_name(const char *s, size_t len)
-{
-	size_t	 i;
-
-	if (len == 0 || len > TOKEN_FILE_MAX_HOST)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '-' || s[i] == '.' || s[i] == '_'))
-			return false;
-	return true;
-}
-
 int
 token_file_parse_target(const char *s, size_t len, struct token_target *t,
     const char **why)
 {
-	const char	*colon, *host = s, *p = NULL;
-	size_t		 hlen, i;
+	struct addr_hostport hp;
+	const char	*p = NULL;
+	size_t		 i;
 
 	if (len >= 12 && memcmp(s, "unix_socket:", 12) == 0)
 		p = s + 12;
@@ -149,7 +97,7 @@ token_file_parse_target(const char *s, size_t len, struct token_target *t,
 		len -= (size_t)(p - s);
 		if (len == 0 || p[0] != '/')
 			return *why = "unix socket path must be absolute", -1;
-		if (len >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		if (!addr_unix_path_fits(len))
 			return *why = "unix socket path too long", -1;
 		for (i = 0; i < len; i++)
 			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
@@ -158,28 +106,28 @@ token_file_parse_target(const char *s, size_t len, struct token_target *t,
 		return (t->path = strndup(p, len)) == NULL ?
 		    (*why = "out of memory", -1) : 0;
 	}
-	if (len > 0 && s[0] == '[') {
-		if ((colon = memchr(s, ']', len)) == NULL ||
-		    !token_file_is_v6(s + 1, (size_t)(colon - s - 1)))
-			return *why = "bad IPv6 address in brackets", -1;
-		host = s + 1;
-		hlen = (size_t)(colon - host);
-		if (++colon == s + len || *colon != ':')
-			return *why = "expected [v6]:port", -1;
-	} else {
-		if ((colon = memrchr(s, ':', len)) == NULL)
-			return *why = "target must be host:port or "
-			    "unix_socket:/path", -1;
-		hlen = (size_t)(colon - s);
-		if (memchr(s, ':', hlen) != NULL ?
-		    !token_file_is_v6(s, hlen) : !token_file_is_name(s, hlen))
-			return *why = "bad host name or address", -1;
-	}
-	if (token_file_port(colon + 1, (size_t)(s + len - colon - 1),
-	    &t->port) == -1)
+	/* websockify's form: the last ':' splits, so a bare IPv6 host
+	 * ("::1:5900") is read too; no zone. */
+	switch (addr_hostport_parse(s, len, ADDR_HP_BARE_V6, &hp)) {
+	case ADDR_OK:
+		break;
+	case ADDR_E_BRACKET:
+	case ADDR_E_V6:
+		return *why = "bad IPv6 address in brackets", -1;
+	case ADDR_E_NOPORT:
+		return *why = len > 0 && s[0] == '[' ? "expected [v6]:port" :
+		    "target must be host:port or unix_socket:/path", -1;
+	case ADDR_E_PORT_EMPTY:
+	case ADDR_E_PORT:
 		return *why = "port must be 1..65535", -1;
+	default:
+		return *why = "bad host name or address", -1;
+	}
 	t->kind = TOKEN_FILE_TCP;
-	return (t->host = strndup(host, hlen)) == NULL ?
+	t->port = hp.port;
+	t->literal = hp.literal;
+	t->ip = hp.ip;
+	return (t->host = strndup(hp.host, hp.hostlen)) == NULL ?
 	    (*why = "out of memory", -1) : 0;
 }
 

@@ -115,6 +115,9 @@ token_source_use(struct session *s, const struct config_route *r,
 		s->fixed.host = strcpy(s->fixed.spec + strlen(spec) + 1,
 		    t->host);
 		s->fixed.port = t->port;
+		if (t->literal)		/* parsed with the target */
+			s->fixed.salen = addr_ip_to_sockaddr(&t->ip, t->port,
+			    &s->fixed.sa);
 	}
 	s->has_fixed = true;
 	return 1;

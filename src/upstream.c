@@ -152,40 +152,12 @@ upstream_tls_start(struct session *s, struct bufferevent *under)
 	return 0;
 }
 
-/*
- * A TCP backend written as an address literal, as a sockaddr in *ss.
- * Returns its length, or 0 for a name (evdns resolves those). libevent's
- * connect_hostname would take a literal too, but through its getaddrinfo
- * emulation: allocations and sscanf on every connect.
- */
-static socklen_t
-upstream_literal(const struct config_addr *a, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, a->host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(a->port);
-		return sizeof(*sin);
-	}
-	if (inet_pton(AF_INET6, a->host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(a->port);
-		return sizeof(*sin6);
-	}
-	return 0;
-}
-
 /* Start one attempt on backend a with bev. Returns 0, or -1 (s->connect_err). */
 static int
 upstream_start(struct session *s, const struct config_addr *a,
     struct bufferevent *bev)
 {
-	struct sockaddr_storage ss;
 	struct sockaddr_un sun;
-	socklen_t sslen;
 	int r;
 
 	s->in_connect = true;
@@ -196,9 +168,12 @@ upstream_start(struct session *s, const struct config_addr *a,
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
 		r = bufferevent_socket_connect(bev, (struct sockaddr *)&sun,
 		    sizeof(sun));
-	} else if ((sslen = upstream_literal(a, &ss)) > 0) {
-		r = bufferevent_socket_connect(bev, (struct sockaddr *)&ss,
-		    (int)sslen);
+	} else if (a->salen > 0) {
+		/* A literal, parsed at load (config_addr.c): libevent's
+		 * connect_hostname would take it too, but through its
+		 * getaddrinfo emulation, allocating on every connect. */
+		r = bufferevent_socket_connect(bev,
+		    (const struct sockaddr *)&a->sa, (int)a->salen);
 	} else {
 		r = bufferevent_socket_connect_hostname(bev, s->w->dns,
 		    AF_UNSPEC, a->host, a->port);
