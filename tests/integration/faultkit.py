@@ -1,18 +1,15 @@
 """
-Fault-injection helpers for wsgate's integration, valgrind and soak tests.
-
-Self-contained on purpose (no `import conftest`): tests/valgrind loads the
-integration conftest under another module name, and the network-namespace
-client below runs as a separate program (`python3 faultkit.py netns-client`).
+Fault-injection helpers for wsgate's integration and valgrind tests.
 
 What is here:
-  - /proc helpers: open descriptors and RSS of the daemon;
+  - /proc helpers: open descriptors of the daemon;
   - TCP queue introspection (TIOCOUTQ): "every byte I sent was acked";
-  - backend handlers (handler(conn, stop), the conftest Backend protocol);
+  - backend handlers (handler(conn, stop), backendkit's Backend protocol);
   - wrappers that start the daemon under prlimit or valgrind (same pid);
   - NetNS: a network namespace joined to ours by a veth pair, so a test
-    can take a link down (a peer that vanishes without FIN) or drop SYNs.
-Every wait has a deadline.
+    can take a link down (a peer that vanishes without FIN) or drop SYNs,
+    and a tiny client for inside it (`python3 faultkit.py netns-client`).
+Every wait has a deadline (basekit.wait_for for conditions).
 """
 
 import base64
@@ -27,6 +24,9 @@ import subprocess
 import sys
 import termios
 import time
+
+from basekit import wait_for
+from wskit import OP_BINARY, OP_PONG, build_frame
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -51,26 +51,6 @@ def fd_sockets(pid):
     return n
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
-def wait_until(pred, timeout, interval=0.02):
-    """Poll pred() until it is true (returns its value) or timeout (None)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
-
-
 # --------------------------------------------------------------------------
 # TCP queues
 
@@ -84,7 +64,12 @@ def wait_acked(sock, timeout=10.0):
     """Wait until the peer's kernel has acknowledged everything we sent.
     On loopback that means it sits in the peer's receive queue (or was
     read). False on timeout."""
-    return wait_until(lambda: unacked(sock) == 0, timeout, 0.005) is not None
+    try:
+        wait_for(lambda: unacked(sock) == 0, timeout, 0.005,
+                 what="the peer to acknowledge all we sent")
+    except AssertionError:
+        return False
+    return True
 
 
 def rst(sock):
@@ -101,7 +86,7 @@ def rst(sock):
 
 
 # --------------------------------------------------------------------------
-# backend handlers: handler(conn, stop); conn is conftest's BackendConn
+# backend handlers: handler(conn, stop); conn is backendkit's BackendConn
 
 def acked_rst_handler(data, wait_go=False):
     """Send data, wait until the gateway's kernel acknowledged all of it
@@ -349,19 +334,6 @@ class NetNS:
 # --------------------------------------------------------------------------
 # a tiny WebSocket client for inside a namespace (python3 faultkit.py ...)
 
-def _ws_frame(opcode, payload):
-    key = os.urandom(4)
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-    masked = bytes(b ^ key[i & 3] for i, b in enumerate(payload))
-    return head + key + masked
-
-
 def netns_client(host, port, path):
     """Connect, upgrade, send "hello", wait for its echo, print READY;
     then answer every ping (printing PING) and discard data, until killed
@@ -382,7 +354,7 @@ def netns_client(host, port, path):
     if b" 101 " not in head.split(b"\r\n")[0]:
         print("END status %r" % head.split(b"\r\n")[0], flush=True)
         return
-    s.sendall(_ws_frame(0x2, b"hello"))
+    s.sendall(build_frame(OP_BINARY, b"hello"))
     s.settimeout(None)
     got = b""
     ready = False
@@ -406,7 +378,7 @@ def netns_client(host, port, path):
                 break
             op, payload, buf = buf[0] & 0xF, buf[off:off + n], buf[off + n:]
             if op == 0x9:
-                s.sendall(_ws_frame(0xA, payload))
+                s.sendall(build_frame(OP_PONG, payload))
                 print("PING", flush=True)
             elif op == 0x8:
                 print("END close", flush=True)

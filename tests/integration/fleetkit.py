@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port, wait_for
+from basekit import free_port, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import free_port, wait_for
+from basekit import free_port, wait_for
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 

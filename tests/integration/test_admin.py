@@ -9,9 +9,9 @@ import urllib.request
 
 import pytest
 
-from conftest import (RawWS, echo_handler, free_port, send_then_eof,
-                      build_frame, OP_BINARY, OP_PING, OP_PONG, http_exchange,
-                      wait_for)
+from backendkit import echo_handler, send_then_eof
+from basekit import free_port, wait_for
+from wskit import OP_BINARY, OP_PING, OP_PONG, RawWS, http_exchange
 
 parser = pytest.importorskip("prometheus_client.parser")
 

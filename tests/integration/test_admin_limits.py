@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from conftest import MiB, WSGATE_RELEASE_BIN, echo_handler, free_port
+from backendkit import echo_handler
+from basekit import MiB, free_port
+from gatewaykit import WSGATE_RELEASE_BIN
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from conftest import (RawWS, OP_BINARY, echo_handler, greet_echo_handler,
-                      http_exchange)
+from backendkit import echo_handler, greet_echo_handler
+from wskit import RawWS, http_exchange
 
 jwt = pytest.importorskip("jwt")
 
@@ -124,7 +124,7 @@ def test_rs256_public_key_route_refuses_hs256_confusion(gateway_factory,
 
 
 def test_key_file_readable_by_others_is_refused(tmp_path, backends, keys):
-    from conftest import WSGATE_BIN
+    from gatewaykit import WSGATE_BIN
     loose = tmp_path / "loose.key"
     loose.write_bytes(SECRET)
     os.chmod(loose, 0o644)

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from conftest import RawWS, OP_BINARY, wait_for
+from basekit import wait_for
+from wskit import OP_BINARY, RawWS
 from tlskit import make_ca, make_cert
 
 
@@ -122,7 +123,7 @@ def test_failover_from_unverifiable_tls_keeps_proxy_header_and_data(
         gateway_factory, backends, pki, tls_echo):
     """A tls: backend that fails verification, then a plain one: the plain
     one gets the PROXY header first and every client byte after it."""
-    from conftest import record_handler
+    from backendkit import record_handler
     rec = backends(record_handler)
     g = gateway_factory(routes=[("/t", {
         "backend": ["tls:127.0.0.1:%d" % tls_echo.port, rec.spec],

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from conftest import (RawWS, OP_BINARY, OP_PING, OP_PONG, WSGATE_BIN,
-                      WSGATE_RELEASE_BIN, echo_handler, free_port,
-                      http_exchange, render_config, source_handler)
+from backendkit import echo_handler, source_handler
+from basekit import free_port
+from gatewaykit import WSGATE_BIN, WSGATE_RELEASE_BIN, render_config
+from wskit import OP_BINARY, OP_PING, OP_PONG, RawWS, http_exchange
 
 HTPASSWD = shutil.which("htpasswd")
 needs_htpasswd = pytest.mark.skipif(HTPASSWD is None,

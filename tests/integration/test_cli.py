@@ -10,8 +10,10 @@ import time
 import pytest
 import websockets
 
-from conftest import (WSGATE_BIN, ConnectionEOF, RawWS, echo_handler, record_handler,
-                      render_config, run_async, free_port)
+from backendkit import echo_handler, record_handler
+from basekit import free_port, run_async
+from gatewaykit import WSGATE_BIN, render_config
+from wskit import ConnectionEOF, RawWS
 
 
 def run(args, timeout=10, cwd=None):
@@ -280,7 +282,7 @@ def test_sigint_drains_too(gateway_factory, backends):
 def test_sigterm_with_backend_connect_pending(gateway_factory):
     """A session still connecting to its backend when SIGTERM comes gets
     1001 too, and the drain does not wait for connect_timeout."""
-    from conftest import Blackhole
+    from backendkit import Blackhole
     hole = Blackhole()
     try:
         g = gateway_factory(routes=[("/hole", {"backend": hole.spec,
@@ -334,7 +336,8 @@ def test_second_instance_on_the_same_port_fails_loudly(gateway_factory,
     """SO_REUSEPORT (one socket per worker) must not let a second wsgate
     share a port silently and split its connections."""
     import subprocess as sp
-    from conftest import echo_handler, WSGATE_BIN
+    from backendkit import echo_handler
+    from gatewaykit import WSGATE_BIN
     echo = backends(echo_handler)
     g = gateway_factory(routes=[("/echo", {"backend": echo.spec})])
     r = sp.run([WSGATE_BIN, "-d", "-c", g.config_path], capture_output=True,

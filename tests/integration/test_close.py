@@ -10,9 +10,11 @@ import pytest
 import websocket  # websocket-client
 import websockets
 
-from conftest import (Blackhole, MiB, OP_BINARY, OP_CLOSE, RawWS, build_frame,
-                      closed_port, echo_handler, pattern_bytes, record_handler,
-                      rst_handler, run_async, send_then_eof, sha256, wait_for)
+from backendkit import (Blackhole, echo_handler, record_handler, rst_handler,
+                        send_then_eof)
+from basekit import (MiB, closed_port, pattern_bytes, run_async, sha256,
+                     wait_for)
+from wskit import OP_BINARY, OP_CLOSE, RawWS, build_frame
 
 
 def _ws_recv_all_until_close_sync(ws, timeout=20):
@@ -375,7 +377,7 @@ def test_client_reset_backend_closed(gateway_factory, backends):
 def test_client_vanishes_while_backend_streams(gateway_factory, backends):
     """The client goes away while the gateway is writing to it: the
     backend connection is closed, the gateway stays healthy."""
-    from conftest import source_handler
+    from backendkit import source_handler
     src = backends(source_handler(64 * MiB), keep=False)
     g = gateway_factory(routes=[("/x", {"backend": src.spec})])
     ws = RawWS.open(g.port, path="/x", rcvbuf=16 * 1024)

@@ -14,9 +14,9 @@ import socket
 import threading
 import time
 
-from conftest import (MiB, OP_BINARY, OP_PING, OP_PONG, RawWS, build_frame,
-                      pattern_bytes, sha256, source_handler, source_stream_hash,
-                      wait_for)
+from backendkit import source_handler, source_stream_hash
+from basekit import MiB, pattern_bytes, sha256, wait_for
+from wskit import OP_BINARY, OP_PING, OP_PONG, RawWS, build_frame
 
 
 def _slow_record_handler(rate_bytes_per_s):

@@ -21,7 +21,8 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, WSGATE_BIN, free_port, run_async, wait_for
+from basekit import free_port, run_async, wait_for
+from gatewaykit import ROOT, WSGATE_BIN
 
 CONF = os.path.join(ROOT, "gateway.conf")
 WWW = os.path.join(ROOT, "demo", "www")

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import WSGATE_BIN
+from gatewaykit import WSGATE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAGES = ["docs/wsgate.8", "docs/gateway.conf.5"]

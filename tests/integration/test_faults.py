@@ -23,11 +23,13 @@ import urllib.request
 
 import pytest
 
-from conftest import (MiB, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG,
-                      WSGATE_BIN, WSGATE_RELEASE_BIN, Blackhole, ConnectionEOF, RawWS, build_frame,
-                      closed_port, echo_handler, free_port, pattern_bytes,
-                      record_handler, sha256, source_handler,
-                      source_stream_hash, wait_for)
+from backendkit import (Blackhole, echo_handler, record_handler,
+                        source_handler, source_stream_hash)
+from basekit import (MiB, closed_port, free_port, pattern_bytes, sha256,
+                     wait_for)
+from gatewaykit import WSGATE_BIN, WSGATE_RELEASE_BIN
+from wskit import (ConnectionEOF, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING,
+                   OP_PONG, RawWS, build_frame)
 import faultkit
 from faultkit import (NetNS, acked_rst_handler, deaf_until_go_handler,
                       fd_count, netns_unavailable, prlimit_wrapper,
@@ -388,8 +390,9 @@ def test_client_vanishes_without_fin_both_legs_gone(gateway_factory, backends):
         line = _line(g, "/t", timeout=2)
         assert "heartbeat timeout" in line["_line"], line["_line"]
         # the client's socket is closed too, not just the backend's
-        assert faultkit.wait_until(lambda: fd_count(g.pid) <= fds0, 3), \
-            "gateway holds %d fds, %d before the session" % (fd_count(g.pid), fds0)
+        wait_for(lambda: fd_count(g.pid) <= fds0, 3,
+                 what=lambda: "gateway to hold at most %d fds (as before the "
+                 "session), holds %d" % (fds0, fd_count(g.pid)))
         # and it still serves
         ws = RawWS.open(g.port, path="/t")
         ws.send_frame(OP_BINARY, b"after")
@@ -695,8 +698,9 @@ def _stampede(g, n, first_wave):
 
 
 def _serves_again(g, fds0):
-    assert faultkit.wait_until(lambda: fd_count(g.pid) <= fds0, 5), \
-        "gateway holds %d fds, %d before the stampede" % (fd_count(g.pid), fds0)
+    wait_for(lambda: fd_count(g.pid) <= fds0, 5,
+             what=lambda: "gateway to hold at most %d fds (as before the "
+             "stampede), holds %d" % (fds0, fd_count(g.pid)))
     ws = RawWS.open(g.port, path="/echo")
     ws.send_frame(OP_BINARY, b"afterwards")
     assert ws.recv_frame(timeout=5).payload == b"afterwards"

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from conftest import RawWS, greet_echo_handler, wait_for, OP_BINARY
+from backendkit import greet_echo_handler
+from basekit import wait_for
+from wskit import OP_BINARY, RawWS
 from fleetkit import HAProxy, Redis, admin_call, start_fleet
 
 TAGS = [b"gw1:", b"gw2:", b"gw3:"]

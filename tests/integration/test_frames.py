@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from conftest import (MiB, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG,
-                      OP_TEXT, RawWS, build_frame, close_payload, echo_handler,
-                      record_handler, source_handler, source_stream_hash,
-                      wait_for)
+from backendkit import (echo_handler, record_handler, source_handler,
+                        source_stream_hash)
+from basekit import MiB, wait_for
+from wskit import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
+                   RawWS, build_frame, close_payload)
 import hashlib
 
 

@@ -10,9 +10,10 @@ import time
 import pytest
 import websockets
 
-from conftest import (OP_BINARY, OP_TEXT, RawWS, WS_GUID, build_frame,
-                      echo_handler, record_handler, run_async, wait_for,
-                      http_exchange)
+from backendkit import echo_handler, record_handler
+from basekit import run_async, wait_for
+from wskit import (OP_BINARY, OP_TEXT, RawWS, WS_GUID, build_frame,
+                   http_exchange)
 
 
 @pytest.fixture

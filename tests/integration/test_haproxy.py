@@ -5,7 +5,8 @@ mode it sends it with or before the forwarded request. Every session must
 come up, relay, and be logged under the real client's address."""
 import websocket  # websocket-client
 
-from conftest import echo_handler, free_port
+from backendkit import echo_handler
+from basekit import free_port
 from haproxykit import haproxy_factory  # noqa: F401 (fixture)
 
 SESSIONS = 20

@@ -6,8 +6,9 @@ import time
 
 import websockets
 
-from conftest import (OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, ConnectionEOF,
-                      RawWS, echo_handler, record_handler, run_async, wait_for)
+from backendkit import echo_handler, record_handler
+from basekit import run_async, wait_for
+from wskit import ConnectionEOF, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, RawWS
 
 
 def test_no_pong_tears_down_both_legs(gateway_factory, backends):
@@ -211,7 +212,8 @@ def test_backpressured_client_not_killed_by_heartbeat(gateway_factory, backends)
     backend reads, everything arrives."""
     import hashlib
     import select
-    from conftest import MiB, pattern_bytes, build_frame as bf
+    from basekit import MiB, pattern_bytes
+    from wskit import build_frame as bf
 
     def late_reader(c, stop):
         t0 = time.monotonic()

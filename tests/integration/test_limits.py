@@ -3,7 +3,9 @@ handshake_rate_per_ip (429), counted per client address."""
 import socket
 import time
 
-from conftest import RawWS, echo_handler, http_exchange, wait_for
+from backendkit import echo_handler
+from basekit import wait_for
+from wskit import RawWS
 
 
 def upgrade_from(port, src="127.0.0.1", path="/echo"):

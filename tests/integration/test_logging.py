@@ -2,7 +2,8 @@
 refused handshakes are structured events with typed fields."""
 import json
 
-from conftest import RawWS, OP_BINARY, echo_handler, http_exchange
+from backendkit import echo_handler
+from wskit import OP_BINARY, RawWS, http_exchange
 
 
 def test_json_log_lines_are_structured_events(gateway_factory, backends):

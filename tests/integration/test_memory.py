@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from conftest import (MiB, OP_BINARY, RawWS, WSGATE_RELEASE_BIN, echo_handler,
-                      raise_nofile_limit,
-                      build_frame, read_nothing_handler, source_handler,
-                      source_stream_hash)
+from backendkit import (echo_handler, read_nothing_handler, source_handler,
+                        source_stream_hash)
+from basekit import MiB, raise_nofile_limit
+from gatewaykit import WSGATE_RELEASE_BIN
+from wskit import OP_BINARY, RawWS, build_frame
 
 TOTAL = 100 * MiB
 GROWTH_LIMIT = 8 * MiB
@@ -155,7 +156,7 @@ def push_until_blocked(g, sock, blob, limit=TOTAL, seconds=10, stall=1.5):
 def test_client_streams_while_backend_connect_pending(release_gateway):
     """Frames sent while the backend connect is still pending are
     buffered, but bounded."""
-    from conftest import Blackhole
+    from backendkit import Blackhole
     hole = Blackhole()
     try:
         g = release_gateway([("/hole", {"backend": hole.spec,
@@ -186,7 +187,7 @@ def test_ping_flood_from_non_reading_client(release_gateway, backends):
     sink.wait_conn(0)
     time.sleep(0.2)
     base = g.rss()
-    from conftest import OP_PING
+    from wskit import OP_PING
     blob = b"".join(build_frame(OP_PING, bytes([i % 256]) * 125) for i in range(2000))
     sent, peak = push_until_blocked(g, ws.sock, blob)
     growth = peak - base

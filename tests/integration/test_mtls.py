@@ -6,7 +6,8 @@ import ssl
 import pytest
 import websockets
 
-from conftest import echo_handler, run_async
+from backendkit import echo_handler
+from basekit import run_async
 from tlskit import gateway_from_text, make_ca, make_cert
 
 

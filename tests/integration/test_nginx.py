@@ -14,8 +14,9 @@ import time
 
 import pytest
 
-from conftest import (OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, ConnectionEOF,
-                      RawWS, echo_handler, free_port, wait_for)
+from backendkit import echo_handler
+from basekit import free_port, wait_for
+from wskit import ConnectionEOF, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, RawWS
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

@@ -15,7 +15,9 @@ import urllib.request
 
 import pytest
 
-from conftest import WSGATE_BIN, RawWS, OP_BINARY, free_port, wait_for
+from basekit import free_port, wait_for
+from gatewaykit import WSGATE_BIN
+from wskit import OP_BINARY, RawWS
 from tlskit import make_ca, make_cert
 
 LAUNCHER = "/usr/share/novnc/utils/novnc_proxy"

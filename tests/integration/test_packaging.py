@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import WSGATE_BIN, free_port
+from basekit import free_port
+from gatewaykit import WSGATE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PKG = os.path.join(ROOT, "packaging")

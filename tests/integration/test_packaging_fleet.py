@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import WSGATE_BIN
+from gatewaykit import WSGATE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET = os.path.join(ROOT, "packaging", "k8s", "fleet")

@@ -6,7 +6,9 @@ import socket
 
 import pytest
 
-from conftest import RawWS, OP_BINARY, echo_handler, render_config, Gateway
+from backendkit import echo_handler
+from gatewaykit import Gateway
+from wskit import OP_BINARY, RawWS
 
 
 def low_free_port():

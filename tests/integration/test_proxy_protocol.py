@@ -5,7 +5,9 @@ import socket
 import struct
 import time
 
-from conftest import (RawWS, OP_BINARY, free_port, record_handler, wait_for)
+from backendkit import record_handler
+from basekit import free_port, wait_for
+from wskit import OP_BINARY, RawWS
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -98,7 +100,7 @@ def test_x_forwarded_for_from_trusted_proxies_only(gateway_factory, backends):
     """trusted_proxies: the client named in X-Forwarded-For by a trusted
     proxy is the peer for logs and PROXY headers; from anyone else the
     header is ignored."""
-    from conftest import RawWS
+    from wskit import RawWS
     rec = backends(record_handler)
     g = gateway_factory(routes=[("/rec", {"backend": rec.spec,
                                           "backend_proxy_protocol": "v1"})],
@@ -236,7 +238,8 @@ def test_static_downloads_through_a_proxy_count_their_clients(
     proxy names, for plain file requests too: slow downloads by one client
     through the proxy leave a fresh client's upgrade alone (it got 503,
     charged to the proxy), and still count against that client."""
-    from conftest import echo_handler, pattern_bytes
+    from backendkit import echo_handler
+    from basekit import pattern_bytes
     root = tmp_path / "www"
     root.mkdir()
     (root / "big.bin").write_bytes(pattern_bytes(16 * 1024 * 1024, seed=3))

@@ -13,7 +13,8 @@ import time
 import pytest
 import websockets
 
-from conftest import (free_port, greet_echo_handler, run_async, wait_for)
+from backendkit import greet_echo_handler
+from basekit import free_port, run_async, wait_for
 
 WEBSOCKIFY = shutil.which("websockify", path="/usr/bin")
 # XXX the relay hook lands after the session restructuring (issue 12

@@ -11,10 +11,10 @@ import pytest
 import websocket  # websocket-client
 import websockets
 
-from conftest import (MiB, OP_BINARY, RawWS, build_frame, closed_port,
-                      echo_handler, greet_echo_handler, pattern_bytes,
-                      raise_nofile_limit, record_handler, run_async, sha256,
-                      wait_for)
+from backendkit import echo_handler, greet_echo_handler, record_handler
+from basekit import (MiB, closed_port, pattern_bytes, raise_nofile_limit,
+                     run_async, sha256, wait_for)
+from wskit import OP_BINARY, RawWS, build_frame
 
 
 async def echo_roundtrip(url, messages, **kw):
@@ -242,7 +242,7 @@ def test_failover_unix_then_tcp(gateway_factory, backends, unix_dir):
 def test_failover_on_connect_timeout(gateway_factory, backends):
     """A backend that does not answer within connect_timeout counts as a
     connect error: the next one is tried."""
-    from conftest import Blackhole
+    from backendkit import Blackhole
     echo = backends(echo_handler)
     hole = Blackhole()
     try:
@@ -284,7 +284,7 @@ def test_round_robin_two_live_backends(gateway_factory, backends):
 def test_failover_carries_pipelined_data(gateway_factory, backends, first):
     """Frames that arrived while the first backend was failing reach the
     second one, complete and in order."""
-    from conftest import Blackhole
+    from backendkit import Blackhole
     rec = backends(record_handler)
     hole = Blackhole() if first == "timeout" else None
     try:
@@ -321,7 +321,7 @@ def test_failover_carries_pipelined_data(gateway_factory, backends, first):
 def test_session_churn_mixed_endings(gateway_factory, backends):
     """Many short sessions that end every which way, some while data
     flows both ways: the gateway stays up and clean (ASan watches)."""
-    from conftest import rst_handler, send_then_eof, source_handler
+    from backendkit import rst_handler, send_then_eof, source_handler
     rng = random.Random(1234)
     echo = backends(echo_handler)
     src = backends(source_handler(4 * MiB), keep=False)

@@ -5,8 +5,10 @@ import os
 import signal
 import socket
 
-from conftest import (RawWS, OP_BINARY, echo_handler, greet_echo_handler,
-                      http_exchange, render_config, wait_for)
+from backendkit import echo_handler, greet_echo_handler
+from basekit import wait_for
+from gatewaykit import render_config
+from wskit import OP_BINARY, RawWS, http_exchange
 
 
 def echo_once(port, path, payload, **kw):

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import greet_echo_handler, run_async, wait_for
+from backendkit import greet_echo_handler
+from basekit import run_async
 from fleetkit import HAProxy, admin_call, start_fleet
 
 websockets = pytest.importorskip("websockets")

@@ -6,7 +6,8 @@ import socket
 import threading
 import time
 
-from conftest import OP_BINARY, RawWS, echo_handler, wait_for
+from backendkit import echo_handler
+from wskit import OP_BINARY, RawWS
 
 
 def notify_socket(tmp_path):

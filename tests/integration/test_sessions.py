@@ -13,8 +13,10 @@ import urllib.request
 
 import pytest
 
-from conftest import (RawWS, WSGATE_BIN, echo_handler, free_port, wait_for,
-                      OP_BINARY)
+from backendkit import echo_handler
+from basekit import free_port, wait_for
+from gatewaykit import WSGATE_BIN
+from wskit import OP_BINARY, RawWS
 
 
 def call(port, path, method="GET", bearer=None):

@@ -8,7 +8,9 @@ heartbeat runs."""
 
 import subprocess
 
-from conftest import RawWS, echo_handler, wait_for
+from backendkit import echo_handler
+from basekit import wait_for
+from wskit import RawWS
 
 
 def _ss(filt):

@@ -2,7 +2,7 @@
 WebSocket on the same path tree (what websockify --web does).
 
 Raw sockets send the requests (so traversal attempts reach the daemon
-byte for byte, unnormalised); replies are parsed by RawWS from conftest.
+byte for byte, unnormalised); replies are parsed by RawWS (wskit.py).
 """
 import email.utils
 import hashlib
@@ -15,8 +15,10 @@ import time
 
 import pytest
 
-from conftest import (MiB, RawWS, echo_handler, http_exchange, pattern_bytes,
-                      run_async, WSGATE_BIN)
+from backendkit import echo_handler
+from basekit import MiB, pattern_bytes, run_async
+from gatewaykit import WSGATE_BIN
+from wskit import RawWS, http_exchange
 
 SECRET = b"TOP-SECRET-OUTSIDE-ROOT\n"
 INDEX = b"<!doctype html><title>wsgate</title><h1>index</h1>\n"
@@ -422,7 +424,7 @@ def test_websocket_on_the_same_route_tree(gw):
     try:
         status, _, body = request(gw.port, "/app/app.js")
         assert (status, body) == (200, FILES["app.js"])
-        from conftest import OP_BINARY, build_frame
+        from wskit import OP_BINARY, build_frame
         ws.send(build_frame(OP_BINARY, b"hello through the same tree"))
         got = b""
         while len(got) < 27:

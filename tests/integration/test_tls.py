@@ -8,7 +8,8 @@ import subprocess
 import pytest
 import websockets
 
-from conftest import echo_handler, pattern_bytes, run_async
+from backendkit import echo_handler
+from basekit import pattern_bytes, run_async
 from tlskit import gateway_from_text
 
 
@@ -101,7 +102,7 @@ def test_key_readable_by_others_is_refused(tmp_path, certs, backends):
     conf.write_text("[gateway]\nlisten = 127.0.0.1:1 tls\n[tls]\n"
                     "certificate = %s\nprivate_key = %s\n[route /echo]\n"
                     "backend = %s\n" % (certs[0], loose, echo.spec))
-    from conftest import WSGATE_BIN
+    from gatewaykit import WSGATE_BIN
     r = subprocess.run([WSGATE_BIN, "-t", "-c", str(conf)],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0
@@ -112,7 +113,7 @@ def test_key_readable_by_others_is_refused(tmp_path, certs, backends):
 def test_sighup_reloads_certificates_live_sessions_untouched(tmp_path,
                                                              backends):
     import signal
-    from conftest import RawWS
+    from wskit import RawWS
     from tlskit import make_ca, make_cert
     echo = backends(echo_handler)
     d = tmp_path / "pki"

@@ -13,8 +13,9 @@ import urllib.request
 
 import pytest
 
-from conftest import (RawWS, OP_BINARY, free_port, greet_echo_handler,
-                      http_exchange, wait_for)
+from backendkit import greet_echo_handler
+from basekit import free_port, wait_for
+from wskit import OP_BINARY, RawWS, http_exchange
 
 REDIS_SERVER = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
@@ -227,7 +228,7 @@ def test_redis_stopped_not_killed_times_out(gateway_factory, backends,
 
 def test_redis_refused_config(tmp_path):
     """A password file others may read is refused at load, by -t too."""
-    from conftest import WSGATE_BIN, render_config
+    from gatewaykit import WSGATE_BIN, render_config
     pw = tmp_path / "pw"
     pw.write_text("x\n")
     os.chmod(pw, 0o644)
@@ -333,7 +334,7 @@ def test_token_api_text_json_404_errors_and_hang(gateway_factory, backends):
 
 
 def test_token_api_unreachable_is_503(gateway_factory):
-    from conftest import closed_port
+    from basekit import closed_port
     g = gateway_factory(routes=[("/t", {
         "token_api": "http://127.0.0.1:%d/%%s" % closed_port()})])
     assert status_of(g.port, "/t?token=x") == (503, "1")
@@ -492,7 +493,7 @@ def test_allow_targets_on_token_file_and_host_token(gateway_factory, backends,
 def test_reload_that_adds_redis_says_it_takes_a_restart(gateway_factory,
                                                         backends):
     import signal
-    from conftest import render_config
+    from gatewaykit import render_config
     one = backends(greet_echo_handler(b"one:"))
     g = gateway_factory(routes=[("/a", {"backend": one.spec})])
     g.wait_log(r"wsgate \S+ started")     # SIGHUP is caught from here on

@@ -15,8 +15,10 @@ import urllib.request
 import pytest
 import websockets
 
-from conftest import (WSGATE_BIN, RawWS, OP_BINARY, echo_handler, free_port,
-                      run_async, wait_for)
+from backendkit import echo_handler
+from basekit import free_port, run_async, wait_for
+from gatewaykit import WSGATE_BIN
+from wskit import OP_BINARY, RawWS
 from test_backend_tls import TLSEcho
 from tlskit import make_ca, make_cert, openssl
 
@@ -587,7 +589,7 @@ def test_wrap_stops_the_program_with_wsgate(gateway_factory, tmp_path):
 
 def greets(port, path, want, headers=()):
     """Status of an upgrade to path; with 101, the backend's greeting."""
-    from conftest import http_exchange
+    from wskit import http_exchange
     head, _ = RawWS.request_head(path=path, extra=list(headers))
     r = http_exchange(port, head)
     st = r.status
@@ -599,7 +601,7 @@ def greets(port, path, want, headers=()):
 
 def test_token_file_name_and_socket_directory(gateway_factory, backends,
                                               tmp_path, unix_dir):
-    from conftest import greet_echo_handler
+    from backendkit import greet_echo_handler
     one = backends(greet_echo_handler(b"one:"))
     d = tmp_path / "tokens"
     d.mkdir()
@@ -623,7 +625,7 @@ def test_token_file_name_and_socket_directory(gateway_factory, backends,
 def test_token_redis(gateway_factory, backends, tmp_path):
     """--token-plugin TokenRedis host:port:db::namespace, with a real
     redis-server and tokens set with redis-cli (websockify's way)."""
-    from conftest import greet_echo_handler
+    from backendkit import greet_echo_handler
     one = backends(greet_echo_handler(b"one:"))
     port = free_port()
     srv = subprocess.Popen(["redis-server", "--port", str(port), "--bind",
@@ -652,7 +654,7 @@ def test_token_redis(gateway_factory, backends, tmp_path):
 
 
 def test_json_token_api(gateway_factory, backends):
-    from conftest import greet_echo_handler
+    from backendkit import greet_echo_handler
     from test_token_sources import TokenAPI
     one = backends(greet_echo_handler(b"one:"))
     api = TokenAPI({"vm1": (200, b'{"host": "127.0.0.1", "port": %d}'
@@ -669,7 +671,8 @@ def test_json_token_api(gateway_factory, backends):
 
 
 def test_host_token(gateway_factory, backends, tmp_path):
-    from conftest import greet_echo_handler, http_exchange
+    from backendkit import greet_echo_handler
+    from wskit import http_exchange
     one = backends(greet_echo_handler(b"one:"))
     (tmp_path / "t").write_text("vm1: 127.0.0.1:%d\n" % one.port)
     g = gateway_factory(args=["--token-plugin", "TokenFile", "--token-source",
@@ -683,7 +686,7 @@ def test_host_token(gateway_factory, backends, tmp_path):
 
 def test_basic_http_auth(gateway_factory, backends):
     import base64
-    from conftest import greet_echo_handler
+    from backendkit import greet_echo_handler
     one = backends(greet_echo_handler(b"one:"))
     g = gateway_factory(args=["--auth-plugin", "BasicHTTPAuth",
                               "--auth-source", "alice:pw", "127.0.0.1:{port}",
@@ -696,7 +699,7 @@ def test_basic_http_auth(gateway_factory, backends):
 
 
 def test_expect_origin(gateway_factory, backends):
-    from conftest import greet_echo_handler
+    from backendkit import greet_echo_handler
     one = backends(greet_echo_handler(b"one:"))
     g = gateway_factory(args=["--auth-plugin", "ExpectOrigin",
                               "--auth-source", "https://a.example http://b",

@@ -4,8 +4,7 @@ made by the openssl command, and a Gateway started on a config text whose
 import os
 import subprocess
 
-import conftest
-from conftest import Gateway
+from gatewaykit import Gateway
 
 
 def openssl(*args):
@@ -44,21 +43,4 @@ def make_cert(d, name, ca, cn, san=None, server=False):
 
 def gateway_from_text(tmp_path, text, name="tlsgw"):
     """A Gateway running `wsgate -d -c` on text, "{port}" filled in."""
-    path = tmp_path / (name + ".conf")
-    g = Gateway(tmp_path, args=["-d", "-c", str(path)], name=name)
-    orig_start = g.start
-
-    def start(wait=True):
-        real = conftest.free_port
-
-        def pick():
-            p = real()
-            path.write_text(text.replace("{port}", str(p)))
-            return p
-        conftest.free_port = pick
-        try:
-            return orig_start(wait)
-        finally:
-            conftest.free_port = real
-    g.start = start
-    return g
+    return Gateway(tmp_path, config_text=text, name=name)

@@ -1,8 +1,9 @@
 """
-pytest setup for the valgrind tests: the integration suite's fixtures
-(gateway_factory, backends, unix_dir), loaded from tests/integration/conftest.py
-under another module name so both directories can be collected in one run,
-plus tests/integration on sys.path for faultkit.
+pytest setup for the valgrind tests: tests/integration on sys.path for the
+kit modules (basekit, wskit, backendkit, gatewaykit, faultkit), and the
+integration suite's fixtures (gateway_factory, backends, unix_dir) and
+report hook, loaded from tests/integration/conftest.py under another
+module name so both directories can be collected in one run.
 """
 
 import importlib.util
@@ -15,9 +16,8 @@ if ITEST not in sys.path:
     sys.path.insert(0, ITEST)
 
 _spec = importlib.util.spec_from_file_location(
-    "wsgate_itest_conftest", os.path.join(ITEST, "conftest.py"))
+    "wsgate_itest_fixtures", os.path.join(ITEST, "conftest.py"))
 itest = importlib.util.module_from_spec(_spec)
-sys.modules["wsgate_itest_conftest"] = itest
 _spec.loader.exec_module(itest)
 
 # fixtures and the report hook, re-exported for pytest to find here

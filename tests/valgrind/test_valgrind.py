@@ -20,12 +20,12 @@ import time
 import pytest
 import websockets
 
-from wsgate_itest_conftest import (MiB, OP_BINARY, OP_TEXT,
-                                   WSGATE_RELEASE_BIN, Blackhole, ConnectionEOF,
-                                   RawWS, build_frame, closed_port,
-                                   echo_handler, pattern_bytes, record_handler,
-                                   rst_handler, run_async, send_then_eof, sha256,
-                                   wait_for)
+from backendkit import (Blackhole, echo_handler, record_handler, rst_handler,
+                        send_then_eof)
+from basekit import (MiB, closed_port, pattern_bytes, run_async, sha256,
+                     wait_for)
+from gatewaykit import WSGATE_RELEASE_BIN
+from wskit import ConnectionEOF, OP_BINARY, OP_TEXT, RawWS, build_frame
 from faultkit import valgrind_wrapper
 
 pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None,
