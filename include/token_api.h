@@ -2,7 +2,8 @@
  * token_api: websockify's BaseTokenAPI and JSONTokenApi: an HTTP GET of
  * the route's token_api URL with the token in place of "%s", on the
  * worker's loop with libevent's HTTP client (names through the worker's
- * evdns), answered through lookup.c.
+ * evdns; https:// over bufferevent_openssl, verified against OpenSSL's
+ * default store and the URL's host), answered through lookup.c.
  */
 #ifndef TOKEN_API_H
 #define TOKEN_API_H

@@ -742,22 +742,24 @@ config_set_instance(struct config_ctx *c, const struct config_key *k,
 	return config_set_string(c, k, obj, value);
 }
 
-/* token_api: an http:// URL holding "%s" once (the token goes there). */
+/* token_api: an http:// or https:// URL holding "%s" once (the token). */
 static int
 config_set_token_api(struct config_ctx *c, const struct config_key *k,
     void *obj, const char *value)
 {
 	const char	*p = strchr(value, '%');
-	size_t		 i;
+	size_t		 i, n;
 
 	for (i = 0; value[i] != '\0'; i++)
 		if ((unsigned char)value[i] <= 0x20 ||
 		    (unsigned char)value[i] >= 0x7f)
 			break;
-	if (strncmp(value, "http://", 7) != 0 || value[7] == '\0' ||
+	n = strncmp(value, "http://", 7) == 0 ? 7 :
+	    strncmp(value, "https://", 8) == 0 ? 8 : 0;
+	if (n == 0 || value[n] == '\0' || value[n] == '/' ||
 	    value[i] != '\0' || p == NULL || p[1] != 's' ||
 	    strchr(p + 1, '%') != NULL) {
-		config_errorx(c, "%s: bad URL '%s' (http://HOST[:PORT]/PATH "
+		config_errorx(c, "%s: bad URL '%s' (http[s]://HOST[:PORT]/PATH "
 		    "with one %%s where the token goes, no other '%%')",
 		    k->name, value);
 		return -1;

@@ -15,7 +15,15 @@
 
 #include <sys/queue.h>
 
+#include <arpa/inet.h>
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -39,6 +47,9 @@ struct token_api_req {
 LIST_HEAD(token_api_list, token_api_req);
 static struct token_api_list	*token_api_lists;
 static unsigned			 token_api_nlists;
+/* https:// token APIs: TLS 1.2+, verified against OpenSSL's default store
+ * (so SSL_CERT_FILE / SSL_CERT_DIR work), the URL's host checked. */
+static SSL_CTX			*token_api_tls;
 
 static void
 token_api_req_free(struct token_api_req *tr)
@@ -70,7 +81,48 @@ token_api_init(unsigned nworkers)
 	for (i = 0; i < nworkers; i++)
 		LIST_INIT(&token_api_lists[i]);
 	token_api_nlists = nworkers;
+	if ((token_api_tls = SSL_CTX_new(TLS_client_method())) == NULL)
+		return -1;
+	SSL_CTX_set_min_proto_version(token_api_tls, TLS1_2_VERSION);
+	SSL_CTX_set_verify(token_api_tls, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_set_default_verify_paths(token_api_tls) != 1)
+		log_warnx("token_api: no default CA store: https token APIs "
+		    "will fail");
 	return 0;
+}
+
+/*
+ * A TLS socket bufferevent for host (not yet connected: evhttp connects
+ * it), with SNI and the name or address checked (RFC 6125; RFC 6066: no
+ * SNI for address literals). NULL on failure.
+ */
+static struct bufferevent *
+token_api_tls_bev(struct event_base *base, const char *host)
+{
+	struct bufferevent *bev;
+	unsigned char ip[16];
+	bool literal;
+	SSL *ssl;
+
+	if (token_api_tls == NULL || (ssl = SSL_new(token_api_tls)) == NULL)
+		return NULL;
+	literal = inet_pton(AF_INET, host, ip) == 1 ||
+	    inet_pton(AF_INET6, host, ip) == 1;
+	if ((!literal && (SSL_set_tlsext_host_name(ssl, host) != 1 ||
+	    SSL_set1_host(ssl, host) != 1)) || (literal &&
+	    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1)) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
 }
 
 void
@@ -140,8 +192,10 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 	struct evhttp_request *req = NULL;
 	struct token_api_req *tr = NULL;
 	struct evhttp_uri *uri = NULL;
+	struct bufferevent *bev = NULL;
 	struct timeval tv;
-	const char *host, *path, *query;
+	const char *host, *path, *query, *scheme;
+	bool tls;
 	char *url, target[4096], hosthdr[300];
 	int port, rc = -1;
 
@@ -149,9 +203,11 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 	    (uri = evhttp_uri_parse(url)) == NULL ||
 	    (host = evhttp_uri_get_host(uri)) == NULL)
 		goto out;
+	scheme = evhttp_uri_get_scheme(uri);
+	tls = scheme != NULL && strcmp(scheme, "https") == 0;
 	port = evhttp_uri_get_port(uri);
 	if (port < 0)
-		port = 80;
+		port = tls ? 443 : 80;
 	path = evhttp_uri_get_path(uri);
 	query = evhttp_uri_get_query(uri);
 	snprintf(target, sizeof(target), "%s%s%s", path != NULL &&
@@ -161,10 +217,14 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 	    "[%s]:%d" : "%s:%d", host, port);
 	if (w->index >= token_api_nlists ||
 	    (tr = calloc(1, sizeof(*tr))) == NULL ||
-	    (con = evhttp_connection_base_new(w->base, w->dns, host,
-	    (unsigned short)port)) == NULL ||
-	    (tr->free_ev = event_new(w->base, -1, 0, token_api_free_cb, tr)) ==
-	    NULL)
+	    (tls && (bev = token_api_tls_bev(w->base, host)) == NULL))
+		goto out;
+	/* bev (NULL for http: evhttp makes a socket one) is con's from here. */
+	con = evhttp_connection_base_bufferevent_new(w->base, w->dns, bev, host,
+	    (unsigned short)port);
+	bev = NULL;
+	if (con == NULL || (tr->free_ev = event_new(w->base, -1, 0,
+	    token_api_free_cb, tr)) == NULL)
 		goto out;
 	tr->w = w;
 	tr->ticket = ticket;
@@ -192,7 +252,9 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 	rc = 0;
  out:
 	if (con != NULL)
-		evhttp_connection_free(con);
+		evhttp_connection_free(con);	/* and its bev */
+	if (bev != NULL)
+		bufferevent_free(bev);
 	if (tr != NULL && tr->free_ev != NULL)
 		event_free(tr->free_ev);
 	free(tr);

@@ -249,9 +249,10 @@ def test_redis_refused_config(tmp_path):
 # ---- token_api ----------------------------------------------------------
 
 class TokenAPI:
-    """A real HTTP token API: /t/<token> answers by token name."""
+    """A real HTTP token API: /t/<token> answers by token name; over TLS
+    with tls=(cert, key)."""
 
-    def __init__(self, targets):
+    def __init__(self, targets, tls=None):
         self.targets = targets
         self.release = threading.Event()
         self.hits = []
@@ -280,6 +281,12 @@ class TokenAPI:
 
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.srv.daemon_threads = True
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.srv.socket = ctx.wrap_socket(self.srv.socket,
+                                              server_side=True)
         self.port = self.srv.server_address[1]
         self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
         self.t.start()
@@ -331,6 +338,39 @@ def test_token_api_text_json_404_errors_and_hang(gateway_factory, backends):
         assert 0.5 < result["took"] < 3, result
     finally:
         api.close()
+
+
+def test_token_api_over_https_is_verified(gateway_factory, backends,
+                                          tmp_path):
+    import tlskit
+    one = backends(greet_echo_handler(b"one:"))
+    ca = tlskit.make_ca(tmp_path)
+    good = tlskit.make_cert(tmp_path, "api", ca, "127.0.0.1",
+                            san="IP:127.0.0.1", server=True)
+    other = tlskit.make_cert(tmp_path, "other", ca, "elsewhere",
+                             san="DNS:elsewhere.example", server=True)
+    body = (200, json.dumps({"host": "127.0.0.1", "port": one.port}).encode())
+    api = TokenAPI({"j": body}, tls=good)
+    wrong = TokenAPI({"j": body}, tls=other)
+    try:
+        def route(a):
+            return [("/t", {"token_api": "https://127.0.0.1:%d/t/%%s"
+                            % a.port, "token_api_timeout": "1s"})]
+        trusted = gateway_factory(routes=route(api), name="trusted",
+                                  env={"SSL_CERT_FILE": str(ca[0])})
+        greets(trusted.port, "/t?token=j", b"one:").close()
+        assert status_of(trusted.port, "/t?token=nosuch")[0] == 404
+        # The system store does not know the test CA: refused.
+        plain = gateway_factory(routes=route(api), name="system")
+        assert status_of(plain.port, "/t?token=j") == (503, "1")
+        # A certificate for another name: refused.
+        misnamed = gateway_factory(routes=route(wrong), name="misnamed",
+                                   env={"SSL_CERT_FILE": str(ca[0])})
+        assert status_of(misnamed.port, "/t?token=j") == (503, "1")
+        assert one.count == 1
+    finally:
+        api.close()
+        wrong.close()
 
 
 def test_token_api_unreachable_is_503(gateway_factory):

@@ -1335,11 +1335,17 @@ test_token_source_keys(void **state)
 	    "t.conf:3: instance: bad name 'a b' (1..64 letters, digits, '.', "
 	    "'_', '-')");
 	parse_err(HEAD ROUTE "token_api = http://h/x\n",
-	    "t.conf:5: token_api: bad URL 'http://h/x' (http://HOST[:PORT]/PATH "
-	    "with one %s where the token goes, no other '%')");
-	parse_err(HEAD ROUTE "token_api = https://h/%s\n",
-	    "t.conf:5: token_api: bad URL 'https://h/%s' (http://HOST[:PORT]/PATH "
-	    "with one %s where the token goes, no other '%')");
+	    "t.conf:5: token_api: bad URL 'http://h/x' (http[s]://HOST[:PORT]/"
+	    "PATH with one %s where the token goes, no other '%')");
+	parse_err(HEAD ROUTE "token_api = ftp://h/%s\n",
+	    "t.conf:5: token_api: bad URL 'ftp://h/%s' (http[s]://HOST[:PORT]/"
+	    "PATH with one %s where the token goes, no other '%')");
+	parse_err(HEAD ROUTE "token_api = https://h/%s%%\n",
+	    "t.conf:5: token_api: bad URL 'https://h/%s%%' (http[s]://HOST[:PORT]"
+	    "/PATH with one %s where the token goes, no other '%')");
+	cfg = parse_ok(HEAD ROUTE "token_api = https://h:8443/t/%s\n");
+	assert_string_equal(cfg->routes[0].token_api, "https://h:8443/t/%s");
+	config_free(cfg);
 	parse_err(HEAD ROUTE "token_dir = relative\n",
 	    "t.conf:5: token_dir: 'relative' is not an absolute path");
 	parse_err(HEAD ROUTE "allow_targets = host\n",
