@@ -83,6 +83,16 @@ static bool			 fleet_stopping;
  * tag, so a restarted gateway's old counts are not taken for its own. */
 static char			 fleet_inc[300];
 static _Atomic bool		 fleet_limits_degraded;	/* logged once */
+/*
+ * Entries an earlier process of the same instance left (it died, this
+ * one took its name) are deleted once, when worker 0 first reaches
+ * Redis; until that is done no worker writes its entries, and then each
+ * writes what it holds.
+ */
+static _Atomic bool		 fleet_cleared;
+static bool			 fleet_clearing;	/* worker 0: DEL sent */
+#define FLEET_MAX_WORKERS	256	/* workers' range in gateway.conf */
+static struct registry_job	 fleet_rewrite_jobs[FLEET_MAX_WORKERS];
 
 static uint64_t
 fleet_now_ms(void)
@@ -145,7 +155,8 @@ fleet_write_session(struct gw_worker *w, struct session *s)
 	const char *argv[4];
 	json_t *e;
 
-	if ((e = registry_session_json(s)) == NULL)
+	if (!atomic_load(&fleet_cleared) ||
+	    (e = registry_session_json(s)) == NULL)
 		return;
 	json_object_del(e, "bytes_up");
 	json_object_del(e, "bytes_down");
@@ -255,18 +266,59 @@ fleet_renew_cb(evutil_socket_t fd, short what, void *arg)
  * (a restart without persistence), so write this worker's sessions anew.
  */
 static void
-fleet_worker_state_cb(void *arg, bool up)
+fleet_rewrite(struct gw_worker *w)
 {
-	struct gw_worker *w = arg;
 	struct session *s;
 
-	if (!up)
-		return;
-	if (w->index == 0)
-		fleet_renew_now();
 	LIST_FOREACH(s, &w->sessions, entry)
 		if (s->fleet_listed)
 			fleet_write_session(w, s);
+}
+
+/* In each worker, once the old entries are gone. */
+static void
+fleet_rewrite_job_cb(struct gw_worker *w, struct registry_job *job)
+{
+	(void)job;
+	if (w != NULL)
+		fleet_rewrite(w);
+}
+
+/* The DEL of what an earlier process left is done (or failed). */
+static void
+fleet_cleared_cb(void *arg, struct redisReply *r)
+{
+	unsigned i;
+
+	(void)arg;
+	fleet_clearing = false;
+	if (r == NULL || r->type == REDIS_REPLY_ERROR || fleet_stopping)
+		return;		/* tried again at the next connect */
+	atomic_store(&fleet_cleared, true);
+	for (i = 0; i < fleet_n; i++)
+		registry_post(i, &fleet_rewrite_jobs[i]);
+}
+
+static void
+fleet_worker_state_cb(void *arg, bool up)
+{
+	struct gw_worker *w = arg;
+	char key[FLEET_KEYLEN];
+	const char *argv[2];
+
+	if (!up)
+		return;
+	if (w->index == 0) {
+		fleet_renew_now();
+		if (!atomic_load(&fleet_cleared) && !fleet_clearing) {
+			fleet_key(key, "sessions:", registry_instance());
+			argv[0] = "DEL";
+			argv[1] = key;
+			fleet_clearing = fleet_cmd(w->redis, fleet_cleared_cb,
+			    NULL, 2, argv) == 0;
+		}
+	}
+	fleet_rewrite(w);
 }
 
 /* ---- orders: answering ours ---- */
@@ -639,9 +691,13 @@ fleet_start(struct gw_worker *workers, unsigned nworkers,
 	}
 	fleet_o = o;
 	fleet_cfg = cfg;
-	for (i = 0; i < nworkers; i++)
+	if (nworkers > FLEET_MAX_WORKERS)
+		fatalx("fleet: more than %d workers", FLEET_MAX_WORKERS);
+	for (i = 0; i < nworkers; i++) {
+		fleet_rewrite_jobs[i].fn = fleet_rewrite_job_cb;
 		redis_conn_set_state_cb(workers[i].redis,
 		    fleet_worker_state_cb, &workers[i]);
+	}
 	if ((fleet_sub = redis_conn_new(workers[0].base, o, NULL,
 	    "fleet orders")) == NULL ||
 	    (fleet_renew = event_new(workers[0].base, -1, EV_PERSIST,

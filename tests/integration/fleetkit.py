@@ -116,6 +116,13 @@ class Redis:
             return None if n < 0 else [self._read(f) for _ in range(n)]
         raise OSError("bad RESP reply %r" % line)
 
+    def kill(self):
+        """SIGKILL: Redis dies mid-run, with no goodbye to its clients."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()

@@ -198,7 +198,7 @@ def test_redis_down_live_sessions_relay_and_all_is_back_within_5s(fleet):
     held = fleet.open_on_each(1)
     wait_for(lambda: fleet.fleet_list(0)["count"] == 3, 10,
              what="3 sessions listed")
-    fleet.redis.stop()
+    fleet.redis.kill()
     # Live sessions do not notice.
     for _ in range(5):
         for h in held:
@@ -406,3 +406,31 @@ def test_a_fleet_handshake_rate_holds_across_three_gateways(rate_fleet):
     assert refused >= 2 and len(held) <= 6, (refused, len(held))
     assert any("too many handshakes from this address in the fleet"
                in g.log_text() for g in f.gws)
+
+
+def test_a_restarted_gateway_leaves_no_ghosts_of_its_old_sessions(fleet):
+    # Two on gw3: its next process numbers sessions from 1 again, so one
+    # id at least is not written over by a new session.
+    held = fleet.open_on_each(2)
+    wait_for(lambda: fleet.fleet_list(0)["count"] == 6, 10,
+             what="6 sessions listed")
+    g = fleet.gws[2]
+    g.proc.send_signal(signal.SIGKILL)
+    g.proc.wait(5)
+    g._close_log()
+    # The same instance name again (systemd's Restart=, the same host).
+    g.stopped = False
+    g.start()
+    live = direct(g, "/echo")
+    assert live.status == 101
+    live.recv_frame(timeout=5)          # its backend's greeting
+
+    def right():
+        body = fleet.fleet_list(0)
+        mine = [s for s in body["sessions"] if s["instance"] == "gw3"]
+        return len(mine) == 1 and body["count"] == 5 and mine
+    mine = wait_for(right, 10, what="gw3 lists its new session only")
+    assert mine[0]["client"].startswith("127.0.0.1:")
+    for ws in held[0] + held[1]:
+        echo(ws)
+    echo(live)
