@@ -29,6 +29,9 @@
  */
 size_t	record_fmt_escape(const uint8_t *p, size_t n, char *out);
 
+/* How many bytes record_fmt_escape() writes for p[0..n). */
+size_t	record_fmt_escaped_len(const uint8_t *p, size_t n);
+
 /*
  * The start of one entry, "'{MS{" (to_client) or "'}MS}", into out (at
  * least 32 bytes). Returns its length. The entry ends with "',\n".

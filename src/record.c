@@ -26,6 +26,7 @@ struct record {
 	uint64_t	 written;	/* bytes in the file so far */
 	uint64_t	 max;		/* record_max_size; 0 none */
 	int		 full;		/* max reached: no more entries */
+	size_t		 pending;	/* the entry being measured */
 };
 
 struct record *
@@ -96,15 +97,50 @@ record_put(struct record *rec, const uint8_t *p, size_t n)
 	}
 }
 
+/*
+ * Call fn(rec, p, n) over len bytes of b from off (extents, no copy).
+ * Returns 0, or -1 if off/len do not fit b.
+ */
+static int
+record_each(struct record *rec, const struct evbuffer *b, size_t off,
+    size_t len, void (*fn)(struct record *, const uint8_t *, size_t))
+{
+	struct evbuffer *eb = (struct evbuffer *)(uintptr_t)b;
+	struct evbuffer_iovec v[16];
+	struct evbuffer_ptr pos;
+	size_t i, k;
+	int nv;
+
+	if (evbuffer_ptr_set(eb, &pos, off, EVBUFFER_PTR_SET) == -1)
+		return -1;
+	while (len > 0) {
+		if ((nv = evbuffer_peek(eb, (ev_ssize_t)len, &pos, v, 16)) <= 0)
+			return -1;
+		for (i = 0; i < (size_t)nv && i < 16 && len > 0; i++) {
+			k = v[i].iov_len < len ? v[i].iov_len : len;
+			fn(rec, v[i].iov_base, k);
+			len -= k;
+			if (len > 0 && evbuffer_ptr_set(eb, &pos, k,
+			    EVBUFFER_PTR_ADD) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* record_each() callback: add up what the entry will take. */
+static void
+record_measure(struct record *rec, const uint8_t *p, size_t n)
+{
+	rec->pending += record_fmt_escaped_len(p, n);
+}
+
 void
 record_chunk(struct record *rec, int to_client, const struct evbuffer *b,
     size_t off, size_t len)
 {
-	struct evbuffer_iovec v[16];
-	struct evbuffer_ptr pos;
 	char head[32];
-	size_t n, i, k;
-	int nv;
+	size_t n;
 
 	if (rec == NULL || len == 0)
 		return;
@@ -116,35 +152,21 @@ record_chunk(struct record *rec, int to_client, const struct evbuffer *b,
 		rec->traffic = 0;	/* stdout gone: stop trying */
 	if (rec->f == NULL || rec->full)
 		return;
-	/* Budget by the worst case, so the cap holds before writing. */
-	if (rec->max != 0 && rec->written + RECORD_FMT_MAX((uint64_t)len) +
-	    64 > rec->max) {
+	n = record_fmt_open(head, to_client, record_ms(rec));
+	/* The cap holds for the whole file, its tail included. */
+	rec->pending = n + 3;
+	if (rec->max != 0 && (record_each(rec, b, off, len,
+	    record_measure) == -1 || rec->written + rec->pending +
+	    sizeof(RECORD_FMT_TAIL) - 1 > rec->max)) {
 		rec->full = 1;
 		log_warnx("record %s: record_max_size (%llu bytes) reached; "
 		    "the rest of the session is not recorded", rec->path,
 		    (unsigned long long)rec->max);
 		return;
 	}
-	if (evbuffer_ptr_set((struct evbuffer *)(uintptr_t)b, &pos, off,
-	    EVBUFFER_PTR_SET) == -1)
-		return;
-	n = record_fmt_open(head, to_client, record_ms(rec));
 	fwrite(head, 1, n, rec->f);
 	rec->written += n;
-	while (len > 0) {
-		nv = evbuffer_peek((struct evbuffer *)(uintptr_t)b,
-		    (ev_ssize_t)len, &pos, v, 16);
-		if (nv <= 0)
-			break;
-		for (i = 0; i < (size_t)nv && i < 16 && len > 0; i++) {
-			k = v[i].iov_len < len ? v[i].iov_len : len;
-			record_put(rec, v[i].iov_base, k);
-			len -= k;
-			if (evbuffer_ptr_set((struct evbuffer *)(uintptr_t)b,
-			    &pos, k, EVBUFFER_PTR_ADD) == -1)
-				len = 0;
-		}
-	}
+	(void)record_each(rec, b, off, len, record_put);
 	fputs("',\n", rec->f);
 	rec->written += 3;
 }

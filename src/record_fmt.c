@@ -50,6 +50,18 @@ record_fmt_escape(const uint8_t *p, size_t n, char *out)
 }
 
 size_t
+record_fmt_escaped_len(const uint8_t *p, size_t n)
+{
+	size_t	len = 0, i;
+
+	for (i = 0; i < n; i++)
+		len += p[i] == '\\' || p[i] == '\'' || p[i] == '\t' ||
+		    p[i] == '\n' || p[i] == '\r' ? 2 : p[i] >= 0x20 &&
+		    p[i] < 0x7f ? 1 : 4;
+	return len;
+}
+
+size_t
 record_fmt_open(char *out, int to_client, uint64_t ms)
 {
 	char	c = to_client ? '{' : '}';

@@ -59,6 +59,7 @@ test_all_bytes(void **state)
 	for (i = 0; i < 256; i++)
 		in[i] = (uint8_t)i;
 	n = record_fmt_escape(in, 256, out);
+	assert_int_equal(record_fmt_escaped_len(in, 256), n);
 	/* 95 printable, 4 two-byte escapes among them (\\ and \'), 3 more
 	 * (\t \n \r), the other 158 bytes as \xhh. */
 	assert_int_equal(n, 93 + 2 * 2 + 3 * 2 + 158 * 4);
