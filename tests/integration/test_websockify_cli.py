@@ -754,3 +754,70 @@ def test_tls_auto_listener_in_a_config_file(gateway_factory, backends, pki):
     assert silent.recv(1) == b""        # closed, without a word
     assert 0.5 < time.monotonic() - t0 < 8
     silent.close()
+
+
+# ---------------------------------------------------------------- misc
+
+def test_daemon_detaches_and_logs_with_the_daemon_facility(backends,
+                                                           tmp_path):
+    """-D: the command returns at once, the gateway runs on detached; its
+    syslog lines carry facility daemon (websockify's choice with -D)."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.settimeout(10)
+    echo = backends(echo_handler)
+    port = free_port()
+    r = run(["-D", "--syslog", "127.0.0.1:%d" % srv.getsockname()[1],
+             "127.0.0.1:%d" % port, "127.0.0.1:%d" % echo.port],
+            cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    pid = None
+    try:
+        while pid is None:
+            line = srv.recv(4096).decode()
+            if " wsgate " in line and "started" in line:
+                # <30>1 TIMESTAMP HOST wsgate PID - - MSG; 30 = daemon.info
+                assert line.startswith("<30>1 "), line
+                pid = int(line.split()[4])
+        assert echo_ws("ws://127.0.0.1:%d/" % port, b"bg") == b"bg"
+    finally:
+        if pid is not None:
+            os.kill(pid, 15)
+            wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+                     open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+                     15, what="the daemon gone")
+        srv.close()
+
+
+def test_heartbeat_sends_pings_at_the_interval(gateway_factory, backends):
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["--heartbeat", "1", "127.0.0.1:{port}",
+                              "127.0.0.1:%d" % echo.port])
+    ws = RawWS.open(g.port, path="/")
+    t0 = time.monotonic()
+    f = ws.recv_frame(timeout=10)
+    assert f.opcode == 0x9, f                     # a ping
+    assert time.monotonic() - t0 < 3
+    ws.close()
+
+
+def test_verbose_logs_debug_and_notes_for_noop_options(gateway_factory,
+                                                       backends):
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["-v", "-6", "--libserver", "--file-only",
+                              "127.0.0.1:{port}", "127.0.0.1:%d" % echo.port])
+    assert echo_ws(g.url("/")) == b"hello"
+    text = g.log_text()
+    assert " debug: " in text
+    for note in ("--libserver: accepted; it changes nothing",
+                 "-6: wsgate listens on every address",
+                 "--file-only: wsgate never lists directories"):
+        assert note in text, note
+
+
+def test_check_mode_on_a_command_line(tmp_path):
+    r = run(["-t", "127.0.0.1:1", "127.0.0.1:2"])
+    assert r.returncode == 0 and "configuration OK" in r.stdout, r.stderr
+    r = run(["-t", "--ssl-only", "--cert", "absent.pem", "1", "h:2"],
+            cwd=str(tmp_path))
+    assert r.returncode != 0 and "absent.pem" in r.stderr, r.stderr
