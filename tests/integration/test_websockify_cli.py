@@ -644,6 +644,9 @@ def test_token_redis(gateway_factory, backends, tmp_path):
         g = gateway_factory(args=["--token-plugin", "TokenRedis",
                                   "--token-source", "127.0.0.1:%d:2::ns" % port,
                                   "127.0.0.1:{port}"])
+        # Each worker connects to Redis as it starts: until then, 503.
+        wait_for(lambda: greets(g.port, "/?token=vm1", b"one:") != 503, 15,
+                 what="wsgate's Redis connections up")
         assert greets(g.port, "/?token=vm1", b"one:") == 101
         assert greets(g.port, "/?token=vm2", b"") == 404
         cli("-n", "2", "SET", "ns:vm2", "127.0.0.1:%d" % one.port)
@@ -674,7 +677,9 @@ def test_host_token(gateway_factory, backends, tmp_path):
     from backendkit import greet_echo_handler
     from wskit import http_exchange
     one = backends(greet_echo_handler(b"one:"))
-    (tmp_path / "t").write_text("vm1: 127.0.0.1:%d\n" % one.port)
+    # websockify's token is the whole Host name, without the port.
+    (tmp_path / "t").write_text("vm1.vnc.example.com: 127.0.0.1:%d\n"
+                                % one.port)
     g = gateway_factory(args=["--token-plugin", "TokenFile", "--token-source",
                               "t", "--host-token", "127.0.0.1:{port}"])
     head, _ = RawWS.request_head(path="/", host="vm1.vnc.example.com:6080")
