@@ -697,6 +697,28 @@ main_instance(const struct config *cfg, char *buf, size_t len)
 	buf[len - 1] = '\0';
 }
 
+/*
+ * A worker's event base. With the changelist, epoll_ctl calls wait until
+ * the loop next polls, and a change undone in the same turn costs none:
+ * a TLS leg's write-through (tls.c) arms EV_WRITE and disarms it once
+ * OpenSSL has written the bytes, inside one loop turn. libevent warns
+ * against the changelist for fds cloned with dup() in one base; the only
+ * dup'd fds here (shared Unix listeners) are one per worker's base.
+ */
+static struct event_base *
+main_base_new(void)
+{
+	struct event_config *ec;
+	struct event_base *base;
+
+	if ((ec = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 /* Event base, resolver and wake-up events of one worker. */
 static void
 main_worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
@@ -708,7 +730,7 @@ main_worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
 	gen_ref(gen);
 	w->gen = gen;
 	w->cfg = gen->cfg;
-	if ((w->base = event_base_new()) == NULL)
+	if ((w->base = main_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	w->wake = event_new(w->base, -1, 0, main_wake_cb, w);
 	w->reload_ev = event_new(w->base, -1, 0, main_reload_cb, w);

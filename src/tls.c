@@ -11,8 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
+#include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -274,6 +277,39 @@ tls_connect_bev(struct event_base *base, SSL_CTX *ctx,
 	return bev;
 }
 
+/*
+ * Write-through for a TLS client leg. libevent 2.1's OpenSSL bufferevent
+ * answers bytes queued on an empty output by arming EV_WRITE, and writes
+ * them only when the loop next polls and finds the socket writable; then
+ * it disarms EV_WRITE: an epoll_ctl, a loop turn and another epoll_ctl
+ * around every message. Instead the bufferevent's own write event is armed
+ * here and run at once (still in this loop turn, after the callback that
+ * queued the bytes), which writes them now. Arming and disarming in one
+ * turn costs no epoll_ctl on the worker's changelist base
+ * (main_base_new); what the socket does not take waits with EV_WRITE
+ * armed, as before. The event is armed before it is activated: event_add()
+ * skips an event that is already active, so libevent's own callback (run
+ * after this one) could not arm it then, and a short write would stall.
+ */
+static void
+tls_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct bufferevent *bev = arg;
+	SSL *ssl;
+
+	(void)buf;
+	if (info->n_added == 0 || info->orig_size != 0 ||
+	    !(bufferevent_get_enabled(bev) & EV_WRITE))
+		return;
+	if ((ssl = bufferevent_openssl_get_ssl(bev)) == NULL ||
+	    !SSL_is_init_finished(ssl))
+		return;		/* the handshake's own events drive writing */
+	if (event_add(&bev->ev_write, NULL) == -1)
+		return;		/* libevent's callback tries the same */
+	event_active(&bev->ev_write, EV_WRITE, 1);
+}
+
 struct bufferevent *
 tls_accept_bev(struct event_base *base, SSL_CTX *ctx, int fd)
 {
@@ -294,6 +330,12 @@ tls_accept_bev(struct event_base *base, SSL_CTX *ctx, int fd)
 	}
 	/* Peers that drop TCP without close_notify are common, not errors. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	/* Removed with the output buffer, i.e. when bev is freed. */
+	if (evbuffer_add_cb(bufferevent_get_output(bev), tls_outbuf_cb,
+	    bev) == NULL) {
+		bufferevent_free(bev);
+		return NULL;
+	}
 	return bev;
 }
 

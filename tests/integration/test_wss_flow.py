@@ -1,0 +1,69 @@
+"""wss flow control: a TLS client leg that the client stops reading.
+
+Writes to a TLS client leg go out in the loop turn that queued them
+(tls.c's write-through); when the socket takes only part, the rest must
+wait with EV_WRITE armed. A first version left it unarmed after a short
+write, and the session stalled until the linger ended it."""
+import hashlib
+import os
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from conftest import RawWS, source_handler, source_stream_hash
+from tlskit import gateway_from_text
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls-flow")
+    key, cert = d / "key.pem", d / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
+         str(cert), "-days", "2", "-subj", "/CN=localhost"],
+        check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def test_wss_client_that_pauses_gets_every_byte(tmp_path, certs, backends):
+    total = 16 << 20
+    src = backends(source_handler(total))
+    cert, key = certs
+    g = gateway_from_text(tmp_path, (
+        "[gateway]\nlisten = 127.0.0.1:{port} tls\nheartbeat_interval = 0\n"
+        "drain_timeout = 2s\n[tls]\ncertificate = %s\nprivate_key = %s\n"
+        "[route /src]\nbackend = %s\n" % (cert, key, src.spec))).start()
+    try:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # A small window, so the gateway's writes fill it at once.
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        raw.settimeout(20)
+        raw.connect(("127.0.0.1", g.port))
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ws = RawWS(g.port, sock=ctx.wrap_socket(raw), timeout=30)
+        head, ws.key = RawWS.request_head(path="/src")
+        ws.sock.sendall(head)
+        ws.read_head()
+        assert ws.status == 101
+        # Stop reading: the gateway's socket fills and its writes fall
+        # short; the rest of the stream waits in its buffers.
+        time.sleep(1.5)
+        h = hashlib.sha256()
+        n = [0]
+
+        def take(p):
+            h.update(p)
+            n[0] += len(p)
+        _, close = ws.recv_until_close(timeout=30, on_data=take)
+        assert n[0] == total, "got %d of %d bytes" % (n[0], total)
+        assert h.hexdigest() == source_stream_hash(total)
+        assert close is not None and close.close_code == 1000
+    finally:
+        assert g.stop() == 0
