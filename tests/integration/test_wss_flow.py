@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import RawWS, source_handler, source_stream_hash
+from backendkit import source_handler, source_stream_hash
+from wskit import RawWS
 from tlskit import gateway_from_text
 
 
