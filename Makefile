@@ -57,7 +57,7 @@ else
 Q := @
 endif
 
-PURE_MODS := addr config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
+PURE_MODS := addr loadfile pct config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit target pmd zstream framing exec_env cli_websockify \
 	     record_fmt
 DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
@@ -77,21 +77,23 @@ EVENT_UNIT_TESTS := $(BUILD)/test_lookup $(BUILD)/test_redis
 
 # Which pure objects each unit test links (never libevent).
 UNIT_DEPS_addr     := addr
+UNIT_DEPS_loadfile := loadfile
+UNIT_DEPS_pct      := pct
 UNIT_DEPS_ws_utf8  := ws_utf8
 UNIT_DEPS_ws_frame := ws_frame ws_utf8
 UNIT_DEPS_upgrade  := upgrade
-UNIT_DEPS_config   := config $(CONFIG_PARTS) target token_file exec_env addr
-UNIT_DEPS_route    := route config $(CONFIG_PARTS) target token_file exec_env addr
+UNIT_DEPS_config   := config $(CONFIG_PARTS) target token_file exec_env addr loadfile pct
+UNIT_DEPS_route    := route config $(CONFIG_PARTS) target token_file exec_env addr loadfile pct
 UNIT_DEPS_proxy_proto := proxy_proto
-UNIT_DEPS_auth     := auth
-UNIT_DEPS_token_file := token_file addr
+UNIT_DEPS_auth     := auth loadfile pct
+UNIT_DEPS_token_file := token_file addr loadfile
 UNIT_DEPS_iplimit  := iplimit addr
-UNIT_DEPS_target   := target token_file addr
+UNIT_DEPS_target   := target token_file addr loadfile
 UNIT_DEPS_pmd      := pmd
 UNIT_DEPS_zstream  := zstream
 UNIT_DEPS_framing  := framing ws_utf8
-UNIT_DEPS_exec_env := exec_env
-UNIT_DEPS_cli_websockify := cli_websockify config $(CONFIG_PARTS) target token_file exec_env addr
+UNIT_DEPS_exec_env := exec_env pct
+UNIT_DEPS_cli_websockify := cli_websockify config $(CONFIG_PARTS) target token_file exec_env addr loadfile pct
 UNIT_DEPS_record_fmt := record_fmt
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
@@ -146,7 +148,8 @@ $(BUILD)/test_lookup: $(BUILD)/tests/test_lookup.o $(BUILD)/lookup.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 
 # Needs redis-server (a test dependency) to run; skips without it.
-$(BUILD)/test_redis: $(BUILD)/tests/test_redis.o $(BUILD)/redis.o
+$(BUILD)/test_redis: $(BUILD)/tests/test_redis.o $(BUILD)/redis.o \
+    $(BUILD)/loadfile.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 

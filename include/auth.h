@@ -114,6 +114,14 @@ int	auth_key_load_secret(const char *path, struct auth_key **out,
 int	auth_key_load_public(const char *path, struct auth_key **out,
 	    char *err, size_t errlen);
 
+/*
+ * A PEM public key (RS256, ES256) if the file starts "-----BEGIN", else an
+ * HS256 secret read as auth_key_load_secret does (websockify's
+ * JWTTokenApi takes either). Same returns and errors as those.
+ */
+int	auth_key_load_any(const char *path, struct auth_key **out,
+	    char *err, size_t errlen);
+
 /* Free a key; the secret is wiped first. NULL is allowed. */
 void	auth_key_free(struct auth_key *key);
 

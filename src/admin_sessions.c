@@ -28,6 +28,7 @@
 #include "config.h"
 #include "fleet.h"
 #include "gw.h"
+#include "loadfile.h"
 #include "log.h"
 #include "registry.h"
 
@@ -86,50 +87,34 @@ int
 admin_sessions_load(const struct config *cfg, char *err, size_t errlen)
 {
 	const char *path = cfg->admin_token_file;
-	char buf[ASESS_SECRET_MAX + 2];
-	struct stat st;
-	size_t len = 0;
-	ssize_t n;
-	int fd;
+	char *buf, why[512];
+	size_t len, n;
 
 	if (path == NULL)
 		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "admin_token_file %s: %s", path,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
+	/* One line, "\r\n" after it allowed; a key is a key (600). */
+	if (loadfile_read(path, ASESS_SECRET_MAX + 2, LOADFILE_PRIVATE, &buf,
+	    &len, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "admin_token_file %s", why);
 		return -1;
 	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		snprintf(err, errlen, "admin_token_file %s: readable by group "
-		    "or others (mode %03o); chmod 600 it", path,
-		    (unsigned)(st.st_mode & 0777));
-		close(fd);
-		return -1;
-	}
-	while (len < sizeof(buf) && (n = read(fd, buf + len,
-	    sizeof(buf) - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	if (len == 0 || len > ASESS_SECRET_MAX || memchr(buf, '\n', len)) {
+	for (n = len; n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'); n--)
+		;
+	if (n == 0 || n > ASESS_SECRET_MAX || memchr(buf, '\n', n)) {
 		snprintf(err, errlen, "admin_token_file %s: want one line of "
 		    "1 to %d bytes", path, ASESS_SECRET_MAX);
-		OPENSSL_cleanse(buf, sizeof(buf));
+		loadfile_free(buf, len);
 		return -1;
 	}
 	admin_sessions_stop();
-	if ((asess_secret = malloc(len)) == NULL) {
+	if ((asess_secret = malloc(n)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		OPENSSL_cleanse(buf, sizeof(buf));
+		loadfile_free(buf, len);
 		return -1;
 	}
-	memcpy(asess_secret, buf, len);
-	asess_secretlen = len;
-	OPENSSL_cleanse(buf, sizeof(buf));
+	memcpy(asess_secret, buf, n);
+	asess_secretlen = n;
+	loadfile_free(buf, len);
 	return 0;
 }
 

@@ -16,11 +16,9 @@
  * decoding, so "\u0065xp" is a second "exp". Members we do not use are
  * read and dropped.
  */
-#include <sys/stat.h>
 
 #include <crypt.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +35,8 @@
 #include <openssl/obj_mac.h>
 
 #include "auth.h"
+#include "loadfile.h"
+#include "pct.h"
 
 #define AUTH_JSON_MAX_DEPTH	16
 #define AUTH_JSON_MAX_MEMBERS	64
@@ -944,100 +944,29 @@ auth_key_free(struct auth_key *key)
 	free(key);
 }
 
-/*
- * Read a regular file of at most max bytes into a NUL-terminated heap
- * buffer (*buf, *len); *st is its fstat. Errors say "path: reason".
- */
-static int
-auth_read_file(const char *path, size_t max, char **buf, size_t *len,
-    struct stat *st, char *err, size_t errlen)
-{
-	ssize_t		 r;
-	size_t		 n = 0;
-	char		*b = NULL;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto fail;
-	}
-	if ((size_t)st->st_size > max) {
-		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-		goto fail;
-	}
-	if ((b = malloc((size_t)st->st_size + 2)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto fail;
-	}
-	/* Read one byte more than stat said, to notice a growing file. */
-	while (n < (size_t)st->st_size + 1 &&
-	    (r = read(fd, b + n, (size_t)st->st_size + 1 - n)) != 0) {
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		n += (size_t)r;
-	}
-	if (n > (size_t)st->st_size) {
-		snprintf(err, errlen, "%s: changed while read", path);
-		goto fail;
-	}
-	close(fd);
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	return 0;
-fail:
-	if (b != NULL)
-		OPENSSL_cleanse(b, (size_t)st->st_size + 2);
-	free(b);
-	close(fd);
-	return -1;
-}
-
 int
 auth_key_load_secret(const char *path, struct auth_key **out, char *err,
     size_t errlen)
 {
-	struct stat	 st;
 	char		*buf, msg[256];
-	size_t		 len, cap;
+	size_t		 len, n;
 	int		 rc = -1;
 
 	*out = NULL;
-	if (auth_read_file(path, AUTH_SECRET_FILE_MAX, &buf, &len, &st, err,
-	    errlen) == -1)
-		return -1;
-	cap = len + 2;
 	/* relayd's check_file_secrecy: a shared secret is a private key. */
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		snprintf(err, errlen, "%s: readable by group or others "
-		    "(mode %03o); chmod 600 it", path,
-		    (unsigned)(st.st_mode & 0777));
-		goto out;
-	}
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	if (auth_key_new_secret(buf, len, out, msg, sizeof(msg)) == -1)
+	if (loadfile_read(path, AUTH_SECRET_FILE_MAX, LOADFILE_PRIVATE, &buf,
+	    &len, err, errlen) == -1)
+		return -1;
+	n = len;
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if (auth_key_new_secret(buf, n, out, msg, sizeof(msg)) == -1)
 		snprintf(err, errlen, "%s: %s", path, msg);
 	else
 		rc = 0;
-out:
-	OPENSSL_cleanse(buf, cap);
-	free(buf);
+	loadfile_free(buf, len);
 	return rc;
 }
 
@@ -1045,62 +974,42 @@ int
 auth_key_load_public(const char *path, struct auth_key **out, char *err,
     size_t errlen)
 {
-	struct stat	 st;
 	char		*buf, msg[512];
 	size_t		 len;
 	int		 rc;
 
 	*out = NULL;
-	if (auth_read_file(path, AUTH_PEM_FILE_MAX, &buf, &len, &st, err,
+	if (loadfile_read(path, AUTH_PEM_FILE_MAX, 0, &buf, &len, err,
 	    errlen) == -1)
 		return -1;
 	if ((rc = auth_key_new_public(buf, len, out, msg, sizeof(msg))) == -1)
 		snprintf(err, errlen, "%s: %s", path, msg);
-	free(buf);
+	loadfile_free(buf, len);
 	return rc;
 }
 
-/* ---- finding the token in a request -------------------------------- */
-
-static int
-auth_hex(char c)
+int
+auth_key_load_any(const char *path, struct auth_key **out, char *err,
+    size_t errlen)
 {
-	if (auth_isdigit(c))
-		return c - '0';
-	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-		return (c | 0x20) - 'a' + 10;
-	return -1;
-}
+	char		*buf, msg[512];
+	size_t		 len;
+	int		 pem, rc = -1;
 
-/* Percent-decode v[0..len) into out[0..cap), NUL-terminated. */
-static int
-auth_pct_decode(const char *v, size_t len, char *out, size_t cap,
-    size_t *outlen)
-{
-	size_t	 i, n = 0;
-	int	 hi, lo;
-
-	for (i = 0; i < len; i++) {
-		if (n + 1 >= cap)
-			return -1;
-		if (v[i] == '+') {
-			out[n++] = ' ';
-		} else if (v[i] != '%') {
-			out[n++] = v[i];
-		} else {
-			if (len - i < 3 || (hi = auth_hex(v[i + 1])) < 0 ||
-			    (lo = auth_hex(v[i + 2])) < 0 || hi + lo == 0)
-				return -1;
-			out[n++] = (char)(hi << 4 | lo);
-			i += 2;
-		}
-	}
-	if (n >= cap)
+	*out = NULL;
+	if (loadfile_read(path, AUTH_PEM_FILE_MAX, 0, &buf, &len, err,
+	    errlen) == -1)
 		return -1;
-	out[n] = '\0';
-	*outlen = n;
-	return 0;
+	pem = len >= 10 && memcmp(buf, "-----BEGIN", 10) == 0;
+	if (pem && (rc = auth_key_new_public(buf, len, out, msg,
+	    sizeof(msg))) == -1)
+		snprintf(err, errlen, "%s: %s", path, msg);
+	loadfile_free(buf, len);
+	/* A secret again through its own door: size and mode checked. */
+	return pem ? rc : auth_key_load_secret(path, out, err, errlen);
 }
+
+/* ---- finding the token in a request -------------------------------- */
 
 int
 auth_query_param(const char *query, size_t len, const char *name,
@@ -1108,6 +1017,7 @@ auth_query_param(const char *query, size_t len, const char *name,
 {
 	const char	*f, *fe, *end = query + len, *amp, *eq;
 	size_t		 nlen = strlen(name);
+	long		 dec;
 	int		 found = 0;
 
 	for (f = query; len > 0; f = amp + 1) {
@@ -1118,9 +1028,10 @@ auth_query_param(const char *query, size_t len, const char *name,
 		if ((size_t)(eq - f) == nlen && memcmp(f, name, nlen) == 0) {
 			if (found++ > 0)
 				return -1;
-			if (auth_pct_decode(eq + (eq < fe), (size_t)(fe - eq) -
-			    (eq < fe), out, cap, outlen) == -1)
+			if ((dec = pct_decode(eq + (eq < fe), (size_t)(fe -
+			    eq) - (eq < fe), PCT_PLUS_SPACE, out, cap)) < 0)
 				return -1;
+			*outlen = (size_t)dec;
 		}
 		if (amp == NULL)
 			break;
@@ -1362,23 +1273,17 @@ int
 auth_htpasswd_load(const char *path, struct auth_htpasswd **out, char *err,
     size_t errlen)
 {
-	struct stat	 st;
 	char		*buf;
 	size_t		 len;
-	int		 rc = -1;
+	int		 rc;
 
 	*out = NULL;
-	if (auth_read_file(path, AUTH_HTPASSWD_MAX, &buf, &len, &st, err,
-	    errlen) == -1)
+	/* Hashes, not secrets: the web server's group may read it (640). */
+	if (loadfile_read(path, AUTH_HTPASSWD_MAX, LOADFILE_NO_OTHER |
+	    LOADFILE_TEXT, &buf, &len, err, errlen) == -1)
 		return -1;
-	if ((st.st_mode & S_IRWXO) != 0)
-		snprintf(err, errlen, "%s: readable by others (mode %03o); "
-		    "chmod 640 it", path, (unsigned)(st.st_mode & 0777));
-	else if (memchr(buf, '\0', len) != NULL)
-		snprintf(err, errlen, "%s: contains a NUL byte", path);
-	else
-		rc = auth_htpasswd_parse_string(buf, path, out, err, errlen);
-	free(buf);
+	rc = auth_htpasswd_parse_string(buf, path, out, err, errlen);
+	loadfile_free(buf, len);
 	return rc;
 }
 

@@ -38,6 +38,7 @@
 
 #include "config.h"
 #include "config_int.h"
+#include "loadfile.h"
 
 #define CONFIG_MAX_FILE		(16 * 1024 * 1024)	/* bytes read at most */
 
@@ -760,65 +761,23 @@ config_parse_string(const char *text, const char *name, struct config **out,
 	    err, errlen);
 }
 
-/* Read all of path into *buf (*len bytes). Returns 0 or -1 with errno. */
-static int
-config_read_file(const char *path, char **buf, size_t *len)
-{
-	FILE	*f;
-	char	*b = NULL, *nb;
-	size_t	 n = 0, cap = 0, r;
-	int	 saved;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	for (;;) {
-		if (n == cap) {
-			if (cap >= CONFIG_MAX_FILE) {
-				errno = EFBIG;
-				goto fail;
-			}
-			cap = cap ? cap * 2 : 4096;
-			if ((nb = realloc(b, cap)) == NULL)
-				goto fail;
-			b = nb;
-		}
-		r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (r == 0) {
-			if (ferror(f))
-				goto fail;
-			break;
-		}
-	}
-	fclose(f);
-	*buf = b;
-	*len = n;
-	return 0;
- fail:
-	saved = errno;
-	free(b);
-	fclose(f);
-	errno = saved;
-	return -1;
-}
 
 int
 config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
-	char	*text;
+	char	*text, why[CONFIG_MSG_MAX];
 	size_t	 len;
 	int	 r;
 
 	*out = NULL;
-	if (config_read_file(path, &text, &len) == -1) {
+	if (loadfile_read(path, CONFIG_MAX_FILE, 0, &text, &len, why,
+	    sizeof(why)) == -1) {
 		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "%s: %s", path,
-			    errno == EFBIG ? "file too large (max 16M)" :
-			    strerror(errno));
+			snprintf(err, errlen, "%s", why);
 		return -1;
 	}
 	r = config_parse(text, len, path, out, err, errlen);
-	free(text);
+	loadfile_free(text, len);
 	return r;
 }
 

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "exec_env.h"
+#include "pct.h"
 
 #define EXEC_ENV_DEFAULT_PATH	"PATH=/usr/local/bin:/usr/bin:/bin"
 
@@ -146,32 +147,18 @@ exec_vec_len(char *const *v)
 	return n;
 }
 
-static int
-exec_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Append p[0..n) %XX-decoded; %00 and malformed escapes stay as sent (a
  * NUL would cut the variable short). */
 static void
 exec_put_decoded(struct exec_strs *s, const char *p, size_t n)
 {
 	size_t	i;
-	int	hi, lo;
+	int	b;
 	char	c;
 
 	for (i = 0; i < n; i++) {
-		if (p[i] == '%' && i + 2 < n &&
-		    (hi = exec_hexval(p[i + 1])) >= 0 &&
-		    (lo = exec_hexval(p[i + 2])) >= 0 && (hi | lo) != 0) {
-			c = (char)(hi << 4 | lo);
+		if ((b = pct_byte(p + i, n - i)) > 0) {
+			c = (char)b;
 			exec_strs_value(s, &c, 1);
 			i += 2;
 		} else

@@ -78,28 +78,6 @@ gen_err(char *err, size_t errlen, const struct config *cfg,
 	    "command line", r->line, r->path, r->prefix ? "/*" : "", why);
 }
 
-/*
- * token_jwt_key_file: a PEM public key (RS256, ES256), else an HS256
- * secret, as websockify's JWTTokenApi takes either.
- */
-static void
-gen_load_any_key(const char *path, struct auth_key **out, char *why,
-    size_t whylen)
-{
-	char head[11] = "";
-	FILE *f;
-
-	if ((f = fopen(path, "r")) != NULL) {
-		if (fread(head, 1, 10, f) != 10)
-			head[0] = '\0';
-		fclose(f);
-	}
-	if (strncmp(head, "-----BEGIN", 10) == 0)
-		auth_key_load_public(path, out, why, whylen);
-	else
-		auth_key_load_secret(path, out, why, whylen);
-}
-
 static bool
 gen_route_has_tls(const struct config_route *r)
 {
@@ -136,7 +114,7 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 			auth_key_load_public(r->token_public_key_file,
 			    &gr->key, why, sizeof(why));
 		if (why[0] == '\0' && r->token_jwt_key_file != NULL)
-			gen_load_any_key(r->token_jwt_key_file, &gr->target_key,
+			auth_key_load_any(r->token_jwt_key_file, &gr->target_key,
 			    why, sizeof(why));
 		if (why[0] == '\0' && r->token_file != NULL)
 			token_file_load(r->token_file, &gr->tokens, why,

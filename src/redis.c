@@ -28,10 +28,12 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "config.h"
+#include "loadfile.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
 
+#define REDIS_SECRET_MAX	(64 * 1024)	/* redis_password_file */
 #define REDIS_BACKOFF_MIN_MS	100
 #define REDIS_BACKOFF_MAX_MS	5000
 
@@ -493,42 +495,22 @@ redis_conn_up(const struct redis_conn *c)
 static int
 redis_read_secret(const char *path, char **out, char *err, size_t errlen)
 {
-	char buf[1024];
-	struct stat st;
-	ssize_t n;
-	int fd;
+	char *buf, why[512];
+	size_t len;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "redis_password_file: %s: %s", path,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if (loadfile_read(path, REDIS_SECRET_MAX, LOADFILE_PRIVATE, &buf, &len,
+	    why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "redis_password_file: %s", why);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "redis_password_file: %s: %s", path,
-		    !S_ISREG(st.st_mode) ? "not a regular file" :
-		    "group or others have access to it; chmod 600 it");
-		close(fd);
-		return -1;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) {
-		snprintf(err, errlen, "redis_password_file: %s: %s", path,
-		    n == 0 ? "empty" : strerror(errno));
-		return -1;
-	}
-	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (buf[0] == '\0' || (*out = strdup(buf)) == NULL) {
 		snprintf(err, errlen, "redis_password_file: %s: %s", path,
 		    buf[0] == '\0' ? "empty first line" : "out of memory");
-		explicit_bzero(buf, sizeof(buf));
+		loadfile_free(buf, len);
 		return -1;
 	}
-	explicit_bzero(buf, sizeof(buf));
+	loadfile_free(buf, len);
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "gw.h"
+#include "loadfile.h"
 #include "log.h"
 #include "registry.h"
 #include "session-t.h"
@@ -51,41 +52,26 @@ static size_t			 registry_keylen;
 static int
 registry_read_key(const char *path, char *err, size_t errlen)
 {
-	struct stat st;
-	ssize_t n;
-	size_t len = 0;
-	int fd;
+	char *buf, why[512];
+	size_t len, n;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "token_id_key_file %s: %s", path,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
 	/* relayd's check_file_secrecy: a key is a key. */
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		snprintf(err, errlen, "token_id_key_file %s: readable by group "
-		    "or others (mode %03o); chmod 600 it", path,
-		    (unsigned)(st.st_mode & 0777));
-		close(fd);
+	if (loadfile_read(path, REGISTRY_KEY_MAX + 2, LOADFILE_PRIVATE, &buf,
+	    &len, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "token_id_key_file %s", why);
 		return -1;
 	}
-	while (len < sizeof(registry_key) && (n = read(fd, registry_key + len,
-	    sizeof(registry_key) - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	while (len > 0 && (registry_key[len - 1] == '\n' ||
-	    registry_key[len - 1] == '\r'))
-		len--;
-	if (len < REGISTRY_KEY_MIN || st.st_size > REGISTRY_KEY_MAX + 2) {
+	for (n = len; n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'); n--)
+		;
+	if (n < REGISTRY_KEY_MIN || n > REGISTRY_KEY_MAX) {
 		snprintf(err, errlen, "token_id_key_file %s: the key must be "
 		    "%d to %d bytes", path, REGISTRY_KEY_MIN, REGISTRY_KEY_MAX);
-		OPENSSL_cleanse(registry_key, sizeof(registry_key));
+		loadfile_free(buf, len);
 		return -1;
 	}
-	registry_keylen = len;
+	memcpy(registry_key, buf, n);
+	registry_keylen = n;
+	loadfile_free(buf, len);
 	return 0;
 }
 

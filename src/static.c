@@ -38,6 +38,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "pct.h"
 #include "static.h"
 #include "upgrade.h"
 
@@ -318,17 +319,6 @@ static_redirect(const struct upgrade_req *req, struct evbuffer *out)
 	return 301;
 }
 
-static int
-static_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = static_lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode p[0..n) into out (NUL-terminated, capacity cap).
  * Returns 0, or the status to refuse with: 400 for a bad escape, a NUL
@@ -340,16 +330,15 @@ static int
 static_decode(const char *p, size_t n, char *out, size_t cap)
 {
 	size_t	i, o = 0;
-	int	hi, lo;
+	int	b;
 	char	c;
 
 	for (i = 0; i < n; i++) {
 		c = p[i];
 		if (c == '%') {
-			if (n - i < 3 || (hi = static_hex(p[i + 1])) < 0 ||
-			    (lo = static_hex(p[i + 2])) < 0)
+			if ((b = pct_byte(p + i, n - i)) < 0)
 				return 400;
-			c = (char)(hi << 4 | lo);
+			c = (char)b;
 			if (c == '/')
 				return 404;
 			i += 2;

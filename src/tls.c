@@ -17,11 +17,16 @@
 #include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "config.h"
+#include "loadfile.h"
 #include "tls.h"
+
+#define TLS_KEY_FILE_MAX	(1024 * 1024)	/* a PEM key (RSA 16384 is 13K) */
+#define TLS_PASSWORD_FILE_MAX	(64 * 1024)
 
 /* The last OpenSSL error as text into err. */
 static void
@@ -84,8 +89,8 @@ static char *
 tls_password(const char *spec, char *err, size_t errlen)
 {
 	const char *v;
-	char line[1024];
-	FILE *f;
+	char *buf, why[512];
+	size_t len;
 
 	if (strncmp(spec, "pass:", 5) == 0)
 		return strdup(spec + 5);
@@ -97,18 +102,50 @@ tls_password(const char *spec, char *err, size_t errlen)
 		}
 		return strdup(v);
 	}
-	if ((f = fopen(spec + 5, "r")) == NULL) {
-		snprintf(err, errlen, "private_key_password %s: %s", spec + 5,
-		    strerror(errno));
+	/* A password is as secret as the key it opens. */
+	if (loadfile_read(spec + 5, TLS_PASSWORD_FILE_MAX, LOADFILE_PRIVATE,
+	    &buf, &len, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "private_key_password %s", why);
 		return NULL;
 	}
-	if (fgets(line, sizeof(line), f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	line[strcspn(line, "\r\n")] = '\0';
-	v = strdup(line);
-	explicit_bzero(line, sizeof(line));
+	buf[strcspn(buf, "\r\n")] = '\0';	/* its first line */
+	v = strdup(buf);
+	loadfile_free(buf, len);
 	return (char *)(uintptr_t)v;
+}
+
+/*
+ * The PEM private key at path (mode 600: relayd's check_file_secrecy),
+ * opened with pw (NULL: OpenSSL's default prompt) into ctx. what names
+ * the key in messages. 0, or -1 with err.
+ */
+static int
+tls_use_key_file(SSL_CTX *ctx, const char *what, const char *path,
+    char *pw, char *err, size_t errlen)
+{
+	EVP_PKEY *pk = NULL;
+	BIO *bio;
+	char *buf, why[512];
+	size_t len;
+	int ok;
+
+	if (loadfile_read(path, TLS_KEY_FILE_MAX, LOADFILE_PRIVATE, &buf, &len,
+	    why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s %s", what, why);
+		return -1;
+	}
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
+		pk = PEM_read_bio_PrivateKey(bio, NULL, pw != NULL ?
+		    tls_password_cb : NULL, pw);
+	BIO_free(bio);
+	loadfile_free(buf, len);
+	ok = pk != NULL && SSL_CTX_use_PrivateKey(ctx, pk) == 1;
+	EVP_PKEY_free(pk);
+	if (!ok) {
+		tls_openssl_err(err, errlen, what, path);
+		return -1;
+	}
+	return 0;
 }
 
 /* The key (and its password, if any) into ctx. 0 or -1 with err. */
@@ -126,44 +163,29 @@ tls_load_key(SSL_CTX *ctx, const struct config *cfg, char *err,
 				snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		SSL_CTX_set_default_passwd_cb(ctx, tls_password_cb);
-		SSL_CTX_set_default_passwd_cb_userdata(ctx, pw);
 	}
-	ok = SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_private_key,
-	    SSL_FILETYPE_PEM) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+	ok = tls_use_key_file(ctx, "private_key", cfg->tls_private_key, pw,
+	    err, errlen) == 0;
 	if (pw != NULL) {
 		explicit_bzero(pw, strlen(pw));
 		free(pw);
 	}
-	if (!ok) {
+	if (ok && SSL_CTX_check_private_key(ctx) != 1) {
 		tls_openssl_err(err, errlen, "private_key",
 		    cfg->tls_private_key);
 		return -1;
 	}
-	return 0;
+	return ok ? 0 : -1;
 }
 
 SSL_CTX *
 tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
 {
-	struct stat st;
 	SSL_CTX *ctx;
 
 	if (cfg->tls_certificate == NULL || cfg->tls_private_key == NULL) {
 		snprintf(err, errlen, "tls listener needs [tls] certificate "
 		    "and private_key");
-		return NULL;
-	}
-	if (stat(cfg->tls_private_key, &st) == -1) {
-		snprintf(err, errlen, "private_key %s: %s",
-		    cfg->tls_private_key, strerror(errno));
-		return NULL;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		snprintf(err, errlen, "private_key %s: readable by group or "
-		    "others (mode %03o); chmod 600 it", cfg->tls_private_key,
-		    (unsigned)(st.st_mode & 0777));
 		return NULL;
 	}
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
@@ -205,7 +227,6 @@ SSL_CTX *
 tls_backend_ctx_new(const struct config_route *r, char *err, size_t errlen)
 {
 	SSL_CTX *ctx;
-	struct stat st;
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		tls_openssl_err(err, errlen, "SSL_CTX_new", "");
@@ -223,22 +244,21 @@ tls_backend_ctx_new(const struct config_route *r, char *err, size_t errlen)
 		return NULL;
 	}
 	if (r->backend_certificate != NULL) {
-		if (r->backend_private_key == NULL ||
-		    stat(r->backend_private_key, &st) == -1 ||
-		    (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-			snprintf(err, errlen, "backend_private_key %s: missing, "
-			    "or readable by group or others",
-			    r->backend_private_key != NULL ?
-			    r->backend_private_key : "(not set)");
+		if (r->backend_private_key == NULL) {
+			snprintf(err, errlen, "backend_certificate %s: needs "
+			    "backend_private_key", r->backend_certificate);
 			SSL_CTX_free(ctx);
 			return NULL;
 		}
 		if (SSL_CTX_use_certificate_chain_file(ctx,
-		    r->backend_certificate) != 1 ||
-		    SSL_CTX_use_PrivateKey_file(ctx, r->backend_private_key,
-		    SSL_FILETYPE_PEM) != 1) {
+		    r->backend_certificate) != 1) {
 			tls_openssl_err(err, errlen, "backend_certificate",
 			    r->backend_certificate);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		if (tls_use_key_file(ctx, "backend_private_key",
+		    r->backend_private_key, NULL, err, errlen) == -1) {
 			SSL_CTX_free(ctx);
 			return NULL;
 		}

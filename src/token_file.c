@@ -19,6 +19,7 @@
 #include <openssl/sha.h>
 
 #include "addr.h"
+#include "loadfile.h"
 #include "token_file.h"
 
 #define TOKEN_FILE_MAX_LINE	4096
@@ -433,53 +434,6 @@ token_file_scan(const char *path, char ***names, size_t *n, uint64_t *stamp,
 	return 0;
 }
 
-/* Read a whole regular file (at most TOKEN_FILE_MAX_SIZE). */
-static int
-token_file_read(const char *path, char **buf, size_t *len, char *err,
-    size_t errlen)
-{
-	struct stat	 st;
-	ssize_t		 r;
-	size_t		 n = 0, want;
-	char		*b;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > TOKEN_FILE_MAX_SIZE) {
-		snprintf(err, errlen, "%s: %s", path, S_ISREG(st.st_mode) ?
-		    "larger than 64 MiB" : "not a regular file");
-		close(fd);
-		return -1;
-	}
-	want = (size_t)st.st_size + 1;	/* one more: notice growth */
-	if ((b = malloc(want)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		close(fd);
-		return -1;
-	}
-	while (n < want && (r = read(fd, b + n, want - n)) != 0) {
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 || n + (size_t)r == want) {
-			snprintf(err, errlen, "%s: %s", path, r == -1 ?
-			    strerror(errno) : "changed while read");
-			free(b);
-			close(fd);
-			return -1;
-		}
-		n += (size_t)r;
-	}
-	close(fd);
-	*buf = b;
-	*len = n;
-	return 0;
-}
 
 int
 token_file_load(const char *path, struct token_map **out, char *err,
@@ -499,11 +453,11 @@ token_file_load(const char *path, struct token_map **out, char *err,
 	if (token_file_scan(path, &names, &n, &m->stamp, err, errlen) == -1)
 		goto out;
 	for (i = 0; i < n; i++) {
-		if ((rc = token_file_read(names[i], &buf, &len, err,
-		    errlen)) == -1)
+		if ((rc = loadfile_read(names[i], TOKEN_FILE_MAX_SIZE, 0, &buf,
+		    &len, err, errlen)) == -1)
 			goto out;
 		rc = token_file_add_text(m, buf, len, names[i], err, errlen);
-		free(buf);
+		loadfile_free(buf, len);
 		if (rc == -1)
 			goto out;
 	}

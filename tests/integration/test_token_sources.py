@@ -239,7 +239,7 @@ def test_redis_refused_config(tmp_path):
     r = subprocess.run([WSGATE_BIN, "-t", "-c", str(conf)],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 1
-    assert "group or others have access" in r.stderr
+    assert "readable by group or others" in r.stderr and "chmod 600" in r.stderr
     os.chmod(pw, 0o600)
     r = subprocess.run([WSGATE_BIN, "-t", "-c", str(conf)],
                        capture_output=True, text=True, timeout=20)

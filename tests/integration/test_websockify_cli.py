@@ -184,6 +184,7 @@ def test_key_password(gateway_factory, backends, pki, tmp_path, how):
     elif how == "file":
         pw = tmp_path / "pw"
         pw.write_text("s3cret\n")
+        os.chmod(pw, 0o600)
         args += ["--key-password-file", str(pw)]
     else:
         args += ["--key-password-env", "WSGATE_TEST_PW"]
@@ -194,6 +195,18 @@ def test_key_password(gateway_factory, backends, pki, tmp_path, how):
                    insecure_ctx()) == b"k"
     note = "visible to every user in ps"
     assert (note in g.log_text()) == (how == "pass")
+
+
+def test_key_password_file_must_be_private(pki, tmp_path):
+    """A password file is as secret as the key it opens (loadfile.c)."""
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    os.chmod(pw, 0o644)
+    r = run(["--ssl-only", "--cert", str(pki["server"][0]), "--key",
+             str(pki["enc_key"]), "--key-password-file", str(pw), "1",
+             "127.0.0.1:9"])
+    assert r.returncode == 1, r.stderr
+    assert "readable by group or others" in r.stderr and str(pw) in r.stderr
 
 
 def test_wrong_key_password_fails_at_start(pki):
