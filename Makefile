@@ -66,8 +66,10 @@ DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
 	       wrap record fleet
 # The config loader's other files: pure, tested through test_config.
 CONFIG_PARTS := config_keys config_value config_addr
+# auth's JSON reader: pure, tested through test_auth.
+AUTH_PARTS := auth_json
 SRCS := $(addprefix src/,$(addsuffix .c,$(PURE_MODS) $(CONFIG_PARTS) \
-	$(DAEMON_MODS)))
+	$(AUTH_PARTS) $(DAEMON_MODS)))
 OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 
 UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
@@ -85,7 +87,7 @@ UNIT_DEPS_upgrade  := upgrade
 UNIT_DEPS_config   := config $(CONFIG_PARTS) target token_file exec_env addr loadfile pct
 UNIT_DEPS_route    := route config $(CONFIG_PARTS) target token_file exec_env addr loadfile pct
 UNIT_DEPS_proxy_proto := proxy_proto
-UNIT_DEPS_auth     := auth loadfile pct
+UNIT_DEPS_auth     := auth $(AUTH_PARTS) ws_utf8 loadfile pct
 UNIT_DEPS_token_file := token_file addr loadfile
 UNIT_DEPS_iplimit  := iplimit addr
 UNIT_DEPS_target   := target token_file addr loadfile

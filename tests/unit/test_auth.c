@@ -748,6 +748,31 @@ test_json_strict(void **state)
 	    "\x80\xc3\xa9\"}", &r), AUTH_OK);
 }
 
+/*
+ * The payload handed back (JWT target claims, read again by target.c) is
+ * the claims as signed: reading them must not decode escapes in place.
+ * Before the fix "127.0.0.\u0031" came back as "127.0.0.1u0031".
+ */
+static void
+test_payload_as_signed(void **state)
+{
+	static const char claims[] = "{\"exp\":1800000000,\"host\":"
+	    "\"127.0.0.\\u0031\",\"port\":5900,\"n\":\"a\\\"b\\n\"}";
+	struct auth_claims_req r = req_default();
+	const char *tok = mk(HS, claims, AUTH_ALG_HS256);
+	char payload[512];
+	size_t plen = 0;
+
+	(void)state;
+	assert_int_equal(auth_jwt_verify_payload(tok, strlen(tok), hs_key, &r,
+	    payload, sizeof(payload), &plen), AUTH_OK);
+	assert_int_equal(plen, strlen(claims));
+	assert_string_equal(payload, claims);
+	/* Too small a buffer is refused, not cut. */
+	assert_int_equal(auth_jwt_verify_payload(tok, strlen(tok), hs_key, &r,
+	    payload, strlen(claims), &plen), AUTH_ERR_TOO_LONG);
+}
+
 static void
 test_too_many_members(void **state)
 {
@@ -1181,6 +1206,7 @@ main(void)
 		cmocka_unit_test(test_header_rules),
 		cmocka_unit_test(test_json_strict),
 		cmocka_unit_test(test_too_many_members),
+		cmocka_unit_test(test_payload_as_signed),
 		cmocka_unit_test(test_secret_file),
 		cmocka_unit_test(test_public_key_files),
 		cmocka_unit_test(test_query_param),
