@@ -273,8 +273,8 @@ def rst_handler(data=b"", wait_go=False):
 
 def read_nothing_handler(c, stop):
     """Accept and never recv; hold the connection until told to stop."""
-    while not stop.is_set() and not c.go.is_set():
-        time.sleep(0.05)
+    while not stop.is_set() and not c.go.wait(0.05):
+        pass
     _close_quietly(c.sock)
 
 

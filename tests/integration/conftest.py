@@ -6,6 +6,7 @@ use lives in modules tests import directly:
   wskit.py       RawWS, a WebSocket client that can send any bytes
   backendkit.py  Python backends (echo, record, source, ...), Blackhole
   gatewaykit.py  Gateway: config, start/stop by PID, log and session lines
+  probekit.py    states to wait on: process idle, TCP states and queues
   faultkit.py    misbehaving backends, /proc, prlimit/valgrind wrappers, netns
   tlskit.py, haproxykit.py, fleetkit.py   certificates, HAProxy, a fleet
 
@@ -22,6 +23,31 @@ import pytest
 from backendkit import Backend
 from basekit import raise_nofile_limit
 from gatewaykit import Gateway
+
+
+# Where the names tests used to import from this file live now; a stale
+# `from conftest import X` says where to get X instead of "cannot import".
+_MOVED = {
+    "basekit": "MiB free_port closed_port raise_nofile_limit sha256 wait_for "
+               "pattern_bytes read_vmrss run_async",
+    "wskit": "WS_GUID OP_CONT OP_TEXT OP_BINARY OP_CLOSE OP_PING OP_PONG "
+             "mask_bytes build_frame close_payload Frame ConnectionEOF RawWS "
+             "http_exchange",
+    "backendkit": "BackendConn Backend echo_handler record_handler "
+                  "send_then_eof rst_handler read_nothing_handler "
+                  "source_handler greet_echo_handler source_stream_hash "
+                  "Blackhole",
+    "gatewaykit": "ROOT WSGATE_BIN WSGATE_RELEASE_BIN SANITIZER_MARKERS "
+                  "DEFAULT_GATEWAY_OPTS render_config SESSION_KV Gateway",
+}
+
+
+def __getattr__(name):
+    for mod, names in _MOVED.items():
+        if name in names.split():
+            raise ImportError("conftest.py holds only fixtures: "
+                              "`from %s import %s`" % (mod, name))
+    raise AttributeError("module 'conftest' has no attribute %r" % name)
 
 
 @pytest.fixture

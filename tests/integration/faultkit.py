@@ -3,7 +3,7 @@ Fault-injection helpers for wsgate's integration and valgrind tests.
 
 What is here:
   - /proc helpers: open descriptors of the daemon;
-  - TCP queue introspection (TIOCOUTQ): "every byte I sent was acked";
+  - "every byte I sent was acked" (probekit.unacked, TIOCOUTQ);
   - backend handlers (handler(conn, stop), backendkit's Backend protocol);
   - wrappers that start the daemon under prlimit or valgrind (same pid);
   - NetNS: a network namespace joined to ours by a veth pair, so a test
@@ -13,7 +13,6 @@ Every wait has a deadline (basekit.wait_for for conditions).
 """
 
 import base64
-import fcntl
 import os
 import random
 import select
@@ -22,10 +21,10 @@ import socket
 import struct
 import subprocess
 import sys
-import termios
 import time
 
 from basekit import wait_for
+from probekit import unacked
 from wskit import OP_BINARY, OP_PONG, build_frame
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -53,12 +52,6 @@ def fd_sockets(pid):
 
 # --------------------------------------------------------------------------
 # TCP queues
-
-def unacked(sock):
-    """Bytes in sock's send queue not yet acknowledged by the peer."""
-    buf = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
-    return struct.unpack("i", buf)[0]
-
 
 def wait_acked(sock, timeout=10.0):
     """Wait until the peer's kernel has acknowledged everything we sent.

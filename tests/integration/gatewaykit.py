@@ -19,6 +19,7 @@ import time
 import pytest
 
 from basekit import free_port, read_vmrss, wait_for
+from probekit import quiescent
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -158,8 +159,9 @@ class Gateway:
                 time.sleep(0.2)
 
     def wait_ready(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while True:
+        """Wait until a connect to the listen port succeeds (the daemon
+        sees that probe as a client that left before its upgrade)."""
+        def accepts():
             rc = self.proc.poll()
             if rc is not None:
                 raise AssertionError("wsgate exited with %s before accepting "
@@ -168,16 +170,13 @@ class Gateway:
             s.settimeout(0.5)
             try:
                 s.connect(("127.0.0.1", self.port))
-                return
+                return True
             except OSError:
-                pass
+                return False
             finally:
                 s.close()
-            if time.monotonic() >= deadline:
-                raise AssertionError("wsgate did not accept on port %d within "
-                                     "%.0fs; log:\n%s" % (self.port, timeout,
-                                                          self.log_tail()))
-            time.sleep(0.02)
+        wait_for(accepts, timeout, what=lambda: "wsgate to accept on port %d; "
+                 "log:\n%s" % (self.port, self.log_tail()))
 
     @property
     def pid(self):
@@ -283,6 +282,14 @@ class Gateway:
         except AssertionError:
             raise AssertionError("no log line matching %r within %.1fs; log:\n%s"
                                  % (regex, timeout, self.log_tail()))
+
+    def wait_idle(self, timeout=10.0):
+        """Wait until every thread of the daemon sleeps: it has handled
+        all it was woken for (a handshake, a relay, a teardown). Memory
+        figures are read after this, and so are "nothing more happens"
+        checks."""
+        wait_for(quiescent(self.pid), timeout, interval=0.01,
+                 what="wsgate (pid %d) to go idle" % self.pid)
 
     def rss(self):
         return read_vmrss(self.pid)

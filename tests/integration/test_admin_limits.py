@@ -10,7 +10,7 @@ import time
 import pytest
 
 from backendkit import echo_handler
-from basekit import MiB, free_port
+from basekit import MiB, free_port, wait_for
 from gatewaykit import WSGATE_RELEASE_BIN
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -30,14 +30,14 @@ def make_admin(gateway_factory, backends, binary=None):
                         gateway={"admin_listen": "127.0.0.1:%d" % aport},
                         binary=binary)
     g.admin_port = aport
-    deadline = time.monotonic() + 10
-    while True:
+
+    def opened():
         try:
             socket.create_connection(("127.0.0.1", aport), 1).close()
-            break
+            return True
         except OSError:
-            assert time.monotonic() < deadline, "admin port never opened"
-            time.sleep(0.05)
+            return False
+    wait_for(opened, 10, what="the admin port to accept")
     return g
 
 

@@ -11,8 +11,9 @@ import pytest
 import websockets
 
 from backendkit import echo_handler, record_handler
-from basekit import free_port, run_async
+from basekit import free_port, run_async, wait_for
 from gatewaykit import WSGATE_BIN, render_config
+from probekit import connected_to
 from wskit import ConnectionEOF, RawWS
 
 
@@ -161,7 +162,8 @@ def test_log_level_warn_hides_session_lines(gateway_factory, backends):
     ws.send_close(1000)
     ws.expect_close(1000, timeout=5)
     ws.close()
-    time.sleep(0.3)
+    echo.wait_conn(0).wait_eof(5)       # the session is over
+    g.wait_idle()                       # and its end handled (and not logged)
     assert g.session_lines() == [], g.log_tail()
 
 
@@ -190,7 +192,8 @@ def test_sigterm_sends_1001_and_exits_0(gateway_factory, backends):
 
     async def go():
         async with websockets.connect(g.url("/x"), open_timeout=5) as ws:
-            await asyncio.sleep(0.2)
+            rec.wait_conn(3)            # this session's backend leg is up
+            g.wait_idle()               # and the half handshake read
             t0 = time.monotonic()
             g.send_signal(signal.SIGTERM)
             try:
@@ -288,8 +291,10 @@ def test_sigterm_with_backend_connect_pending(gateway_factory):
         g = gateway_factory(routes=[("/hole", {"backend": hole.spec,
                                                "connect_timeout": "30s"})],
                             gateway={"drain_timeout": "2s"})
+        syns = connected_to(hole.port).count("SYN_SENT")  # the fillers'
         ws = RawWS.open(g.port, path="/hole")
-        time.sleep(0.2)
+        wait_for(lambda: connected_to(hole.port).count("SYN_SENT") > syns,
+                 10, what="wsgate's connect to the blackhole")
         t0 = time.monotonic()
         g.send_signal(signal.SIGTERM)
         ws.expect_close(1001, timeout=5)

@@ -14,6 +14,7 @@ from backendkit import (Blackhole, echo_handler, record_handler, rst_handler,
                         send_then_eof)
 from basekit import (MiB, closed_port, pattern_bytes, run_async, sha256,
                      wait_for)
+from probekit import connected_to, window_shut
 from wskit import OP_BINARY, OP_CLOSE, RawWS, build_frame
 
 
@@ -82,8 +83,11 @@ def test_backend_eof_slow_reader_loses_nothing(gateway_factory, backends):
     g = gateway_factory(routes=[("/x", {"backend": be.spec})])
     ws = RawWS.open(g.port, path="/x", rcvbuf=32 * 1024, timeout=30)
     conn = be.wait_conn(0)
-    wait_for(lambda: conn.done.is_set() or conn.nsent > 0, 5, what="backend sending")
-    time.sleep(0.5)      # let the gateway sit on a full buffer
+    # the gateway sits on a full buffer: it holds all 8 MiB and the EOF,
+    # or it stopped reading the backend, whose send queue waits for room
+    wait_for(lambda: conn.done.is_set() or window_shut(conn.sock), 10,
+             what="the gateway to stop reading the backend")
+    g.wait_idle()
     h = hashlib.sha256()
     count = [0]
 
@@ -194,7 +198,8 @@ def test_backend_reset_with_data_unread_by_client(gateway_factory, backends):
     ws = RawWS.open(g.port, path="/x", rcvbuf=64 * 1024)
     conn = be.wait_conn(0)
     wait_for(lambda: conn.done.is_set(), 10, what="backend reset")
-    time.sleep(0.3)
+    wait_for(lambda: not connected_to(be.port), 10,
+             what="the backend's reset to reach the gateway")
     data, f = ws.recv_until_close(timeout=10)
     assert first.startswith(data), "received bytes are not a prefix of what was sent"
     assert f is not None and f.close_code == 1014, f

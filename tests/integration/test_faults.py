@@ -28,6 +28,7 @@ from backendkit import (Blackhole, echo_handler, record_handler,
 from basekit import (MiB, closed_port, free_port, pattern_bytes, sha256,
                      wait_for)
 from gatewaykit import WSGATE_BIN, WSGATE_RELEASE_BIN
+from probekit import connected_to, segments_in_flight, tcp_gone
 from wskit import (ConnectionEOF, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING,
                    OP_PONG, RawWS, build_frame)
 import faultkit
@@ -172,8 +173,10 @@ def test_deaf_backend_gets_queued_bytes_after_client_close(gateway_factory, back
     ws.expect_close(1000, timeout=3)
     assert time.monotonic() - t0 < 1.0, "close echo waited for the backend"
     ws.wait_eof(timeout=3)
+    here = ws.sock.getsockname()[1]
     ws.close()
-    time.sleep(0.5)
+    wait_for(lambda: tcp_gone(g.port, here), 5,
+             what="the client's connection closed both ways")
     conn.go.set()
     conn.wait_eof(8)
     assert conn.nreceived == len(payload), "backend got %d of %d bytes" % (
@@ -277,7 +280,8 @@ def fill_then_rst_handler(block=64 * 1024, still=0.5):
                 elif time.monotonic() - idle_since > still:
                     break
                 select.select([], [c.sock], [], 0.05)
-        time.sleep(0.2)     # in-flight ACKs land
+        wait_for(lambda: segments_in_flight(c.sock) == 0, 10,
+                 what="the gateway's kernel to ack every segment sent")
         c.acked_bytes = c.nsent - faultkit.unacked(c.sock)
         faultkit.rst(c.sock)
     return handler
@@ -310,7 +314,9 @@ def test_backend_reset_while_gateway_holds_data_for_slow_client(gateway_factory,
     ws = RawWS.open(g.port, path="/x", rcvbuf=32 * 1024)
     conn = be.wait_conn(0)
     assert conn.done.wait(20), "backend never stalled"
-    time.sleep(0.2)
+    assert conn.error is None, conn.error
+    wait_for(lambda: not connected_to(be.port), 10,
+             what="the backend's reset to reach the gateway")
     h = hashlib.sha256()
     n = [0]
 
@@ -608,7 +614,8 @@ def test_ping_flood_from_a_client_that_never_reads_is_bounded(gateway_factory, b
                                         "heartbeat_interval": "0"})],
                         binary=WSGATE_RELEASE_BIN)
     ws = RawWS.open(g.port, path="/x", rcvbuf=4096)
-    time.sleep(0.2)
+    echo.wait_conn(0)
+    g.wait_idle()                   # the session is set up
     base = g.rss()
     blob = build_frame(OP_PING, b"p" * 125) * 1000
     s = ws.sock
@@ -624,8 +631,8 @@ def test_ping_flood_from_a_client_that_never_reads_is_bounded(gateway_factory, b
         except BlockingIOError:
             if time.monotonic() - last > 1.5:
                 break       # the gateway stopped taking pings
-            time.sleep(0.01)
-    time.sleep(0.3)
+            select.select([], [s], [], 0.01)
+    g.wait_idle()                   # it has handled all it took from us
     growth = g.rss() - base
     print("client pushed %.1f MiB of pings; RSS +%d KiB" % (sent / MiB, growth // 1024))
     assert sent < 256 * MiB, "the gateway kept reading pings it could not answer"
@@ -684,12 +691,13 @@ def _stampede(g, n, first_wave):
     first_wave()
     wait_for(lambda: sum(o is not None for o in outcome) >= 8, 10,
              what="the first sessions")
-    time.sleep(1.0)
+    wait_for(lambda: "echo" in outcome, 20,
+             what="a session served while the gateway is full")
+    g.wait_idle(20)                 # the first wave settled, the gateway full
     assert g.alive(), "wsgate died out of descriptors:\n" + g.log_tail()
     first = [o for o in outcome if o is not None]
     print("first wave (%d fds): %s" % (fd_count(g.pid),
                                        {k: first.count(k) for k in set(first)}))
-    assert "echo" in first
     release.set()
     for t in threads:
         t.join(40)

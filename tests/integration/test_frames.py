@@ -10,6 +10,7 @@ import pytest
 from backendkit import (echo_handler, record_handler, source_handler,
                         source_stream_hash)
 from basekit import MiB, wait_for
+from probekit import window_shut
 from wskit import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
                    RawWS, build_frame, close_payload)
 import hashlib
@@ -290,13 +291,9 @@ def test_ping_answered_promptly_under_bulk(gateway_factory, backends):
     ws = RawWS.open(g.port, path="/src", rcvbuf=64 * 1024, timeout=30)
     conn = src.wait_conn(0)
     # let the pipe fill up: backend blocked, gateway buffered
-    last = -1
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        if conn.nsent == last:
-            break
-        last = conn.nsent
+    wait_for(lambda: conn.done.is_set() or window_shut(conn.sock), 10,
+             what="the gateway to stop reading the backend")
+    g.wait_idle()
     assert conn.nsent < total, "gateway absorbed all 16 MiB without a reader"
     ws.send_frame(OP_PING, b"are-you-there")
     t0 = time.monotonic()

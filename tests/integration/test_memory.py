@@ -3,14 +3,16 @@ quarantine would swamp the figures)."""
 
 import hashlib
 import os
+import select
 import time
 
 import pytest
 
 from backendkit import (echo_handler, read_nothing_handler, source_handler,
                         source_stream_hash)
-from basekit import MiB, raise_nofile_limit
+from basekit import MiB, raise_nofile_limit, wait_for
 from gatewaykit import WSGATE_RELEASE_BIN
+from probekit import connected_to
 from wskit import OP_BINARY, RawWS, build_frame
 
 TOTAL = 100 * MiB
@@ -31,7 +33,7 @@ def test_client_never_reads_backend_streams_100mib(release_gateway, backends):
                                    "heartbeat_interval": "0"})])
     ws = RawWS.open(g.port, path="/src", timeout=30)
     conn = src.wait_conn(0)
-    time.sleep(0.2)
+    g.wait_idle()                   # the session is set up
     base = g.rss()
     conn.go.set()
     # the backend pushes until backpressure stops it; sample RSS meanwhile
@@ -79,7 +81,7 @@ def test_backend_never_reads_client_streams_100mib(release_gateway, backends):
                                     "heartbeat_interval": "0"})])
     ws = RawWS.open(g.port, path="/sink", timeout=10)
     sink.wait_conn(0)
-    time.sleep(0.2)
+    g.wait_idle()                   # the session is set up
     base = g.rss()
     frame = build_frame(OP_BINARY, os.urandom(64 * 1024))
     s = ws.sock
@@ -101,13 +103,13 @@ def test_backend_never_reads_client_streams_100mib(release_gateway, backends):
         except BlockingIOError:
             if time.monotonic() - last_progress > 1.5:
                 break       # blocked for good: backpressure reached us
-            time.sleep(0.01)
+            select.select([], [s], [], 0.01)
         now = time.monotonic()
         if now >= next_sample:
             peak = max(peak, g.rss())
             next_sample = now + 0.05
     blocked = sent < TOTAL
-    time.sleep(0.3)
+    g.wait_idle()                   # it has handled all it took from us
     peak = max(peak, g.rss())
     growth = peak - base
     print("client pushed %.1f MiB toward a non-reading backend; RSS %d -> %d KiB (+%d KiB)"
@@ -142,14 +144,14 @@ def push_until_blocked(g, sock, blob, limit=TOTAL, seconds=10, stall=1.5):
         except BlockingIOError:
             if time.monotonic() - last_progress > stall:
                 break
-            time.sleep(0.01)
+            select.select([], [sock], [], 0.01)
         except (ConnectionResetError, BrokenPipeError):
             break
         now = time.monotonic()
         if now >= next_sample:
             peak = max(peak, g.rss())
             next_sample = now + 0.05
-    time.sleep(0.3)
+    g.wait_idle()                   # it has handled all it took from us
     return sent, max(peak, g.rss())
 
 
@@ -162,8 +164,11 @@ def test_client_streams_while_backend_connect_pending(release_gateway):
         g = release_gateway([("/hole", {"backend": hole.spec,
                                         "connect_timeout": "20s",
                                         "heartbeat_interval": "0"})])
+        syns = connected_to(hole.port).count("SYN_SENT")  # the fillers'
         ws = RawWS.open(g.port, path="/hole", timeout=10)
-        time.sleep(0.2)
+        wait_for(lambda: connected_to(hole.port).count("SYN_SENT") > syns,
+                 10, what="wsgate's connect to the blackhole")
+        g.wait_idle()               # and nothing else under way
         base = g.rss()
         frame = build_frame(OP_BINARY, os.urandom(64 * 1024))
         sent, peak = push_until_blocked(g, ws.sock, frame, seconds=8)
@@ -185,7 +190,7 @@ def test_ping_flood_from_non_reading_client(release_gateway, backends):
                                     "heartbeat_interval": "0"})])
     ws = RawWS.open(g.port, path="/sink", timeout=10, rcvbuf=64 * 1024)
     sink.wait_conn(0)
-    time.sleep(0.2)
+    g.wait_idle()                   # the session is set up
     base = g.rss()
     from wskit import OP_PING
     blob = b"".join(build_frame(OP_PING, bytes([i % 256]) * 125) for i in range(2000))
@@ -217,7 +222,7 @@ def test_sessions_idle_after_traffic_keep_no_buffers(release_gateway,
     for ws in clients:          # upgraded, backend connected, relaying
         ws.send_frame(OP_BINARY, b"x")
         assert ws.recv_frame(timeout=10).payload == b"x"
-    time.sleep(0.3)
+    g.wait_idle()
     base = g.rss()
     block = os.urandom(64 * 1024)
     for ws in clients:
@@ -227,7 +232,7 @@ def test_sessions_idle_after_traffic_keep_no_buffers(release_gateway,
         while len(got) < 4 * len(block):
             got += ws.recv_frame(timeout=10).payload
         assert bytes(got) == block * 4
-    time.sleep(0.3)
+    g.wait_idle()                   # every session done with its buffers
     growth = g.rss() - base
     print("%d sessions, 256 KiB each way, then idle: RSS %+d KiB "
           "(%.2f KiB a session)" % (n, growth // 1024, growth / 1024 / n))

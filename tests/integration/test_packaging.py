@@ -8,11 +8,10 @@ import os
 import re
 import shutil
 import subprocess
-import time
 
 import pytest
 
-from basekit import free_port
+from basekit import free_port, wait_for
 from gatewaykit import WSGATE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -190,11 +189,10 @@ def test_healthcheck_script(tmp_path):
     p = subprocess.Popen([WSGATE_BIN, "-d", "-c", str(conf)], stdout=log,
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while run_healthcheck(addr).returncode != 0:
+        def healthy():
             assert p.poll() is None, (tmp_path / "wsgate.log").read_text()
-            assert time.monotonic() < deadline, "healthcheck never passed"
-            time.sleep(0.1)
+            return run_healthcheck(addr).returncode == 0
+        wait_for(healthy, 10, interval=0.1, what="the healthcheck to pass")
         assert run_healthcheck(addr, "/readyz").returncode == 0
         r = run_healthcheck(addr, "/no-such-page")
         assert r.returncode == 1 and "404" in r.stderr

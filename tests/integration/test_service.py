@@ -86,7 +86,7 @@ def test_sigterm_repeated_during_teardown_exits_cleanly(gateway_factory,
         ws.send_frame(OP_BINARY, b"x")
         assert ws.recv_frame(timeout=10).payload == b"x"
     g.send_signal(signal.SIGTERM)           # drain: 60 s to go
-    time.sleep(0.2)
+    g.wait_log(r"draining \d+ sessions")
     deadline = time.monotonic() + 10
     while g.proc.poll() is None and time.monotonic() < deadline:
         try:

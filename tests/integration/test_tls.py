@@ -9,7 +9,7 @@ import pytest
 import websockets
 
 from backendkit import echo_handler
-from basekit import pattern_bytes, run_async
+from basekit import pattern_bytes, run_async, wait_for
 from tlskit import gateway_from_text
 
 
@@ -165,8 +165,8 @@ def test_openssl_s_client_gets_the_upgrade(tmp_path, certs, backends):
     """A client we did not write: openssl s_client verifies the certificate
     and carries a raw upgrade and a masked frame over wss."""
     import base64
+    import select
     import subprocess
-    import time
     echo = backends(echo_handler)
     g = tls_gateway(tmp_path, certs, echo).start()
     try:
@@ -186,13 +186,25 @@ def test_openssl_s_client_gets_the_upgrade(tmp_path, certs, backends):
             stderr=subprocess.PIPE)
         p.stdin.write(head + frame)
         p.stdin.flush()
-        time.sleep(1.0)        # s_client ends at stdin EOF: let it read
+        echoed = b"\x82" + bytes([len(payload)]) + payload
+        got = bytearray()
+
+        def answered():     # s_client ends at stdin EOF: read first
+            if select.select([p.stdout], [], [], 0)[0]:
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    return True         # it ended: judge what came
+                got.extend(chunk)
+            return echoed in got
+        wait_for(answered, 10, what=lambda: "s_client to print the 101 and "
+                 "the echo; got %r" % bytes(got[:200]))
         try:
             out, err = p.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             p.kill()
             out, err = p.communicate()
+        out = bytes(got) + out
         assert out.startswith(b"HTTP/1.1 101 "), (out[:200], err[-500:])
-        assert b"\x82" + bytes([len(payload)]) + payload in out
+        assert echoed in out
     finally:
         assert g.stop() == 0

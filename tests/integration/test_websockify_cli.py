@@ -499,15 +499,18 @@ while True:
 def wrapped_pid(g):
     """Connect through wsgate to the wrapped program: its greeting. The
     program may still be starting: until it listens, wsgate says 1014."""
-    deadline = time.monotonic() + 20
-    while True:
+    last = [None]
+
+    def greeted():
         ws = RawWS.open(g.port, path="/")
-        line = ws.recv_frame(timeout=10).payload
-        if line.startswith(b"pid ") or time.monotonic() > deadline:
-            break
+        f = ws.recv_frame(timeout=10)
+        last[0] = f
+        if f.payload.startswith(b"pid "):
+            return ws, f.payload
         ws.close()
-        time.sleep(0.1)
-    assert line.startswith(b"pid "), line
+        return None
+    ws, line = wait_for(greeted, 20, interval=0.1, what=lambda: "the wrapped "
+                        "program's greeting; last answer %r" % last[0])
     ws.send_frame(OP_BINARY, b"ping")
     assert ws.recv_frame(timeout=10).payload == b"ping"
     return ws, int(line.split()[1])

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import time
 
 import pytest
@@ -24,9 +23,10 @@ from backendkit import (Blackhole, echo_handler, record_handler, rst_handler,
                         send_then_eof)
 from basekit import (MiB, closed_port, pattern_bytes, run_async, sha256,
                      wait_for)
-from gatewaykit import WSGATE_RELEASE_BIN
-from wskit import ConnectionEOF, OP_BINARY, OP_TEXT, RawWS, build_frame
 from faultkit import valgrind_wrapper
+from gatewaykit import WSGATE_RELEASE_BIN
+from probekit import peer_read_all
+from wskit import ConnectionEOF, OP_BINARY, OP_TEXT, RawWS, build_frame
 
 pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None,
                                 reason="valgrind is not installed "
@@ -155,7 +155,8 @@ def test_close_semantics(vg, backends):
     for abort in (True, False):
         ws = RawWS.open(g.port, path="/rec", timeout=T)
         ws.send(build_frame(OP_BINARY, b"z" * 1000)[:500])
-        time.sleep(0.2)
+        wait_for(lambda: peer_read_all(ws.sock), T,
+                 what="wsgate to read the half frame")
         ws.abort() if abort else ws.close()
     wait_for(lambda: len(g.session_lines()) >= 8, T, what="session lines")
     # refused before the upgrade: 400, 404, 405, 431, handshake timeout
@@ -171,8 +172,8 @@ def test_close_semantics(vg, backends):
         except ConnectionEOF:
             pass
         ws.close()
-    silent = socket.create_connection(("127.0.0.1", g.port))
-    time.sleep(3)                   # handshake_timeout is 2 s
+    silent = RawWS(g.port, timeout=T)
+    silent.wait_eof()               # handshake_timeout (2 s) closes it
     silent.close()
     vg.finish(g)
 
@@ -197,7 +198,8 @@ def test_bad_gateway_1014(vg, backends):
         ws = RawWS.open(g.port, path="/hole", timeout=T)
         ws.send_frame(OP_BINARY, b"queued")
         ws.abort()
-        time.sleep(2)
+        wait_for(lambda: len(g.session_lines()) >= 5, T,
+                 what="the fifth session's end (connect_timeout is 1 s)")
         vg.finish(g)
     finally:
         hole.close()
