@@ -60,8 +60,8 @@ endif
 PURE_MODS := addr loadfile pct config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit target pmd zstream framing exec_env cli_websockify \
 	     record_fmt
-DAEMON_MODS := main log listener session handshake ws_conn upstream heartbeat \
-	       metrics tls admin gen static registry admin_sessions cli_front \
+DAEMON_MODS := main log listener session session_leg handshake ws_conn upstream \
+	       heartbeat metrics tls admin gen static registry admin_sessions cli_front \
 	       lifecycle lookup redis token_source token_api pwcheck basic_auth \
 	       wrap record fleet
 # The config loader's other files: pure, tested through test_config.
@@ -75,7 +75,8 @@ OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
 # Event-driven modules tested on a real event_base (libevent's regress
 # style): they link libevent, and stub the rest of the daemon.
-EVENT_UNIT_TESTS := $(BUILD)/test_lookup $(BUILD)/test_redis
+EVENT_UNIT_TESTS := $(BUILD)/test_lookup $(BUILD)/test_redis \
+		    $(BUILD)/test_ws_conn
 
 # Which pure objects each unit test links (never libevent).
 UNIT_DEPS_addr     := addr
@@ -146,6 +147,13 @@ unit-test-run: $(UNIT_TESTS) $(EVENT_UNIT_TESTS)
 	  $$t || exit 1; done
 
 $(BUILD)/test_lookup: $(BUILD)/tests/test_lookup.o $(BUILD)/lookup.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
+
+# The message layer on bufferevent_pair_new() legs; the session lifecycle
+# it calls (session_close, the heartbeat's notes) is the test's own.
+$(BUILD)/test_ws_conn: $(BUILD)/tests/test_ws_conn.o $(BUILD)/ws_conn.o \
+	    $(BUILD)/ws_frame.o $(BUILD)/ws_utf8.o $(BUILD)/session_leg.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 

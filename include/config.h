@@ -264,11 +264,13 @@ int	config_parse_duration(const char *s, uint64_t *ms);
 int	config_parse_size(const char *s, uint64_t *bytes);
 
 /*
- * Parse an address: "tcp:HOST:PORT", "tcp:[V6]:PORT", "unix:/path" for
- * backends (want_listen false); for listen also bare "HOST:PORT",
- * "[V6]:PORT", "PORT" (all interfaces) and a trailing " tls"; for
- * backends also "exec:/PROGRAM ARG..." (argv split as exec_argv_parse()
- * does: no shell). Fills *a
+ * Parse an address: for backends (want_listen false) "tcp:HOST:PORT",
+ * "tcp:[V6]:PORT", "tls:HOST:PORT" (TCP spoken to over TLS: a->tls),
+ * "unix:/path" or "exec:/PROGRAM ARG..." (argv split as exec_argv_parse()
+ * does: no shell); for listen "tcp:" and "unix:" forms (a unix one may end
+ * in " mode=0660"), bare "HOST:PORT", "[V6]:PORT" and "PORT" (all
+ * interfaces), each with the options " tls", " tls auto" and
+ * " proxy_protocol". Fills *a
  * (strings owned by a; free with config_addr_clear). Returns 0, or -1
  * with a message in err.
  */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/time.h>
 
 #include "metrics.h"
 
@@ -29,7 +30,7 @@ struct gw_worker {
 	struct evdns_base	*dns;		/* backend name resolution */
 	struct gw_gen		*gen;		/* current generation (a ref) */
 	const struct config	*cfg;		/* gen->cfg: for new sessions */
-	struct gw_gen		*pending;	/* next gen, set under gw_lock */
+	struct gw_gen		*pending;	/* next gen; main.c's main_lock */
 	struct event		*reload_ev;	/* another thread: take pending */
 	LIST_HEAD(, session)	 sessions;	/* every live session */
 	LIST_HEAD(, listener)	 listeners;
@@ -48,8 +49,11 @@ struct gw_worker {
 };
 
 /*
- * Sessions alive in every worker together, for max_connections; the only
- * state the workers share besides the read-only config.
+ * Sessions alive in every worker together, for max_connections. Besides
+ * the read-only config and these gw_ globals, the workers share only what
+ * has its own lock: iplimit.c's per-address table, registry.c's mailboxes,
+ * a worker's pending generation (main_lock); worker 0 reads the others'
+ * counters with relaxed loads (metrics_add).
  */
 extern _Atomic uint64_t	 gw_sessions_total;
 /*
@@ -65,5 +69,16 @@ extern uint64_t		 gw_session_cap;
 extern _Atomic bool	 gw_stopping;
 /* Last session id handed out (ids are unique across workers). */
 extern _Atomic uint64_t	 gw_session_ids;
+
+/* ms milliseconds as a struct timeval, for evtimer_add() and friends. */
+static inline struct timeval
+gw_ms_to_tv(uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
+}
 
 #endif

@@ -1,21 +1,41 @@
 /*
  * heartbeat: per-session ping/pong and idle timers. The timers are
- * embedded in struct session; session_close() stops them with hb_stop().
+ * embedded in struct session (struct hb); session_close() stops them with
+ * hb_stop().
  */
 #ifndef HEARTBEAT_H
 #define HEARTBEAT_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/event_struct.h>
+
 struct session;
+
+struct hb {
+	struct event	 ping;		/* every heartbeat_interval (persistent) */
+	struct event	 deadline;	/* pong wait after the oldest ping */
+	struct event	 idle;		/* idle_timeout */
+	bool		 waiting;	/* a ping is out, the wait runs */
+	bool		 rx_seen;	/* client bytes since the wait began */
+	uint64_t	 ping_end;	/* out_total just after that ping */
+	uint64_t	 acked_mark;	/* client-acked bytes at the last look */
+	struct timeval	 last_io;	/* last data either way */
+	struct timespec	 ping_sent;	/* CLOCK_MONOTONIC; 0: none to time */
+};
 
 /* Set up the (embedded) timers of a new session; arms nothing. */
 void	hb_init(struct session *s);
 /* Arm the ping and idle timers of an upgraded session per its route. */
 void	hb_start(struct session *s);
-/* Cancel both timers (idempotent). */
+/* Cancel every timer (idempotent). */
 void	hb_stop(struct session *s);
 /* The client showed life (any frame bytes): cheap, called per read. */
 void	hb_alive(struct session *s);
-/* A pong arrived: time the round trip of our last ping. */
+/* A pong arrived: time the round trip of our oldest unanswered ping. */
 void	hb_pong(struct session *s);
 /* Data moved either way: the idle clock restarts. */
 void	hb_activity(struct session *s);

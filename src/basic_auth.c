@@ -15,7 +15,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "pwcheck.h"
-#include "session-t.h"
+#include "session-int.h"
 #include "upgrade.h"
 
 #define BASIC_AUTH_CHALLENGE	"WWW-Authenticate: Basic realm=\"wsgate\", " \

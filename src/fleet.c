@@ -35,7 +35,7 @@
 #include "log.h"
 #include "redis.h"
 #include "registry.h"
-#include "session-t.h"
+#include "session-int.h"
 
 #define FLEET_PREFIX		"wsgate:fleet:"
 #define FLEET_KEYLEN		400

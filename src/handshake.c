@@ -34,8 +34,6 @@
 #include "proxy_proto.h"
 #include "route.h"
 #include "session-int.h"
-#include "session-t.h"
-#include "session.h"
 #include "static.h"
 #include "target.h"
 #include "tls.h"
@@ -149,7 +147,7 @@ handshake_http_error(struct session *s, int status, const char *detail)
 static char *
 handshake_out_reserve(struct session *s, size_t cap, struct evbuffer_iovec *v)
 {
-	if (evbuffer_reserve_space(bufferevent_get_output(s->client),
+	if (evbuffer_reserve_space(bufferevent_get_output(s->client.bev),
 	    (ev_ssize_t)cap, v, 1) != 1 || v->iov_len < cap)
 		return NULL;
 	return v->iov_base;
@@ -160,7 +158,7 @@ static void
 handshake_out_commit(struct session *s, struct evbuffer_iovec *v, int n)
 {
 	v->iov_len = n > 0 ? (size_t)n : 0;
-	evbuffer_commit_space(bufferevent_get_output(s->client), v, n > 0);
+	evbuffer_commit_space(bufferevent_get_output(s->client.bev), v, n > 0);
 }
 
 /* The same, with one extra header line (with its CRLF) after the status. */
@@ -185,10 +183,10 @@ handshake_http_error_hdr(struct session *s, int status, const char *detail,
 		handshake_out_commit(s, &v, upgrade_response_error_hdr(buf,
 		    cap, status, detail, header));
 	session_set_state(s, SESSION_HTTP_ERROR);
-	evbuffer_drain(bufferevent_get_input(s->client),
-	    evbuffer_get_length(bufferevent_get_input(s->client)));
+	evbuffer_drain(bufferevent_get_input(s->client.bev),
+	    evbuffer_get_length(bufferevent_get_input(s->client.bev)));
 	session_timer_ms(&s->state_timer, SESSION_HTTP_LINGER_MS);
-	session_client_progress(s);
+	session_leg_progress(&s->client);
 }
 
 /*
@@ -286,7 +284,7 @@ handshake_web_auth(struct session *s, const struct upgrade_req *req,
 		return -1;
 	}
 	if ((r->nallow_client_cn > 0 || r->nallow_client_san > 0) &&
-	    !tls_client_allowed(s->client, r->allow_client_cn,
+	    !tls_client_allowed(s->client.bev, r->allow_client_cn,
 	    r->nallow_client_cn, r->allow_client_san, r->nallow_client_san)) {
 		handshake_http_error(s, 403, "client certificate not allowed");
 		return -1;
@@ -306,7 +304,7 @@ handshake_web_auth(struct session *s, const struct upgrade_req *req,
 static int
 handshake_static(struct session *s, const struct upgrade_req *req)
 {
-	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer *in = bufferevent_get_input(s->client.bev);
 	const struct config_route *r;
 	int status, rc;
 
@@ -319,8 +317,8 @@ handshake_static(struct session *s, const struct upgrade_req *req)
 	if (r->web_auth && (rc = handshake_web_auth(s, req, r)) != 1)
 		return rc;
 	/* Under TLS the file is read in chunks, never mapped (static.h). */
-	status = static_serve(r, req, bufferevent_get_output(s->client),
-	    s->tls ? &s->static_body : NULL);
+	status = static_serve(r, req, bufferevent_get_output(s->client.bev),
+	    s->client.tls ? &s->static_body : NULL);
 	metrics_count_status(&s->w->m, status);
 	log_debug("session %llu: client=%s %.*s %.*s: %d",
 	    (unsigned long long)s->id, s->peer, (int)req->method.len,
@@ -328,9 +326,9 @@ handshake_static(struct session *s, const struct upgrade_req *req)
 	session_set_state(s, SESSION_HTTP_ERROR);
 	evbuffer_drain(in, evbuffer_get_length(in));
 	/* The linger bounds a stall, not a slow but steady download. */
-	s->linger_mark = session_queued(s);
+	s->fin.linger_mark = session_queued(s);
 	session_timer_ms(&s->state_timer, SESSION_HTTP_LINGER_MS);
-	session_client_progress(s);
+	session_leg_progress(&s->client);
 	return -1;
 }
 
@@ -369,7 +367,7 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		return -1;
 	}
 	if ((r->nallow_client_cn > 0 || r->nallow_client_san > 0) &&
-	    !tls_client_allowed(s->client, r->allow_client_cn,
+	    !tls_client_allowed(s->client.bev, r->allow_client_cn,
 	    r->nallow_client_cn, r->allow_client_san, r->nallow_client_san)) {
 		handshake_http_error(s, 403, "client certificate not allowed");
 		return -1;
@@ -385,7 +383,7 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	if (r->auth == CONFIG_AUTH_BASIC && !s->basic_ok &&
 	    (rc = basic_auth_check(s, req, r, gr)) != 1)
 		return rc == 0 ? 1 : -1;
-	if (config_route_has_token_source(r) && !s->has_fixed &&
+	if (config_route_has_token_source(r) && !s->dial.has_fixed &&
 	    (rc = token_source_resolve(s, req, r, gr)) != 1)
 		return rc == 0 ? 1 : -1;
 	pi = upgrade_pick_protocol(req, (const char *const *)r->subprotocols,
@@ -411,16 +409,16 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	    (size_t)(r - s->cfg->routes));
 	s->mr->active++;
 	s->mr->sessions++;
-	evbuffer_drain(bufferevent_get_input(s->client), head_len);
-	session_flush(s->client);
-	s->out_total += (uint64_t)n;	/* hb_client_acked() counts from 0 */
+	evbuffer_drain(bufferevent_get_input(s->client.bev), head_len);
+	/* Counted (hb_client_acked counts from 0) and written through. */
+	ws_conn_send(s, WS_CONN_RAW, NULL, (size_t)n, NULL);
 	s->w->m.handshakes_ok++;
 	event_del(&s->state_timer);
-	ws_frame_decoder_init(&s->dec, r->max_message_size, true);
+	ws_frame_decoder_init(&s->rx.dec, r->max_message_size, true);
 	session_set_state(s, SESSION_CONNECTING);
-	s->rr = s->w->rr_seq++;
+	s->dial.rr = s->w->rr_seq++;
 	hb_start(s);
-	clock_gettime(CLOCK_MONOTONIC, &s->connect_started);
+	clock_gettime(CLOCK_MONOTONIC, &s->dial.started);
 	if (r->backend_proxy_protocol != 0)
 		handshake_proxy_out(s);
 	return upstream_connect(s);
@@ -449,7 +447,7 @@ handshake_oom(struct session *s)
 static int
 handshake_proxy_header(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer *in = bufferevent_get_input(s->client.bev);
 	struct proxy_proto_addr pa;
 	const struct sockaddr_storage *src;
 	size_t len = evbuffer_get_length(in);
@@ -496,7 +494,7 @@ handshake_proxy_out(struct session *s)
 	socklen_t len = sizeof(s->local_sa);
 	int n;
 
-	if (!s->local_known && getsockname(bufferevent_getfd(s->client),
+	if (!s->local_known && getsockname(bufferevent_getfd(s->client.bev),
 	    (struct sockaddr *)&s->local_sa, &len) == 0)
 		s->local_known = true;
 	if (s->route->backend_proxy_protocol == 1)
@@ -505,16 +503,16 @@ handshake_proxy_out(struct session *s)
 	else
 		n = proxy_proto_encode_v2((struct sockaddr *)&s->peer_sa,
 		    (struct sockaddr *)&s->local_sa, hdr, sizeof(hdr));
-	if (n > 0 && (s->proxy_hdr = malloc((size_t)n)) != NULL) {
-		memcpy(s->proxy_hdr, hdr, (size_t)n);
-		s->proxy_hdr_len = (uint8_t)n;
+	if (n > 0 && (s->dial.proxy_hdr = malloc((size_t)n)) != NULL) {
+		memcpy(s->dial.proxy_hdr, hdr, (size_t)n);
+		s->dial.proxy_hdr_len = (uint8_t)n;
 	}
 }
 
 int
 handshake_read(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer *in = bufferevent_get_input(s->client.bev);
 	const struct config *cfg = s->cfg;
 	struct upgrade_req req;
 	size_t len;
@@ -568,7 +566,7 @@ handshake_refuse(struct session *s, int status, const char *detail,
 int
 handshake_resume(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer *in = bufferevent_get_input(s->client.bev);
 	struct upgrade_req req;
 	size_t len = evbuffer_get_length(in);
 	char *p;

@@ -24,32 +24,20 @@
 #include "gw.h"
 #include "heartbeat.h"
 #include "log.h"
-#include "session-t.h"
-#include "session.h"
-
-static void
-hb_arm(struct event *ev, uint64_t ms)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
-}
+#include "session-int.h"
+#include "ws_conn.h"
 
 /* Queue a ping carrying a fixed payload (a pong echoes it). */
 static void
 hb_send_ping(struct session *s)
 {
-	static const uint8_t ping[] = { 0x89, 0x06, 'w', 's', 'g', 'a', 't',
-	    'e' };
+	static const char payload[] = "wsgate";
 
-	evbuffer_add(bufferevent_get_output(s->client), ping, sizeof(ping));
-	s->out_total += sizeof(ping);
+	(void)ws_conn_send(s, WS_CONN_FIN | WS_OP_PING, payload,
+	    sizeof(payload) - 1, NULL);
 	/* The round trip is timed from the oldest ping still unanswered. */
-	if (s->ping_sent.tv_sec == 0 && s->ping_sent.tv_nsec == 0)
-		clock_gettime(CLOCK_MONOTONIC, &s->ping_sent);
-	session_flush(s->client);
+	if (s->hb.ping_sent.tv_sec == 0 && s->hb.ping_sent.tv_nsec == 0)
+		clock_gettime(CLOCK_MONOTONIC, &s->hb.ping_sent);
 }
 
 /*
@@ -62,10 +50,10 @@ static uint64_t
 hb_client_acked(const struct session *s)
 {
 	uint64_t sent = s->out_total -
-	    evbuffer_get_length(bufferevent_get_output(s->client));
+	    evbuffer_get_length(bufferevent_get_output(s->client.bev));
 	int unacked = 0;
 
-	if (!s->tls && ioctl(bufferevent_getfd(s->client), SIOCOUTQ,
+	if (!s->client.tls && ioctl(bufferevent_getfd(s->client.bev), SIOCOUTQ,
 	    &unacked) == 0 && unacked > 0 && (uint64_t)unacked <= sent)
 		sent -= (uint64_t)unacked;
 	return sent;
@@ -81,9 +69,9 @@ static bool
 hb_client_busy_reading(struct session *s)
 {
 	uint64_t acked = hb_client_acked(s);
-	bool busy = acked < s->hb_ping_end && acked > s->hb_acked_mark;
+	bool busy = acked < s->hb.ping_end && acked > s->hb.acked_mark;
 
-	s->hb_acked_mark = acked;
+	s->hb.acked_mark = acked;
 	return busy;
 }
 
@@ -95,19 +83,20 @@ hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->client == NULL || s->state == SESSION_CLOSING)
+	if (s->client.bev == NULL || s->state == SESSION_CLOSING)
 		return;
 	hb_send_ping(s);
 	/*
 	 * A new wait begins unless an older ping is still unanswered: the
 	 * timeout counts from the oldest ping the client was silent after.
 	 */
-	if (!s->hb_waiting || s->rx_seen) {
-		s->hb_waiting = true;
-		s->rx_seen = false;
-		s->hb_ping_end = s->out_total;
-		s->hb_acked_mark = hb_client_acked(s);
-		hb_arm(&s->hb_deadline, s->route->heartbeat_timeout_ms);
+	if (!s->hb.waiting || s->hb.rx_seen) {
+		s->hb.waiting = true;
+		s->hb.rx_seen = false;
+		s->hb.ping_end = s->out_total;
+		s->hb.acked_mark = hb_client_acked(s);
+		session_timer_ms(&s->hb.deadline,
+		    s->route->heartbeat_timeout_ms);
 	}
 }
 
@@ -119,19 +108,19 @@ hb_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->client == NULL || s->state == SESSION_CLOSING)
+	if (s->client.bev == NULL || s->state == SESSION_CLOSING)
 		return;
 	/*
 	 * A client we stopped reading (its backend is full) may have
 	 * answered already: its pong waits unread. That is not death.
 	 */
-	if (s->rx_seen || s->client_paused || hb_client_busy_reading(s)) {
-		s->hb_waiting = false;	/* the next ping starts a new wait */
+	if (s->hb.rx_seen || s->client.paused || hb_client_busy_reading(s)) {
+		s->hb.waiting = false;	/* the next ping starts a new wait */
 		return;
 	}
 	s->w->m.heartbeat_timeouts++;
-	s->end = METRICS_END_HEARTBEAT;
-	s->end_set = true;
+	s->fin.end = METRICS_END_HEARTBEAT;
+	s->fin.end_set = true;
 	log_info("session %llu: client=%s heartbeat timeout: no pong "
 	    "within %llums", (unsigned long long)s->id, s->peer,
 	    (unsigned long long)s->route->heartbeat_timeout_ms);
@@ -150,10 +139,10 @@ hb_idle_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->state == SESSION_CLOSING)
 		return;
 	event_base_gettimeofday_cached(s->w->base, &now);
-	idle = (uint64_t)(now.tv_sec - s->last_io.tv_sec) * 1000 +
-	    (uint64_t)((now.tv_usec - s->last_io.tv_usec) / 1000);
+	idle = (uint64_t)(now.tv_sec - s->hb.last_io.tv_sec) * 1000 +
+	    (uint64_t)((now.tv_usec - s->hb.last_io.tv_usec) / 1000);
 	if (idle + 5 < limit) {
-		hb_arm(&s->idle_timer, limit - idle);
+		session_timer_ms(&s->hb.idle, limit - idle);
 		return;
 	}
 	session_close(s, 1001, "idle timeout");
@@ -162,9 +151,10 @@ hb_idle_cb(evutil_socket_t fd, short what, void *arg)
 void
 hb_init(struct session *s)
 {
-	event_assign(&s->hb_timer, s->w->base, -1, EV_PERSIST, hb_timer_cb, s);
-	evtimer_assign(&s->hb_deadline, s->w->base, hb_deadline_cb, s);
-	evtimer_assign(&s->idle_timer, s->w->base, hb_idle_cb, s);
+	event_assign(&s->hb.ping, s->w->base, -1, EV_PERSIST, hb_timer_cb,
+	    s);
+	evtimer_assign(&s->hb.deadline, s->w->base, hb_deadline_cb, s);
+	evtimer_assign(&s->hb.idle, s->w->base, hb_idle_cb, s);
 }
 
 void
@@ -172,25 +162,25 @@ hb_start(struct session *s)
 {
 	const struct config_route *r = s->route;
 
-	event_base_gettimeofday_cached(s->w->base, &s->last_io);
+	event_base_gettimeofday_cached(s->w->base, &s->hb.last_io);
 	if (r->heartbeat_interval_ms > 0)
-		hb_arm(&s->hb_timer, r->heartbeat_interval_ms);
+		session_timer_ms(&s->hb.ping, r->heartbeat_interval_ms);
 	if (r->idle_timeout_ms > 0)
-		hb_arm(&s->idle_timer, r->idle_timeout_ms);
+		session_timer_ms(&s->hb.idle, r->idle_timeout_ms);
 }
 
 void
 hb_stop(struct session *s)
 {
-	event_del(&s->hb_timer);
-	event_del(&s->hb_deadline);
-	event_del(&s->idle_timer);
+	event_del(&s->hb.ping);
+	event_del(&s->hb.deadline);
+	event_del(&s->hb.idle);
 }
 
 void
 hb_alive(struct session *s)
 {
-	s->rx_seen = true;
+	s->hb.rx_seen = true;
 }
 
 void
@@ -198,19 +188,19 @@ hb_pong(struct session *s)
 {
 	struct timespec now;
 
-	if (s->ping_sent.tv_sec == 0 && s->ping_sent.tv_nsec == 0)
+	if (s->hb.ping_sent.tv_sec == 0 && s->hb.ping_sent.tv_nsec == 0)
 		return;		/* unsolicited: nothing to time */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	metrics_observe(&s->w->m.ping_rtt,
-	    (uint64_t)((now.tv_sec - s->ping_sent.tv_sec) * 1000000 +
-	    (now.tv_nsec - s->ping_sent.tv_nsec) / 1000));
-	s->ping_sent.tv_sec = 0;
-	s->ping_sent.tv_nsec = 0;
+	    (uint64_t)((now.tv_sec - s->hb.ping_sent.tv_sec) * 1000000 +
+	    (now.tv_nsec - s->hb.ping_sent.tv_nsec) / 1000));
+	s->hb.ping_sent.tv_sec = 0;
+	s->hb.ping_sent.tv_nsec = 0;
 }
 
 void
 hb_activity(struct session *s)
 {
 	if (s->route->idle_timeout_ms > 0)
-		event_base_gettimeofday_cached(s->w->base, &s->last_io);
+		event_base_gettimeofday_cached(s->w->base, &s->hb.last_io);
 }

@@ -24,7 +24,6 @@
 #include "log.h"
 #include "lookup.h"
 #include "session-int.h"
-#include "session-t.h"
 
 #define LOOKUP_BUCKETS	1024	/* power of two */
 
@@ -122,8 +121,8 @@ lookup_deliver(struct lookup_wait *lw, enum lookup_status st,
 	LIST_REMOVE(lw, link);
 	s->wait = NULL;
 	free(lw);
-	if (s->client != NULL)
-		bufferevent_enable(s->client, EV_READ);
+	if (s->client.bev != NULL)
+		bufferevent_enable(s->client.bev, EV_READ);
 	done(s, st, value, len, usec, arg);
 }
 
@@ -148,8 +147,8 @@ lookup_wait(struct session *s, uint64_t timeout_ms, lookup_done_fn *done,
 	LIST_INSERT_HEAD(&t->buckets[lw->ticket & (LOOKUP_BUCKETS - 1)], lw,
 	    link);
 	s->wait = lw;
-	if (s->client != NULL)
-		bufferevent_disable(s->client, EV_READ);
+	if (s->client.bev != NULL)
+		bufferevent_disable(s->client.bev, EV_READ);
 	return lw->ticket;
 }
 

@@ -255,8 +255,7 @@ main_worker_stop(struct gw_worker *w, bool close_sessions)
 	if (!close_sessions || w->closing)
 		return;
 	w->closing = true;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = gw_ms_to_tv(ms);
 	evtimer_add(w->drain_timer, &tv);
 	w->drain_batch = main_drain_batch(w, ms);
 	main_drain_tick_cb(-1, 0, w);
@@ -505,8 +504,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	 * and stops sending new clients before anyone is closed. */
 	log_info("signal %d: not ready; draining in %llums", (int)sig,
 	    (unsigned long long)delay);
-	tv.tv_sec = (time_t)(delay / 1000);
-	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	tv = gw_ms_to_tv(delay);
 	if (event_base_once(w0->base, -1, EV_TIMEOUT, main_drain_start_cb,
 	    w0, &tv) == -1)
 		main_drain_start_cb(sig, 0, w0);

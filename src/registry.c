@@ -28,8 +28,7 @@
 #include "loadfile.h"
 #include "log.h"
 #include "registry.h"
-#include "session-t.h"
-#include "session.h"
+#include "session-int.h"
 
 #define REGISTRY_KEY_MIN	16
 #define REGISTRY_KEY_MAX	1024

@@ -1,21 +1,18 @@
 /*
- * session: one client <-> backend pair. See include/session.h.
+ * session: one client <-> backend pair. See include/session.h; the struct
+ * and the calls shared with the other session files are in
+ * include/session-int.h.
  *
- * Ownership: the session owns both bufferevents (BEV_OPT_CLOSE_ON_FREE, so
- * their fds too) and its embedded timers. Legs go away one at a time
- * (session_client_free, session_upstream_free); when both are gone,
+ * Ownership: the session owns both legs' bufferevents
+ * (BEV_OPT_CLOSE_ON_FREE, so their fds too) and its embedded timers. Legs
+ * go away one at a time (session_leg_free); when both are gone,
  * session_maybe_free() writes the summary line and frees the session.
  *
- * Flow control: a leg's output is allowed to grow to cfg->max_buffer; past
- * that, reading from the other leg stops until the output drains below
- * half (le-proxy's watermark scheme). libevent reads 4 KiB at a time and
- * session_read_more() tops that up only within the same room, so memory
- * per session stays bounded whatever the peers do.
- *
- * Here: accepting, both legs' callbacks, the backend-to-client relay,
- * closing and timers. The HTTP side before the upgrade is handshake.c's,
- * the client's frames after it ws_conn.c's (include/session-int.h is what
- * the three share).
+ * Here: admission and construction, the legs' callbacks (one read and one
+ * write callback for either leg, an event callback each), the
+ * backend-to-client relay, closing and timers. What a leg does with its
+ * bufferevent is session_leg.c's; the HTTP side before the upgrade is
+ * handshake.c's, the client's frames after it ws_conn.c's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,13 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
-
-#include <linux/sockios.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -40,17 +33,16 @@
 #include "fleet.h"
 #include "gen.h"
 #include "gw.h"
+#include "handshake.h"
 #include "heartbeat.h"
 #include "iplimit.h"
 #include "log.h"
 #include "lookup.h"
-#include "session-t.h"
+#include "session-int.h"
 #include "session.h"
 #include "static.h"
 #include "tls.h"
 #include "upgrade.h"
-#include "handshake.h"
-#include "session-int.h"
 #include "upstream.h"
 #include "ws_conn.h"
 
@@ -58,16 +50,16 @@
 #define SESSION_LINGER_MS	10000
 /* While our close waits for the backend's bytes: how often to look. */
 #define SESSION_QUIET_MS	50
+/* libevent's own read size: a read that filled it may have left more. A
+ * shorter one drained the socket, and another readv would only cost a
+ * syscall (small messages, echo and rtt). */
+#define SESSION_LIBEVENT_READ	4096
 
-static void	session_client_read_cb(struct bufferevent *, void *);
-static void	session_client_write_cb(struct bufferevent *, void *);
+static void	session_leg_read_cb(struct bufferevent *, void *);
+static void	session_leg_write_cb(struct bufferevent *, void *);
 static void	session_client_event_cb(struct bufferevent *, short, void *);
-static void	session_upstream_read_cb(struct bufferevent *, void *);
-static void	session_upstream_write_cb(struct bufferevent *, void *);
-static int	session_upstream_drained(struct session *);
 static void	session_upstream_event_cb(struct bufferevent *, short, void *);
 static void	session_state_timer_cb(evutil_socket_t, short, void *);
-static void	session_refuse_logged(struct gw_worker *, int, const char *);
 
 static const char *const session_state_names[] = {
 	"handshake", "http-error", "connecting", "open", "closing",
@@ -84,11 +76,18 @@ session_set_state(struct session *s, enum session_state st)
 void
 session_timer_ms(struct event *ev, uint64_t ms)
 {
-	struct timeval tv;
+	struct timeval tv = gw_ms_to_tv(ms);
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(ev, &tv);
+}
+
+static uint64_t
+session_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
 void
@@ -113,7 +112,10 @@ session_format_peer(const struct sockaddr *sa, char *buf, size_t len)
 	}
 }
 
-void
+/* ------------------------------------------------ admission, construction */
+
+/* A short HTTP error straight on a socket we will not keep (closed). */
+static void
 session_refuse(struct gw_worker *w, int fd, int status, const char *detail)
 {
 	char buf[512];
@@ -124,32 +126,6 @@ session_refuse(struct gw_worker *w, int fd, int status, const char *detail)
 	if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("refusing connection: %s", strerror(errno));
 	close(fd);
-}
-
-/*
- * max_connections_per_ip for a directly connected client: over it, a 503
- * straight on fd (closed) and -1. s is not on any list yet.
- */
-static int
-session_count_ip(struct session *s, int fd)
-{
-	int r;
-
-	/* A trusted proxy speaks for many clients: handshake.c counts the
-	 * one its X-Forwarded-For names, once the head is read. */
-	if (s->cfg->ntrusted_proxies > 0 && iplimit_trusted((struct sockaddr *)
-	    &s->peer_sa, s->cfg->trusted_proxies, s->cfg->ntrusted_proxies))
-		return 0;
-	r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
-	    s->cfg->max_connections_per_ip);
-	if (r == -1) {
-		atomic_fetch_sub(&gw_sessions_total, 1);
-		session_refuse_logged(s->w, fd, "too many connections from "
-		    "this address");
-		return -1;
-	}
-	s->ip_counted = r == 1;
-	return 0;
 }
 
 /* 503 over a limit; logged at most once a second per worker. */
@@ -167,31 +143,68 @@ session_refuse_logged(struct gw_worker *w, int fd, const char *why)
 	session_refuse(w, fd, 503, why);
 }
 
-int
-session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
-    socklen_t salen, bool tls, bool proxy)
+/*
+ * May w take one more connection? Returns 0 with it counted in
+ * gw_sessions_total, or -1 after answering fd 503 (fd closed).
+ */
+static int
+session_admit(struct gw_worker *w, int fd)
 {
-	struct session *s;
 	uint64_t n;
 
-	(void)salen;
-	w->m.accepted++;
 	if (w->draining) {
 		session_refuse(w, fd, 503, "server shutting down");
-		return 0;
+		return -1;
 	}
 	n = atomic_fetch_add(&gw_sessions_total, 1);
 	if (n >= w->cfg->max_connections || n >= gw_session_cap) {
 		atomic_fetch_sub(&gw_sessions_total, 1);
 		session_refuse_logged(w, fd, n >= w->cfg->max_connections ?
 		    "max_connections reached" : "open-files limit reached");
-		return 0;
+		return -1;
 	}
+	return 0;
+}
+
+/* The client leg on fd (ours even on failure). Returns 0 or -1. */
+static int
+session_client_open(struct session *s, int fd, bool tls)
+{
+	struct session_leg *c = &s->client;
+
+	if (s->peer_sa.ss_family == AF_INET || s->peer_sa.ss_family == AF_INET6)
+		upstream_tune_socket(fd);
+	if (tls)
+		c->bev = tls_accept_bev(s->w->base, s->gen->tls_ctx, fd);
+	else if ((c->bev = bufferevent_socket_new(s->w->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		close(fd);
+	if (c->bev == NULL) {
+		log_warnx("session: cannot set up a bufferevent");
+		return -1;
+	}
+	c->up = true;
+	c->tls = tls;
+	bufferevent_setcb(c->bev, session_leg_read_cb, session_leg_write_cb,
+	    session_client_event_cb, c);
+	if (!tls)
+		bufferevent_disable(c->bev, EV_WRITE); /* write-through */
+	return 0;
+}
+
+int
+session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
+    socklen_t salen, bool tls, bool proxy)
+{
+	struct session *s;
+	int r, rc = -1;
+
+	w->m.accepted++;
+	if (session_admit(w, fd) == -1)
+		return 0;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session: calloc");
-		atomic_fetch_sub(&gw_sessions_total, 1);
-		close(fd);
-		return -1;
+		goto fail_count;
 	}
 	s->w = w;
 	s->id = atomic_fetch_add(&gw_session_ids, 1) + 1;
@@ -200,98 +213,70 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 		memcpy(&s->peer_sa, sa, (size_t)salen);
 	session_format_peer(sa, s->peer, sizeof(s->peer));
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	session_leg_init(&s->client, s, &s->upstream);
+	session_leg_init(&s->upstream, s, &s->client);
 	s->gen = w->gen;
 	gen_ref(s->gen);
 	s->cfg = s->gen->cfg;
-	if (!proxy && session_count_ip(s, fd) == -1) {
-		gen_unref(s->gen);
-		free(s);
-		return 0;
+	/* max_connections_per_ip; behind PROXY, once the header names the
+	 * client (handshake.c). */
+	if (!proxy && (r = iplimit_acquire((struct sockaddr *)&s->peer_sa,
+	    s->cfg->max_connections_per_ip)) == -1) {
+		session_refuse_logged(w, fd, "too many connections from this "
+		    "address");
+		fd = -1;
+		rc = 0;
+		goto fail_gen;
+	} else if (!proxy)
+		s->ip_counted = r == 1;
+	if (session_client_open(s, fd, tls) == -1) {
+		fd = -1;
+		goto fail_ip;
 	}
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
-		upstream_tune_socket(fd);
-	if (tls)
-		s->client = tls_accept_bev(w->base, s->gen->tls_ctx, fd);
-	else if ((s->client = bufferevent_socket_new(w->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		close(fd);
-	if (s->client == NULL) {
-		log_warnx("session: cannot set up a bufferevent");
-		atomic_fetch_sub(&gw_sessions_total, 1);
-		gen_unref(s->gen);
-		free(s);
-		return -1;
-	}
-	s->tls = tls;
-	bufferevent_setcb(s->client, session_client_read_cb,
-	    session_client_write_cb, session_client_event_cb, s);
-	if (!tls)
-		bufferevent_disable(s->client, EV_WRITE); /* write-through */
 	evtimer_assign(&s->state_timer, w->base, session_state_timer_cb, s);
 	hb_init(s);
 	LIST_INSERT_HEAD(&w->sessions, s, entry);
 	w->nsessions++;
 	w->m.sessions_active++;
 	session_timer_ms(&s->state_timer, s->cfg->handshake_timeout_ms);
-	bufferevent_enable(s->client, EV_READ);
+	bufferevent_enable(s->client.bev, EV_READ);
 	log_debug("session %llu: accepted from %s", (unsigned long long)s->id,
 	    s->peer);
 	return 0;
+
+	/* Undo in the reverse order of acquisition. */
+fail_ip:
+	if (s->ip_counted)
+		iplimit_release((struct sockaddr *)&s->peer_sa);
+fail_gen:
+	gen_unref(s->gen);
+	free(s);
+fail_count:
+	atomic_fetch_sub(&gw_sessions_total, 1);
+	if (fd != -1)
+		close(fd);
+	return rc;
 }
 
-/*
- * Write-through for plain legs. libevent arms EPOLLOUT when bytes are
- * queued, wakes, writes, and disarms it once the output is empty: two
- * epoll_ctl calls and a loop turn around every write, which cost more than
- * the write itself when messages are small. So a plain leg keeps EV_WRITE
- * off while its output is empty, and whoever queues bytes on it calls
- * session_flush(), which writes them at once. What the socket does not
- * take turns EV_WRITE on: libevent writes the rest and calls the leg's
- * write callback, which turns it off again once the output is empty
- * (session_write_idle). TLS legs and a backend still connecting keep
- * EV_WRITE on, and so libevent's own scheme.
- */
-void
-session_flush(struct bufferevent *bev)
-{
-	struct evbuffer *out = bufferevent_get_output(bev);
+/* ------------------------------------------------------------- freeing */
 
-	if (bufferevent_get_enabled(bev) & EV_WRITE)
-		return;		/* libevent writes this leg */
-	if (evbuffer_get_length(out) == 0)
-		return;
-	/* The socket bufferevent freezes its output's start between its own
-	 * writes. A failed write leaves the bytes queued; libevent's own try
-	 * then reports the error through the event callback. */
-	evbuffer_unfreeze(out, 1);
-	(void)evbuffer_write_atmost(out, bufferevent_getfd(bev), -1);
-	evbuffer_freeze(out, 1);
-	if (evbuffer_get_length(out) > 0)
-		bufferevent_enable(bev, EV_WRITE);
-}
-
-/* A plain leg's write callback: drained, so back to write-through. */
+/* The summary line (formatted only when it will be written). */
 static void
-session_write_idle(struct bufferevent *bev, bool tls)
+session_log_end(const struct session *s)
 {
-	if (!tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_disable(bev, EV_WRITE);
-}
-
-/* Total close: write the summary line and free s. Both legs must be gone. */
-static void
-session_free(struct session *s)
-{
-	struct gw_worker *w = s->w;
+	char route[160], dur[32];
 	struct timespec now;
 	double secs;
 
+	if (s->state < SESSION_CONNECTING || !log_enabled(LOG_LEVEL_INFO))
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	secs = (double)(now.tv_sec - s->started.tv_sec) +
 	    (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	/* The summary line (formatted only when it will be written). */
-	if (s->state >= SESSION_CONNECTING && log_enabled(LOG_LEVEL_INFO)) {
-		char route[160], dur[32];
+	snprintf(route, sizeof(route), "%s%s", s->route->path,
+	    s->route->prefix ? "/*" : "");
+	snprintf(dur, sizeof(dur), "%.3fs", secs);
+	{
 		struct log_field f[] = {
 			LOG_NUM("id", s->id),
 			LOG_STR("client", s->peer),
@@ -301,24 +286,28 @@ session_free(struct session *s)
 			LOG_NUM("up", s->bytes_up),
 			LOG_NUM("down", s->bytes_down),
 			LOG_STR("duration", dur),
-			LOG_NUM("code", s->close_code != 0 ? s->close_code :
-			    1006),
-			LOG_STR("cause", s->cause[0] != '\0' ? s->cause : NULL),
+			LOG_NUM("code", s->fin.code != 0 ? s->fin.code : 1006),
+			LOG_STR("cause", s->fin.cause[0] != '\0' ?
+			    s->fin.cause : NULL),
 		};
 
-		snprintf(route, sizeof(route), "%s%s", s->route->path,
-		    s->route->prefix ? "/*" : "");
-		snprintf(dur, sizeof(dur), "%.3fs", secs);
 		log_event(LOG_LEVEL_INFO, "session_end", f,
 		    sizeof(f) / sizeof(f[0]));
 	}
-	if (s->close_code != 0)
-		metrics_count_close(&w->m, s->close_code);
-	if (s->mr != NULL) {
-		struct metrics_route *mr = s->mr;
+}
 
-		mr->active--;
-		mr->ended[s->end_set ? s->end : METRICS_END_OTHER]++;
+/* Total close: write the summary line and free s. Both legs must be gone. */
+static void
+session_free(struct session *s)
+{
+	struct gw_worker *w = s->w;
+
+	session_log_end(s);
+	if (s->fin.code != 0)
+		metrics_count_close(&w->m, s->fin.code);
+	if (s->mr != NULL) {
+		s->mr->active--;
+		s->mr->ended[s->fin.end_set ? s->fin.end : METRICS_END_OTHER]++;
 	}
 	event_del(&s->state_timer);
 	hb_stop(s);
@@ -327,8 +316,8 @@ session_free(struct session *s)
 	LIST_REMOVE(s, entry);
 	if (s->ip_counted)
 		iplimit_release((struct sockaddr *)&s->peer_sa);
-	free(s->fixed.spec);
-	free(s->proxy_hdr);
+	free(s->dial.fixed.spec);
+	free(s->dial.proxy_hdr);
 	gen_unref(s->gen);
 	w->nsessions--;
 	w->m.sessions_active--;
@@ -338,104 +327,79 @@ session_free(struct session *s)
 		event_base_loopexit(w->base, NULL);
 }
 
+/* Free a leg; the client's static body first (it hangs on its output). */
 static void
-session_client_free(struct session *s)
+session_drop_leg(struct session_leg *leg)
 {
-	/* Before the output it hangs on. */
-	static_body_free(s->static_body);
-	s->static_body = NULL;
-	if (s->client != NULL) {
-		bufferevent_free(s->client);
-		s->client = NULL;
+	if (leg == &leg->s->client) {
+		static_body_free(leg->s->static_body);
+		leg->s->static_body = NULL;
 	}
-}
-
-static void
-session_upstream_free(struct session *s)
-{
-	if (s->upstream != NULL) {
-		bufferevent_free(s->upstream);
-		s->upstream = NULL;
-	}
+	session_leg_free(leg);
 }
 
 /* Free s once both legs are gone. Returns -1 if s was freed. */
 static int
 session_maybe_free(struct session *s)
 {
-	if (s->client != NULL || s->upstream != NULL)
+	if (s->client.bev != NULL || s->upstream.bev != NULL)
 		return 0;
 	session_free(s);
 	return -1;
 }
 
-int
-session_client_progress(struct session *s)
-{
-	bool await_reply;
-
-	if (s->client == NULL || s->client_discard)
-		return 0;
-	session_flush(s->client);
-	if (evbuffer_get_length(bufferevent_get_output(s->client)) > 0) {
-		bufferevent_setwatermark(s->client, EV_WRITE, 0, 0);
-		return 0;
-	}
-	await_reply = s->state == SESSION_CLOSING && s->close_sent &&
-	    !s->close_received && !s->failed;
-	if (await_reply)
-		return 0;
-	s->client_discard = true;
-	if (s->tls)
-		tls_shutdown(s->client);
-	if (shutdown(bufferevent_getfd(s->client), SHUT_WR) == -1) {
-		session_client_free(s);
-		return session_maybe_free(s);
-	}
-	bufferevent_enable(s->client, EV_READ);
-	return 0;
-}
+/* ------------------------------------------------------------- closing */
 
 /*
- * Backend leg while closing: flush what the client sent, then EOF; then
- * drain the backend until its EOF. The EOF waits until the client's input
- * is done (its close received, a protocol failure, or the client gone):
- * until a peer has received a close it may still send data, and that data
- * is the backend's (RFC 6455 §1.4, §5.5.1). Returns -1 if s was freed.
+ * Will nothing more be owed to leg, so that it may get our EOF? The
+ * client: unless we wait for its close reply. The backend: once the
+ * client's data is over (its close received, a protocol failure, or the
+ * client gone): until a peer has received a close it may still send data,
+ * and that data is the backend's (RFC 6455 §1.4, §5.5.1).
  */
-static int
-session_upstream_progress(struct session *s)
+static bool
+session_leg_owed_nothing(const struct session_leg *leg)
 {
-	bool client_done;
+	const struct session *s = leg->s;
 
-	if (s->upstream == NULL || !s->upstream_up)
+	if (leg == &s->client)
+		return !(s->state == SESSION_CLOSING && s->fin.sent &&
+		    !s->fin.received && !s->fin.failed);
+	return s->client.bev == NULL || s->fin.received || s->fin.failed;
+}
+
+int
+session_leg_progress(struct session_leg *leg)
+{
+	struct evbuffer *out;
+
+	if (leg->bev == NULL || !leg->up)
 		return 0;	/* session_upstream_ready() comes back here */
-	session_flush(s->upstream);
-	client_done = s->client == NULL || s->close_received || s->failed;
-	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) > 0) {
-		/* A paused client keeps its half-full mark to resume on. */
-		if (client_done)
-			bufferevent_setwatermark(s->upstream, EV_WRITE, 0, 0);
-		return 0;
+	if (!leg->wr_shut) {
+		session_leg_flush(leg);
+		out = bufferevent_get_output(leg->bev);
+		if (evbuffer_get_length(out) > 0) {
+			/* The write callback comes back; a peer paused on
+			 * this output keeps its half-full mark. */
+			if (!leg->peer->paused)
+				bufferevent_setwatermark(leg->bev, EV_WRITE,
+				    0, 0);
+			return 0;
+		}
+		if (!session_leg_owed_nothing(leg)) {
+			if (!leg->eof && !leg->paused)
+				bufferevent_enable(leg->bev, EV_READ);
+			return 0;
+		}
+		if (session_leg_shut(leg) == -1)
+			leg->eof = true;	/* the socket is gone */
+		leg->discard = true;
 	}
-	if (!client_done) {
-		/* Too late for the client, but the backend must not stall. */
-		if (!s->upstream_eof)
-			bufferevent_enable(s->upstream, EV_READ);
-		return 0;
+	if (leg->eof) {
+		session_drop_leg(leg);
+		return session_maybe_free(leg->s);
 	}
-	if (!s->upstream_wr_shut) {
-		s->upstream_wr_shut = true;
-		if (s->upstream_tls)
-			tls_shutdown(s->upstream);
-		if (shutdown(bufferevent_getfd(s->upstream), SHUT_WR) == -1)
-			s->upstream_eof = true;
-	}
-	if (s->upstream_eof) {
-		session_upstream_free(s);
-		return session_maybe_free(s);
-	}
-	bufferevent_enable(s->upstream, EV_READ);
+	bufferevent_enable(leg->bev, EV_READ);
 	return 0;
 }
 
@@ -443,7 +407,7 @@ session_upstream_progress(struct session *s)
 static enum metrics_end
 session_end_of(const struct session *s, uint16_t code)
 {
-	if (s->close_received)
+	if (s->fin.received)
 		return METRICS_END_CLIENT_CLOSE;
 	switch (code) {
 	case 0:
@@ -457,20 +421,20 @@ session_end_of(const struct session *s, uint16_t code)
 	case 1009:
 		return METRICS_END_PROTOCOL;
 	case 1014:
-		return s->upstream_up ? METRICS_END_BACKEND_RESET :
+		return s->upstream.up ? METRICS_END_BACKEND_RESET :
 		    METRICS_END_BACKEND_UNREACHABLE;
 	default:
 		return METRICS_END_OTHER;
 	}
 }
 
-static uint64_t
-session_now_ms(void)
+static void
+session_set_end(struct session *s, uint16_t code)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+	if (!s->fin.end_set) {
+		s->fin.end = session_end_of(s, code);
+		s->fin.end_set = true;
+	}
 }
 
 /* Add what a bound cut short to the cause (the summary line, and the
@@ -478,23 +442,10 @@ session_now_ms(void)
 static void
 session_note_cut(struct session *s, const char *what)
 {
-	size_t len = strlen(s->cause);
+	size_t len = strlen(s->fin.cause);
 
-	snprintf(s->cause + len, sizeof(s->cause) - len, "%s%s",
+	snprintf(s->fin.cause + len, sizeof(s->fin.cause) - len, "%s%s",
 	    len > 0 ? "; " : "", what);
-}
-
-/* Bytes the backend has sent that we have not framed yet: in our input
- * and in the kernel's receive queue. */
-static size_t
-session_upstream_unread(const struct session *s)
-{
-	int n = 0;
-	size_t len = evbuffer_get_length(bufferevent_get_input(s->upstream));
-
-	if (ioctl(bufferevent_getfd(s->upstream), FIONREAD, &n) == 0 && n > 0)
-		len += (size_t)n;
-	return len;
 }
 
 /*
@@ -506,8 +457,8 @@ static bool
 session_close_waits(const struct session *s, uint16_t code)
 {
 	return (code == 1001 || code == 1008) && s->state == SESSION_OPEN &&
-	    !s->close_sent && !s->close_received && s->client != NULL &&
-	    s->upstream != NULL && s->upstream_up && !s->upstream_eof;
+	    !s->fin.sent && !s->fin.received && s->client.bev != NULL &&
+	    s->upstream.bev != NULL && s->upstream.up && !s->upstream.eof;
 }
 
 static void
@@ -518,10 +469,10 @@ session_close_pend(struct session *s, uint16_t code)
 	/* A drain leaves the second half of drain_timeout to handshakes. */
 	if (s->w->draining && s->cfg->drain_timeout_ms / 2 < bound)
 		bound = s->cfg->drain_timeout_ms / 2;
-	s->close_pending = true;
-	s->pending_code = code;
-	s->pending_mark = s->bytes_down;
-	s->pending_until = session_now_ms() + bound;
+	s->fin.pending = true;
+	s->fin.pending_code = code;
+	s->fin.pending_mark = s->bytes_down;
+	s->fin.pending_until = session_now_ms() + bound;
 	hb_stop(s);
 	session_timer_ms(&s->state_timer, SESSION_QUIET_MS);
 	log_debug("session %llu: close %u waits for the backend's bytes",
@@ -536,105 +487,108 @@ session_close_pend(struct session *s, uint16_t code)
 static bool
 session_upstream_quiet(struct session *s)
 {
-	bool moved = s->bytes_down != s->pending_mark;
+	bool moved = s->bytes_down != s->fin.pending_mark;
 
-	s->pending_mark = s->bytes_down;
-	return !moved && !s->upstream_paused && session_upstream_unread(s) == 0;
+	s->fin.pending_mark = s->bytes_down;
+	return !moved && !s->upstream.paused &&
+	    session_leg_unread(&s->upstream) == 0;
 }
 
 /* The state timer while a close is pending: close now, or look again. */
 static void
 session_pending_tick(struct session *s)
 {
-	char what[96];
-	size_t left;
-
 	if (session_upstream_quiet(s)) {
-		session_close(s, s->pending_code, NULL);
+		session_close(s, s->fin.pending_code, NULL);
 		return;
 	}
-	if (session_now_ms() < s->pending_until) {
+	if (session_now_ms() < s->fin.pending_until) {
 		session_timer_ms(&s->state_timer, SESSION_QUIET_MS);
 		return;
 	}
-	left = session_upstream_unread(s);
 	log_warnx("session %llu: client=%s closing bound reached: backend "
 	    "data cut short (%zu bytes unread, more may follow)",
-	    (unsigned long long)s->id, s->peer, left);
-	snprintf(what, sizeof(what), "backend data cut short");
-	session_note_cut(s, what);
-	session_close(s, s->pending_code, NULL);
+	    (unsigned long long)s->id, s->peer,
+	    session_leg_unread(&s->upstream));
+	session_note_cut(s, "backend data cut short");
+	session_close(s, s->fin.pending_code, NULL);
+}
+
+/* OPEN (or CONNECTING) -> CLOSING: the linger runs, heartbeats stop. */
+static void
+session_closing(struct session *s)
+{
+	/* A connect under way keeps its own (shorter) deadline. */
+	if (s->upstream.bev == NULL || s->upstream.up)
+		session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
+	s->fin.linger_mark = session_queued(s);
+	s->fin.linger_bytes = s->bytes_up + s->bytes_down;
+	session_set_state(s, SESSION_CLOSING);
+	hb_stop(s);
+	/* The backend's bytes are too late for the client from here. */
+	s->upstream.discard = true;
+	if (s->upstream.paused && s->upstream.bev != NULL)
+		bufferevent_enable(s->upstream.bev, EV_READ);
+	s->upstream.paused = false;
+}
+
+/* Tell the client (or drop it: code 0), then read it on for its reply. */
+static void
+session_close_client(struct session *s, uint16_t code)
+{
+	if (code == 0) {
+		/* The client is gone or dead: nothing to say to it. */
+		session_drop_leg(&s->client);
+	} else if (!s->fin.sent && s->client.bev != NULL) {
+		s->fin.sent = true;
+		s->fin.code = code;
+		ws_conn_send_close(s, code, s->fin.cause);
+	}
+	/*
+	 * Its close reply comes after its data, and data before its close
+	 * still goes to the backend, under the same flow control: a client
+	 * paused on a full backend stays paused.
+	 */
+	if (s->fin.failed || s->fin.received || s->upstream.bev == NULL)
+		s->client.paused = false;
+	s->client.self_paused = false;
+	if (s->client.bev != NULL && !s->client.paused)
+		bufferevent_enable(s->client.bev, EV_READ);
 }
 
 void
 session_close(struct session *s, uint16_t code, const char *cause)
 {
-	if (s->cause[0] == '\0' && cause != NULL)
-		snprintf(s->cause, sizeof(s->cause), "%s", cause);
+	if (s->fin.cause[0] == '\0' && cause != NULL)
+		snprintf(s->fin.cause, sizeof(s->fin.cause), "%s", cause);
 	if (s->state == SESSION_HANDSHAKE || s->state == SESSION_HTTP_ERROR) {
-		if (!s->end_set) {
-			s->end = session_end_of(s, code);
-			s->end_set = true;
-		}
-		session_client_free(s);
-		session_upstream_free(s);
+		session_set_end(s, code);
+		session_drop_leg(&s->client);
+		session_drop_leg(&s->upstream);
 		session_free(s);
 		return;
 	}
-	if (s->close_pending) {
+	if (s->fin.pending) {
 		/* Ours still stands unless the client closed or it failed. */
-		s->close_pending = false;
-		if (!s->close_received && (code == 1000 || code == 1001 ||
+		s->fin.pending = false;
+		if (!s->fin.received && (code == 1000 || code == 1001 ||
 		    code == 1008))
-			code = s->pending_code;
+			code = s->fin.pending_code;
 	} else if (session_close_waits(s, code)) {
-		if (!s->end_set) {
-			s->end = session_end_of(s, code);
-			s->end_set = true;
-		}
+		session_set_end(s, code);
 		session_close_pend(s, code);
 		return;
 	}
-	if (!s->end_set) {
-		s->end = session_end_of(s, code);
-		s->end_set = true;
-	}
+	session_set_end(s, code);
 	/* Fail the connection (RFC 6455 §7.1.7): no close reply awaited. */
 	if (code == 1002 || code == 1007 || code == 1009)
-		s->failed = true;
-	if (s->state != SESSION_CLOSING) {
-		/* A connect under way keeps its own (shorter) deadline. */
-		if (s->upstream == NULL || s->upstream_up)
-			session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
-		s->linger_mark = session_queued(s);
-		s->linger_bytes = s->bytes_up + s->bytes_down;
-		session_set_state(s, SESSION_CLOSING);
-		hb_stop(s);
-		if (s->upstream_paused && s->upstream != NULL)
-			bufferevent_enable(s->upstream, EV_READ);
-		s->upstream_paused = false;
-	}
-	if (code == 0) {
-		/* The client is gone or dead: nothing to say to it. */
-		session_client_free(s);
-	} else if (!s->close_sent && s->client != NULL) {
-		s->close_sent = true;
-		s->close_code = code;
-		ws_conn_send_close(s, code, s->cause);
-	}
-	/*
-	 * Read the client on (its close reply comes after its data), except
-	 * while the backend is full: data before the client's close still
-	 * goes to the backend, under the same flow control.
-	 */
-	if (s->failed || s->close_received || s->upstream == NULL)
-		s->client_paused = false;
-	s->client_self_paused = false;
-	if (s->client != NULL && !s->client_paused)
-		bufferevent_enable(s->client, EV_READ);
-	if (session_client_progress(s) == -1)
+		s->fin.failed = true;
+	if (s->state != SESSION_CLOSING)
+		session_closing(s);
+	session_close_client(s, code);
+	if (session_leg_progress(&s->client) == -1)
 		return;
-	if (session_upstream_progress(s) == -1)
+	if (session_leg_progress(&s->upstream) == -1)
 		return;
 	session_maybe_free(s);
 }
@@ -648,7 +602,7 @@ session_drain_some(struct gw_worker *w, size_t max)
 	for (s = LIST_FIRST(&w->sessions); s != NULL; s = next) {
 		next = LIST_NEXT(s, entry);
 		if (s->state == SESSION_CLOSING ||
-		    s->state == SESSION_HTTP_ERROR || s->close_pending)
+		    s->state == SESSION_HTTP_ERROR || s->fin.pending)
 			continue;
 		/* No upgrade yet: nothing to say, no time to give. */
 		if (s->state == SESSION_HANDSHAKE)
@@ -671,88 +625,64 @@ session_free_all(struct gw_worker *w)
 		size_t left = s->state >= SESSION_CONNECTING ?
 		    session_queued(s) : 0;
 
-		if (s->cause[0] == '\0')
-			snprintf(s->cause, sizeof(s->cause), "shutdown");
+		if (s->fin.cause[0] == '\0')
+			snprintf(s->fin.cause, sizeof(s->fin.cause),
+			    "shutdown");
 		if (left > 0) {
 			log_warnx("session %llu: client=%s drain_timeout: %zu "
 			    "bytes not delivered", (unsigned long long)s->id,
 			    s->peer, left);
 			session_note_cut(s, "drain_timeout cut delivery short");
 		}
-		session_client_free(s);
-		session_upstream_free(s);
+		session_drop_leg(&s->client);
+		session_drop_leg(&s->upstream);
 		session_free(s);
 	}
 }
 
+/* ------------------------------------------------------------ the relay */
+
 /*
- * libevent 2.1 reads at most 4 KiB per wakeup (EVBUFFER_MAX_READ), which
- * makes a stream cost an epoll round trip and a readv per 4 KiB. After
- * its read, take up to room more bytes straight into the input buffer
- * (64 KiB a readv), within the same flow-control bound. Plain sockets
- * only: a TLS leg must be read through OpenSSL. A read error is kept in
- * *err for the event callback (the kernel reports a reset only once).
+ * Backend bytes to the client: one binary frame per read, the chains moved
+ * behind a 2-10 byte header, no copy (RFC 6455 §5.6). A transform of the
+ * backend's stream (line or text framing, permessage-deflate) goes here:
+ * it takes `in` and queues its own frames through ws_conn_send().
  */
-#define SESSION_READ_CHUNK	65536
-/* libevent's own read size: a read that filled it may have left more. A
- * shorter one drained the socket, and another readv would only cost a
- * syscall (small messages, echo and rtt). */
-#define SESSION_LIBEVENT_READ	4096
-
 static void
-session_read_more(struct bufferevent *bev, size_t room, int *err)
+session_relay_down(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer_iovec v[2];
-	size_t got = 0, left;
-	ssize_t r;
-	int n, i;
+	struct evbuffer *in = bufferevent_get_input(s->upstream.bev);
+	size_t len = evbuffer_get_length(in);
 
-	/* The socket bufferevent freezes its input's end between reads. */
-	evbuffer_unfreeze(in, 0);
-	while (got < room) {
-		n = evbuffer_reserve_space(in, SESSION_READ_CHUNK, v, 2);
-		if (n <= 0)
-			break;
-		r = readv(bufferevent_getfd(bev), (struct iovec *)(void *)v, n);
-		if (r <= 0) {
-			if (r < 0 && errno != EAGAIN && errno != EINTR)
-				*err = errno;
-			evbuffer_commit_space(in, v, 0);
-			break;
-		}
-		for (i = 0, left = (size_t)r; i < n; i++) {
-			if (v[i].iov_len > left)
-				v[i].iov_len = left;
-			left -= v[i].iov_len;
-		}
-		evbuffer_commit_space(in, v, n);
-		got += (size_t)r;
-		if ((size_t)r < SESSION_READ_CHUNK)
-			break;		/* the socket is drained */
-	}
-	evbuffer_freeze(in, 0);
+	if (len == 0)
+		return;
+	ws_conn_send(s, WS_CONN_FIN | WS_OP_BINARY, NULL, 0, in);
+	s->bytes_down += len;
+	s->mr->bytes_down += len;	/* live in /metrics, per read */
+	hb_activity(s);
+	if (evbuffer_get_length(bufferevent_get_output(s->client.bev)) >=
+	    s->cfg->max_buffer)
+		session_leg_pause(&s->upstream, &s->client);
 }
 
-/* What may still be read from the leg whose peer's output is out. */
-static size_t
-session_read_room(const struct session *s, struct bufferevent *peer)
+/* What a leg sent, to its peer. Returns -1 if s may be gone. */
+static int
+session_leg_input(struct session_leg *leg)
 {
-	size_t max = s->cfg->max_buffer, have;
-
-	if (peer == NULL)
-		return 0;
-	have = evbuffer_get_length(bufferevent_get_output(peer));
-	return have < max ? max - have : 0;
+	if (leg == &leg->s->client)
+		return ws_conn_input(leg->s);
+	session_relay_down(leg->s);
+	return 0;
 }
 
 static void
-session_client_read_cb(struct bufferevent *bev, void *arg)
+session_leg_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct session *s = arg;
+	struct session_leg *leg = arg;
+	struct session *s = leg->s;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	if (s->client_discard || s->state == SESSION_HTTP_ERROR) {
+	if (leg->discard || s->state == SESSION_HTTP_ERROR) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
@@ -760,37 +690,38 @@ session_client_read_cb(struct bufferevent *bev, void *arg)
 		handshake_read(s);
 		return;
 	}
-	if (!s->tls && s->state == SESSION_OPEN &&
-	    evbuffer_get_length(bufferevent_get_input(bev)) >=
-	    SESSION_LIBEVENT_READ)
-		session_read_more(bev, session_read_room(s, s->upstream),
-		    &s->client_read_err);
-	ws_conn_input(s);
+	if (s->state == SESSION_OPEN &&
+	    evbuffer_get_length(in) >= SESSION_LIBEVENT_READ)
+		session_leg_read_more(leg);
+	(void)session_leg_input(leg);
 }
 
+/*
+ * Either leg's output drained (to its low-water mark): write through
+ * again, read what waited on this output, and go on closing.
+ */
 static void
-session_client_write_cb(struct bufferevent *bev, void *arg)
+session_leg_write_cb(struct bufferevent *bev, void *arg)
 {
-	struct session *s = arg;
+	struct session_leg *leg = arg;
+	struct session *s = leg->s;
 
-	session_write_idle(bev, s->tls);
-	if (s->state == SESSION_CLOSING || s->state == SESSION_HTTP_ERROR) {
-		session_client_progress(s);
+	session_leg_write_idle(leg);
+	if (s->state == SESSION_HTTP_ERROR) {
+		session_leg_progress(leg);
 		return;
 	}
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (s->upstream_paused && s->upstream != NULL) {
-		/* Drained below the low-water mark: read the backend again. */
-		s->upstream_paused = false;
-		bufferevent_enable(s->upstream, EV_READ);
-	}
-	if (s->client_self_paused) {
-		s->client_self_paused = false;
-		if (!s->client_paused) {
-			bufferevent_enable(bev, EV_READ);
-			ws_conn_input(s);	/* input already buffered */
-		}
-	}
+	/* Closing too: the client's data before its close still flows. */
+	if (leg->peer->paused && session_leg_resume(leg->peer, leg) &&
+	    session_leg_input(leg->peer) == -1)
+		return;
+	if (leg->self_paused && session_leg_resume(leg, leg) &&
+	    session_leg_input(leg) == -1)
+		return;
+	if (s->state == SESSION_CLOSING)
+		session_leg_progress(leg);
+	else if (!leg->peer->paused)
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 }
 
 /* Discard what the kernel holds for fd (non-blocking, bounded). */
@@ -808,14 +739,14 @@ session_drain_fd(int fd)
 static void
 session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct session *s = arg;
+	struct session_leg *leg = arg;
+	struct session *s = leg->s;
 
 	if (what & BEV_EVENT_CONNECTED)
 		return;		/* TLS handshake done; the HTTP head is next */
-	if (s->client_discard ||
-	    (s->state == SESSION_CLOSING && s->close_received)) {
+	if (leg->discard || (s->state == SESSION_CLOSING && s->fin.received)) {
 		/* The close handshake is done: the client's EOF is expected. */
-		session_client_free(s);
+		session_drop_leg(leg);
 		session_maybe_free(s);
 		return;
 	}
@@ -826,8 +757,8 @@ session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_info("session %llu: client=%s dropped before the upgrade: %s%s%s",
 		    (unsigned long long)s->id, s->peer,
 		    (what & BEV_EVENT_EOF) ? "connection closed" :
-		    "connection error", s->tls ? " in TLS: " : "",
-		    s->tls ? tls_error(bev, tlserr, sizeof(tlserr)) : "");
+		    "connection error", leg->tls ? " in TLS: " : "",
+		    leg->tls ? tls_error(bev, tlserr, sizeof(tlserr)) : "");
 		/* Read what is left so closing sends FIN, not RST. */
 		session_drain_fd(bufferevent_getfd(bev));
 	}
@@ -836,186 +767,100 @@ session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 	    "client connection error");
 }
 
+static void
+session_upstream_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session_leg *leg = arg;
+	struct session *s = leg->s;
+	char cause[128];
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)bev;
+	if (s->state == SESSION_CLOSING) {
+		leg->eof = true;
+		if (what & BEV_EVENT_ERROR) {
+			session_drop_leg(leg);
+			session_maybe_free(s);
+			return;
+		}
+		session_leg_progress(leg);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && leg->read_err == 0) {
+		leg->eof = true;
+		session_close(s, 1000, "backend closed the connection");
+		return;
+	}
+	if (leg->read_err != 0)
+		err = leg->read_err;	/* seen by session_leg_read_more */
+	snprintf(cause, sizeof(cause), "bad gateway: backend connection "
+	    "error: %s", evutil_socket_error_to_string(err));
+	session_drop_leg(leg);
+	session_close(s, 1014, cause);
+}
+
 void
 session_upstream_ready(struct session *s, struct bufferevent *bev)
 {
+	struct session_leg *u = &s->upstream;
 	struct timespec now;
 
-	s->upstream = bev;
-	s->upstream_up = true;
+	u->bev = bev;
+	u->up = true;
 	/* Write what the reads above gather in one go (2.1 caps at 16K). */
 	bufferevent_set_max_single_write(bev, 4 * SESSION_READ_CHUNK);
-	if (s->client != NULL)
-		bufferevent_set_max_single_write(s->client,
+	if (s->client.bev != NULL)
+		bufferevent_set_max_single_write(s->client.bev,
 		    4 * SESSION_READ_CHUNK);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	metrics_observe(&s->w->m.connect_latency,
-	    (uint64_t)((now.tv_sec - s->connect_started.tv_sec) * 1000000 +
-	    (now.tv_nsec - s->connect_started.tv_nsec) / 1000));
-	bufferevent_setcb(bev, session_upstream_read_cb,
-	    session_upstream_write_cb, session_upstream_event_cb, s);
+	    (uint64_t)((now.tv_sec - s->dial.started.tv_sec) * 1000000 +
+	    (now.tv_nsec - s->dial.started.tv_nsec) / 1000));
+	bufferevent_setcb(bev, session_leg_read_cb, session_leg_write_cb,
+	    session_upstream_event_cb, u);
 	if (s->state == SESSION_CLOSING) {
 		/* The client left while we connected: deliver, then EOF. */
 		session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
-		session_upstream_progress(s);
+		session_leg_progress(u);
 		return;
 	}
 	event_del(&s->state_timer);
 	session_set_state(s, SESSION_OPEN);
 	fleet_session_began(s);
-	if (s->upstream_tls) {
+	if (u->tls) {
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
 	} else {
 		/* Write-through: what the client sent meanwhile goes now. */
 		bufferevent_disable(bev, EV_WRITE);
 		bufferevent_enable(bev, EV_READ);
-		session_flush(bev);
+		session_leg_flush(u);
 	}
 	log_debug("session %llu: connected to %s", (unsigned long long)s->id,
 	    s->backend->spec);
 	/* All taken: no write callback will end a pause (s may go). */
-	if (!s->upstream_tls &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		(void)session_upstream_drained(s);
+	if (!u->tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+	    s->client.paused && session_leg_resume(&s->client, u))
+		(void)ws_conn_input(s);
 }
 
-/* Backend bytes: one binary frame per read, payload chains moved. */
 void
 session_upstream_failed(struct session *s, uint16_t code, const char *reason)
 {
-	session_upstream_free(s);
+	session_drop_leg(&s->upstream);
 	if (s->state == SESSION_CLOSING)
 		session_maybe_free(s);
 	else
 		session_close(s, code, reason);
 }
 
-static void
-session_upstream_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer *out;
-	size_t len;
-	size_t max = s->cfg->max_buffer;
-	uint8_t hdr[14];
-	size_t hl;
-
-	if (!s->upstream_tls && s->state == SESSION_OPEN &&
-	    evbuffer_get_length(in) >= SESSION_LIBEVENT_READ)
-		session_read_more(bev, session_read_room(s, s->client),
-		    &s->upstream_read_err);
-	len = evbuffer_get_length(in);
-	if (len == 0)
-		return;
-	if (s->state == SESSION_CLOSING || s->client == NULL) {
-		evbuffer_drain(in, len);	/* too late for the client */
-		return;
-	}
-	out = bufferevent_get_output(s->client);
-	hl = ws_frame_header_encode(hdr, true, WS_OP_BINARY, len, NULL);
-	evbuffer_add(out, hdr, hl);
-	evbuffer_add_buffer(out, in);
-	s->bytes_down += len;
-	s->mr->bytes_down += len;	/* live in /metrics, per read */
-	s->out_total += hl + len;
-	hb_activity(s);
-	session_flush(s->client);
-	if (evbuffer_get_length(out) >= max) {
-		s->upstream_paused = true;
-		bufferevent_disable(bev, EV_READ);
-		bufferevent_setwatermark(s->client, EV_WRITE, max / 2, 0);
-	}
-}
-
-/*
- * The backend's output drained below the mark: read the client again.
- * Returns -1 if s may be gone (the client's input ended it).
- */
-static int
-session_upstream_drained(struct session *s)
-{
-	if (s->client_paused && s->client != NULL) {
-		s->client_paused = false;
-		bufferevent_setwatermark(s->upstream, EV_WRITE, 0, 0);
-		if (!s->client_self_paused) {
-			bufferevent_enable(s->client, EV_READ);
-			/* Input already buffered gets no new read callback. */
-			return ws_conn_input(s);
-		}
-	}
-	return 0;
-}
-
-static void
-session_upstream_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-
-	session_write_idle(bev, s->upstream_tls);
-	/* Closing too: the client's data before its close still flows. */
-	if (session_upstream_drained(s) == -1)
-		return;
-	if (s->state == SESSION_CLOSING)
-		session_upstream_progress(s);
-}
-
-static void
-session_upstream_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
-	char cause[128];
-	int err = EVUTIL_SOCKET_ERROR();
-
-	(void)bev;
-	if (s->state == SESSION_CLOSING) {
-		s->upstream_eof = true;
-		if (what & BEV_EVENT_ERROR) {
-			session_upstream_free(s);
-			session_maybe_free(s);
-			return;
-		}
-		session_upstream_progress(s);
-		return;
-	}
-	if ((what & BEV_EVENT_EOF) && s->upstream_read_err == 0) {
-		s->upstream_eof = true;
-		session_close(s, 1000, "backend closed the connection");
-		return;
-	}
-	if (s->upstream_read_err != 0)
-		err = s->upstream_read_err;	/* seen by session_read_more */
-	snprintf(cause, sizeof(cause), "bad gateway: backend connection "
-	    "error: %s", evutil_socket_error_to_string(err));
-	session_upstream_free(s);
-	session_close(s, 1014, cause);
-}
-
-/* Bytes of bev's output not yet taken by its peer: ours and the kernel's
- * (sent but unacknowledged, or unsent: SIOCOUTQ). */
-static size_t
-session_leg_queued(struct bufferevent *bev)
-{
-	size_t n = evbuffer_get_length(bufferevent_get_output(bev));
-	int unacked = 0;
-
-	if (ioctl(bufferevent_getfd(bev), SIOCOUTQ, &unacked) == 0 &&
-	    unacked > 0)
-		n += (size_t)unacked;
-	return n;
-}
+/* --------------------------------------------------------------- timers */
 
 size_t
 session_queued(const struct session *s)
 {
-	size_t n = 0;
-
-	if (s->client != NULL)
-		n += session_leg_queued(s->client);
-	n += static_body_left(s->static_body);	/* still to be read */
-	if (s->upstream != NULL && s->upstream_up)
-		n += session_leg_queued(s->upstream);
-	return n;
+	return session_leg_queued(&s->client) +
+	    static_body_left(s->static_body) +	/* still to be read */
+	    session_leg_queued(&s->upstream);
 }
 
 /*
@@ -1027,11 +872,11 @@ session_linger_progress(struct session *s)
 {
 	size_t now = session_queued(s);
 	uint64_t bytes = s->bytes_up + s->bytes_down;
-	bool moved = (now > 0 && now < s->linger_mark) ||
-	    bytes != s->linger_bytes;
+	bool moved = (now > 0 && now < s->fin.linger_mark) ||
+	    bytes != s->fin.linger_bytes;
 
-	s->linger_mark = now;
-	s->linger_bytes = bytes;
+	s->fin.linger_mark = now;
+	s->fin.linger_bytes = bytes;
 	return moved;
 }
 
@@ -1040,18 +885,19 @@ static void
 session_linger_cut(struct session *s)
 {
 	size_t left = session_queued(s);
-	bool reply = s->close_sent && !s->close_received && !s->failed;
+	bool reply = s->fin.sent && !s->fin.received && !s->fin.failed;
 
 	if (left == 0 && !reply)
 		return;
 	log_warnx("session %llu: client=%s linger over after %ums without "
 	    "progress: %zu bytes not delivered%s", (unsigned long long)s->id,
-	    s->peer, SESSION_LINGER_MS, left,
+	    s->peer, (unsigned)SESSION_LINGER_MS, left,
 	    reply ? ", no close reply from the client" : "");
 	if (left > 0)
 		session_note_cut(s, "linger cut delivery short");
 }
 
+/* Handshake, connect, pending-close and linger deadlines: a dispatcher. */
 static void
 session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1079,9 +925,10 @@ session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 		upstream_timeout(s);
 		break;
 	case SESSION_OPEN:
-		session_pending_tick(s);	/* only a pending close arms it */
+		/* Only a pending close arms it in this state. */
+		session_pending_tick(s);
 		break;
-	default:
+	case SESSION_CLOSING:
 		/* Still draining toward a slow peer? Give it another round. */
 		if (session_linger_progress(s)) {
 			session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
@@ -1089,8 +936,8 @@ session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		/* Linger over: whatever is left goes now, and the log says. */
 		session_linger_cut(s);
-		session_client_free(s);
-		session_upstream_free(s);
+		session_drop_leg(&s->client);
+		session_drop_leg(&s->upstream);
 		session_maybe_free(s);
 		break;
 	}

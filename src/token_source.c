@@ -26,7 +26,7 @@
 #include "metrics.h"
 #include "redis.h"
 #include "registry.h"
-#include "session-t.h"
+#include "session-int.h"
 #include "target.h"
 #include "token_api.h"
 #include "token_file.h"
@@ -78,7 +78,7 @@ token_source_token(const struct upgrade_req *req, const struct config_route *r,
 }
 
 /*
- * t is the target: check it against allow_targets and make it s->fixed.
+ * t is the target: check it against allow_targets and make it s->dial.fixed.
  * Returns 1, or -1 after a 403 / 500.
  */
 static int
@@ -98,28 +98,28 @@ token_source_use(struct session *s, const struct config_route *r,
 		handshake_refuse(s, 403, "token target not allowed", NULL);
 		return -1;
 	}
-	free(s->fixed.spec);
-	memset(&s->fixed, 0, sizeof(s->fixed));
+	free(s->dial.fixed.spec);
+	memset(&s->dial.fixed, 0, sizeof(s->dial.fixed));
 	/* One allocation holds the spec and the host or path after it. */
-	if ((s->fixed.spec = malloc(2 * strlen(spec) + 2)) == NULL) {
+	if ((s->dial.fixed.spec = malloc(2 * strlen(spec) + 2)) == NULL) {
 		handshake_refuse(s, 500, "out of memory", NULL);
 		return -1;
 	}
-	strcpy(s->fixed.spec, spec);
+	strcpy(s->dial.fixed.spec, spec);
 	if (t->kind == TOKEN_FILE_UNIX) {
-		s->fixed.kind = CONFIG_ADDR_UNIX;
-		s->fixed.path = strcpy(s->fixed.spec + strlen(spec) + 1,
+		s->dial.fixed.kind = CONFIG_ADDR_UNIX;
+		s->dial.fixed.path = strcpy(s->dial.fixed.spec + strlen(spec) + 1,
 		    t->path);
 	} else {
-		s->fixed.kind = CONFIG_ADDR_TCP;
-		s->fixed.host = strcpy(s->fixed.spec + strlen(spec) + 1,
+		s->dial.fixed.kind = CONFIG_ADDR_TCP;
+		s->dial.fixed.host = strcpy(s->dial.fixed.spec + strlen(spec) + 1,
 		    t->host);
-		s->fixed.port = t->port;
+		s->dial.fixed.port = t->port;
 		if (t->literal)		/* parsed with the target */
-			s->fixed.salen = addr_ip_to_sockaddr(&t->ip, t->port,
-			    &s->fixed.sa);
+			s->dial.fixed.salen = addr_ip_to_sockaddr(&t->ip, t->port,
+			    &s->dial.fixed.sa);
 	}
-	s->has_fixed = true;
+	s->dial.has_fixed = true;
 	return 1;
 }
 

@@ -1,7 +1,7 @@
 /*
  * upstream: see include/upstream.h.
  *
- * While connecting, s->upstream is the attempt's bufferevent: the client's
+ * While connecting, s->upstream.bev is the attempt's bufferevent: the client's
  * frames are already unmasked into its output buffer, which libevent
  * flushes once connected. A failed attempt hands that buffer on to the next
  * attempt, so nothing the client sent is lost or reordered.
@@ -26,8 +26,7 @@
 #include "gw.h"
 #include "log.h"
 #include "route.h"
-#include "session-t.h"
-#include "session.h"
+#include "session-int.h"
 #include "tls.h"
 #include "upstream.h"
 
@@ -57,9 +56,9 @@ upstream_error_text(struct bufferevent *bev, int err)
 static const struct config_addr *
 upstream_backend(const struct session *s)
 {
-	if (s->has_fixed)
-		return s->attempt == 0 ? &s->fixed : NULL;
-	return route_backend(s->route, s->rr, s->attempt);
+	if (s->dial.has_fixed)
+		return s->dial.attempt == 0 ? &s->dial.fixed : NULL;
+	return route_backend(s->route, s->dial.rr, s->dial.attempt);
 }
 
 /* One attempt failed: log it and go on to the next backend. */
@@ -72,7 +71,7 @@ upstream_failover(struct session *s, const char *why)
 	log_warnx("session %llu: backend %s: %s", (unsigned long long)s->id,
 	    s->backend->spec, why);
 	snprintf(reason, sizeof(reason), "bad gateway: %s", why);
-	s->attempt++;
+	s->dial.attempt++;
 	if (s->state == SESSION_CLOSING) {
 		/* The client is gone: nobody waits for another attempt. */
 		session_upstream_failed(s, 1014, reason);
@@ -93,13 +92,13 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct session *s = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 
-	if (s->in_connect) {
+	if (s->dial.in_connect) {
 		/* Failed inside bufferevent_socket_connect*(): report later. */
-		s->connect_err = err != 0 ? err : ECONNREFUSED;
+		s->dial.err = err != 0 ? err : ECONNREFUSED;
 		return;
 	}
 	if (what & BEV_EVENT_CONNECTED) {
-		if (!s->upstream_tls) {
+		if (!s->upstream.tls) {
 			/* TCP is up; nothing was written yet. */
 			if (s->backend->kind == CONFIG_ADDR_TCP)
 				upstream_tune_socket(bufferevent_getfd(bev));
@@ -107,14 +106,14 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 				upstream_tls_start(s, bev);
 				return;
 			}
-			if (s->proxy_hdr_len > 0)
+			if (s->dial.proxy_hdr_len > 0)
 				evbuffer_prepend(bufferevent_get_output(bev),
-				    s->proxy_hdr, s->proxy_hdr_len);
+				    s->dial.proxy_hdr, s->dial.proxy_hdr_len);
 		}
 		session_upstream_ready(s, bev);
 		return;
 	}
-	if (s->upstream_tls) {
+	if (s->upstream.tls) {
 		char buf[200], why[240];
 
 		snprintf(why, sizeof(why), "TLS: %s", tls_error(bev, buf,
@@ -142,17 +141,17 @@ upstream_tls_start(struct session *s, struct bufferevent *under)
 	bev = tls_connect_bev(s->w->base, gr->backend_tls, under, name);
 	if (bev == NULL)
 		return upstream_failover(s, "TLS: cannot set up");
-	s->upstream = bev;
-	s->upstream_tls = true;
+	s->upstream.bev = bev;
+	s->upstream.tls = true;
 	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
 	evbuffer_add_buffer(bufferevent_get_output(bev), raw);
-	if (s->proxy_hdr_len > 0)
-		evbuffer_add(raw, s->proxy_hdr, s->proxy_hdr_len);
+	if (s->dial.proxy_hdr_len > 0)
+		evbuffer_add(raw, s->dial.proxy_hdr, s->dial.proxy_hdr_len);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	return 0;
 }
 
-/* Start one attempt on backend a with bev. Returns 0, or -1 (s->connect_err). */
+/* Start one attempt on backend a with bev. Returns 0, or -1 (s->dial.err). */
 static int
 upstream_start(struct session *s, const struct config_addr *a,
     struct bufferevent *bev)
@@ -160,8 +159,8 @@ upstream_start(struct session *s, const struct config_addr *a,
 	struct sockaddr_un sun;
 	int r;
 
-	s->in_connect = true;
-	s->connect_err = 0;
+	s->dial.in_connect = true;
+	s->dial.err = 0;
 	if (a->kind == CONFIG_ADDR_UNIX) {
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
@@ -178,18 +177,16 @@ upstream_start(struct session *s, const struct config_addr *a,
 		r = bufferevent_socket_connect_hostname(bev, s->w->dns,
 		    AF_UNSPEC, a->host, a->port);
 	}
-	s->in_connect = false;
-	if (r == -1 && s->connect_err == 0)
-		s->connect_err = errno != 0 ? errno : ECONNREFUSED;
-	return s->connect_err != 0 ? -1 : 0;
+	s->dial.in_connect = false;
+	if (r == -1 && s->dial.err == 0)
+		s->dial.err = errno != 0 ? errno : ECONNREFUSED;
+	return s->dial.err != 0 ? -1 : 0;
 }
 
 int
 upstream_connect(struct session *s)
 {
-	struct bufferevent *bev, *old = s->upstream;
-	struct timeval tv;
-	uint64_t ms;
+	struct bufferevent *bev, *old = s->upstream.bev;
 	char why[128];
 
 	s->backend = upstream_backend(s);
@@ -205,16 +202,16 @@ upstream_connect(struct session *s)
 		return -1;
 	}
 	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
-	s->upstream_tls = false;
+	s->upstream.tls = false;
 	if (old != NULL) {
 		/* Client bytes queued toward the failed attempt move on. */
 		evbuffer_add_buffer(bufferevent_get_output(bev),
 		    bufferevent_get_output(old));
 		bufferevent_free(old);
 	}
-	s->upstream = bev;
+	s->upstream.bev = bev;
 	if (upstream_start(s, s->backend, bev) == -1) {
-		if (s->connect_err == EMFILE || s->connect_err == ENFILE) {
+		if (s->dial.err == EMFILE || s->dial.err == ENFILE) {
 			/* Our shortage, not the backend's: 1013, no failover. */
 			log_warnx("session %llu: no descriptor for a backend "
 			    "socket", (unsigned long long)s->id);
@@ -223,14 +220,11 @@ upstream_connect(struct session *s)
 			return -1;
 		}
 		snprintf(why, sizeof(why), "%s",
-		    upstream_error_text(bev, s->connect_err));
+		    upstream_error_text(bev, s->dial.err));
 		return upstream_failover(s, why);
 	}
-	ms = s->route->connect_timeout_ms;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	if (s->state == SESSION_CONNECTING)
-		evtimer_add(&s->state_timer, &tv);
+		session_timer_ms(&s->state_timer, s->route->connect_timeout_ms);
 	log_debug("session %llu: connecting to %s", (unsigned long long)s->id,
 	    s->backend->spec);
 	return 0;

@@ -4,7 +4,7 @@
  * Input: the client's bytes are decoded in place over the first extent of
  * the input buffer (ws_frame_decode on evbuffer_peek), a chunk at a time.
  * Data payload is unmasked and moved to the backend's output without a
- * separate copy; control payloads (<= 125 bytes) collect in s->ctrl and
+ * separate copy; control payloads (<= 125 bytes) collect in s->rx.ctrl and
  * are acted on at the frame's end. Message rules sit here, above the
  * codec: fragmentation (RFC 6455 §5.4), UTF-8 of text (§8.1), the route's
  * message size limit, and the close handshake (§5.5.1).
@@ -12,6 +12,9 @@
  * Flow control: decoding stops while the backend's output (or the
  * client's own, full of pongs it does not read) is at max_buffer; the
  * write callbacks in session.c resume it.
+ *
+ * Output: ws_conn_send() is the one writer toward the client (frames, the
+ * 101, and the count in s->out_total that heartbeat.c reads).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,30 +27,47 @@
 
 #include "config.h"
 #include "heartbeat.h"
-#include "session-t.h"
-#include "session.h"
+#include "session-int.h"
 #include "ws_conn.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
 
-/* Queue one unmasked frame to the client (the payload is copied). */
+/* The one writer toward the client: see include/ws_conn.h. */
+size_t
+ws_conn_send(struct session *s, unsigned b0, const void *p, size_t len,
+    struct evbuffer *chain)
+{
+	struct evbuffer *out = bufferevent_get_output(s->client.bev);
+	uint8_t hdr[14];
+	size_t hl = 0;
+
+	if (chain != NULL)
+		len = evbuffer_get_length(chain);
+	if (b0 != WS_CONN_RAW) {
+		/* Server frames are never masked (RFC 6455 §5.1). */
+		hl = ws_frame_header_encode(hdr, (b0 & WS_CONN_FIN) != 0,
+		    (enum ws_opcode)(b0 & 0x0f), len, NULL);
+		hdr[0] |= (uint8_t)(b0 & 0x70);		/* RSV1-3 */
+		evbuffer_add(out, hdr, hl);
+	}
+	if (chain != NULL)
+		evbuffer_add_buffer(out, chain);	/* chains move */
+	else if (p != NULL && len > 0)
+		evbuffer_add(out, p, len);
+	/* else: RAW bytes the caller committed in place just now */
+	s->out_total += hl + len;
+	session_leg_flush(&s->client);
+	return len;
+}
+
+/* A control frame: its payload (<= 125 bytes) is copied. */
 static void
 ws_conn_send_frame(struct session *s, enum ws_opcode op, const void *p,
     size_t len)
 {
-	struct evbuffer *out = bufferevent_get_output(s->client);
-	uint8_t hdr[14];
-	size_t hl;
-
-	hl = ws_frame_header_encode(hdr, true, op, len, NULL);
-	evbuffer_add(out, hdr, hl);
-	if (len > 0)
-		evbuffer_add(out, p, len);
-	s->out_total += hl + len;
-	session_flush(s->client);
+	(void)ws_conn_send(s, WS_CONN_FIN | op, p, len, NULL);
 }
 
-/* Queue the close frame: code (big-endian) and a reason of <= 123 bytes. */
 void
 ws_conn_send_close(struct session *s, uint16_t code, const char *reason)
 {
@@ -69,35 +89,23 @@ ws_conn_send_close(struct session *s, uint16_t code, const char *reason)
 	ws_conn_send_frame(s, WS_OP_CLOSE, payload, 2 + rlen);
 }
 
-/*
- * Stop reading the client until leg's output drains below half of
- * max_buffer; leg's write callback clears *flag and reads again.
- */
-static bool
-ws_conn_pause(struct session *s, bool *flag, struct bufferevent *leg)
-{
-	*flag = true;
-	bufferevent_disable(s->client, EV_READ);
-	bufferevent_setwatermark(leg, EV_WRITE, s->cfg->max_buffer / 2, 0);
-	return true;
-}
-
 /* Is the backend's output full? Then stop reading the client. */
 static bool
 ws_conn_upstream_full(struct session *s)
 {
 	size_t max = s->cfg->max_buffer;
 
-	if (s->upstream == NULL)
+	if (s->upstream.bev == NULL)
 		return false;
-	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) < max)
+	if (evbuffer_get_length(bufferevent_get_output(s->upstream.bev)) < max)
 		return false;
 	/* Give the socket what it takes first: a pause needs a write
 	 * callback to end it, and only a leg with bytes left gets one. */
-	session_flush(s->upstream);
-	if (evbuffer_get_length(bufferevent_get_output(s->upstream)) < max)
+	session_leg_flush(&s->upstream);
+	if (evbuffer_get_length(bufferevent_get_output(s->upstream.bev)) < max)
 		return false;
-	return ws_conn_pause(s, &s->client_paused, s->upstream);
+	session_leg_pause(&s->client, &s->upstream);
+	return true;
 }
 
 /*
@@ -108,10 +116,11 @@ static bool
 ws_conn_client_full(struct session *s)
 {
 	if (s->state == SESSION_CLOSING ||
-	    evbuffer_get_length(bufferevent_get_output(s->client)) <
+	    evbuffer_get_length(bufferevent_get_output(s->client.bev)) <
 	    s->cfg->max_buffer)
 		return false;
-	return ws_conn_pause(s, &s->client_self_paused, s->client);
+	session_leg_pause(&s->client, &s->client);
+	return true;
 }
 
 /* A frame header arrived: message-level checks (RFC 6455 §5.4). */
@@ -121,28 +130,28 @@ ws_conn_frame_header(struct session *s, const struct ws_frame_ev *ev)
 	uint64_t max = s->route->max_message_size;
 
 	if (ev->opcode & 0x8) {
-		s->ctrl_len = 0;
+		s->rx.ctrl_len = 0;
 		return 0;
 	}
 	if (ev->opcode == WS_OP_CONT) {
-		if (!s->in_message) {
+		if (!s->rx.in_message) {
 			session_close(s, 1002, "continuation frame without a "
 			    "message to continue");
 			return -1;
 		}
 	} else {
-		if (s->in_message) {
+		if (s->rx.in_message) {
 			session_close(s, 1002, "new data frame inside a "
 			    "fragmented message");
 			return -1;
 		}
-		s->in_message = true;
-		s->msg_text = ev->opcode == WS_OP_TEXT;
-		s->msg_size = 0;
-		ws_utf8_reset(&s->utf8);
+		s->rx.in_message = true;
+		s->rx.msg_text = ev->opcode == WS_OP_TEXT;
+		s->rx.msg_size = 0;
+		ws_utf8_reset(&s->rx.utf8);
 	}
-	s->msg_size += ev->payload_len;
-	if (max != 0 && s->msg_size > max) {
+	s->rx.msg_size += ev->payload_len;
+	if (max != 0 && s->rx.msg_size > max) {
 		session_close(s, 1009, "message too big");
 		return -1;
 	}
@@ -169,8 +178,8 @@ ws_conn_move_unmasked(struct session *s, struct evbuffer *in,
 	int i, nv;
 
 	if (n == avail) {
-		ws_frame_unmask(s->dec.mask, mask_off, p, p, n);
-		if (s->msg_text && ws_utf8_feed(&s->utf8, p, n) == -1)
+		ws_frame_unmask(s->rx.dec.mask, mask_off, p, p, n);
+		if (s->rx.msg_text && ws_utf8_feed(&s->rx.utf8, p, n) == -1)
 			return -2;
 		evbuffer_remove_buffer(in, out, n);
 		return 0;
@@ -180,9 +189,9 @@ ws_conn_move_unmasked(struct session *s, struct evbuffer *in,
 	for (i = 0; i < nv && done < n; i++) {
 		if (v[i].iov_len > n - done)
 			v[i].iov_len = n - done;
-		mask_off = ws_frame_unmask(s->dec.mask, mask_off,
+		mask_off = ws_frame_unmask(s->rx.dec.mask, mask_off,
 		    v[i].iov_base, p + done, v[i].iov_len);
-		if (s->msg_text && ws_utf8_feed(&s->utf8, v[i].iov_base,
+		if (s->rx.msg_text && ws_utf8_feed(&s->rx.utf8, v[i].iov_base,
 		    v[i].iov_len) == -1) {
 			evbuffer_commit_space(out, v, 0);
 			return -2;
@@ -198,19 +207,20 @@ ws_conn_move_unmasked(struct session *s, struct evbuffer *in,
  * A chunk of payload at the head of the client's input (p is its first
  * byte, writable; avail bytes are contiguous there). Unmask it and move it
  * to the backend without a separate copy; control payloads are collected
- * in s->ctrl instead.
+ * in s->rx.ctrl instead.
  */
 static int
 ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
     uint8_t *p, size_t avail)
 {
-	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer *in = bufferevent_get_input(s->client.bev);
 	int r;
 
-	if (s->dec.opcode & 0x8) {
-		ws_frame_unmask(s->dec.mask, ev->mask_off, s->ctrl + s->ctrl_len,
+	if (s->rx.dec.opcode & 0x8) {
+		ws_frame_unmask(s->rx.dec.mask, ev->mask_off,
+		    s->rx.ctrl + s->rx.ctrl_len,
 		    p, ev->len);
-		s->ctrl_len += (uint8_t)ev->len;
+		s->rx.ctrl_len += (uint8_t)ev->len;
 		evbuffer_drain(in, ev->len);
 		return 0;
 	}
@@ -218,12 +228,17 @@ ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
 	 * Closing, and our close sent: what the client sent before it saw
 	 * our close is still the backend's (RFC 6455 §1.4: only a close
 	 * received ends a peer's data; ws_conn_input drops input after it).
+	 *
+	 * A transform of client messages (permessage-deflate's inflate,
+	 * line or text framing) takes the unmasked chunk here in place of
+	 * the plain move below, and the message's end in ws_conn_frame_end.
 	 */
-	if (s->upstream == NULL) {
+	if (s->upstream.bev == NULL) {
 		evbuffer_drain(in, ev->len);	/* nobody to give it to */
 		return 0;
 	}
-	r = ws_conn_move_unmasked(s, in, bufferevent_get_output(s->upstream),
+	r = ws_conn_move_unmasked(s, in,
+	    bufferevent_get_output(s->upstream.bev),
 	    p, ev->len, avail, ev->mask_off);
 	if (r < 0) {
 		session_close(s, r == -2 ? 1007 : 1011, r == -2 ?
@@ -247,15 +262,16 @@ ws_conn_client_close(struct session *s)
 	int bad;
 	char cause[80];
 
-	bad = ws_frame_close_parse(s->ctrl, s->ctrl_len, &code, &reason, &rlen);
+	bad = ws_frame_close_parse(s->rx.ctrl, s->rx.ctrl_len, &code, &reason,
+	    &rlen);
 	if (bad != 0) {
 		session_close(s, (uint16_t)bad, bad == 1007 ?
 		    "invalid UTF-8 in the close reason" :
 		    "invalid close frame");
 		return -1;
 	}
-	s->close_received = true;
-	s->peer_close_code = code;
+	s->fin.received = true;
+	s->fin.peer_code = code;
 	snprintf(cause, sizeof(cause), "client sent close %u", code);
 	/* Echo the client's code (§5.5.1); "no status" is echoed empty. */
 	session_close(s, code, cause);
@@ -266,12 +282,13 @@ ws_conn_client_close(struct session *s)
 static int
 ws_conn_frame_end(struct session *s)
 {
-	switch (s->dec.opcode) {
+	switch (s->rx.dec.opcode) {
 	case WS_OP_CLOSE:
 		return ws_conn_client_close(s);
 	case WS_OP_PING:
-		if (!s->close_sent)
-			ws_conn_send_frame(s, WS_OP_PONG, s->ctrl, s->ctrl_len);
+		if (!s->fin.sent)
+			ws_conn_send_frame(s, WS_OP_PONG, s->rx.ctrl,
+			    s->rx.ctrl_len);
 		return 0;
 	case WS_OP_PONG:
 		hb_pong(s);	/* liveness was noted already; RTT here */
@@ -279,10 +296,10 @@ ws_conn_frame_end(struct session *s)
 	default:
 		break;
 	}
-	if (!s->dec.fin)
+	if (!s->rx.dec.fin)
 		return 0;
-	s->in_message = false;
-	if (s->msg_text && !ws_utf8_complete(&s->utf8)) {
+	s->rx.in_message = false;
+	if (s->rx.msg_text && !ws_utf8_complete(&s->rx.utf8)) {
 		session_close(s, 1007, "text message ends inside a UTF-8 "
 		    "sequence");
 		return -1;
@@ -290,21 +307,18 @@ ws_conn_frame_end(struct session *s)
 	return 0;
 }
 
-/*
- * Decode what the client sent, relaying payload to the backend, until the
- * input is used up or the backend's output is full. Returns -1 if s is
- * gone (or closing began and the caller must not go on).
- */
+/* The contract is in include/ws_conn.h. The first extent of the input is
+ * decoded in place, one event per turn of the loop. */
 int
 ws_conn_input(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->client);
+	struct evbuffer *in = bufferevent_get_input(s->client.bev);
 	struct evbuffer_iovec v;
 	struct ws_frame_ev ev;
 	ssize_t r;
 
-	while (s->client != NULL && evbuffer_get_length(in) > 0) {
-		if (s->close_received || s->failed) {
+	while (s->client.bev != NULL && evbuffer_get_length(in) > 0) {
+		if (s->fin.received || s->fin.failed) {
 			evbuffer_drain(in, evbuffer_get_length(in));
 			break;
 		}
@@ -313,9 +327,9 @@ ws_conn_input(struct session *s)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		hb_alive(s);
-		r = ws_frame_decode(&s->dec, v.iov_base, v.iov_len, &ev);
+		r = ws_frame_decode(&s->rx.dec, v.iov_base, v.iov_len, &ev);
 		if (r < 0) {
-			session_close(s, s->dec.close_code,
+			session_close(s, s->rx.dec.close_code,
 			    ws_frame_strerror((int)r));
 			return -1;
 		}
@@ -333,8 +347,7 @@ ws_conn_input(struct session *s)
 			return -1;
 	}
 	/* One write for every frame this read brought (a backend still
-	 * connecting has EV_WRITE on: session_flush leaves it to libevent). */
-	if (s->upstream != NULL)
-		session_flush(s->upstream);
+	 * connecting has EV_WRITE on: the flush leaves it to libevent). */
+	session_leg_flush(&s->upstream);
 	return 0;
 }

@@ -22,7 +22,6 @@
 #include "log.h"
 #include "lookup.h"
 #include "session-int.h"
-#include "session-t.h"
 
 /* ---- stubs for session.c and log.c ---- */
 
@@ -64,7 +63,7 @@ done(struct session *s, enum lookup_status st, const char *v, size_t len,
 	assert_ptr_equal(s, &f->s);
 	assert_null(s->wait);
 	/* Input is back on before the callback runs. */
-	assert_true(bufferevent_get_enabled(s->client) & EV_READ);
+	assert_true(bufferevent_get_enabled(s->client.bev) & EV_READ);
 	f->calls++;
 	f->st = st;
 	f->len = len;
@@ -85,8 +84,8 @@ setup(void **state)
 	assert_int_equal(bufferevent_pair_new(f->w.base, 0, f->pair), 0);
 	f->s.w = &f->w;
 	f->s.id = 7;
-	f->s.client = f->pair[0];
-	bufferevent_enable(f->s.client, EV_READ);
+	f->s.client.bev = f->pair[0];
+	bufferevent_enable(f->s.client.bev, EV_READ);
 	*state = f;
 	return 0;
 }
@@ -122,7 +121,7 @@ test_answer_on_the_worker(void **state)
 	t = lookup_wait(&f->s, 5000, done, f);
 	assert_int_not_equal(t, 0);
 	assert_true(lookup_waiting(&f->s));
-	assert_false(bufferevent_get_enabled(f->s.client) & EV_READ);
+	assert_false(bufferevent_get_enabled(f->s.client.bev) & EV_READ);
 	lookup_answer(&f->w, t, LOOKUP_OK, "h:1", 3);
 	/* Never inside the caller: on the next loop turn. */
 	assert_int_equal(f->calls, 0);

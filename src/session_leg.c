@@ -1,0 +1,196 @@
+/*
+ * session_leg: what either half of a session does with its bufferevent,
+ * the same for the client and the backend (include/session-int.h has the
+ * struct and its table of legal flags). Policy (when to pause, when to
+ * shut, what a close means) stays in session.c and ws_conn.c.
+ *
+ * Flow control: a leg's output may grow to cfg->max_buffer; past that,
+ * reading its peer stops until the output drains below half (le-proxy's
+ * watermark scheme). libevent reads 4 KiB at a time and
+ * session_leg_read_more() tops that up only within the same room, so
+ * memory per session stays bounded whatever the peers do.
+ */
+#include <errno.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <linux/sockios.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "session-int.h"
+#include "tls.h"
+
+void
+session_leg_init(struct session_leg *leg, struct session *s,
+    struct session_leg *peer)
+{
+	leg->bev = NULL;
+	leg->peer = peer;
+	leg->s = s;
+}
+
+void
+session_leg_free(struct session_leg *leg)
+{
+	if (leg->bev != NULL) {
+		bufferevent_free(leg->bev);
+		leg->bev = NULL;
+	}
+}
+
+/*
+ * Write-through for plain legs. libevent arms EPOLLOUT when bytes are
+ * queued, wakes, writes, and disarms it once the output is empty: two
+ * epoll_ctl calls and a loop turn around every write, which cost more than
+ * the write itself when messages are small. So a plain leg keeps EV_WRITE
+ * off while its output is empty, and whoever queues bytes on it calls
+ * session_leg_flush(), which writes them at once. What the socket does not
+ * take turns EV_WRITE on: libevent writes the rest and calls the leg's
+ * write callback, which turns it off again once the output is empty
+ * (session_leg_write_idle). TLS legs and a backend still connecting keep
+ * EV_WRITE on, and so libevent's own scheme.
+ */
+void
+session_leg_flush(struct session_leg *leg)
+{
+	struct evbuffer *out;
+
+	if (leg->bev == NULL || (bufferevent_get_enabled(leg->bev) & EV_WRITE))
+		return;		/* gone, or libevent writes this leg */
+	out = bufferevent_get_output(leg->bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	/* The socket bufferevent freezes its output's start between its own
+	 * writes. A failed write leaves the bytes queued; libevent's own try
+	 * then reports the error through the event callback. */
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write_atmost(out, bufferevent_getfd(leg->bev), -1);
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(leg->bev, EV_WRITE);
+}
+
+void
+session_leg_write_idle(struct session_leg *leg)
+{
+	if (!leg->tls && leg->up &&
+	    evbuffer_get_length(bufferevent_get_output(leg->bev)) == 0)
+		bufferevent_disable(leg->bev, EV_WRITE);
+}
+
+void
+session_leg_pause(struct session_leg *leg, struct session_leg *full)
+{
+	if (full == leg)
+		leg->self_paused = true;
+	else
+		leg->paused = true;
+	bufferevent_disable(leg->bev, EV_READ);
+	bufferevent_setwatermark(full->bev, EV_WRITE,
+	    leg->s->cfg->max_buffer / 2, 0);
+}
+
+bool
+session_leg_resume(struct session_leg *leg, struct session_leg *full)
+{
+	if (full == leg)
+		leg->self_paused = false;
+	else
+		leg->paused = false;
+	if (full->bev != NULL)
+		bufferevent_setwatermark(full->bev, EV_WRITE, 0, 0);
+	if (leg->bev == NULL || leg->paused || leg->self_paused)
+		return false;	/* gone, or still waiting on another output */
+	bufferevent_enable(leg->bev, EV_READ);
+	return true;
+}
+
+/*
+ * libevent 2.1 reads at most 4 KiB per wakeup (EVBUFFER_MAX_READ), which
+ * makes a stream cost an epoll round trip and a readv per 4 KiB. After
+ * its read, take up to room more bytes straight into the input buffer
+ * (64 KiB a readv), within the same flow-control bound. Plain sockets
+ * only: a TLS leg must be read through OpenSSL. A read error is kept in
+ * leg->read_err for the event callback.
+ */
+void
+session_leg_read_more(struct session_leg *leg)
+{
+	struct evbuffer *in = bufferevent_get_input(leg->bev);
+	struct evbuffer_iovec v[2];
+	size_t got = 0, left, room = 0, max = leg->s->cfg->max_buffer, have;
+	ssize_t r;
+	int n, i;
+
+	if (leg->tls || leg->peer->bev == NULL)
+		return;
+	have = evbuffer_get_length(bufferevent_get_output(leg->peer->bev));
+	room = have < max ? max - have : 0;
+	/* The socket bufferevent freezes its input's end between reads. */
+	evbuffer_unfreeze(in, 0);
+	while (got < room) {
+		n = evbuffer_reserve_space(in, SESSION_READ_CHUNK, v, 2);
+		if (n <= 0)
+			break;
+		r = readv(bufferevent_getfd(leg->bev),
+		    (struct iovec *)(void *)v, n);
+		if (r <= 0) {
+			if (r < 0 && errno != EAGAIN && errno != EINTR)
+				leg->read_err = errno;
+			evbuffer_commit_space(in, v, 0);
+			break;
+		}
+		for (i = 0, left = (size_t)r; i < n; i++) {
+			if (v[i].iov_len > left)
+				v[i].iov_len = left;
+			left -= v[i].iov_len;
+		}
+		evbuffer_commit_space(in, v, n);
+		got += (size_t)r;
+		if ((size_t)r < SESSION_READ_CHUNK)
+			break;		/* the socket is drained */
+	}
+	evbuffer_freeze(in, 0);
+}
+
+int
+session_leg_shut(struct session_leg *leg)
+{
+	leg->wr_shut = true;
+	if (leg->tls)
+		tls_shutdown(leg->bev);
+	return shutdown(bufferevent_getfd(leg->bev), SHUT_WR);
+}
+
+size_t
+session_leg_queued(const struct session_leg *leg)
+{
+	size_t n;
+	int unacked = 0;
+
+	if (leg->bev == NULL || !leg->up)
+		return 0;
+	n = evbuffer_get_length(bufferevent_get_output(leg->bev));
+	if (ioctl(bufferevent_getfd(leg->bev), SIOCOUTQ, &unacked) == 0 &&
+	    unacked > 0)
+		n += (size_t)unacked;
+	return n;
+}
+
+size_t
+session_leg_unread(const struct session_leg *leg)
+{
+	size_t n;
+	int inq = 0;
+
+	if (leg->bev == NULL)
+		return 0;
+	n = evbuffer_get_length(bufferevent_get_input(leg->bev));
+	if (ioctl(bufferevent_getfd(leg->bev), FIONREAD, &inq) == 0 && inq > 0)
+		n += (size_t)inq;
+	return n;
+}
