@@ -72,7 +72,6 @@ struct fleet_job {
 
 static struct gw_worker		*fleet_w;	/* the workers; NULL: no fleet */
 static unsigned			 fleet_n;
-static const struct config	*fleet_cfg;
 static const struct redis_opts	*fleet_o;
 static struct redis_conn	*fleet_sub;	/* worker 0: subscriptions */
 static struct event		*fleet_renew;	/* worker 0: the lease */
@@ -238,8 +237,7 @@ fleet_renew_now(void)
 	argv[2] = "-inf";
 	argv[3] = now;
 	(void)fleet_cmd(c, NULL, NULL, 4, argv);
-	if (fleet_cfg->limits_scope == 0)
-		return;
+	/* Always, so that a reload may turn limits_scope = fleet on. */
 	fleet_key(key, "live", NULL);
 	argv[0] = "ZADD";
 	argv[1] = key;
@@ -690,7 +688,7 @@ fleet_start(struct gw_worker *workers, unsigned nworkers,
 		    registry_instance(), hex, (long)time(NULL));
 	}
 	fleet_o = o;
-	fleet_cfg = cfg;
+	(void)cfg;	/* per-session keys come from each session's own */
 	if (nworkers > FLEET_MAX_WORKERS)
 		fatalx("fleet: more than %d workers", FLEET_MAX_WORKERS);
 	for (i = 0; i < nworkers; i++) {

@@ -434,3 +434,27 @@ def test_a_restarted_gateway_leaves_no_ghosts_of_its_old_sessions(fleet):
     for ws in held[0] + held[1]:
         echo(ws)
     echo(live)
+
+
+def test_limits_scope_fleet_can_be_turned_on_by_a_reload(
+        gateway_factory, backends, redis, tmp_path):
+    f = build_fleet(gateway_factory, backends, redis, tmp_path,
+                    {"limits_scope": "local", "max_connections_per_ip": 4})
+    try:
+        for g in f.gws:
+            with open(g.config_path) as fh:
+                text = fh.read()
+            with open(g.config_path, "w") as fh:
+                fh.write(text.replace("limits_scope = local",
+                                      "limits_scope = fleet"))
+            g.send_signal(signal.SIGHUP)
+        for g in f.gws:
+            g.wait_log(r"reloaded ")
+        held = [f.open()[0] for _ in range(4)]
+        ws = attempt(f.hap.port)
+        assert ws.status == 503, ws.status
+        ws.close()
+        for h in held:
+            echo(h)
+    finally:
+        f.hap.stop()
