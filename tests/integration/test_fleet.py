@@ -392,17 +392,25 @@ def test_a_fleet_handshake_rate_holds_across_three_gateways(rate_fleet):
     # spreads them (3, 3, 2): each gateway's own bucket (3 at once) lets
     # every one in; the fleet's 3 a second (at most two one-second windows
     # in the burst: 6) refuses at least 2.
-    held, refused = [], 0
-    t0 = time.monotonic()
-    for _ in range(8):
-        ws = attempt(f.hap.port)
-        if ws.status == 101:
-            held.append(ws)
-        else:
-            assert ws.status == 429, ws.status
-            refused += 1
+    for _try in range(3):
+        held, refused = [], 0
+        t0 = time.monotonic()
+        for _ in range(8):
+            ws = attempt(f.hap.port)
+            if ws.status == 101:
+                held.append(ws)
+            else:
+                assert ws.status == 429, ws.status
+                refused += 1
+                ws.close()
+        if time.monotonic() - t0 < 1.0:
+            break
+        # Too slow to tell (a loaded machine): the burst spread over more
+        # than two one-second windows. Again, on fresh windows.
+        for ws in held:
             ws.close()
-    assert time.monotonic() - t0 < 1.0, "too slow to tell"
+        time.sleep(1.1)
+    assert time.monotonic() - t0 < 1.0, "too slow to tell, three times"
     assert refused >= 2 and len(held) <= 6, (refused, len(held))
     assert any("too many handshakes from this address in the fleet"
                in g.log_text() for g in f.gws)

@@ -66,7 +66,7 @@ def test_sigterm_to_one_gateway_moves_its_clients_losing_nothing(
     bes = [backends(greet_echo_handler(t)) for t in tags]
     gws = start_fleet(gateway_factory, 3,
                       lambda i: [("/stream", {"backend": bes[i].spec})],
-                      gateway={"drain_delay": "1500ms",
+                      gateway={"drain_delay": "3s",
                                "drain_timeout": "8s", "workers": 1})
     hap = HAProxy(tmp_path, gws, check_inter="200ms").start()
     try:

@@ -216,7 +216,7 @@ def test_public_admin_listen_without_secret_answers_403(gateway_factory,
 
 def test_sigterm_turns_readyz_503_before_the_drain_starts(gateway_factory,
                                                          targets):
-    g = sessions_gw(gateway_factory, targets, drain_delay="1500ms",
+    g = sessions_gw(gateway_factory, targets, drain_delay="3s",
                     drain_timeout="4s")
     ws = RawWS.open(g.port, path="/echo")
     echo_round(ws, b"before")
@@ -229,10 +229,10 @@ def test_sigterm_turns_readyz_503_before_the_drain_starts(gateway_factory,
     echo_round(ws, b"during the delay")
     late = RawWS.open(g.port, path="/echo")
     echo_round(late, b"late")
-    assert time.monotonic() - t0 < 1.5, "machine too slow to tell"
-    ws.expect_close(1001, timeout=8)
-    late.expect_close(1001, timeout=8)
-    assert time.monotonic() - t0 >= 1.4
+    assert time.monotonic() - t0 < 3.0, "machine too slow to tell"
+    ws.expect_close(1001, timeout=10)
+    late.expect_close(1001, timeout=10)
+    assert time.monotonic() - t0 >= 2.9
     g.proc.wait(10)
     assert g.proc.returncode == 0
     g.stopped = True
