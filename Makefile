@@ -60,8 +60,8 @@ endif
 PURE_MODS := addr loadfile pct config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit target pmd zstream framing exec_env cli_websockify \
 	     record_fmt
-DAEMON_MODS := main log listener session session_leg handshake ws_conn upstream \
-	       heartbeat metrics tls admin gen static registry admin_sessions cli_front \
+DAEMON_MODS := main worker log listener session session_leg handshake ws_conn upstream \
+	       heartbeat metrics tls admin confgen static registry admin_sessions cli_front \
 	       lifecycle lookup redis token_source token_api pwcheck basic_auth \
 	       wrap record fleet
 # The config loader's other files: pure, tested through test_config.

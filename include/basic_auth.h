@@ -8,7 +8,7 @@
 #define BASIC_AUTH_H
 
 struct config_route;
-struct gen_route;
+struct confgen_route;
 struct session;
 struct upgrade_req;
 
@@ -19,6 +19,6 @@ struct upgrade_req;
  * (with WWW-Authenticate: Basic) or 503: the caller returns at once.
  */
 int	basic_auth_check(struct session *s, const struct upgrade_req *req,
-	    const struct config_route *r, const struct gen_route *gr);
+	    const struct config_route *r, const struct confgen_route *gr);
 
 #endif

@@ -30,7 +30,8 @@ struct gw_worker {
 	struct evdns_base	*dns;		/* backend name resolution */
 	struct gw_gen		*gen;		/* current generation (a ref) */
 	const struct config	*cfg;		/* gen->cfg: for new sessions */
-	struct gw_gen		*pending;	/* next gen; main.c's main_lock */
+	struct gw_gen		*pending;	/* next gen; worker.c's lock
+						   (worker_hand) */
 	struct event		*reload_ev;	/* another thread: take pending */
 	LIST_HEAD(, session)	 sessions;	/* every live session */
 	LIST_HEAD(, listener)	 listeners;
@@ -51,9 +52,9 @@ struct gw_worker {
 /*
  * Sessions alive in every worker together, for max_connections. Besides
  * the read-only config and these gw_ globals, the workers share only what
- * has its own lock: iplimit.c's per-address table, registry.c's mailboxes,
- * a worker's pending generation (main_lock); worker 0 reads the others'
- * counters with relaxed loads (metrics_add).
+ * has its own lock: iplimit.c's per-address table, registry.c's
+ * mailboxes, a worker's pending generation (worker.c's lock); worker 0
+ * reads the others' counters with relaxed loads (metrics_add).
  */
 extern _Atomic uint64_t	 gw_sessions_total;
 /*

@@ -8,7 +8,7 @@
 #define TOKEN_SOURCE_H
 
 struct config_route;
-struct gen_route;
+struct confgen_route;
 struct session;
 struct upgrade_req;
 
@@ -21,6 +21,6 @@ struct upgrade_req;
  * returns at once.
  */
 int	token_source_resolve(struct session *s, const struct upgrade_req *req,
-	    const struct config_route *r, const struct gen_route *gr);
+	    const struct config_route *r, const struct confgen_route *gr);
 
 #endif

@@ -13,7 +13,7 @@
 #include "admin.h"
 #include "admin_sessions.h"
 #include "config.h"
-#include "gen.h"
+#include "confgen.h"
 #include "gw.h"
 #include "log.h"
 #include "metrics.h"
@@ -137,7 +137,7 @@ admin_metrics_cb(struct evhttp_request *req, void *arg)
 			goto done;
 	for (i = 0; i < admin_nworkers; i++) {
 		metrics_add(&sum, &admin_workers[i].m);
-		metrics_add_routes(routes, gen_route_metrics(gen, (unsigned)i,
+		metrics_add_routes(routes, confgen_route_metrics(gen, (unsigned)i,
 		    0), nroutes);
 	}
 	while (cap <= 64 * 1024 * 1024) {

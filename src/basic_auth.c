@@ -10,7 +10,7 @@
 #include "auth.h"
 #include "basic_auth.h"
 #include "config.h"
-#include "gen.h"
+#include "confgen.h"
 #include "handshake.h"
 #include "log.h"
 #include "lookup.h"
@@ -79,7 +79,7 @@ basic_auth_done(struct session *s, enum lookup_status st, const char *v,
 
 int
 basic_auth_check(struct session *s, const struct upgrade_req *req,
-    const struct config_route *r, const struct gen_route *gr)
+    const struct config_route *r, const struct confgen_route *gr)
 {
 	char buf[BASIC_AUTH_MAX];
 	const char *user, *pass;

@@ -21,7 +21,7 @@
 #include "basic_auth.h"
 #include "config.h"
 #include "fleet.h"
-#include "gen.h"
+#include "confgen.h"
 #include "gw.h"
 #include "handshake.h"
 #include "lifecycle.h"
@@ -217,7 +217,7 @@ handshake_send_101(struct session *s, const struct upgrade_req *req,
  */
 static int
 handshake_check_token(struct session *s, const struct upgrade_req *req,
-    const struct config_route *r, const struct gen_route *gr)
+    const struct config_route *r, const struct confgen_route *gr)
 {
 	struct auth_claims_req cr;
 	const char *tok = NULL;
@@ -342,7 +342,7 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
     size_t head_len)
 {
 	const struct config_route *r;
-	struct gen_route *gr;
+	struct confgen_route *gr;
 	int pi, n, rc, tokproto = -1;
 
 	/* limits_scope = fleet: the fleet's counts, a wait (fleet.c). */
@@ -405,7 +405,7 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		return -1;
 	}
 	s->route = r;
-	s->mr = gen_route_metrics(s->gen, s->w->index,
+	s->mr = confgen_route_metrics(s->gen, s->w->index,
 	    (size_t)(r - s->cfg->routes));
 	s->mr->active++;
 	s->mr->sessions++;

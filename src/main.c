@@ -1,5 +1,6 @@
 /*
- * main: command line, config load, signals, the event loop's life.
+ * main: command line, config load, reload, signals, the process's life;
+ * the worker threads are worker.c.
  *
  *   wsgate [-dtv] [-c FILE]
  *   wsgate [websockify's options] [HOST:]PORT [TARGET]   (cli_front.c)
@@ -29,9 +30,10 @@
 #include "cli_front.h"
 #include "fleet.h"
 #include "config.h"
-#include "gen.h"
+#include "confgen.h"
 #include "gw.h"
 #include "lifecycle.h"
+#include "worker.h"
 #include "wrap.h"
 #include "listener.h"
 #include "log.h"
@@ -57,7 +59,6 @@ struct main_opts {
 static struct main_opts	 main_opts;
 static bool		 main_needs_tls(const struct config *);
 static enum log_level	 main_level;	/* -v floor for reloads */
-static pthread_mutex_t	 main_lock = PTHREAD_MUTEX_INITIALIZER;
 _Atomic uint64_t	 gw_sessions_total;
 _Atomic uint64_t	 gw_session_ids;
 _Atomic bool		 gw_stopping;
@@ -172,162 +173,6 @@ main_load_config(const struct main_opts *o)
 	return cfg;
 }
 
-static void
-main_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct gw_worker *w = arg;
-
-	(void)fd;
-	(void)what;
-	log_warnx("drain timeout: %llu sessions still open in worker %u, "
-	    "exiting", (unsigned long long)w->nsessions, w->index);
-	event_base_loopexit(w->base, NULL);
-}
-
-/*
- * Worker 0 (signals, admin endpoint) stays up until every worker's
- * sessions are gone, so /readyz keeps answering 503 meanwhile.
- */
-static void
-main_drain_poll_cb(evutil_socket_t fd, short what, void *arg)
-{
-	static const struct timeval tick = { 0, 50000 };
-	struct gw_worker *w = arg;
-
-	(void)fd;
-	(void)what;
-	if (atomic_load(&gw_sessions_total) == 0)
-		event_base_loopexit(w->base, NULL);
-	else
-		event_base_once(w->base, -1, EV_TIMEOUT, main_drain_poll_cb, w,
-		    &tick);
-}
-
-/*
- * Close 1001 goes out spread over the first half of drain_timeout (the
- * rest is for close handshakes and flushing), a batch every tick, so a
- * fleet of clients does not reconnect elsewhere all in the same instant.
- */
-#define MAIN_DRAIN_TICK_MS	20
-
-static size_t
-main_drain_batch(const struct gw_worker *w, uint64_t drain_ms)
-{
-	uint64_t ticks = drain_ms / 2 / MAIN_DRAIN_TICK_MS;
-
-	if (ticks <= 1)
-		return SIZE_MAX;
-	return (size_t)((w->nsessions + ticks - 1) / ticks);
-}
-
-static void
-main_drain_tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	static const struct timeval tick = { 0, MAIN_DRAIN_TICK_MS * 1000 };
-	struct gw_worker *w = arg;
-
-	(void)fd;
-	(void)what;
-	if (session_drain_some(w, w->drain_batch) > 0)
-		event_base_once(w->base, -1, EV_TIMEOUT, main_drain_tick_cb, w,
-		    &tick);
-}
-
-/*
- * In w's own thread: stop accepting; the process exits once every session
- * has ended. close_sessions (SIGTERM) also closes them with 1001 within
- * drain_timeout; without it (lifecycle.c's exit_* keys) they run on.
- */
-static void
-main_worker_stop(struct gw_worker *w, bool close_sessions)
-{
-	struct timeval tv;
-	uint64_t ms = w->cfg->drain_timeout_ms;
-
-	if (!w->draining) {
-		w->draining = true;
-		listener_close_all(w);
-		if (w->index == 0)
-			main_drain_poll_cb(-1, 0, w);
-		else if (w->nsessions == 0)
-			event_base_loopexit(w->base, NULL);
-	}
-	if (!close_sessions || w->closing)
-		return;
-	w->closing = true;
-	tv = gw_ms_to_tv(ms);
-	evtimer_add(w->drain_timer, &tv);
-	w->drain_batch = main_drain_batch(w, ms);
-	main_drain_tick_cb(-1, 0, w);
-}
-
-static void
-main_worker_drain(struct gw_worker *w)
-{
-	main_worker_stop(w, true);
-}
-
-/* Set before the workers are woken: a SIGTERM, not a lifecycle stop. */
-static _Atomic bool main_close_sessions;
-
-static void
-main_wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	main_worker_stop(arg, atomic_load(&main_close_sessions));
-}
-
-/* lifecycle.c: stop accepting everywhere (any thread). */
-static void
-main_stop_accepting(const char *why)
-{
-	unsigned i;
-
-	log_info("%s: no new connections; exiting when the %llu open "
-	    "sessions end", why,
-	    (unsigned long long)atomic_load(&gw_sessions_total));
-	for (i = 0; i < main_nworkers; i++)
-		event_active(main_workers[i].wake, EV_READ, 0);
-}
-
-/*
- * Switch w to generation gen (in w's own thread): new sessions use it,
- * listeners follow its listen lines, live sessions keep their own.
- */
-static void
-main_worker_take(struct gw_worker *w, struct gw_gen *gen)
-{
-	struct gw_gen *old = w->gen;
-
-	gen_ref(gen);
-	w->gen = gen;
-	w->cfg = gen->cfg;
-	if (!w->draining && listener_reload(w, w->index > 0 ?
-	    &main_workers[0] : NULL, gen->cfg) == -1)
-		log_warnx("reload: worker %u could not open every listener",
-		    w->index);
-	gen_unref(old);
-}
-
-static void
-main_reload_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct gw_worker *w = arg;
-	struct gw_gen *gen;
-
-	(void)fd;
-	(void)what;
-	pthread_mutex_lock(&main_lock);
-	gen = w->pending;
-	w->pending = NULL;
-	pthread_mutex_unlock(&main_lock);
-	if (gen != NULL) {
-		main_worker_take(w, gen);
-		gen_unref(gen);
-	}
-}
-
 static bool
 main_same_string(const char *a, const char *b)
 {
@@ -344,7 +189,7 @@ static void
 main_reload(struct gw_worker *w0)
 {
 	struct config *cfg = NULL;
-	struct gw_gen *gen, *old;
+	struct gw_gen *gen;
 	SSL_CTX *ctx = NULL;
 	char *err, *line, *save = NULL;
 	unsigned i;
@@ -368,19 +213,19 @@ main_reload(struct gw_worker *w0)
 		return;
 	}
 	free(err);
-	if ((gen = gen_new(cfg, ctx, main_nworkers)) == NULL) {
+	if ((gen = confgen_new(cfg, ctx, main_nworkers)) == NULL) {
 		log_warnx("reload failed: out of memory");
 		return;
 	}
 	if ((err = calloc(1, MAIN_ERRLEN)) == NULL ||
-	    gen_load_routes(gen, err, MAIN_ERRLEN) == -1) {
+	    confgen_load_routes(gen, err, MAIN_ERRLEN) == -1) {
 		for (line = err != NULL ? strtok_r(err, "\n", &save) : NULL;
 		    line != NULL; line = strtok_r(NULL, "\n", &save))
 			log_warnx("reload: %s", line);
 		log_warnx("reload failed: still running the previous "
 		    "configuration");
 		free(err);
-		gen_unref(gen);
+		confgen_unref(gen);
 		return;
 	}
 	free(err);
@@ -406,20 +251,13 @@ main_reload(struct gw_worker *w0)
 	    (enum log_level)cfg->log_level : main_level,
 	    cfg->log_format == CONFIG_LOG_JSON);
 	sd_notify(0, "RELOADING=1");
-	main_worker_take(w0, gen);
-	for (i = 1; i < main_nworkers; i++) {
-		gen_ref(gen);
-		pthread_mutex_lock(&main_lock);
-		old = main_workers[i].pending;
-		main_workers[i].pending = gen;
-		pthread_mutex_unlock(&main_lock);
-		gen_unref(old);
-		event_active(main_workers[i].reload_ev, EV_READ, 0);
-	}
+	worker_take(w0, gen);
+	for (i = 1; i < main_nworkers; i++)
+		worker_hand(&main_workers[i], gen);
 	log_info("reloaded %s: %zu routes, %zu listen addresses",
 	    main_opts.conf, cfg->nroutes, cfg->nlistens);
 	sd_notify(0, "READY=1\nSTATUS=reloaded");
-	gen_unref(gen);
+	confgen_unref(gen);
 }
 
 /*
@@ -458,7 +296,6 @@ static void
 main_drain_start_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct gw_worker *w0 = arg;
-	unsigned i;
 
 	(void)what;
 	log_info("%s%d: draining %llu sessions (up to %llums)",
@@ -466,10 +303,7 @@ main_drain_start_cb(evutil_socket_t sig, short what, void *arg)
 	    sig >= 0 ? (int)sig : SIGTERM,
 	    (unsigned long long)atomic_load(&gw_sessions_total),
 	    (unsigned long long)w0->cfg->drain_timeout_ms);
-	atomic_store(&main_close_sessions, true);
-	for (i = 1; i < main_nworkers; i++)
-		event_active(main_workers[i].wake, EV_READ, 0);
-	main_worker_drain(w0);
+	worker_drain_all(w0);
 }
 
 /* Signals are caught by worker 0 only; it tells the others. */
@@ -479,7 +313,6 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct gw_worker *w0 = arg;
 	struct timeval tv;
 	uint64_t delay;
-	unsigned i;
 
 	(void)what;
 	if (sig == SIGHUP) {
@@ -489,8 +322,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	if (atomic_load(&gw_stopping)) {
 		log_warnx("signal %d again: exiting now", (int)sig);
-		for (i = 0; i < main_nworkers; i++)
-			event_base_loopexit(main_workers[i].base, NULL);
+		worker_exit_all();
 		return;
 	}
 	atomic_store(&gw_stopping, true);
@@ -647,7 +479,7 @@ main_load_routes(struct gw_gen *gen)
 
 	if ((err = calloc(1, MAIN_ERRLEN)) == NULL)
 		fatal("calloc");
-	if (gen_load_routes(gen, err, MAIN_ERRLEN) == -1) {
+	if (confgen_load_routes(gen, err, MAIN_ERRLEN) == -1) {
 		fprintf(stderr, "%s\n", err);
 		exit(1);
 	}
@@ -695,89 +527,6 @@ main_instance(const struct config *cfg, char *buf, size_t len)
 	buf[len - 1] = '\0';
 }
 
-/*
- * A worker's event base. With the changelist, epoll_ctl calls wait until
- * the loop next polls, and a change undone in the same turn costs none:
- * a TLS leg's write-through (tls.c) arms EV_WRITE and disarms it once
- * OpenSSL has written the bytes, inside one loop turn. libevent warns
- * against the changelist for fds cloned with dup() in one base; the only
- * dup'd fds here (shared Unix listeners) are one per worker's base.
- */
-static struct event_base *
-main_base_new(void)
-{
-	struct event_config *ec;
-	struct event_base *base;
-
-	if ((ec = event_config_new()) == NULL)
-		return NULL;
-	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(ec);
-	event_config_free(ec);
-	return base;
-}
-
-/* Event base, resolver and wake-up events of one worker. */
-static void
-main_worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
-{
-	memset(w, 0, sizeof(*w));
-	w->index = index;
-	LIST_INIT(&w->sessions);
-	LIST_INIT(&w->listeners);
-	gen_ref(gen);
-	w->gen = gen;
-	w->cfg = gen->cfg;
-	if ((w->base = main_base_new()) == NULL)
-		fatalx("event_base_new failed");
-	w->wake = event_new(w->base, -1, 0, main_wake_cb, w);
-	w->reload_ev = event_new(w->base, -1, 0, main_reload_cb, w);
-	w->drain_timer = evtimer_new(w->base, main_drain_timeout_cb, w);
-	if (w->wake == NULL || w->reload_ev == NULL || w->drain_timer == NULL ||
-	    lookup_worker_init(w) == -1)
-		fatalx("event_new failed");
-}
-
-static void
-main_worker_free(struct gw_worker *w)
-{
-	/* Sessions left after a drain timeout go without ceremony. */
-	session_free_all(w);
-	token_api_worker_free(w);
-	redis_conn_free(w->redis);
-	w->redis = NULL;
-	lookup_worker_free(w);
-	listener_close_all(w);
-	event_free(w->wake);
-	event_free(w->reload_ev);
-	event_free(w->drain_timer);
-	gen_unref(w->pending);
-	gen_unref(w->gen);
-	if (w->dns != NULL)
-		evdns_base_free(w->dns, 0);
-	event_base_free(w->base);
-}
-
-static void *
-main_worker_run(void *arg)
-{
-	struct gw_worker *w = arg;
-
-	event_base_dispatch(w->base);
-	return NULL;
-}
-
-static unsigned
-main_worker_count(const struct config *cfg)
-{
-	long n;
-
-	if (cfg->workers != 0)
-		return cfg->workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -797,7 +546,7 @@ main(int argc, char **argv)
 	cfg = main_load_config(o);
 	if (o->check) {
 		/* Certificates, keys and token files load too? */
-		gen = gen_new(cfg, main_tls(cfg), 1);
+		gen = confgen_new(cfg, main_tls(cfg), 1);
 		if (gen == NULL)
 			fatal("calloc");
 		main_load_routes(gen);
@@ -813,7 +562,7 @@ main(int argc, char **argv)
 			    "loopback address and no admin_token_file is set: "
 			    "/sessions will answer 403\n", cfg->file != NULL ?
 			    cfg->file : "command line", cfg->admin_listen);
-		gen_unref(gen);
+		confgen_unref(gen);
 		printf("configuration OK\n");
 		return 0;
 	}
@@ -835,21 +584,21 @@ main(int argc, char **argv)
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
 
-	main_nworkers = main_worker_count(cfg);
-	if ((gen = gen_new(cfg, main_tls(cfg), main_nworkers)) == NULL)
+	main_nworkers = worker_count(cfg);
+	if ((gen = confgen_new(cfg, main_tls(cfg), main_nworkers)) == NULL)
 		fatal("calloc");
 	main_load_routes(gen);
 	main_load_keys(cfg);
 	main_instance(cfg, instance, sizeof(instance));
 	main_load_redis(cfg);
-	main_workers = calloc(main_nworkers, sizeof(*main_workers));
+	main_workers = worker_pool_new(main_nworkers);
 	threads = calloc(main_nworkers, sizeof(*threads));
-	if (main_workers == NULL || threads == NULL ||
+	if (threads == NULL ||
 	    token_api_init(main_nworkers) == -1)
 		fatal("calloc");
 	for (i = 0; i < main_nworkers; i++) {
 		w = &main_workers[i];
-		main_worker_init(w, i, gen);
+		worker_init(w, i, gen);
 		if (listener_open_all(w, i > 0 ? &main_workers[0] : NULL,
 		    cfg) == -1)
 			fatalx("cannot listen; exiting");
@@ -900,15 +649,15 @@ main(int argc, char **argv)
 	    (unsigned long)getpid(), cfg->nroutes);
 
 	main_token_poll_cb(-1, 0, w);
-	if (lifecycle_start(w->base, cfg, main_stop_accepting) == -1)
+	if (lifecycle_start(w->base, cfg, worker_stop_accepting) == -1)
 		fatalx("cannot arm the exit_* timers");
-	if (wrap_start(w->base, cfg, main_stop_accepting) == -1)
+	if (wrap_start(w->base, cfg, worker_stop_accepting) == -1)
 		fatalx("cannot start wrap_command; exiting");
 	for (i = 1; i < main_nworkers; i++)
-		if (pthread_create(&threads[i], NULL, main_worker_run,
+		if (pthread_create(&threads[i], NULL, worker_run,
 		    &main_workers[i]) != 0)
 			fatalx("pthread_create failed");
-	main_worker_run(w);
+	worker_run(w);
 	for (i = 1; i < main_nworkers; i++)
 		pthread_join(threads[i], NULL);
 	pwcheck_stop();
@@ -933,11 +682,11 @@ main(int argc, char **argv)
 	for (i = 0; sigs[i] != NULL; i++)
 		event_free(sigs[i]);
 	for (i = 0; i < main_nworkers; i++)
-		main_worker_free(&main_workers[i]);
-	free(main_workers);
+		worker_free(&main_workers[i]);
+	worker_pool_free();
 	free(threads);
 	log_info("exiting");
 	redis_opts_clear(&main_redis);
-	gen_unref(gen);
+	confgen_unref(gen);
 	return wrap_exit_status();	/* wrap_mode = exit: the program's */
 }

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "gen.h"
+#include "confgen.h"
 #include "log.h"
 #include "lookup.h"
 #include "pwcheck.h"
@@ -46,7 +46,7 @@ static unsigned		 pwcheck_nthreads;
 static void
 pwcheck_job_free(struct pwcheck_job *j)
 {
-	gen_unref(j->gen);
+	confgen_unref(j->gen);
 	explicit_bzero(j->buf, j->ulen + j->plen);
 	free(j);
 }
@@ -151,7 +151,7 @@ pwcheck_submit(struct gw_worker *w, uint64_t ticket, struct gw_gen *gen,
 		free(j);
 		return -1;
 	}
-	gen_ref(gen);
+	confgen_ref(gen);
 	STAILQ_INSERT_TAIL(&pwcheck_queue, j, link);
 	pwcheck_queued++;
 	pthread_cond_signal(&pwcheck_cond);

@@ -31,7 +31,7 @@
 
 #include "config.h"
 #include "fleet.h"
-#include "gen.h"
+#include "confgen.h"
 #include "gw.h"
 #include "handshake.h"
 #include "heartbeat.h"
@@ -216,7 +216,7 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	session_leg_init(&s->client, s, &s->upstream);
 	session_leg_init(&s->upstream, s, &s->client);
 	s->gen = w->gen;
-	gen_ref(s->gen);
+	confgen_ref(s->gen);
 	s->cfg = s->gen->cfg;
 	/* max_connections_per_ip; behind PROXY, once the header names the
 	 * client (handshake.c). */
@@ -249,7 +249,7 @@ fail_ip:
 	if (s->ip_counted)
 		iplimit_release((struct sockaddr *)&s->peer_sa);
 fail_gen:
-	gen_unref(s->gen);
+	confgen_unref(s->gen);
 	free(s);
 fail_count:
 	atomic_fetch_sub(&gw_sessions_total, 1);
@@ -318,7 +318,7 @@ session_free(struct session *s)
 		iplimit_release((struct sockaddr *)&s->peer_sa);
 	free(s->dial.fixed.spec);
 	free(s->dial.proxy_hdr);
-	gen_unref(s->gen);
+	confgen_unref(s->gen);
 	w->nsessions--;
 	w->m.sessions_active--;
 	atomic_fetch_sub(&gw_sessions_total, 1);

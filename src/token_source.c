@@ -18,7 +18,7 @@
 
 #include "auth.h"
 #include "config.h"
-#include "gen.h"
+#include "confgen.h"
 #include "gw.h"
 #include "handshake.h"
 #include "log.h"
@@ -207,7 +207,7 @@ token_source_socket_dir(struct session *s, const struct config_route *r,
 /* token_jwt_key_file: a signed JWT whose claims name the target. */
 static int
 token_source_jwt(struct session *s, const struct config_route *r,
-    const struct gen_route *gr, const char *tok, size_t len)
+    const struct confgen_route *gr, const char *tok, size_t len)
 {
 	struct auth_claims_req cr;
 	char *payload;
@@ -350,7 +350,7 @@ token_source_api(struct session *s, const struct config_route *r,
 
 int
 token_source_resolve(struct session *s, const struct upgrade_req *req,
-    const struct config_route *r, const struct gen_route *gr)
+    const struct config_route *r, const struct confgen_route *gr)
 {
 	const struct token_target *t;
 	char tok[TOKEN_FILE_MAX_TOKEN + 1];

@@ -22,7 +22,7 @@
 #include <event2/util.h>
 
 #include "config.h"
-#include "gen.h"
+#include "confgen.h"
 #include "gw.h"
 #include "log.h"
 #include "route.h"
@@ -132,7 +132,7 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 static int
 upstream_tls_start(struct session *s, struct bufferevent *under)
 {
-	const struct gen_route *gr = &s->gen->routes[s->route - s->cfg->routes];
+	const struct confgen_route *gr = &s->gen->routes[s->route - s->cfg->routes];
 	const char *name = s->route->backend_server_name != NULL ?
 	    s->route->backend_server_name : s->backend->host;
 	struct evbuffer *raw = bufferevent_get_output(under);

@@ -1,11 +1,11 @@
 /*
- * gen: one configuration generation. SIGHUP builds a new one beside the
- * old; every worker then starts new sessions on the new one, while each
- * live session keeps a reference to the generation it began in, so its
- * route, backends and counters stay valid until it ends.
+ * confgen: one configuration generation (struct gw_gen). SIGHUP builds a
+ * new one beside the old; every worker then starts new sessions on the
+ * new one, while each live session keeps a reference to the generation it
+ * began in, so its route, backends and counters stay valid until it ends.
  */
-#ifndef GEN_H
-#define GEN_H
+#ifndef CONFGEN_H
+#define CONFGEN_H
 
 #include <stddef.h>
 
@@ -18,7 +18,7 @@ struct token_map;
 struct auth_htpasswd;
 
 /* What a route's access control needs, loaded from its files. */
-struct gen_route {
+struct confgen_route {
 	struct auth_key		*key;		/* auth = token */
 	struct token_map	*tokens;	/* token_file */
 	SSL_CTX			*backend_tls;	/* tls: backends */
@@ -32,7 +32,7 @@ struct gw_gen {
 	unsigned		 nworkers;
 	/* [nworkers][cfg->nroutes]: each worker writes its own row only */
 	struct metrics_route	*mroutes;
-	struct gen_route	*routes;	/* [cfg->nroutes] */
+	struct confgen_route	*routes;	/* [cfg->nroutes] */
 	_Atomic unsigned	 refs;
 };
 
@@ -40,18 +40,18 @@ struct gw_gen {
  * Wrap cfg and ctx (both owned by the generation from here on, even on
  * failure) with one reference held by the caller. NULL when out of memory.
  */
-struct gw_gen	*gen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers);
+struct gw_gen	*confgen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers);
 /*
  * Read every route's key and token files (refusing key files others may
  * read). Returns 0, or -1 with "file:line: message" lines in err.
  */
-int		 gen_load_routes(struct gw_gen *g, char *err, size_t errlen);
-void		 gen_ref(struct gw_gen *g);
+int		 confgen_load_routes(struct gw_gen *g, char *err, size_t errlen);
+void		 confgen_ref(struct gw_gen *g);
 /* Drop a reference; the last one frees the generation. NULL is fine. */
-void		 gen_unref(struct gw_gen *g);
+void		 confgen_unref(struct gw_gen *g);
 
 /* Worker w's counters for route index ri of g. */
-struct metrics_route *gen_route_metrics(struct gw_gen *g, unsigned w,
+struct metrics_route *confgen_route_metrics(struct gw_gen *g, unsigned w,
 		    size_t ri);
 
 #endif

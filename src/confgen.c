@@ -1,5 +1,5 @@
 /*
- * gen: see include/gen.h.
+ * confgen: see include/confgen.h.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -9,14 +9,14 @@
 
 #include "auth.h"
 #include "config.h"
-#include "gen.h"
+#include "confgen.h"
 #include "log.h"
 #include "metrics.h"
 #include "tls.h"
 #include "token_file.h"
 
 struct gw_gen *
-gen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers)
+confgen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers)
 {
 	struct gw_gen *g;
 
@@ -40,13 +40,13 @@ gen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers)
 }
 
 void
-gen_ref(struct gw_gen *g)
+confgen_ref(struct gw_gen *g)
 {
 	atomic_fetch_add(&g->refs, 1);
 }
 
 void
-gen_unref(struct gw_gen *g)
+confgen_unref(struct gw_gen *g)
 {
 	size_t i;
 
@@ -68,7 +68,7 @@ gen_unref(struct gw_gen *g)
 
 /* Append "file:line: what: why" to err. */
 static void
-gen_err(char *err, size_t errlen, const struct config *cfg,
+confgen_err(char *err, size_t errlen, const struct config *cfg,
     const struct config_route *r, const char *why)
 {
 	size_t used = strlen(err);
@@ -79,7 +79,7 @@ gen_err(char *err, size_t errlen, const struct config *cfg,
 }
 
 static bool
-gen_route_has_tls(const struct config_route *r)
+confgen_route_has_tls(const struct config_route *r)
 {
 	size_t i;
 
@@ -90,10 +90,10 @@ gen_route_has_tls(const struct config_route *r)
 }
 
 int
-gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
+confgen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 {
 	const struct config_route *r;
-	struct gen_route *gr;
+	struct confgen_route *gr;
 	char why[512];
 	size_t i;
 	int rc = 0;
@@ -119,7 +119,7 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 		if (why[0] == '\0' && r->token_file != NULL)
 			token_file_load(r->token_file, &gr->tokens, why,
 			    sizeof(why));
-		if (why[0] == '\0' && gen_route_has_tls(r))
+		if (why[0] == '\0' && confgen_route_has_tls(r))
 			gr->backend_tls = tls_backend_ctx_new(r, why,
 			    sizeof(why));
 		/* XXX until the relay hook lands (after the session
@@ -127,14 +127,14 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 		if (why[0] == '\0' && (r->record != NULL || r->traffic))
 			snprintf(why, sizeof(why), "record and traffic are not "
 			    "available in this version yet");
-		if (why[0] == '\0' && gen_route_has_tls(r) &&
+		if (why[0] == '\0' && confgen_route_has_tls(r) &&
 		    !r->backend_verify)
 			log_warnx("[route %s%s]: backend_verify = off: the TLS "
 			    "backend's certificate is not checked (anyone on "
 			    "the path can pose as it)", r->path,
 			    r->prefix ? "/*" : "");
 		if (why[0] != '\0') {
-			gen_err(err, errlen, g->cfg, r, why);
+			confgen_err(err, errlen, g->cfg, r, why);
 			rc = -1;
 		}
 	}
@@ -142,7 +142,7 @@ gen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 }
 
 struct metrics_route *
-gen_route_metrics(struct gw_gen *g, unsigned w, size_t ri)
+confgen_route_metrics(struct gw_gen *g, unsigned w, size_t ri)
 {
 	return &g->mroutes[(size_t)w * g->cfg->nroutes + ri];
 }

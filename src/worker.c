@@ -1,0 +1,319 @@
+/*
+ * worker: the event-loop threads. Each worker owns an event base, its
+ * listeners and its sessions (a session never leaves its worker); worker
+ * 0 runs in the main thread and also catches signals (main.c). Here:
+ * setting a worker up and down, handing it a new configuration
+ * generation, and stopping it (no new connections; with SIGTERM, close
+ * 1001 spread over drain_timeout).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "confgen.h"
+#include "config.h"
+#include "gw.h"
+#include "listener.h"
+#include "log.h"
+#include "lookup.h"
+#include "redis.h"
+#include "session.h"
+#include "token_api.h"
+#include "worker.h"
+
+static struct gw_worker	*worker_all;	/* [worker_n], worker_pool_new */
+static unsigned		 worker_n;
+/* Guards every worker's pending generation (worker_hand). */
+static pthread_mutex_t	 worker_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Close 1001 goes out spread over the first half of drain_timeout (the
+ * rest is for close handshakes and flushing), a batch every tick, so a
+ * fleet of clients does not reconnect elsewhere all in the same instant.
+ */
+#define WORKER_DRAIN_TICK_MS	20
+
+/* Set before the workers are woken: a SIGTERM, not a lifecycle stop. */
+static _Atomic bool worker_close_sessions;
+
+static void
+worker_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("drain timeout: %llu sessions still open in worker %u, "
+	    "exiting", (unsigned long long)w->nsessions, w->index);
+	event_base_loopexit(w->base, NULL);
+}
+
+/*
+ * Worker 0 (signals, admin endpoint) stays up until every worker's
+ * sessions are gone, so /readyz keeps answering 503 meanwhile.
+ */
+static void
+worker_drain_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval tick = { 0, 50000 };
+	struct gw_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (atomic_load(&gw_sessions_total) == 0)
+		event_base_loopexit(w->base, NULL);
+	else
+		event_base_once(w->base, -1, EV_TIMEOUT, worker_drain_poll_cb, w,
+		    &tick);
+}
+
+static size_t
+worker_drain_batch(const struct gw_worker *w, uint64_t drain_ms)
+{
+	uint64_t ticks = drain_ms / 2 / WORKER_DRAIN_TICK_MS;
+
+	if (ticks <= 1)
+		return SIZE_MAX;
+	return (size_t)((w->nsessions + ticks - 1) / ticks);
+}
+
+static void
+worker_drain_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval tick = { 0, WORKER_DRAIN_TICK_MS * 1000 };
+	struct gw_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (session_drain_some(w, w->drain_batch) > 0)
+		event_base_once(w->base, -1, EV_TIMEOUT, worker_drain_tick_cb, w,
+		    &tick);
+}
+
+/*
+ * In w's own thread: stop accepting; the process exits once every session
+ * has ended. close_sessions (SIGTERM) also closes them with 1001 within
+ * drain_timeout; without it (lifecycle.c's exit_* keys) they run on.
+ */
+static void
+worker_stop(struct gw_worker *w, bool close_sessions)
+{
+	struct timeval tv;
+	uint64_t ms = w->cfg->drain_timeout_ms;
+
+	if (!w->draining) {
+		w->draining = true;
+		listener_close_all(w);
+		if (w->index == 0)
+			worker_drain_poll_cb(-1, 0, w);
+		else if (w->nsessions == 0)
+			event_base_loopexit(w->base, NULL);
+	}
+	if (!close_sessions || w->closing)
+		return;
+	w->closing = true;
+	tv = gw_ms_to_tv(ms);
+	evtimer_add(w->drain_timer, &tv);
+	w->drain_batch = worker_drain_batch(w, ms);
+	worker_drain_tick_cb(-1, 0, w);
+}
+
+
+static void
+worker_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_stop(arg, atomic_load(&worker_close_sessions));
+}
+
+/* lifecycle.c: stop accepting everywhere (any thread). */
+void
+worker_stop_accepting(const char *why)
+{
+	unsigned i;
+
+	log_info("%s: no new connections; exiting when the %llu open "
+	    "sessions end", why,
+	    (unsigned long long)atomic_load(&gw_sessions_total));
+	for (i = 0; i < worker_n; i++)
+		event_active(worker_all[i].wake, EV_READ, 0);
+}
+
+/*
+ * Switch w to generation gen (in w's own thread): new sessions use it,
+ * listeners follow its listen lines, live sessions keep their own.
+ */
+void
+worker_take(struct gw_worker *w, struct gw_gen *gen)
+{
+	struct gw_gen *old = w->gen;
+
+	confgen_ref(gen);
+	w->gen = gen;
+	w->cfg = gen->cfg;
+	if (!w->draining && listener_reload(w, w->index > 0 ?
+	    &worker_all[0] : NULL, gen->cfg) == -1)
+		log_warnx("reload: worker %u could not open every listener",
+		    w->index);
+	confgen_unref(old);
+}
+
+static void
+worker_reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+	struct gw_gen *gen;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&worker_lock);
+	gen = w->pending;
+	w->pending = NULL;
+	pthread_mutex_unlock(&worker_lock);
+	if (gen != NULL) {
+		worker_take(w, gen);
+		confgen_unref(gen);
+	}
+}
+
+/*
+ * A worker's event base. With the changelist, epoll_ctl calls wait until
+ * the loop next polls, and a change undone in the same turn costs none:
+ * a TLS leg's write-through (tls.c) arms EV_WRITE and disarms it once
+ * OpenSSL has written the bytes, inside one loop turn. libevent warns
+ * against the changelist for fds cloned with dup() in one base; the only
+ * dup'd fds here (shared Unix listeners) are one per worker's base.
+ */
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config *ec;
+	struct event_base *base;
+
+	if ((ec = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
+/* Event base, resolver and wake-up events of one worker. */
+void
+worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
+{
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	LIST_INIT(&w->sessions);
+	LIST_INIT(&w->listeners);
+	confgen_ref(gen);
+	w->gen = gen;
+	w->cfg = gen->cfg;
+	if ((w->base = worker_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	w->wake = event_new(w->base, -1, 0, worker_wake_cb, w);
+	w->reload_ev = event_new(w->base, -1, 0, worker_reload_cb, w);
+	w->drain_timer = evtimer_new(w->base, worker_drain_timeout_cb, w);
+	if (w->wake == NULL || w->reload_ev == NULL || w->drain_timer == NULL ||
+	    lookup_worker_init(w) == -1)
+		fatalx("event_new failed");
+}
+
+void
+worker_free(struct gw_worker *w)
+{
+	/* Sessions left after a drain timeout go without ceremony. */
+	session_free_all(w);
+	token_api_worker_free(w);
+	redis_conn_free(w->redis);
+	w->redis = NULL;
+	lookup_worker_free(w);
+	listener_close_all(w);
+	event_free(w->wake);
+	event_free(w->reload_ev);
+	event_free(w->drain_timer);
+	confgen_unref(w->pending);
+	confgen_unref(w->gen);
+	if (w->dns != NULL)
+		evdns_base_free(w->dns, 0);
+	event_base_free(w->base);
+}
+
+void *
+worker_run(void *arg)
+{
+	struct gw_worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+unsigned
+worker_count(const struct config *cfg)
+{
+	long n;
+
+	if (cfg->workers != 0)
+		return cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+struct gw_worker *
+worker_pool_new(unsigned n)
+{
+	if ((worker_all = calloc(n, sizeof(*worker_all))) == NULL)
+		fatal("calloc");
+	worker_n = n;
+	return worker_all;
+}
+
+void
+worker_pool_free(void)
+{
+	free(worker_all);
+	worker_all = NULL;
+	worker_n = 0;
+}
+
+void
+worker_hand(struct gw_worker *w, struct gw_gen *gen)
+{
+	struct gw_gen *old;
+
+	confgen_ref(gen);
+	pthread_mutex_lock(&worker_lock);
+	old = w->pending;
+	w->pending = gen;
+	pthread_mutex_unlock(&worker_lock);
+	confgen_unref(old);
+	event_active(w->reload_ev, EV_READ, 0);
+}
+
+void
+worker_drain_all(struct gw_worker *w0)
+{
+	unsigned i;
+
+	atomic_store(&worker_close_sessions, true);
+	for (i = 0; i < worker_n; i++)
+		if (&worker_all[i] != w0)
+			event_active(worker_all[i].wake, EV_READ, 0);
+	worker_stop(w0, true);
+}
+
+void
+worker_exit_all(void)
+{
+	unsigned i;
+
+	for (i = 0; i < worker_n; i++)
+		event_base_loopexit(worker_all[i].base, NULL);
+}
