@@ -1,10 +1,10 @@
-#!/bin/sh
+#!/bin/bash
 # token_lookup.sh: the handshake cost of a Redis token lookup against a
 # token_file lookup and a plain route, with bench/loadgen's connect mode
 # (handshake, one echo, close) on one wsgate worker. Starts its own
 # redis-server (Debian), bench backend and wsgate on 127.0.0.1, stops them
 # by pid. Prints one loadgen line per (route, concurrency).
-#   sh bench/token_lookup.sh            (builds ./wsgate and bench/ first)
+#   bench/token_lookup.sh               (builds ./wsgate and bench/ first)
 #   TL_SECS=3 TL_CONNS="1 16" TL_PORT=24500 WSGATE=./wsgate
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
