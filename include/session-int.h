@@ -125,6 +125,7 @@ struct session {
 	struct metrics_route	*mr;		/* its route's counters */
 	uint64_t		 id;
 	enum session_state	 state;
+	struct record		*rec;		/* record/traffic; NULL: off */
 	char			 peer[64];	/* "ip:port" of the client */
 	struct sockaddr_storage	 peer_sa;	/* the client (PROXY: the real one) */
 	struct sockaddr_storage	 local_sa;	/* the address it reached */

@@ -122,11 +122,6 @@ confgen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 		if (why[0] == '\0' && confgen_route_has_tls(r))
 			gr->backend_tls = tls_backend_ctx_new(r, why,
 			    sizeof(why));
-		/* XXX until the relay hook lands (after the session
-		 * restructuring): refused rather than silently ignored. */
-		if (why[0] == '\0' && (r->record != NULL || r->traffic))
-			snprintf(why, sizeof(why), "record and traffic are not "
-			    "available in this version yet");
 		if (why[0] == '\0' && confgen_route_has_tls(r) &&
 		    !r->backend_verify)
 			log_warnx("[route %s%s]: backend_verify = off: the TLS "

@@ -32,6 +32,7 @@
 #include "registry.h"
 #include "metrics.h"
 #include "proxy_proto.h"
+#include "record.h"
 #include "route.h"
 #include "session-int.h"
 #include "static.h"
@@ -405,6 +406,7 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		return -1;
 	}
 	s->route = r;
+	s->rec = record_open(r, s->id);
 	s->mr = confgen_route_metrics(s->gen, s->w->index,
 	    (size_t)(r - s->cfg->routes));
 	s->mr->active++;

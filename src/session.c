@@ -37,6 +37,7 @@
 #include "heartbeat.h"
 #include "iplimit.h"
 #include "log.h"
+#include "record.h"
 #include "lookup.h"
 #include "session-int.h"
 #include "session.h"
@@ -316,6 +317,7 @@ session_free(struct session *s)
 	LIST_REMOVE(s, entry);
 	if (s->ip_counted)
 		iplimit_release((struct sockaddr *)&s->peer_sa);
+	record_close(s->rec);
 	free(s->dial.fixed.spec);
 	free(s->dial.proxy_hdr);
 	confgen_unref(s->gen);
@@ -656,6 +658,7 @@ session_relay_down(struct session *s)
 
 	if (len == 0)
 		return;
+	record_chunk(s->rec, 1, in, 0, len);	/* --record, --traffic */
 	ws_conn_send(s, WS_CONN_FIN | WS_OP_BINARY, NULL, 0, in);
 	s->bytes_down += len;
 	s->mr->bytes_down += len;	/* live in /metrics, per read */

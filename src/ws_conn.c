@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "heartbeat.h"
+#include "record.h"
 #include "session-int.h"
 #include "ws_conn.h"
 #include "ws_frame.h"
@@ -245,6 +246,12 @@ ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
 		    "invalid UTF-8 in a text message" :
 		    "internal error: out of memory");
 		return -1;
+	}
+	if (s->rec != NULL) {	/* --record, --traffic: what just moved */
+		struct evbuffer *o = bufferevent_get_output(s->upstream.bev);
+
+		record_chunk(s->rec, 0, o, evbuffer_get_length(o) - ev->len,
+		    ev->len);
 	}
 	s->bytes_up += ev->len;
 	s->mr->bytes_up += ev->len;	/* live in /metrics, per chunk */

@@ -17,9 +17,7 @@ from backendkit import greet_echo_handler
 from basekit import free_port, run_async, wait_for
 
 WEBSOCKIFY = shutil.which("websockify", path="/usr/bin")
-# XXX the relay hook lands after the session restructuring (issue 12
-# item 5); until then record = is refused at load and these wait.
-pytestmark = pytest.mark.skip(reason="record hook not wired yet")
+
 ENTRY = re.compile(r"^'([{}])(\d+)\1(.*)',$")
 PAYLOAD = b"hello'\\\x00\x7f\xff\t\r\n" + bytes(range(32)) + b" quoted \"x\""
 
@@ -136,3 +134,39 @@ def test_routes_without_record_write_nothing(gateway_factory, backends,
     assert run_async(go("/rec"), 20) == b"hi"
     wait_file(str(rec / "r.*"))
     assert len(os.listdir(rec)) == 1
+
+
+def test_traffic_marks_on_stdout(backends, tmp_path):
+    """--traffic: '}' for each chunk from the client, '{' for each one from
+    the backend, on standard output (the log stays on standard error)."""
+    import socket
+    from gatewaykit import WSGATE_BIN
+    back = backends(greet_echo_handler(b"hi"))
+    port = free_port()
+    out = open(tmp_path / "out", "wb")
+    err = open(tmp_path / "err", "wb")
+    p = subprocess.Popen([WSGATE_BIN, "--traffic", "127.0.0.1:%d" % port,
+                          "127.0.0.1:%d" % back.port], stdout=out, stderr=err)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            return False
+    try:
+        wait_for(up, 10, what="listening")
+
+        async def go():
+            async with websockets.connect("ws://127.0.0.1:%d/" % port,
+                                          open_timeout=10) as ws:
+                assert await asyncio.wait_for(ws.recv(), 10) == b"hi"
+                await ws.send(b"x")
+                assert await asyncio.wait_for(ws.recv(), 10) == b"x"
+        run_async(go(), 20)
+        wait_for(lambda: (tmp_path / "out").read_bytes() == b"{}{", 10,
+                 what="traffic marks {}{")
+    finally:
+        p.terminate()
+        assert p.wait(15) == 0
+    assert b"{" not in (tmp_path / "err").read_bytes().replace(b"{port}", b"")
