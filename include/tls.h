@@ -39,6 +39,11 @@ struct bufferevent *tls_accept_bev(struct event_base *base, SSL_CTX *ctx,
 SSL_CTX	*tls_backend_ctx_new(const struct config_route *r, char *err,
 	    size_t errlen);
 
+/* Sets what a client SSL* checks of its server: SNI and the host name for
+ * a name, the address for an IPv4/IPv6 literal (no SNI, RFC 6066 §3).
+ * Returns 0, or -1 when OpenSSL refuses (ssl stays the caller's). */
+int tls_set_peer_name(SSL *ssl, const char *name);
+
 /*
  * Start TLS as a client over the connected bufferevent under, verifying
  * the certificate for name (SNI too, unless an address literal). under

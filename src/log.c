@@ -360,7 +360,8 @@ log_event(enum log_level level, const char *event, const struct log_field *f,
 	errno = saved;
 }
 
-static void
+/* fmt is the caller's printf format: clang checks it at each caller. */
+static void __attribute__((format(printf, 3, 0)))
 log_vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
 	char stack[2048], *msg = stack;

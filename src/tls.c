@@ -266,24 +266,35 @@ tls_backend_ctx_new(const struct config_route *r, char *err, size_t errlen)
 	return ctx;
 }
 
+int
+tls_set_peer_name(SSL *ssl, const char *name)
+{
+	unsigned char ip[16];
+
+	/* RFC 6066 §3: no SNI for address literals; verify the IP instead. */
+	if (inet_pton(AF_INET, name, ip) == 1 ||
+	    inet_pton(AF_INET6, name, ip) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    name) == 1 ? 0 : -1;
+	/* SSL_set_tlsext_host_name() is a macro whose cast drops const;
+	 * OpenSSL copies the name, so the uintptr_t round trip is honest. */
+	if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+	    TLSEXT_NAMETYPE_host_name, (void *)(uintptr_t)name) != 1 ||
+	    SSL_set1_host(ssl, name) != 1)
+		return -1;
+	return 0;
+}
+
 struct bufferevent *
 tls_connect_bev(struct event_base *base, SSL_CTX *ctx,
     struct bufferevent *under, const char *name)
 {
 	struct bufferevent *bev;
-	unsigned char ip[16];
-	bool literal;
 	SSL *ssl;
 
 	if ((ssl = SSL_new(ctx)) == NULL)
 		return NULL;
-	literal = inet_pton(AF_INET, name, ip) == 1 ||
-	    inet_pton(AF_INET6, name, ip) == 1;
-	/* RFC 6066: no SNI for address literals; check the name or IP. */
-	if ((!literal && (SSL_set_tlsext_host_name(ssl, name) != 1 ||
-	    SSL_set1_host(ssl, name) != 1)) ||
-	    (literal && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-	    name) != 1)) {
+	if (tls_set_peer_name(ssl, name) == -1) {
 		SSL_free(ssl);
 		return NULL;
 	}

@@ -30,6 +30,7 @@
 #include "gw.h"
 #include "log.h"
 #include "lookup.h"
+#include "tls.h"
 #include "token_api.h"
 
 #define TOKEN_API_MAX_BODY	4096
@@ -100,17 +101,11 @@ static struct bufferevent *
 token_api_tls_bev(struct event_base *base, const char *host)
 {
 	struct bufferevent *bev;
-	unsigned char ip[16];
-	bool literal;
 	SSL *ssl;
 
 	if (token_api_tls == NULL || (ssl = SSL_new(token_api_tls)) == NULL)
 		return NULL;
-	literal = inet_pton(AF_INET, host, ip) == 1 ||
-	    inet_pton(AF_INET6, host, ip) == 1;
-	if ((!literal && (SSL_set_tlsext_host_name(ssl, host) != 1 ||
-	    SSL_set1_host(ssl, host) != 1)) || (literal &&
-	    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1)) {
+	if (tls_set_peer_name(ssl, host) == -1) {
 		SSL_free(ssl);
 		return NULL;
 	}
