@@ -502,12 +502,18 @@ async function launcherCheck(page, vnc, certs, sslOnly) {
 	const log = fs.readFileSync(path.join(tmp, `${name}.log`), 'utf8');
 	check(`${label}: no sanitizer report`,
 	    !/AddressSanitizer|runtime error:|LeakSanitizer/.test(log));
-	/* The launcher's trap stopped our websockify: the port is free. */
-	const free = await new Promise((resolve) => {
-		const c = net.connect(port, '127.0.0.1');
-		c.once('connect', () => { c.destroy(); resolve(false); });
-		c.once('error', () => resolve(true));
-	});
+	/* The launcher's trap stopped our websockify: the port is free soon
+	 * (the trap sends the signal and exits without waiting for it). */
+	let free = false;
+	for (const end = Date.now() + 15000; !free && Date.now() < end;) {
+		free = await new Promise((resolve) => {
+			const c = net.connect(port, '127.0.0.1');
+			c.once('connect', () => { c.destroy(); resolve(false); });
+			c.once('error', () => resolve(true));
+		});
+		if (!free)
+			await sleep(100);
+	}
 	check(`${label}: websockify stopped with the launcher`, free);
 }
 

@@ -108,14 +108,23 @@ def start_launcher(tmp_path, compat_path, vnc_port, extra=()):
     return p, port
 
 
-def stop_launcher(p, tmp_path):
-    """Ctrl-C as a user would: the launcher's trap stops websockify."""
+def stop_launcher(p, tmp_path, port):
+    """Ctrl-C as a user would: the launcher's trap stops websockify (it
+    signals and exits without waiting, so wait for the port to close)."""
     os.killpg(p.pid, signal.SIGINT)
     try:
         p.wait(20)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         raise
+
+    def closed():
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return False
+        except OSError:
+            return True
+    wait_for(closed, 20, what="our websockify gone with the launcher")
     text = (tmp_path / "launcher.log").read_text(errors="replace")
     for m in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
         assert m not in text, text
@@ -151,7 +160,7 @@ def test_launcher_over_plain_http(tmp_path, compat_path, vnc):
         assert b"noVNC" in page
         assert rfb_version(port).startswith(b"RFB 003.")
     finally:
-        text = stop_launcher(p, tmp_path)
+        text = stop_launcher(p, tmp_path, port)
     assert "Using installed websockify at %s" % compat_path.split(
         os.pathsep)[0] in text, text
 
@@ -174,4 +183,4 @@ def test_launcher_with_cert_key_ssl_only(tmp_path, compat_path, vnc):
             urllib.request.urlopen("http://127.0.0.1:%d/vnc.html" % port,
                                    timeout=5).read()
     finally:
-        stop_launcher(p, tmp_path)
+        stop_launcher(p, tmp_path, port)
