@@ -27,7 +27,8 @@ int	lifecycle_start(struct event_base *base, const struct config *cfg,
 
 /*
  * A session is about to be upgraded: true if it may be (counted), false
- * once exit_after_sessions upgrades were let through. Any thread.
+ * once exit_after_sessions upgrades (as read at start; cfg is not
+ * consulted) were let through. Any thread.
  */
 bool	lifecycle_admit(const struct config *cfg);
 

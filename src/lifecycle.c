@@ -24,6 +24,7 @@ static _Atomic bool	 lifecycle_stopped;
 static _Atomic uint64_t	 lifecycle_upgrades;
 static struct event	*lifecycle_after_ev, *lifecycle_idle_ev;
 static uint64_t		 lifecycle_idle_ms;
+static uint64_t		 lifecycle_max_sessions;	/* at start; 0: none */
 static struct timespec	 lifecycle_busy;	/* last time a session was open */
 
 static void
@@ -94,6 +95,7 @@ lifecycle_start(struct event_base *base, const struct config *cfg,
 	    base, lifecycle_after_cb, 0, cfg->exit_after_ms)) == NULL)
 		return -1;
 	lifecycle_idle_ms = cfg->exit_when_idle_ms;
+	lifecycle_max_sessions = cfg->exit_after_sessions;
 	if (cfg->exit_when_idle_ms > 0 && (lifecycle_idle_ev = lifecycle_timer(
 	    base, lifecycle_idle_cb, EV_PERSIST, LIFECYCLE_POLL_MS)) == NULL)
 		return -1;
@@ -105,12 +107,13 @@ lifecycle_admit(const struct config *cfg)
 {
 	uint64_t n;
 
-	if (cfg->exit_after_sessions == 0)
+	(void)cfg;	/* the value read at start counts, not a reload's */
+	if (lifecycle_max_sessions == 0)
 		return true;
 	n = atomic_fetch_add(&lifecycle_upgrades, 1) + 1;
-	if (n > cfg->exit_after_sessions)
+	if (n > lifecycle_max_sessions)
 		return false;
-	if (n == cfg->exit_after_sessions)
+	if (n == lifecycle_max_sessions)
 		lifecycle_fire("exit_after_sessions reached");
 	return true;
 }

@@ -238,6 +238,14 @@ main_reload(struct gw_worker *w0)
 	    !main_same_string(cfg->syslog_server, w0->cfg->syslog_server) ||
 	    cfg->syslog_format != w0->cfg->syslog_format)
 		log_warnx("reload: log_file and syslog changes take a restart");
+	if (!main_same_string(cfg->wrap_command, w0->cfg->wrap_command) ||
+	    cfg->wrap_mode != w0->cfg->wrap_mode ||
+	    cfg->wrap_port != w0->cfg->wrap_port ||
+	    cfg->wrap_private_port != w0->cfg->wrap_private_port ||
+	    cfg->exit_after_ms != w0->cfg->exit_after_ms ||
+	    cfg->exit_when_idle_ms != w0->cfg->exit_when_idle_ms ||
+	    cfg->exit_after_sessions != w0->cfg->exit_after_sessions)
+		log_warnx("reload: wrap_* and exit_* changes take a restart");
 	if (!main_same_string(cfg->redis != NULL ? cfg->redis->spec : NULL,
 	    main_redis.spec) || cfg->redis_db != main_redis.db ||
 	    cfg->redis_timeout_ms != (main_redis.spec != NULL ?

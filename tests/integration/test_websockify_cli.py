@@ -842,3 +842,21 @@ def test_check_mode_on_a_command_line(tmp_path):
     r = run(["-t", "--ssl-only", "--cert", "absent.pem", "1", "h:2"],
             cwd=str(tmp_path))
     assert r.returncode != 0 and "absent.pem" in r.stderr, r.stderr
+
+
+def test_exit_keys_are_read_at_start_only(gateway_factory, backends):
+    """A reload that sets exit_after_sessions says it takes a restart, and
+    the running gateway does not start counting."""
+    import signal as sig
+    echo = backends(echo_handler)
+    text = ("[gateway]\nlisten = 127.0.0.1:{port}\n%s"
+            "[route /*]\nbackend = %s\n")
+    g = gateway_factory(config_text=text % ("", echo.spec))
+    with open(g.config_path, "w") as f:
+        f.write(text.replace("{port}", str(g.port)) %
+                ("exit_after_sessions = 1\n", echo.spec))
+    g.send_signal(sig.SIGHUP)
+    g.wait_log(r"wrap_\* and exit_\* changes take a restart", timeout=10)
+    for i in range(3):
+        assert echo_ws(g.url("/"), b"%d" % i) == b"%d" % i
+    assert g.alive()
