@@ -87,7 +87,7 @@ UNIT_DEPS_ws_frame := ws_frame ws_utf8
 UNIT_DEPS_upgrade  := upgrade
 UNIT_DEPS_config   := config $(CONFIG_PARTS) target token_file exec_env addr loadfile pct
 UNIT_DEPS_route    := route config $(CONFIG_PARTS) target token_file exec_env addr loadfile pct
-UNIT_DEPS_proxy_proto := proxy_proto
+UNIT_DEPS_proxy_proto := proxy_proto addr
 UNIT_DEPS_auth     := auth $(AUTH_PARTS) ws_utf8 loadfile pct
 UNIT_DEPS_token_file := token_file addr loadfile
 UNIT_DEPS_iplimit  := iplimit addr
@@ -95,7 +95,7 @@ UNIT_DEPS_target   := target token_file addr loadfile
 UNIT_DEPS_pmd      := pmd
 UNIT_DEPS_zstream  := zstream
 UNIT_DEPS_framing  := framing ws_utf8
-UNIT_DEPS_exec_env := exec_env pct
+UNIT_DEPS_exec_env := exec_env pct addr
 UNIT_DEPS_cli_websockify := cli_websockify config $(CONFIG_PARTS) target token_file exec_env addr loadfile pct
 UNIT_DEPS_record_fmt := record_fmt
 

@@ -96,6 +96,24 @@ enum addr_err addr_hostport_parse(const char *s, size_t n, unsigned flags,
 	    struct addr_hostport *hp);
 
 /*
+ * websockify's split of "HOST:PORT" in s[0..n), no checks: at the last
+ * ':', with "[...]" around the host dropped. *host, *hostlen (0: none, as
+ * in "PORT" or ":PORT") and *port, *portlen are slices of s. Returns
+ * false when there is no ':' (then the port is all of s).
+ */
+bool	addr_split(const char *s, size_t n, const char **host,
+	    size_t *hostlen, const char **port, size_t *portlen);
+
+/*
+ * A Host header value (RFC 9110 §7.2: uri-host [":" port]) split, no
+ * checks: *host, *hostlen are the uri-host as written (an IP-literal
+ * keeps its brackets; a '[' without ']' makes all of s the host), *port,
+ * *portlen what follows its ':' (portlen 0: none). Slices of s.
+ */
+void	addr_authority_split(const char *s, size_t n, const char **host,
+	    size_t *hostlen, const char **port, size_t *portlen);
+
+/*
  * "ADDR" or "ADDR/BITS" in s[0..n), IPv4 or IPv6 (family 0) or only the
  * given one; BITS is 1..3 decimal digits no larger than the address.
  * The host bits of ADDR are kept as written (matching ignores them).

@@ -162,6 +162,48 @@ addr_hostport_parse(const char *s, size_t n, unsigned flags,
 	return ADDR_OK;
 }
 
+bool
+addr_split(const char *s, size_t n, const char **host, size_t *hostlen,
+    const char **port, size_t *portlen)
+{
+	const char	*colon = memrchr(s, ':', n);
+
+	*host = s;
+	*hostlen = 0;
+	*port = s;
+	*portlen = n;
+	if (colon == NULL)
+		return false;
+	*hostlen = (size_t)(colon - s);
+	*port = colon + 1;
+	*portlen = (size_t)(s + n - *port);
+	if (*hostlen >= 2 && s[0] == '[' && s[*hostlen - 1] == ']') {
+		(*host)++;
+		*hostlen -= 2;
+	}
+	return true;
+}
+
+void
+addr_authority_split(const char *s, size_t n, const char **host,
+    size_t *hostlen, const char **port, size_t *portlen)
+{
+	const char	*end;
+
+	*host = s;
+	*port = s + n;
+	*portlen = 0;
+	if (n > 0 && s[0] == '[')
+		end = (end = memchr(s, ']', n)) != NULL ? end + 1 : s + n;
+	else if ((end = memchr(s, ':', n)) == NULL)
+		end = s + n;
+	*hostlen = (size_t)(end - s);
+	if (end < s + n && *end == ':') {
+		*port = end + 1;
+		*portlen = (size_t)(s + n - *port);
+	}
+}
+
 int
 addr_cidr_parse(const char *s, size_t n, int family, struct addr_cidr *c)
 {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "cli_websockify.h"
 
 #define CLI_WS_LINE_MAX	199	/* inih's longest line (Debian build) */
@@ -620,29 +621,18 @@ cli_ws_path(struct cli_ws_out *w, const char *key, const char *cwd,
 static int
 cli_ws_hostport(const char *s, bool host_optional, char *out, size_t len)
 {
-	const char	*colon = strrchr(s, ':');
-	const char	*h = s;
-	size_t		 hlen;
+	const char	*h, *port;
+	size_t		 hlen, plen;
 
-	if (colon == NULL) {
+	if (!addr_split(s, strlen(s), &h, &hlen, &port, &plen) || hlen == 0) {
 		if (!host_optional)
 			return -1;
-		snprintf(out, len, "%s", s);
-		return 0;
-	}
-	hlen = (size_t)(colon - s);
-	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
-		h++;
-		hlen -= 2;
-	}
-	if (hlen == 0) {
-		if (!host_optional)
-			return -1;
-		snprintf(out, len, "%s", colon + 1);
+		snprintf(out, len, "%.*s", (int)plen, port);
 	} else if (memchr(h, ':', hlen) != NULL)
-		snprintf(out, len, "[%.*s]:%s", (int)hlen, h, colon + 1);
+		snprintf(out, len, "[%.*s]:%.*s", (int)hlen, h, (int)plen,
+		    port);
 	else
-		snprintf(out, len, "%.*s:%s", (int)hlen, h, colon + 1);
+		snprintf(out, len, "%.*s:%.*s", (int)hlen, h, (int)plen, port);
 	return 0;
 }
 
@@ -1005,8 +995,8 @@ cli_ws_word(struct cli_ws_out *w, const char *a)
 static void
 cli_ws_wrap(struct cli_ws_out *w, const struct cli_ws *o)
 {
-	const char	*colon, *port;
-	size_t		 i, start;
+	const char	*host, *port;	/* port: the tail of o->listen */
+	size_t		 i, start, hlen, plen;
 
 	if (o->wrap_argv == NULL)
 		return;
@@ -1019,8 +1009,8 @@ cli_ws_wrap(struct cli_ws_out *w, const struct cli_ws *o)
 		cli_ws_fail(w, "-- WRAP_COMMAND_LINE: no private port chosen");
 		return;
 	}
-	colon = strrchr(o->listen, ':');
-	port = colon != NULL ? colon + 1 : o->listen;
+	(void)addr_split(o->listen, strlen(o->listen), &host, &hlen, &port,
+	    &plen);
 	start = w->len;
 	cli_ws_put(w, "wrap_command = ");
 	for (i = 0; i < o->wrap_argc; i++) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "exec_env.h"
 #include "pct.h"
 
@@ -282,21 +283,13 @@ exec_env_host(struct exec_strs *s, const struct exec_env_req *req)
 				hlen = vlen;
 				break;
 			}
-	if (h != NULL && hlen > 0 && h[0] == '[') {
-		/* [v6]:port; the brackets go, as websocketd drops them */
-		p = memchr(h, ']', hlen);
-		if (p != NULL) {
-			if ((size_t)(p - h) + 1 < hlen && p[1] == ':') {
-				port = p + 2;
-				plen = hlen - (size_t)(p - h) - 2;
-			}
-			hlen = (size_t)(p - h) - 1;
+	if (h != NULL) {
+		addr_authority_split(h, hlen, &h, &hlen, &port, &plen);
+		/* [v6]: the brackets go, as websocketd drops them */
+		if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
 			h++;
+			hlen -= 2;
 		}
-	} else if (h != NULL && (p = memchr(h, ':', hlen)) != NULL) {
-		port = p + 1;
-		plen = hlen - (size_t)(p - h) - 1;
-		hlen = (size_t)(p - h);
 	}
 	exec_strs_var(s, "SERVER_NAME", h != NULL ? h : "", hlen);
 	if (port != NULL && plen > 0)

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 
+#include "addr.h"
 #include "log.h"
 
 static bool		log_foreground = true;
@@ -197,7 +198,8 @@ log_open_syslog(const char *server, bool legacy, bool daemon_facility,
 	struct addrinfo hints, *res = NULL;
 	struct sockaddr_un sun;
 	char host[256];
-	const char *colon;
+	const char *h, *port;
+	size_t hlen, plen;
 	int fd = -1, e;
 
 	log_sys_legacy = legacy;
@@ -213,16 +215,13 @@ log_open_syslog(const char *server, bool legacy, bool daemon_facility,
 		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 			goto fail;
 	} else {
-		colon = strrchr(server, ':');
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - server),
-		    server);
-		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-			memmove(host, host + 1, strlen(host));
-			host[strlen(host) - 1] = '\0';
-		}
+		/* HOST:PORT or [V6]:PORT, checked by config_keys.c. */
+		(void)addr_split(server, strlen(server), &h, &hlen, &port,
+		    &plen);
+		snprintf(host, sizeof(host), "%.*s", (int)hlen, h);
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_DGRAM;
-		if ((e = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+		if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
 			snprintf(err, errlen, "syslog %s: %s", server,
 			    gai_strerror(e));
 			return -1;

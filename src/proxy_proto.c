@@ -38,6 +38,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "addr.h"
 #include "proxy_proto.h"
 
 #define PROXY_PROTO_MORE	(-2)
@@ -127,40 +128,19 @@ proxy_proto_v1_uint(const uint8_t *p, size_t n, unsigned max, unsigned *v)
 	return *v <= max;
 }
 
-/* Dotted quad, four decimal octets without leading zeros. */
+/*
+ * One address field as text (spec §2.1: dotted quad without leading
+ * zeros, RFC 4291 §2.2 for IPv6: inet_pton's grammar, through addr.c).
+ */
 static bool
-proxy_proto_v1_ipv4(const uint8_t *p, size_t n, struct in_addr *a)
+proxy_proto_v1_ip(const uint8_t *p, size_t n, int af, void *out)
 {
-	uint8_t		 o[4];
-	unsigned	 v;
-	size_t		 i, start = 0, k = 0;
+	struct addr_ip	ip;
 
-	for (i = 0; i <= n; i++) {
-		if (i < n && p[i] != '.')
-			continue;
-		if (k == 4 || !proxy_proto_v1_uint(p + start, i - start,
-		    255, &v))
-			return false;
-		o[k++] = (uint8_t)v;
-		start = i + 1;
-	}
-	if (k != 4)
+	if (addr_ip_parse((const char *)p, n, af, &ip) == -1)
 		return false;
-	memcpy(&a->s_addr, o, 4);
+	memcpy(out, ip.b, af == AF_INET ? 4 : 16);
 	return true;
-}
-
-/* RFC 4291 §2.2 text form (inet_pton's grammar: no zone, no prefix). */
-static bool
-proxy_proto_v1_ipv6(const uint8_t *p, size_t n, struct in6_addr *a)
-{
-	char	s[PROXY_PROTO_V6_TEXT + 1];
-
-	if (n > PROXY_PROTO_V6_TEXT)
-		return false;
-	memcpy(s, p, n);
-	s[n] = '\0';
-	return inet_pton(AF_INET6, s, a) == 1;
 }
 
 /*
@@ -180,13 +160,13 @@ proxy_proto_v1_addr(const uint8_t *b, size_t len, size_t *off, int af,
 	if (af == AF_INET) {
 		rc = proxy_proto_v1_field(b, len, *off, proxy_proto_v4_chars,
 		    PROXY_PROTO_V4_TEXT, &n);
-		if (rc == 0 && !proxy_proto_v1_ipv4(b + *off, n,
+		if (rc == 0 && !proxy_proto_v1_ip(b + *off, n, AF_INET,
 		    &sin->sin_addr))
 			rc = PROXY_PROTO_BAD;
 	} else {
 		rc = proxy_proto_v1_field(b, len, *off, proxy_proto_v6_chars,
 		    PROXY_PROTO_V6_TEXT, &n);
-		if (rc == 0 && !proxy_proto_v1_ipv6(b + *off, n,
+		if (rc == 0 && !proxy_proto_v1_ip(b + *off, n, AF_INET6,
 		    &sin6->sin6_addr))
 			rc = PROXY_PROTO_BAD;
 	}

@@ -1,7 +1,6 @@
 /*
  * tls: see include/tls.h.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +20,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "addr.h"
 #include "config.h"
 #include "loadfile.h"
 #include "tls.h"
@@ -269,11 +269,10 @@ tls_backend_ctx_new(const struct config_route *r, char *err, size_t errlen)
 int
 tls_set_peer_name(SSL *ssl, const char *name)
 {
-	unsigned char ip[16];
+	struct addr_ip ip;
 
 	/* RFC 6066 §3: no SNI for address literals; verify the IP instead. */
-	if (inet_pton(AF_INET, name, ip) == 1 ||
-	    inet_pton(AF_INET6, name, ip) == 1)
+	if (addr_ip_parse(name, strlen(name), 0, &ip) == 0)
 		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
 		    name) == 1 ? 0 : -1;
 	/* SSL_set_tlsext_host_name() is a macro whose cast drops const;

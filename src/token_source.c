@@ -50,20 +50,13 @@ static int
 token_source_token(const struct upgrade_req *req, const struct config_route *r,
     char *tok, size_t *len)
 {
-	size_t n;
+	const char *h, *port;
+	size_t n, plen;
 
 	if (r->token_from == CONFIG_TOKEN_FROM_HOST) {
 		/* websockify --host-token: Host without its port. */
-		if (req->host.len > 0 && req->host.p[0] == '[')
-			for (n = 0; n < req->host.len && req->host.p[n] != ']';
-			    n++)
-				;
-		else
-			for (n = 0; n < req->host.len && req->host.p[n] != ':';
-			    n++)
-				;
-		if (n < req->host.len && req->host.p[n] == ']')
-			n++;
+		addr_authority_split(req->host.p, req->host.len, &h, &n,
+		    &port, &plen);
 		if (n == 0)
 			return 0;
 		if (n > TOKEN_FILE_MAX_TOKEN)

@@ -416,6 +416,49 @@ test_sockaddr(void **state)
 	assert_false(addr_unix_path_fits(sizeof(sun.sun_path)));
 }
 
+/* Splits without checks: websockify's last ':' and a Host header's. */
+static void
+test_splits(void **state)
+{
+	static const struct {
+		const char *s, *host, *port;
+		bool colon;
+	} last[] = {
+		{ "h:80", "h", "80", true }, { "[::1]:80", "::1", "80", true },
+		{ "::1:80", "::1", "80", true }, { "80", "", "80", false },
+		{ ":80", "", "80", true }, { "[]:80", "", "80", true },
+		{ "h:", "h", "", true }, { "", "", "", false },
+	}, auth[] = {
+		{ "h:80", "h", "80", true }, { "h", "h", "", false },
+		{ "[::1]:8080", "[::1]", "8080", true },
+		{ "[::1]", "[::1]", "", false }, { "[::1]x", "[::1]", "", false },
+		{ "[::1", "[::1", "", false }, { "a:b:c", "a", "b:c", true },
+		{ ":80", "", "80", true }, { "", "", "", false },
+	};
+	const char *h, *port;
+	size_t i, hl, pl, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(last) / sizeof(last[0]); i++) {
+		n = strlen(last[i].s);
+		assert_int_equal(addr_split(guarded(last[i].s, n), n, &h, &hl,
+		    &port, &pl), last[i].colon);
+		assert_int_equal(hl, strlen(last[i].host));
+		assert_memory_equal(h, last[i].host, hl);
+		assert_int_equal(pl, strlen(last[i].port));
+		assert_memory_equal(port, last[i].port, pl);
+	}
+	for (i = 0; i < sizeof(auth) / sizeof(auth[0]); i++) {
+		n = strlen(auth[i].s);
+		addr_authority_split(guarded(auth[i].s, n), n, &h, &hl, &port,
+		    &pl);
+		assert_int_equal(hl, strlen(auth[i].host));
+		assert_memory_equal(h, auth[i].host, hl);
+		assert_int_equal(pl, strlen(auth[i].port));
+		assert_memory_equal(port, auth[i].port, pl);
+	}
+}
+
 int
 main(void)
 {
@@ -429,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_sockaddr),
+		cmocka_unit_test(test_splits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
