@@ -16,6 +16,7 @@ struct metrics_route;
 struct auth_key;
 struct token_map;
 struct auth_htpasswd;
+struct target_rules;
 
 /* What a route's access control needs, loaded from its files. */
 struct confgen_route {
@@ -23,6 +24,7 @@ struct confgen_route {
 	struct token_map	*tokens;	/* token_file */
 	SSL_CTX			*backend_tls;	/* tls: backends */
 	struct auth_key		*target_key;	/* token_jwt_key_file */
+	struct target_rules	*allow_targets;	/* parsed; NULL: any */
 	struct auth_htpasswd	*htpasswd;	/* auth = basic */
 };
 

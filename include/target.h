@@ -44,14 +44,27 @@ int	target_parse_value(const char *s, size_t len, struct token_target *t,
  */
 int	target_rule_check(const char *rule, const char **why);
 
+struct target_rules;
+
 /*
- * May t be connected to under rules[0..n) (each passed target_rule_check)?
- * A name target matches name rules only (it is never resolved here), an
- * address target address and network rules; a socket path with "." or
- * ".." components or "//" matches nothing. n == 0 allows every target.
+ * Parse allow_targets rules text[0..n) once, at load: *out holds them
+ * (NULL when n == 0: every target allowed), pointing into text, which
+ * must outlive it (the config does). Returns 0, or -1 (a rule that fails
+ * target_rule_check, or out of memory; *out NULL). Free with
+ * target_rules_free (NULL is fine).
  */
-bool	target_allowed(const struct token_target *t, char *const *rules,
-	    size_t n);
+int	target_rules_new(char *const *text, size_t n,
+	    struct target_rules **out);
+void	target_rules_free(struct target_rules *rs);
+
+/*
+ * May t be connected to under rs (NULL: every target)? A name target
+ * matches name rules only (it is never resolved here), an address target
+ * address and network rules; a socket path with "." or ".." components
+ * or "//" matches nothing.
+ */
+bool	target_allowed(const struct token_target *t,
+	    const struct target_rules *rs);
 
 /* Free what target_parse_value allocated in t; t is zeroed. */
 void	target_clear(struct token_target *t);

@@ -12,6 +12,7 @@
 #include "confgen.h"
 #include "log.h"
 #include "metrics.h"
+#include "target.h"
 #include "tls.h"
 #include "token_file.h"
 
@@ -56,6 +57,7 @@ confgen_unref(struct gw_gen *g)
 		auth_key_free(g->routes[i].key);
 		token_file_free(g->routes[i].tokens);
 		auth_key_free(g->routes[i].target_key);
+		target_rules_free(g->routes[i].allow_targets);
 		auth_htpasswd_free(g->routes[i].htpasswd);
 		SSL_CTX_free(g->routes[i].backend_tls);
 	}
@@ -119,6 +121,10 @@ confgen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 		if (why[0] == '\0' && r->token_file != NULL)
 			token_file_load(r->token_file, &gr->tokens, why,
 			    sizeof(why));
+		if (why[0] == '\0' && target_rules_new(r->allow_targets,
+		    r->nallow_targets, &gr->allow_targets) == -1)
+			snprintf(why, sizeof(why), "allow_targets: out of "
+			    "memory");
 		if (why[0] == '\0' && confgen_route_has_tls(r))
 			gr->backend_tls = tls_backend_ctx_new(r, why,
 			    sizeof(why));

@@ -240,39 +240,84 @@ target_unix_allowed(const char *path, const char *rule)
 	    strchr(path + dlen, '/') == NULL;
 }
 
-static bool
-target_tcp_allowed(const struct token_target *t, const char *rule)
-{
-	struct target_host h;
-	unsigned	 lo, hi;
-	const char	*why;
 
-	if (target_rule_parse(rule, &h, &lo, &hi, &why) == -1)
-		return false;
-	if (t->port < lo || t->port > hi)
+/* One rule of allow_targets, parsed once (target_rules_new). */
+struct target_rule {
+	const char	*text;		/* as written; not owned */
+	bool		 is_unix;	/* text + 5: "/path" or "/dir/\*" */
+	struct target_host h;		/* TCP: host, network, name or * */
+	unsigned	 lo, hi;	/* TCP: the port range */
+};
+
+struct target_rules {
+	size_t		 n;
+	struct target_rule v[];
+};
+
+int
+target_rules_new(char *const *text, size_t n, struct target_rules **out)
+{
+	struct target_rules *rs;
+	const char	*why;
+	size_t		 i;
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if ((rs = calloc(1, sizeof(*rs) + n * sizeof(rs->v[0]))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		rs->v[i].text = text[i];
+		if (target_rule_check(text[i], &why) == -1) {
+			free(rs);
+			return -1;
+		}
+		if (strncmp(text[i], "unix:", 5) == 0)
+			rs->v[i].is_unix = true;
+		else
+			(void)target_rule_parse(text[i], &rs->v[i].h,
+			    &rs->v[i].lo, &rs->v[i].hi, &why);
+	}
+	rs->n = n;
+	*out = rs;
+	return 0;
+}
+
+void
+target_rules_free(struct target_rules *rs)
+{
+	free(rs);
+}
+
+static bool
+target_tcp_allowed(const struct token_target *t, const struct target_rule *r)
+{
+	const struct target_host *h = &r->h;
+
+	if (t->port < r->lo || t->port > r->hi)
 		return false;
 	/* t->ip was parsed with the target (token_file_parse_target). */
-	if (!h.is_net)
-		return (h.namelen == 1 && h.name[0] == '*') ||
-		    (!t->literal && strlen(t->host) == h.namelen &&
-		    strncasecmp(t->host, h.name, h.namelen) == 0);
-	return t->literal && addr_cidr_match(&h.net, &t->ip);
+	if (!h->is_net)
+		return (h->namelen == 1 && h->name[0] == '*') ||
+		    (!t->literal && strlen(t->host) == h->namelen &&
+		    strncasecmp(t->host, h->name, h->namelen) == 0);
+	return t->literal && addr_cidr_match(&h->net, &t->ip);
 }
 
 bool
-target_allowed(const struct token_target *t, char *const *rules, size_t n)
+target_allowed(const struct token_target *t, const struct target_rules *rs)
 {
 	size_t	 i;
 
-	if (n == 0)
+	if (rs == NULL)
 		return true;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < rs->n; i++) {
 		if (t->kind == TOKEN_FILE_UNIX) {
-			if (strncmp(rules[i], "unix:", 5) == 0 &&
-			    target_unix_allowed(t->path, rules[i] + 5))
+			if (rs->v[i].is_unix &&
+			    target_unix_allowed(t->path, rs->v[i].text + 5))
 				return true;
-		} else if (strncmp(rules[i], "unix:", 5) != 0 &&
-		    target_tcp_allowed(t, rules[i]))
+		} else if (!rs->v[i].is_unix &&
+		    target_tcp_allowed(t, &rs->v[i]))
 			return true;
 	}
 	return false;

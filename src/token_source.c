@@ -85,7 +85,8 @@ token_source_use(struct session *s, const struct config_route *r,
 	else
 		snprintf(spec, sizeof(spec), strchr(t->host, ':') != NULL ?
 		    "tcp:[%s]:%u" : "tcp:%s:%u", t->host, t->port);
-	if (!target_allowed(t, r->allow_targets, r->nallow_targets)) {
+	if (!target_allowed(t, s->gen->routes[r - s->cfg->routes].
+	    allow_targets)) {
 		log_info("session %llu: client=%s token target %s not in "
 		    "allow_targets", (unsigned long long)s->id, s->peer, spec);
 		handshake_refuse(s, 403, "token target not allowed", NULL);

@@ -13,6 +13,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char	*s = (const char *)data, *nl, *why = NULL;
 	struct token_target t;
+	struct target_rules *rs;
 	char		 rule[301], *rules[1] = { rule };
 	size_t		 rl;
 	bool		 ok;
@@ -37,7 +38,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    t.host != NULL)
 		abort();
 	if (target_rule_check(rule, &why) == 0) {
-		ok = target_allowed(&t, rules, 1);
+		if (target_rules_new(rules, 1, &rs) == -1)
+			abort();
+		ok = target_allowed(&t, rs);
+		target_rules_free(rs);
 		if (ok && t.kind == TOKEN_FILE_UNIX &&
 		    (strstr(t.path, "/../") != NULL ||
 		    strncmp(rule, "unix:", 5) != 0))

@@ -180,6 +180,7 @@ static int
 allowed(const char *value, const char *const *rules, size_t n)
 {
 	struct token_target t;
+	struct target_rules *rs;
 	const char	*why;
 	char		*v[8];
 	size_t		 i;
@@ -190,7 +191,10 @@ allowed(const char *value, const char *const *rules, size_t n)
 		assert_non_null(v[i] = strdup(rules[i]));
 	if (target_parse_value(value, strlen(value), &t, &why) != 0)
 		fail_msg("%s: %s", value, why);
-	r = target_allowed(&t, v, n);
+	assert_int_equal(target_rules_new(v, n, &rs), 0);
+	assert_true((rs == NULL) == (n == 0));
+	r = target_allowed(&t, rs);
+	target_rules_free(rs);
 	target_clear(&t);
 	for (i = 0; i < n; i++)
 		free(v[i]);
