@@ -26,7 +26,7 @@ enum config_addr_kind {
 	CONFIG_ADDR_FD,		/* listen only: an inherited listening socket */
 };
 
-/* A listen address or a backend target. */
+/* A listen address or a backend target (forms: config_parse_addr). */
 struct config_addr {
 	enum config_addr_kind kind;
 	char		*host;		/* TCP: name or literal, no brackets;
@@ -264,14 +264,16 @@ int	config_parse_duration(const char *s, uint64_t *ms);
 int	config_parse_size(const char *s, uint64_t *bytes);
 
 /*
- * Parse an address: for backends (want_listen false) "tcp:HOST:PORT",
- * "tcp:[V6]:PORT", "tls:HOST:PORT" (TCP spoken to over TLS: a->tls),
- * "unix:/path" or "exec:/PROGRAM ARG..." (argv split as exec_argv_parse()
- * does: no shell); for listen "tcp:" and "unix:" forms (a unix one may end
- * in " mode=0660"), bare "HOST:PORT", "[V6]:PORT" and "PORT" (all
- * interfaces), each with the options " tls", " tls auto" and
- * " proxy_protocol". Fills *a
- * (strings owned by a; free with config_addr_clear). Returns 0, or -1
+ * Parse an address (config_addr.c, over addr.c). Backends (want_listen
+ * false): "tcp:HOST:PORT", "tcp:[V6]:PORT" (a "%zone" allowed),
+ * "tls:HOST:PORT" (TCP spoken to over TLS: a->tls), "unix:/path" or
+ * "exec:/PROGRAM ARG..." (argv split as exec_argv_parse() does: no
+ * shell; the program must be an executable file now). Listen: "tcp:"
+ * and "unix:" forms, bare "HOST:PORT", "[V6]:PORT", "PORT" and "*:PORT"
+ * (all interfaces), "fd:N" (an inherited listening socket), each with the
+ * options " tls", " tls auto", " proxy_protocol" and (unix only)
+ * " mode=0660". An address literal is also kept parsed in a->sa. Fills
+ * *a (strings owned by a; free with config_addr_clear). Returns 0, or -1
  * with a message in err.
  */
 int	config_parse_addr(const char *s, bool want_listen, struct config_addr *a,

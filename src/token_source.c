@@ -21,6 +21,7 @@
 #include "confgen.h"
 #include "gw.h"
 #include "handshake.h"
+#include "loadfile.h"
 #include "log.h"
 #include "lookup.h"
 #include "metrics.h"
@@ -151,9 +152,9 @@ static int
 token_source_dir(struct session *s, const struct config_route *r,
     const char *tok, size_t len)
 {
-	char path[4096 + 300], buf[TOKEN_SOURCE_MAX_FILE];
-	ssize_t n = -1;
-	int fd;
+	char path[4096 + 300], *buf, why[512];
+	size_t n;
+	int rc;
 
 	if (!token_source_name_ok(tok, len) ||
 	    (size_t)snprintf(path, sizeof(path), "%s/%s", r->token_dir, tok) >=
@@ -161,19 +162,18 @@ token_source_dir(struct session *s, const struct config_route *r,
 		handshake_refuse(s, 404, "unknown token", NULL);
 		return -1;
 	}
-	/* A small local file, as websockify reads it; not a network wait. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) != -1) {
-		struct stat st;
-
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-			n = read(fd, buf, sizeof(buf));
-		close(fd);
-	}
-	if (n < 0) {
+	/* A small local file, as websockify reads it; not a network wait.
+	 * One longer than a target can be is refused, not cut. */
+	if (loadfile_read(path, TOKEN_SOURCE_MAX_FILE, 0, &buf, &n, why,
+	    sizeof(why)) == -1) {
+		log_debug("session %llu: token_dir: %s",
+		    (unsigned long long)s->id, why);
 		handshake_refuse(s, 404, "unknown token", NULL);
 		return -1;
 	}
-	return token_source_value(s, r, buf, (size_t)n, "token_dir");
+	rc = token_source_value(s, r, buf, n, "token_dir");
+	loadfile_free(buf, n);
+	return rc;
 }
 
 /* token_socket_dir: the token names a socket in the directory. */
