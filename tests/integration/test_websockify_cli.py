@@ -860,3 +860,26 @@ def test_exit_keys_are_read_at_start_only(gateway_factory, backends):
     for i in range(3):
         assert echo_ws(g.url("/"), b"%d" % i) == b"%d" % i
     assert g.alive()
+
+
+def test_ssl_version_and_ciphers(gateway_factory, backends, pki):
+    """--ssl-version tlsv1_3: a TLS 1.2 client is refused; --ssl-ciphers
+    limits TLS 1.2 to the list."""
+    echo = backends(echo_handler)
+    g = gateway_factory(args=["--ssl-only", "--cert", str(pki["combined"]),
+                              "--ssl-version", "tlsv1_3", "127.0.0.1:{port}",
+                              "127.0.0.1:%d" % echo.port])
+    tls12 = insecure_ctx()
+    tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+    with pytest.raises(ssl.SSLError):
+        with socket.create_connection(("127.0.0.1", g.port), 5) as c:
+            tls12.wrap_socket(c, server_hostname="localhost")
+    assert echo_ws("wss://127.0.0.1:%d/" % g.port, b"13",
+                   insecure_ctx()) == b"13"
+    g2 = gateway_factory(args=["--ssl-only", "--cert", str(pki["combined"]),
+                               "--ssl-ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256",
+                               "127.0.0.1:{port}", "127.0.0.1:%d" % echo.port])
+    with socket.create_connection(("127.0.0.1", g2.port), 5) as c:
+        t = tls12.wrap_socket(c, server_hostname="localhost")
+        assert t.cipher()[0] == "ECDHE-ECDSA-AES128-GCM-SHA256", t.cipher()
+        t.close()
