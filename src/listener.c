@@ -413,6 +413,12 @@ listener_open_fd(struct gw_worker *w, const struct gw_worker *first,
 			close(fd);
 		return -1;
 	}
+	/* A TCP socket gets what listener_socket() gives ours, for its
+	 * accepted sockets to inherit. */
+	len = sizeof(on);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &on, &len) == 0 &&
+	    (on == AF_INET || on == AF_INET6))
+		upstream_tune_socket(fd);
 	return listener_add(w, fd, name, NULL, a);
 }
 
