@@ -22,6 +22,8 @@
 #
 # INSTR_PEER=haproxy counts HAProxy (TCP mode, nbthread 1, raw TCP from the
 # loadgen) the same way instead, for comparison; the baseline is wsgate's.
+# INSTR_TLS=1 runs both modes over TLS 1.3 (the wss rows' setup; the
+# connect cycle then includes a full handshake): shown, never gated.
 # Knobs: INSTR_ECHO="N1 N2" (5000 25000), INSTR_CONNECT="N1 N2" (1000 5000),
 # INSTR_TOLERANCE=5 (percent), INSTR_BASELINE=file, WSGATE=binary,
 # BENCH_PORT=23200 (base of the ports tried; the next free range is used).
@@ -88,9 +90,23 @@ wait_port() {	# wait_port PORT SECS
 	return 1
 }
 
-cat > "$OUT/wsgate.conf" <<EOF
+TLS=${INSTR_TLS:-0}
+TLS_LISTEN=""
+if [ "$TLS" = 1 ]; then
+	[ "$ACTION" = show ] || { echo "instr: INSTR_TLS=1 only shows" >&2; exit 2; }
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -subj /CN=localhost -days 2 -keyout "$OUT/key.pem" \
+	    -out "$OUT/cert.pem" >"$OUT/openssl.log" 2>&1 ||
+	    { echo "instr: openssl req failed" >&2; exit 1; }
+	chmod 600 "$OUT/key.pem"
+	cat "$OUT/cert.pem" "$OUT/key.pem" > "$OUT/both.pem"
+	chmod 600 "$OUT/both.pem"
+	TLS_LISTEN=" tls"
+fi
+{
+cat <<EOF
 [gateway]
-listen = 127.0.0.1:$W_PORT
+listen = 127.0.0.1:$W_PORT$TLS_LISTEN
 workers = 1
 log_level = warn
 heartbeat_interval = 0
@@ -98,18 +114,31 @@ drain_timeout = 1s
 [route /echo]
 backend = tcp:127.0.0.1:$B_ECHO
 EOF
+[ "$TLS" = 1 ] && printf '[tls]\ncertificate = %s\nprivate_key = %s\nmin_version = TLS1.3\nciphersuites = TLS_AES_128_GCM_SHA256\n' \
+    "$OUT/cert.pem" "$OUT/key.pem"
+} > "$OUT/wsgate.conf"
 PEER=${INSTR_PEER:-wsgate}
 case $PEER in
 wsgate)
 	PEER_CMD="$OUT/wsgate -d -c $OUT/wsgate.conf"; LG_ARGS="-u /echo" ;;
 haproxy)
 	command -v haproxy >/dev/null || PATH=$PATH:/usr/sbin
-	printf 'global\n    nbthread 1\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\nlisten echo\n    bind 127.0.0.1:%s\n    server s1 127.0.0.1:%s\n' \
-	    $W_PORT $B_ECHO > "$OUT/haproxy.cfg"
+	{
+	printf 'global\n    nbthread 1\n'
+	[ "$TLS" = 1 ] && printf '    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256\n    ssl-default-bind-options ssl-min-ver TLSv1.3\n'
+	printf 'defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\nlisten echo\n'
+	if [ "$TLS" = 1 ]; then
+		printf '    bind 127.0.0.1:%s ssl crt %s\n' $W_PORT "$OUT/both.pem"
+	else
+		printf '    bind 127.0.0.1:%s\n' $W_PORT
+	fi
+	printf '    server s1 127.0.0.1:%s\n' $B_ECHO
+	} > "$OUT/haproxy.cfg"
 	PEER_CMD="$(command -v haproxy) -db -f $OUT/haproxy.cfg"; LG_ARGS="-r"
 	[ "$ACTION" = show ] || { echo "instr: INSTR_PEER=haproxy only shows" >&2; exit 2; } ;;
 *) echo "instr: INSTR_PEER=$PEER?" >&2; exit 2 ;;
 esac
+[ "$TLS" = 1 ] && LG_ARGS="$LG_ARGS -S"
 "$OUT/wsgate" -t -c "$OUT/wsgate.conf" >"$OUT/wsgate-t.log" 2>&1 ||
     { echo "instr: wsgate rejects its config:" >&2; cat "$OUT/wsgate-t.log" >&2; exit 1; }
 
@@ -182,7 +211,7 @@ REV=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
     REV="$REV+dirty"
 cat > "$OUT/result.txt" <<EOF
 # make bench-instr: callgrind counts on the release wsgate (workers = 1).
-# peer: $PEER
+# peer: $PEER$([ "$TLS" = 1 ] && echo ", over TLS 1.3")
 # per_msg: one 1 KiB message echoed (client -> backend -> client), 1 conn.
 # per_cycle: TCP connect, upgrade, 1 byte echoed, close handshake, close.
 # Ir = user-space instructions; sys = syscalls (vDSO clock calls left out).
