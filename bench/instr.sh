@@ -139,6 +139,8 @@ haproxy)
 *) echo "instr: INSTR_PEER=$PEER?" >&2; exit 2 ;;
 esac
 [ "$TLS" = 1 ] && LG_ARGS="$LG_ARGS -S"
+# The baseline is plain wsgate's: nothing to compare other setups with.
+[ "$TLS" = 1 ] || [ "$PEER" != wsgate ] && BASELINE=/dev/null
 "$OUT/wsgate" -t -c "$OUT/wsgate.conf" >"$OUT/wsgate-t.log" 2>&1 ||
     { echo "instr: wsgate rejects its config:" >&2; cat "$OUT/wsgate-t.log" >&2; exit 1; }
 
