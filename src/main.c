@@ -579,6 +579,16 @@ main(int argc, char **argv)
 	log_init(true, (enum log_level)level, cfg->log_format == CONFIG_LOG_JSON);
 	main_log_sinks(cfg, o->foreground);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * From the first listener on, a client (or systemd) may see us up
+	 * and send TERM before worker 0 catches it: keep TERM, INT and HUP
+	 * pending until their events are in place, or one would end the
+	 * process by the signal's default action instead of a drain.
+	 */
+	sigemptyset(&mask);
+	for (i = 0; signums[i] != 0; i++)
+		sigaddset(&mask, signums[i]);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	main_raise_nofile();
 	/*
 	 * Relay buffers are 4-64 KiB chains freed and taken again all the
@@ -649,6 +659,8 @@ main(int argc, char **argv)
 			fatalx("cannot catch signal %d", signums[i]);
 	}
 	sigs[i] = NULL;
+	/* A signal that came meanwhile is delivered now, to its event. */
+	pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
 	log_info("wsgate %s started: %u workers, %zu routes, "
 	    "max_connections %llu", WSGATE_VERSION, main_nworkers,
 	    cfg->nroutes, (unsigned long long)cfg->max_connections);
