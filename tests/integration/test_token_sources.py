@@ -497,6 +497,31 @@ def test_jwt_target_tokens(gateway_factory, backends, tmp_path, unix_dir):
     assert one.count == 2
 
 
+def test_jwt_target_claims_with_escapes(gateway_factory, backends, tmp_path):
+    """The target claims are read as signed: a JSON escape in the host
+    (any encoder may write one) is the character it stands for. Before the
+    fix the claims came back decoded in place, "127.0.0.1u0031"."""
+    import base64
+    import hashlib
+    import hmac
+    one = backends(greet_echo_handler(b"one:"))
+    secret = b"0123456789abcdef0123456789abcdef-jwt-escape"
+    kf = tmp_path / "jwt.key"
+    kf.write_bytes(secret)
+    os.chmod(kf, 0o600)
+    g = gateway_factory(routes=[("/hs", {"token_jwt_key_file": str(kf)})])
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+    claims = ('{"name":"caf\\u00e9","host":"127.0.0.\\u0031",'
+              '"port":%d}' % one.port).encode()
+    head = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(claims)
+    tok = head + b"." + b64(hmac.new(secret, head, hashlib.sha256).digest())
+    greets(g.port, "/hs?token=" + tok.decode(), b"one:").close()
+    assert one.count == 1
+
+
 def test_allow_targets_on_token_file_and_host_token(gateway_factory, backends,
                                                     tmp_path):
     one = backends(greet_echo_handler(b"one:"))
