@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "record.h"
 #include "session-int.h"
 #include "ws_conn.h"
 #include "ws_frame.h"
@@ -98,6 +99,19 @@ tls_shutdown(struct bufferevent *bev)
 {
 	(void)bev;
 	fail_msg("tls_shutdown on a plain leg");
+}
+
+/* record.c's hook (--record, --traffic); these sessions record nothing. */
+void
+record_chunk(struct record *rec, int to_client, const struct evbuffer *b,
+    size_t off, size_t len)
+{
+	(void)to_client;
+	(void)b;
+	(void)off;
+	(void)len;
+	if (rec != NULL)
+		fail_msg("record_chunk with a recorder");
 }
 
 /* Set up t's base, pairs and session (limits as t has them). */
