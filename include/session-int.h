@@ -52,17 +52,19 @@ enum session_state {
  *
  *   bev   up  paused  eof  wr_shut discard  meaning
  *   NULL  -   -       -    -       -        gone (freed)
- *   set   0   0       0    0       0        backend connecting (the client
- *                                           leg is up from accept)
+ *   set   0   0       0    0       0|1      backend connecting (the client
+ *                                           leg is up from accept; discard:
+ *                                           closing began meanwhile)
  *   set   1   0|1     0    0       0        relaying; paused: reading off
  *                                           until the peer's output drains
  *   set   1   0|1     1    0       0        it sent EOF: nothing more to
  *                                           read, but it can still receive
  *                                           (a half-close)
- *   set   1   0       0    0       1        backend while closing: its
+ *   set   1   0       0|1  0       1        backend while closing: its
  *                                           bytes are too late for the
  *                                           client (read and dropped); the
  *                                           client's data still goes to it
+ *                                           until the client's close
  *   set   1   0       0|1  1       1        we sent EOF after every byte
  *                                           owed; reading only to drain
  *                                           until its EOF, then freed
