@@ -437,8 +437,7 @@ fleet_publish_wait(const char *channel, json_t *msg, bool targeted,
 	LIST_INSERT_HEAD(&fleet_waits, fw, entry);
 	if (ms < FLEET_ORDER_MIN_MS)
 		ms = FLEET_ORDER_MIN_MS;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = gw_ms_to_tv(ms);
 	evtimer_add(fw->timer, &tv);
 	return 0;
 }

@@ -28,6 +28,7 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "config.h"
+#include "gw.h"
 #include "loadfile.h"
 #include "log.h"
 #include "metrics.h"
@@ -136,8 +137,7 @@ redis_lost(struct redis_conn *c, const char *why)
 		    (unsigned long long)c->backoff_ms);
 	c->quiet = true;
 	c->why[0] = '\0';
-	tv.tv_sec = (time_t)(c->backoff_ms / 1000);
-	tv.tv_usec = (suseconds_t)(c->backoff_ms % 1000) * 1000;
+	tv = gw_ms_to_tv(c->backoff_ms);
 	evtimer_add(c->retry, &tv);
 	c->backoff_ms *= 2;
 	if (c->backoff_ms > REDIS_BACKOFF_MAX_MS)
@@ -437,8 +437,7 @@ redis_conn_new(struct event_base *base, const struct redis_opts *o,
 	}
 	if (tick < 5)
 		tick = 5;
-	tv.tv_sec = (time_t)(tick / 1000);
-	tv.tv_usec = (suseconds_t)(tick % 1000) * 1000;
+	tv = gw_ms_to_tv(tick);
 	event_add(c->watchdog, &tv);
 	if (m != NULL)
 		m->redis_workers = 1;

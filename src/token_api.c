@@ -223,8 +223,7 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 		goto out;
 	tr->w = w;
 	tr->ticket = ticket;
-	tv.tv_sec = (time_t)(timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+	tv = gw_ms_to_tv(timeout_ms);
 	evhttp_connection_set_timeout_tv(con, &tv);
 	evhttp_connection_set_retries(con, 0);
 	evhttp_connection_set_max_body_size(con, TOKEN_API_MAX_BODY);
