@@ -92,19 +92,6 @@ hb_activity(struct session *s)
 	(void)s;
 }
 
-/* --record: these sessions record nothing (s->rec is NULL). */
-void
-record_chunk(struct record *rec, int to_client, const struct evbuffer *b,
-    size_t off, size_t len)
-{
-	(void)rec;
-	(void)to_client;
-	(void)b;
-	(void)off;
-	(void)len;
-	fail_msg("record_chunk on a session that records nothing");
-}
-
 /* session_leg.c's EOF for TLS legs; these legs are never TLS. */
 void	tls_shutdown(struct bufferevent *);
 void
