@@ -8,6 +8,7 @@
 #define CONFGEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -26,6 +27,7 @@ struct confgen_route {
 	struct auth_key		*target_key;	/* token_jwt_key_file */
 	struct target_rules	*allow_targets;	/* parsed; NULL: any */
 	struct auth_htpasswd	*htpasswd;	/* auth = basic */
+	_Atomic uint64_t	 nprocs;	/* exec: processes alive */
 };
 
 struct gw_gen {

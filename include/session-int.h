@@ -32,6 +32,7 @@ struct gw_worker;
 struct gw_gen;
 struct lookup_wait;
 struct static_body;
+struct xform;
 
 enum session_state {
 	SESSION_HANDSHAKE = 0,	/* reading the HTTP request head */
@@ -156,6 +157,8 @@ struct session {
 						 * only ws_conn_send() writes it */
 
 	struct lookup_wait	*wait;		/* handshake waits (lookup.c) */
+	struct xform		*x;		/* framing, compression, process
+						   (xform.h); NULL: plain relay */
 	bool			 basic_ok;	/* auth = basic passed */
 
 	/* registry: keyed hash of the token it opened with, never the token */

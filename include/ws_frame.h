@@ -31,7 +31,7 @@ enum ws_opcode {
 /* Negative results of ws_frame_decode(); d->close_code says what to send. */
 enum ws_frame_err {
 	WS_FRAME_OK = 0,
-	WS_FRAME_ERR_RSV = -1,		/* RSV1-3 set, no extension: 1002 */
+	WS_FRAME_ERR_RSV = -1,		/* RSV bit not allowed: 1002 */
 	WS_FRAME_ERR_OPCODE = -2,	/* reserved opcode: 1002 */
 	WS_FRAME_ERR_CTRL_FRAGMENTED = -3, /* control frame without FIN: 1002 */
 	WS_FRAME_ERR_CTRL_TOO_LONG = -4, /* control payload > 125: 1002 */
@@ -52,6 +52,7 @@ struct ws_frame_ev {
 	enum ws_frame_ev_type type;
 	/* HEADER: the frame's fields (also kept in the decoder) */
 	bool		fin;
+	bool		rsv1;		/* allow_rsv1: a compressed message */
 	uint8_t		opcode;		/* enum ws_opcode value */
 	uint64_t	payload_len;
 	/*
@@ -76,12 +77,15 @@ struct ws_frame_decoder {
 	/* policy */
 	uint64_t	max_payload;	/* per-frame limit, 0 = none */
 	bool		require_mask;	/* server side: clients must mask */
+	bool		allow_rsv1;	/* permessage-deflate negotiated:
+					   RSV1 on a message's first frame */
 	/* header accumulation */
 	uint8_t		state;		/* 0 header, 1 payload, 2 failed */
 	uint8_t		hdr[14];
 	uint8_t		hdr_len;	/* bytes of hdr[] filled */
 	/* current frame */
 	bool		fin;
+	bool		rsv1;
 	bool		masked;
 	uint8_t		opcode;
 	uint8_t		mask[4];

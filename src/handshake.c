@@ -44,6 +44,7 @@
 #include "upstream.h"
 #include "ws_conn.h"
 #include "ws_frame.h"
+#include "xform.h"
 
 static void	handshake_http_error(struct session *, int, const char *);
 static void	handshake_http_error_hdr(struct session *, int, const char *,
@@ -199,13 +200,23 @@ handshake_send_101(struct session *s, const struct upgrade_req *req,
     const struct upgrade_slice *protocol)
 {
 	struct evbuffer_iovec v;
-	size_t cap = upgrade_response_101_size(protocol) + 1;
+	const char *ext = xform_ext_header(s);
+	size_t extra = ext != NULL ? sizeof("Sec-WebSocket-Extensions: \r\n") -
+	    1 + strlen(ext) : 0;
+	size_t cap = upgrade_response_101_size(protocol) + extra + 1;
 	char *buf;
 	int n;
 
 	if ((buf = handshake_out_reserve(s, cap, &v)) == NULL)
 		return -1;
 	n = upgrade_response_101(buf, cap, req, protocol);
+	if (n >= 4 && ext != NULL) {
+		/* permessage-deflate agreed (RFC 7692 §5): one more line
+		 * before the blank one. */
+		n -= 2;
+		n += snprintf(buf + n, cap - (size_t)n,
+		    "Sec-WebSocket-Extensions: %s\r\n\r\n", ext);
+	}
 	handshake_out_commit(s, &v, n);
 	return n;
 }
@@ -344,7 +355,8 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 {
 	const struct config_route *r;
 	struct confgen_route *gr;
-	int pi, n, rc, tokproto = -1;
+	const char *xdetail = NULL;
+	int pi, n, rc, tokproto = -1, xst = 0;
 
 	/* limits_scope = fleet: the fleet's counts, a wait (fleet.c). */
 	if (!s->fleet_checked && (rc = fleet_limits_check(s)) != 1)
@@ -400,6 +412,12 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		handshake_http_error(s, 503, "exit_after_sessions reached");
 		return -1;
 	}
+	/* Compression, framing, an exec: backend's process (xform.c). */
+	if (xform_accept(s, r, (size_t)(r - s->cfg->routes), req,
+	    req->method.p, head_len, &xst, &xdetail) == -1) {
+		handshake_http_error(s, xst, xdetail);
+		return -1;
+	}
 	n = handshake_send_101(s, req, pi >= 0 ? &req->protocols[pi] : NULL);
 	if (n < 0) {
 		handshake_http_error(s, 500, "cannot build the answer");
@@ -416,7 +434,9 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	ws_conn_send(s, WS_CONN_RAW, NULL, (size_t)n, NULL);
 	s->w->m.handshakes_ok++;
 	event_del(&s->state_timer);
-	ws_frame_decoder_init(&s->rx.dec, r->max_message_size, true);
+	ws_frame_decoder_init(&s->rx.dec, xform_frame_limit(s,
+	    r->max_message_size), true);
+	s->rx.dec.allow_rsv1 = xform_ext_header(s) != NULL;
 	session_set_state(s, SESSION_CONNECTING);
 	s->dial.rr = s->w->rr_seq++;
 	hb_start(s);

@@ -46,6 +46,7 @@
 #include "upgrade.h"
 #include "upstream.h"
 #include "ws_conn.h"
+#include "xform.h"
 
 /* How long closing may take: flushing, the client's close reply, EOFs. */
 #define SESSION_LINGER_MS	10000
@@ -320,6 +321,7 @@ session_free(struct session *s)
 	record_close(s->rec);
 	free(s->dial.fixed.spec);
 	free(s->dial.proxy_hdr);
+	xform_free(s);
 	confgen_unref(s->gen);
 	w->nsessions--;
 	w->m.sessions_active--;
@@ -396,6 +398,8 @@ session_leg_progress(struct session_leg *leg)
 		if (session_leg_shut(leg) == -1)
 			leg->eof = true;	/* the socket is gone */
 		leg->discard = true;
+		if (leg == &leg->s->upstream && leg->s->x != NULL)
+			xform_stdin_closed(leg->s);	/* a process: its grace */
 	}
 	if (leg->eof) {
 		session_drop_leg(leg);
@@ -649,23 +653,33 @@ session_free_all(struct gw_worker *w)
  * behind a 2-10 byte header, no copy (RFC 6455 §5.6). A transform of the
  * backend's stream (line or text framing, permessage-deflate) goes here:
  * it takes `in` and queues its own frames through ws_conn_send().
+ * Returns -1 if s may be gone (a transform closed it).
  */
-static void
+static int
 session_relay_down(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->upstream.bev);
 	size_t len = evbuffer_get_length(in);
 
 	if (len == 0)
-		return;
+		return 0;
 	record_chunk(s->rec, 1, in, 0, len);	/* --record, --traffic */
-	ws_conn_send(s, WS_CONN_FIN | WS_OP_BINARY, NULL, 0, in);
+	if (xform_down_takes(s)) {
+		/* line/text framing, compression (xform.c) */
+		int64_t sent = xform_down(s, in);
+
+		if (sent < 0)
+			return -1;
+		len = (size_t)sent;
+	} else
+		ws_conn_send(s, WS_CONN_FIN | WS_OP_BINARY, NULL, 0, in);
 	s->bytes_down += len;
 	s->mr->bytes_down += len;	/* live in /metrics, per read */
 	hb_activity(s);
 	if (evbuffer_get_length(bufferevent_get_output(s->client.bev)) >=
 	    s->cfg->max_buffer)
 		session_leg_pause(&s->upstream, &s->client);
+	return 0;
 }
 
 /* What a leg sent, to its peer. Returns -1 if s may be gone. */
@@ -674,8 +688,7 @@ session_leg_input(struct session_leg *leg)
 {
 	if (leg == &leg->s->client)
 		return ws_conn_input(leg->s);
-	session_relay_down(leg->s);
-	return 0;
+	return session_relay_down(leg->s);
 }
 
 static void
@@ -791,6 +804,9 @@ session_upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if ((what & BEV_EVENT_EOF) && leg->read_err == 0) {
 		leg->eof = true;
+		/* A last line, a process's exit status (xform.c). */
+		if (s->x != NULL && xform_backend_eof(s) != 0)
+			return;
 		session_close(s, 1000, "backend closed the connection");
 		return;
 	}

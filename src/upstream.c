@@ -29,6 +29,7 @@
 #include "session-int.h"
 #include "tls.h"
 #include "upstream.h"
+#include "xform.h"
 
 void
 upstream_tune_socket(int fd)
@@ -161,6 +162,21 @@ upstream_start(struct session *s, const struct config_addr *a,
 
 	s->dial.in_connect = true;
 	s->dial.err = 0;
+	if (a->kind == CONFIG_ADDR_EXEC) {
+		/* The program started before the 101 (xform.c): its socket
+		 * is "connected" from the loop, as a socket connect is. */
+		int fd = xform_exec_fd(s);
+
+		s->dial.in_connect = false;
+		if (fd == -1) {
+			s->dial.err = ECHILD;
+			return -1;
+		}
+		bufferevent_setfd(bev, fd);
+		bufferevent_trigger_event(bev, BEV_EVENT_CONNECTED,
+		    BEV_TRIG_DEFER_CALLBACKS);
+		return 0;
+	}
 	if (a->kind == CONFIG_ADDR_UNIX) {
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
@@ -190,12 +206,6 @@ upstream_connect(struct session *s)
 	char why[128];
 
 	s->backend = upstream_backend(s);
-	if (s->backend->kind == CONFIG_ADDR_EXEC) {
-		/* XXX process backends are parsed but not wired in yet. */
-		session_upstream_failed(s, 1011,
-		    "internal error: exec: backends are not wired in yet");
-		return -1;
-	}
 	bev = bufferevent_socket_new(s->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		session_upstream_failed(s, 1011, "internal error: out of memory");

@@ -16,6 +16,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "exec.h"
 #include "confgen.h"
 #include "config.h"
 #include "gw.h"
@@ -235,6 +236,7 @@ worker_free(struct gw_worker *w)
 	redis_conn_free(w->redis);
 	w->redis = NULL;
 	lookup_worker_free(w);
+	exec_free_all(w);	/* processes still being killed */
 	listener_close_all(w);
 	event_free(w->wake);
 	event_free(w->reload_ev);

@@ -32,6 +32,7 @@
 #include "ws_conn.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
+#include "xform.h"
 
 /* The one writer toward the client: see include/ws_conn.h. */
 size_t
@@ -150,9 +151,13 @@ ws_conn_frame_header(struct session *s, const struct ws_frame_ev *ev)
 		s->rx.msg_text = ev->opcode == WS_OP_TEXT;
 		s->rx.msg_size = 0;
 		ws_utf8_reset(&s->rx.utf8);
+		if (s->x != NULL)
+			xform_client_message(s, ev);	/* compressed? */
 	}
 	s->rx.msg_size += ev->payload_len;
-	if (max != 0 && s->rx.msg_size > max) {
+	/* A compressed message is held to max_message_size as inflated
+	 * (xform.c); on the wire it may be a little larger. */
+	if (max != 0 && s->rx.msg_size > max && !xform_client_inflating(s)) {
 		session_close(s, 1009, "message too big");
 		return -1;
 	}
@@ -238,6 +243,13 @@ ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
 		evbuffer_drain(in, ev->len);	/* nobody to give it to */
 		return 0;
 	}
+	if (xform_client_takes(s)) {
+		/* inflate, line framing (xform.c) */
+		if (xform_client_payload(s, ev, p, in) == -1)
+			return -1;
+		hb_activity(s);
+		return 0;
+	}
 	r = ws_conn_move_unmasked(s, in,
 	    bufferevent_get_output(s->upstream.bev),
 	    p, ev->len, avail, ev->mask_off);
@@ -306,6 +318,8 @@ ws_conn_frame_end(struct session *s)
 	if (!s->rx.dec.fin)
 		return 0;
 	s->rx.in_message = false;
+	if (s->x != NULL && xform_client_message_end(s) == -1)
+		return -1;
 	if (s->rx.msg_text && !ws_utf8_complete(&s->rx.utf8)) {
 		session_close(s, 1007, "text message ends inside a UTF-8 "
 		    "sequence");

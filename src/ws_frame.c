@@ -38,6 +38,7 @@ enum ws_frame_state {
 
 #define WS_FRAME_FIN		0x80
 #define WS_FRAME_RSV		0x70
+#define WS_FRAME_RSV1		0x40
 #define WS_FRAME_OPCODE		0x0f
 #define WS_FRAME_MASK		0x80
 #define WS_FRAME_LEN7		0x7f
@@ -103,8 +104,13 @@ ws_frame_check(const struct ws_frame_decoder *d, unsigned n)
 
 	if (n == 1) {
 		/* §5.2: RSV1-3 MUST be 0 unless an extension was
-		 * negotiated; we negotiate none. */
-		if (b0 & WS_FRAME_RSV)
+		 * negotiated. permessage-deflate (RFC 7692 §6) gives RSV1
+		 * a meaning on the first frame of a data message only:
+		 * never on control frames or continuations (§6.1). */
+		if (b0 & WS_FRAME_RSV & ~(d->allow_rsv1 ? WS_FRAME_RSV1 : 0))
+			return WS_FRAME_ERR_RSV;
+		if ((b0 & WS_FRAME_RSV1) && ((b0 & 0x08) ||
+		    (b0 & WS_FRAME_OPCODE) == WS_OP_CONT))
 			return WS_FRAME_ERR_RSV;
 		/* §5.2: opcodes 3-7 and B-F are reserved. */
 		switch (b0 & WS_FRAME_OPCODE) {
@@ -180,6 +186,7 @@ ws_frame_load(struct ws_frame_decoder *d)
 			len = len << 8 | d->hdr[i];
 	}
 	d->fin = (d->hdr[0] & WS_FRAME_FIN) != 0;
+	d->rsv1 = (d->hdr[0] & WS_FRAME_RSV1) != 0;
 	d->opcode = d->hdr[0] & WS_FRAME_OPCODE;
 	d->masked = (d->hdr[1] & WS_FRAME_MASK) != 0;
 	if (d->masked)
@@ -195,6 +202,7 @@ static void
 ws_frame_ev_fields(const struct ws_frame_decoder *d, struct ws_frame_ev *ev)
 {
 	ev->fin = d->fin;
+	ev->rsv1 = d->rsv1;
 	ev->opcode = d->opcode;
 	ev->payload_len = d->payload_len;
 }

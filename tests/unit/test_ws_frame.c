@@ -1056,10 +1056,65 @@ test_frame_teardown(void **state)
 	return 0;
 }
 
+/* permessage-deflate (RFC 7692 §6): RSV1 is allowed once negotiated, on
+ * the first frame of a data message only; RSV2/3 never. Fed whole and a
+ * byte at a time. */
+static void
+test_rsv1_negotiated(void **state)
+{
+	static const struct {
+		uint8_t in[8];
+		size_t len;
+		int want;	/* 0: header ok with rsv1 as below */
+		bool rsv1;
+	} v[] = {
+		{ { 0xc1, 0x05, 'H', 'e', 'l', 'l', 'o' }, 7, 0, true },
+		{ { 0xc2, 0x00 }, 2, 0, true },
+		{ { 0x41, 0x00 }, 2, 0, true },		/* first, no FIN */
+		{ { 0x81, 0x00 }, 2, 0, false },
+		{ { 0xc0, 0x00 }, 2, WS_FRAME_ERR_RSV, false },	/* CONT */
+		{ { 0x40, 0x00 }, 2, WS_FRAME_ERR_RSV, false },
+		{ { 0xc9, 0x00 }, 2, WS_FRAME_ERR_RSV, false },	/* ping */
+		{ { 0xc8, 0x00 }, 2, WS_FRAME_ERR_RSV, false },	/* close */
+		{ { 0xe1, 0x00 }, 2, WS_FRAME_ERR_RSV, false },	/* +RSV2 */
+		{ { 0xd1, 0x00 }, 2, WS_FRAME_ERR_RSV, false },	/* +RSV3 */
+	};
+	struct ws_frame_decoder d;
+	struct ws_frame_ev ev;
+	size_t i, j;
+	ssize_t r;
+	int step;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+	for (step = 0; step < 2; step++) {
+		ws_frame_decoder_init(&d, 0, false);
+		d.allow_rsv1 = true;
+		r = 0;
+		memset(&ev, 0, sizeof(ev));
+		for (j = 0; j < 2 && r >= 0; j += step ? 1 : 2) {
+			r = ws_frame_decode(&d, v[i].in + j, step ? 1 : 2, &ev);
+		}
+		if (v[i].want != 0) {
+			assert_int_equal(r, v[i].want);
+			assert_int_equal(d.close_code, 1002);
+			continue;
+		}
+		assert_true(r >= 0);
+		assert_int_equal(ev.type, WS_FRAME_EV_HEADER);
+		assert_int_equal(ev.rsv1, v[i].rsv1);
+	}
+	/* not negotiated: RSV1 is the §5.2 error it always was */
+	ws_frame_decoder_init(&d, 0, false);
+	assert_int_equal(ws_frame_decode(&d, v[0].in, 7, &ev),
+	    WS_FRAME_ERR_RSV);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rsv1_negotiated),
 		cmocka_unit_test(test_frame_vectors),
 		cmocka_unit_test(test_frame_rfc_big),
 		cmocka_unit_test(test_frame_control_125),
