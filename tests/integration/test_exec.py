@@ -1,0 +1,334 @@
+"""Process backends (backend = exec:PROGRAM ARG...): real programs behind
+real clients. bc as a calculator service, a script that prints its
+environment, one that ignores SIGTERM, one that exits non-zero, one that
+writes 50 MiB, one that leaves a child behind; max_processes; stderr in
+the log; 200 sessions in a row leave no process and no descriptor."""
+import hashlib
+import os
+import signal
+import socket
+import stat
+import time
+
+import pytest
+
+from conftest import (OP_BINARY, OP_TEXT, MiB, RawWS, wait_for)
+
+BC = "/usr/bin/bc"
+
+
+def script(tmp_path, name, body):
+    """An executable /bin/sh script in tmp_path."""
+    p = os.path.join(str(tmp_path), name)
+    with open(p, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(p, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH
+             | stat.S_IXOTH)
+    return p
+
+
+def gone(pid):
+    """True when pid is no process (a zombie counts as gone: its parent
+    may be an init that reaps late)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def children(pid):
+    """Live processes whose parent is pid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
+def nfds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def recv_text(ws, timeout=10.0):
+    f = ws.recv_frame(timeout=timeout)
+    assert f.opcode == OP_TEXT, f
+    return f.payload.decode()
+
+
+def test_bc_answers_line_by_line_and_quit_closes_1000(gateway):
+    gw = gateway(routes=[("/bc", {"backend": "exec:%s -q" % BC,
+                                  "framing": "line"})])
+    ws = RawWS.open(gw.port, path="/bc")
+    ws.send_frame(OP_TEXT, b"2+3")
+    assert recv_text(ws) == "5"
+    # one message is one line for bc, a newline is added
+    ws.send_frame(OP_TEXT, b"scale=3; 1/3")
+    assert recv_text(ws) == ".333"
+    ws.send_frame(OP_TEXT, b"2^100\n")     # a newline of its own: kept
+    assert recv_text(ws) == "1267650600228229401496703205376"
+    ws.send_frame(OP_TEXT, b"quit")
+    f = ws.expect_close(1000)
+    assert f.close_reason == "backend program exited"
+    ws.close()
+    lines = gw.wait_session_lines(1, route="/bc")
+    assert lines[0]["code"] == "1000"
+
+
+def test_environment_is_websocketd_s(gateway, tmp_path):
+    prog = script(tmp_path, "env.sh", "env\n")
+    gw = gateway(routes=[("/env/*", {"backend": "exec:" + prog,
+                                     "framing": "line",
+                                     "exec_env": ["WSG_PASSED",
+                                                  "WSG_SET=a b, c"]})],
+                 env={"WSG_PASSED": "yes", "WSG_SECRET": "no"})
+    ws = RawWS.open(gw.port, path="/env/sub/a%20b?x=1&y=%41",
+                    host="gw.example:8080",
+                    extra=["X-Foo-Bar: one", "x-foo-bar: two",
+                           "Proxy: http://evil/"])
+    local_port = ws.sock.getsockname()[1]
+    env = {}
+    while True:
+        f = ws.recv_frame(timeout=10)
+        if f.opcode == 0x8:
+            assert f.close_code == 1000
+            break
+        k, _, v = f.payload.decode().partition("=")
+        env[k] = v
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["REMOTE_PORT"] == str(local_port)
+    assert env["REQUEST_URI"] == "/env/sub/a%20b?x=1&y=%41"
+    assert env["QUERY_STRING"] == "x=1&y=%41"
+    assert env["SCRIPT_NAME"] == "/env"
+    assert env["PATH_INFO"] == "/sub/a b"
+    assert env["SERVER_NAME"] == "gw.example"
+    assert env["SERVER_PORT"] == "8080"
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["GATEWAY_INTERFACE"] == "CGI/1.1"
+    assert env["SERVER_SOFTWARE"].startswith("wsgate/")
+    assert env["HTTP_X_FOO_BAR"] == "one, two"
+    assert env["HTTP_UPGRADE"] == "websocket"
+    assert "HTTP_PROXY" not in env
+    assert "HTTPS" not in env
+    assert env["UNIQUE_ID"].isdigit()
+    # only what the route passes through of wsgate's own environment
+    assert env["WSG_PASSED"] == "yes"
+    assert env["WSG_SET"] == "a b, c"
+    assert "WSG_SECRET" not in env
+    assert "HOME" not in env
+    assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
+
+
+def test_non_zero_exit_closes_1011_with_status_after_output(gateway, tmp_path):
+    prog = script(tmp_path, "fail.sh", "echo partial; echo last; exit 3\n")
+    gw = gateway(routes=[("/f", {"backend": "exec:" + prog,
+                                 "framing": "line"})])
+    ws = RawWS.open(gw.port, path="/f")
+    assert recv_text(ws) == "partial"
+    assert recv_text(ws) == "last"
+    f = ws.expect_close(1011)
+    assert f.close_reason == "backend program exited with status 3"
+
+
+def test_killed_program_closes_1011_with_signal(gateway, tmp_path):
+    prog = script(tmp_path, "kill.sh", "echo $$; exec sleep 1000\n")
+    gw = gateway(routes=[("/k", {"backend": "exec:" + prog,
+                                 "framing": "line"})])
+    ws = RawWS.open(gw.port, path="/k")
+    pid = int(recv_text(ws))
+    os.kill(pid, signal.SIGKILL)
+    f = ws.expect_close(1011)
+    assert f.close_reason.startswith("backend program killed by signal 9")
+
+
+def test_program_ignoring_sigterm_gets_sigkill(gateway, tmp_path):
+    prog = script(tmp_path, "stubborn.sh",
+                  "trap '' TERM\necho $$\nwhile :; do sleep 0.05; done\n")
+    gw = gateway(routes=[("/s", {"backend": "exec:" + prog,
+                                 "framing": "line",
+                                 "exec_kill_timeout": "300ms"})])
+    ws = RawWS.open(gw.port, path="/s")
+    pid = int(recv_text(ws))
+    t0 = time.monotonic()
+    ws.send_close(1000)
+    ws.expect_close(1000)
+    wait_for(lambda: gone(pid), 10, what="stubborn pid %d gone" % pid)
+    # not before the timeout: it ignored SIGTERM
+    assert time.monotonic() - t0 >= 0.25
+    gw.wait_log(r"pid %d group killed after exec_kill_timeout" % pid)
+
+
+def test_nothing_of_the_process_outlives_the_session(gateway, tmp_path):
+    # a child in the background that would live on, and one that
+    # ignores SIGTERM
+    prog = script(tmp_path, "parent.sh",
+                  "sleep 1000 &\necho $!\n"
+                  "sh -c 'trap \"\" TERM; while :; do sleep 0.05; done' &\n"
+                  "echo $!\necho $$\ncat\n")
+    gw = gateway(routes=[("/p", {"backend": "exec:" + prog,
+                                 "framing": "line",
+                                 "exec_kill_timeout": "200ms"})])
+    ws = RawWS.open(gw.port, path="/p")
+    pids = [int(recv_text(ws)) for _ in range(3)]
+    ws.abort()      # the client just vanishes
+    for pid in pids:
+        wait_for(lambda: gone(pid), 10, what="pid %d gone" % pid)
+
+
+def test_fifty_mib_of_output_is_delivered_then_1000(gateway, tmp_path):
+    total = 50 * MiB
+    prog = script(tmp_path, "big.sh",
+                  "yes 0123456789abcdef | head -c %d\n" % total)
+    gw = gateway(routes=[("/big", {"backend": "exec:" + prog})])
+    ws = RawWS.open(gw.port, path="/big", timeout=60)
+    h = hashlib.sha256()
+    got = 0
+    while True:
+        f = ws.recv_frame(timeout=60)
+        if f.opcode == 0x8:
+            assert f.close_code == 1000
+            break
+        assert f.opcode == OP_BINARY
+        h.update(f.payload)
+        got += len(f.payload)
+    assert got == total
+    want = hashlib.sha256()
+    line = b"0123456789abcdef\n"
+    data = line * (total // len(line) + 1)
+    want.update(data[:total])
+    assert h.hexdigest() == want.hexdigest()
+
+
+def test_client_bytes_reach_stdin_and_eof_follows_close(gateway, tmp_path):
+    # wc counts what the client sent; it answers only at stdin's EOF,
+    # which comes when the client closes
+    prog = script(tmp_path, "wc.sh", "wc -c > %s/count\n" % tmp_path)
+    gw = gateway(routes=[("/wc", {"backend": "exec:" + prog})])
+    ws = RawWS.open(gw.port, path="/wc")
+    for _ in range(64):
+        ws.send_frame(OP_BINARY, b"x" * 16384)
+    ws.send_close(1000)
+    ws.expect_close(1000)
+    path = os.path.join(str(tmp_path), "count")
+    wait_for(lambda: os.path.exists(path) and open(path).read().strip(),
+             10, what="wc output")
+    assert open(path).read().strip() == str(64 * 16384)
+
+
+def test_stderr_lines_are_logged_with_the_session_id(gateway, tmp_path):
+    prog = script(tmp_path, "err.sh",
+                  "echo 'something went wrong' >&2\necho ok\n")
+    gw = gateway(routes=[("/e", {"backend": "exec:" + prog,
+                                 "framing": "line"})])
+    ws = RawWS.open(gw.port, path="/e")
+    assert recv_text(ws) == "ok"
+    ws.expect_close(1000)
+    ws.close()
+    line = gw.wait_session_lines(1, route="/e")[0]
+    gw.wait_log(r"session %s: pid \d+ stderr: something went wrong"
+                % line["id"])
+
+
+def test_max_processes_answers_503_beyond(gateway):
+    gw = gateway(routes=[("/cat", {"backend": "exec:/bin/cat",
+                                   "max_processes": "2"})])
+    a = RawWS.open(gw.port, path="/cat")
+    b = RawWS.open(gw.port, path="/cat")
+    c = RawWS.open(gw.port, path="/cat", expect=503)
+    c.close()
+    a.send_close(1000)
+    a.expect_close(1000)
+    a.close()
+
+    # the slot comes back once the process is gone
+    def reopen():
+        w = RawWS.open(gw.port, path="/cat", expect=None)
+        if w.status == 101:
+            return w
+        assert w.status == 503
+        w.close()
+        return None
+    d = wait_for(reopen, 10, what="a slot again")
+    d.send_frame(OP_BINARY, b"hi")
+    assert d.recv_frame().payload == b"hi"
+    for w in (b, d):
+        w.send_close(1000)
+        w.expect_close(1000)
+
+
+def test_missing_user_is_500_and_nothing_runs(gateway):
+    if os.getuid() != 0:
+        pytest.skip("user needs root")
+    gw = gateway(routes=[("/u", {"backend": "exec:/bin/cat",
+                                 "user": "no-such-user-here"})])
+    RawWS.open(gw.port, path="/u", expect=500).close()
+    gw.wait_log(r"cannot start exec:/bin/cat: user no-such-user-here: "
+                r"no such user")
+    assert children(gw.pid) == []
+
+
+def test_user_and_cwd(gateway, tmp_path):
+    if os.getuid() != 0:
+        pytest.skip("user needs root")
+    # (tmp_path is root's alone: a program nobody can run)
+    gw = gateway(routes=[("/w", {"backend": "exec:/bin/sh -c 'id -un; pwd'",
+                                 "framing": "line", "user": "nobody",
+                                 "cwd": "/tmp"})])
+    ws = RawWS.open(gw.port, path="/w")
+    assert recv_text(ws) == "nobody"
+    assert recv_text(ws) == "/tmp"
+    ws.expect_close(1000)
+
+
+def test_drain_and_reload_leave_no_process(gateway, tmp_path):
+    prog = script(tmp_path, "pid.sh", "echo $$\nexec cat\n")
+    gw = gateway(routes=[("/c", {"backend": "exec:" + prog,
+                                 "framing": "line",
+                                 "exec_kill_timeout": "200ms"})])
+    a = RawWS.open(gw.port, path="/c")
+    pa = int(recv_text(a))
+    gw.send_signal(signal.SIGHUP)
+    gw.wait_log(r"reload")
+    # the live session keeps its process across the reload
+    a.send_frame(OP_TEXT, b"still here")
+    assert recv_text(a) == "still here"
+    b = RawWS.open(gw.port, path="/c")
+    pb = int(recv_text(b))
+    rc = gw.stop(signal.SIGTERM, timeout=15)
+    assert rc == 0
+    for pid in (pa, pb):
+        wait_for(lambda: gone(pid), 10, what="pid %d gone" % pid)
+
+
+def test_two_hundred_sessions_leave_no_process_and_no_fd(gateway):
+    gw = gateway(routes=[("/cat", {"backend": "exec:/bin/cat"})])
+    # one session first: lazily opened descriptors (resolver, log) count
+    # in the baseline
+    ws = RawWS.open(gw.port, path="/cat")
+    ws.send_frame(OP_BINARY, b"warm")
+    assert ws.recv_frame().payload == b"warm"
+    ws.send_close(1000)
+    ws.expect_close(1000)
+    wait_for(lambda: children(gw.pid) == [], 10, what="no child")
+    base = nfds(gw.pid)
+    for i in range(200):
+        ws = RawWS.open(gw.port, path="/cat")
+        msg = b"message %d" % i
+        ws.send_frame(OP_BINARY, msg)
+        assert ws.recv_frame().payload == msg
+        if i % 2:
+            ws.send_close(1000)
+            ws.expect_close(1000)
+        else:
+            ws.abort()
+    wait_for(lambda: children(gw.pid) == [], 20,
+             what="every cat gone: %s" % children(gw.pid))
+    wait_for(lambda: nfds(gw.pid) <= base, 10,
+             what="descriptors back to %d (now %d)" % (base, nfds(gw.pid)))
