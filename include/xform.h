@@ -60,6 +60,13 @@ bool	xform_client_inflating(const struct session *s);
  * when the client may compress. */
 uint64_t xform_frame_limit(const struct session *s, uint64_t max);
 
+/* The current client message is compressed (RSV1 on its first frame). */
+bool	xform_client_inflating(const struct session *s);
+
+/* The per-frame limit for a route limit of max (0: none): a little more
+ * when the client may compress. */
+uint64_t xform_frame_limit(const struct session *s, uint64_t max);
+
 /* True when the client's payload goes through xform_client_payload(). */
 bool	xform_client_takes(const struct session *s);
 
