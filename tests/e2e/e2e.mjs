@@ -185,7 +185,21 @@ async function startBackends() {
 		sock.end('goodbye from the backend');
 	});
 	const down = await freePort();	/* nothing listens there */
-	return { echo, closer, down };
+	/* A line service whose lines reach wsgate cut anywhere, multi-byte
+	 * characters split between TCP segments (framing = line). */
+	const lines = await tcpServer((sock) => {
+		sock.on('error', () => {});
+		sock.setNoDelay(true);
+		const segs = LINE_SEGMENTS.slice();
+		const next = () => {
+			if (segs.length === 0)
+				return sock.end();
+			sock.write(segs.shift());
+			setTimeout(next, 15);
+		};
+		next();
+	});
+	return { echo, closer, down, lines };
 }
 
 /* ---- a throwaway CA and a server certificate for 127.0.0.1 ---- */
@@ -253,6 +267,17 @@ async function startVnc(x) {
 	return port;
 }
 
+/* What the line service sends, and the messages a browser must see. */
+const LINES = ['hello', 'h\u00e9llo w\u00f6rld', '', '\u20ac 12 \u{1F600} tail',
+    'crlf line', 'last without newline'];
+const LINE_SEGMENTS = [[0x68, 0x65, 0x6c], [0x6c, 0x6f, 0x0a, 0x68, 0xc3],
+    [0xa9, 0x6c, 0x6c, 0x6f, 0x20, 0x77], [0xc3],
+    [0xb6, 0x72, 0x6c, 0x64, 0x0a, 0x0a, 0xe2], [0x82],
+    [0xac, 0x20, 0x31, 0x32, 0x20, 0xf0, 0x9f],
+    Buffer.from('\u{98}\u{80}', 'latin1'),
+    Buffer.from(' tail\ncrlf line\r'), Buffer.from('\nlast without newline')]
+    .map((s) => Buffer.from(s));
+
 /* ---- wsgate ---- */
 
 async function startWsgate(ports, certs) {
@@ -281,6 +306,21 @@ backend            = tcp:127.0.0.1:${ports.down}
 
 [route /closer]
 backend            = tcp:127.0.0.1:${ports.closer}
+
+; permessage-deflate to the echo backend; a line service, line framing
+[route /deflate]
+backend            = tcp:127.0.0.1:${ports.echo}
+compression        = on
+framing            = text
+
+[route /deflate-bin]
+backend            = tcp:127.0.0.1:${ports.echo}
+compression        = on
+
+[route /lines]
+backend            = tcp:127.0.0.1:${ports.lines}
+framing            = line
+compression        = on
 
 ; the default gateway.conf's demo page and routes (demo/echo_backend.py)
 [route /echo]
@@ -332,6 +372,75 @@ async function pageChecks(page, base, label) {
 	    r.code === 1000 && r.wasClean && r.text === 'goodbye from the backend',
 	    JSON.stringify(r));
 	log(`${label} checks took ${Date.now() - t} ms`);
+}
+
+/* permessage-deflate and line framing, seen from the browser's side. */
+async function beyondChecks(page, base, label) {
+	const ev = (fn, ...args) => deadline(page.evaluate(fn, ...args), 60000, fn);
+	const wsBase = base.replace(/^http/, 'ws');
+	const r = await ev(async ([u, n]) => {
+		const open = (path, bin) => new Promise((ok, ko) => {
+			const ws = new WebSocket(u + path);
+			if (bin)
+				ws.binaryType = 'arraybuffer';
+			ws.onopen = () => ok(ws);
+			ws.onerror = () => ko(new Error('ws error on ' + path));
+		});
+		const echo = (ws, msg, len, join) => new Promise((ok) => {
+			const got = [];
+			let have = 0;
+			ws.onmessage = (e) => {
+				got.push(e.data);
+				have += typeof e.data === 'string' ?
+				    new TextEncoder().encode(e.data).length :
+				    e.data.byteLength;
+				if (have >= len)
+					ok(join(got));
+			};
+			ws.send(msg);
+		});
+		const out = {};
+		let ws = await open('/deflate', false);
+		out.extensions = ws.extensions;
+		const text = 'd\u00e9j\u00e0 vu \u20ac '.repeat(n / 16);
+		const back = await echo(ws, text, new TextEncoder().encode(text)
+		    .length, (g) => g.join(''));
+		out.text = back === text;
+		ws.close(1000);
+		ws = await open('/deflate-bin', true);
+		out.binExtensions = ws.extensions;
+		const bin = new Uint8Array(n);
+		for (let i = 0; i < n; i++)
+			bin[i] = (i * 31) & 255;
+		const bb = await echo(ws, bin, n, (g) => {
+			const all = new Uint8Array(n);
+			let off = 0;
+			for (const b of g) {
+				all.set(new Uint8Array(b), off);
+				off += b.byteLength;
+			}
+			return all;
+		});
+		out.binary = bb.every((v, i) => v === bin[i]);
+		ws.close(1000);
+		ws = await open('/lines', false);
+		out.linesExtensions = ws.extensions;
+		out.lines = await new Promise((ok) => {
+			const got = [];
+			ws.onmessage = (e) => got.push(typeof e.data === 'string' ?
+			    e.data : '<binary>');
+			ws.onclose = (e) => ok({ got, code: e.code });
+		});
+		return out;
+	}, [wsBase, MiB]);
+	check(`${label}: permessage-deflate agreed (ws.extensions)`,
+	    /permessage-deflate/.test(r.extensions) &&
+	    /permessage-deflate/.test(r.binExtensions), JSON.stringify(r.extensions));
+	check(`${label}: compressed text and binary round trips (1 MiB)`,
+	    r.text && r.binary, JSON.stringify({ text: r.text, binary: r.binary }));
+	check(`${label}: line service: one onmessage per line, in order`,
+	    JSON.stringify(r.lines.got) === JSON.stringify(LINES) &&
+	    r.lines.code === 1000, JSON.stringify(r.lines));
 }
 
 /* The demo backends of `make run`: echo on TCP, shout on a Unix socket. */
@@ -578,6 +687,8 @@ async function main() {
 
 	await pageChecks(page, `http://127.0.0.1:${ports.http}`, 'ws://');
 	await pageChecks(page, `https://127.0.0.1:${ports.https}`, 'wss://');
+	await beyondChecks(page, `http://127.0.0.1:${ports.http}`, 'ws://');
+	await beyondChecks(page, `https://127.0.0.1:${ports.https}`, 'wss://');
 	await demoChecks(page, `http://127.0.0.1:${ports.http}`, 'ws://');
 	await demoChecks(page, `https://127.0.0.1:${ports.https}`, 'wss://');
 	await demoBackendDown(page, `http://127.0.0.1:${ports.http}`, demo);
