@@ -13,9 +13,10 @@ import zlib
 import pytest
 import websockets
 
-from conftest import (OP_BINARY, OP_CONT, OP_TEXT, MiB, RawWS, build_frame,
-                      echo_handler, pattern_bytes, record_handler, run_async,
-                      wait_for, WSGATE_RELEASE_BIN)
+from backendkit import echo_handler, record_handler
+from basekit import MiB, pattern_bytes, run_async, wait_for
+from gatewaykit import WSGATE_RELEASE_BIN
+from wskit import OP_BINARY, OP_CONT, OP_TEXT, RawWS, build_frame
 
 EXT = "permessage-deflate; server_no_context_takeover; " \
       "client_no_context_takeover"
@@ -272,3 +273,44 @@ def test_bomb_closes_1009_and_memory_stays_flat(gateway, backends):
     # a bomb is not inflated past the limit: no growth anywhere near
     # the 1 GiB it stands for
     assert after - before < 48 * MiB, (before, after)
+
+
+def test_idle_compressed_sessions_hold_no_zlib_state(gateway, backends):
+    """After compressed traffic both ways, idle sessions hold no zlib
+    state: 300 sessions that kept theirs (~300 KiB each) would add ~90 MiB;
+    the budget is 4 KiB a session."""
+    from basekit import raise_nofile_limit
+    import time
+    n = 300
+    if raise_nofile_limit() < 2 * n + 100:
+        pytest.skip("RLIMIT_NOFILE too low for %d sessions" % n)
+    be = backends(echo_handler)
+    gw = gateway(routes=[("/echo", {"backend": be.spec, "compression": "on",
+                                    "heartbeat_interval": "0"})],
+                 binary=WSGATE_RELEASE_BIN)
+    clients = [raw_open(gw, timeout=30) for _ in range(n)]
+    for ws in clients:
+        ws.send_frame(OP_BINARY, b"x")
+        assert ws.recv_frame(timeout=10).payload == b"x"
+    time.sleep(0.3)
+    base = gw.rss()
+    text = ("session %d: " % 7).encode() + b"compressible text " * 4000
+    z = deflate(text)
+    for ws in clients:
+        ws.send(build_frame(OP_BINARY, z, rsv=4))
+        got = b""
+        while len(got) < len(text):
+            f = ws.recv_frame(timeout=10)
+            if f.rsv == 4:
+                got += zlib.decompressobj(-15).decompress(
+                    f.payload + b"\x00\x00\xff\xff")
+            else:
+                got += f.payload
+        assert got == text
+    time.sleep(0.3)
+    growth = gw.rss() - base
+    print("%d compressed sessions, then idle: RSS %+d KiB (%.2f KiB a "
+          "session)" % (n, growth // 1024, growth / 1024 / n))
+    assert growth < n * 4096, "%.1f KiB a session" % (growth / 1024 / n)
+    for ws in clients:
+        ws.close()

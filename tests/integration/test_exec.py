@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import (OP_BINARY, OP_TEXT, MiB, RawWS, wait_for)
+from basekit import MiB, wait_for
+from wskit import OP_BINARY, OP_TEXT, RawWS
 
 BC = "/usr/bin/bc"
 

@@ -8,8 +8,9 @@ import time
 
 import websockets
 
-from conftest import (OP_BINARY, OP_CLOSE, OP_TEXT, RawWS, build_frame,
-                      record_handler, run_async, wait_for)
+from backendkit import record_handler
+from basekit import run_async, wait_for
+from wskit import OP_BINARY, OP_CLOSE, OP_TEXT, RawWS, build_frame
 
 
 def segments_handler(segments, then_eof=True):
