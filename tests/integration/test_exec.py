@@ -333,3 +333,17 @@ def test_two_hundred_sessions_leave_no_process_and_no_fd(gateway):
              what="every cat gone: %s" % children(gw.pid))
     wait_for(lambda: nfds(gw.pid) <= base, 10,
              what="descriptors back to %d (now %d)" % (base, nfds(gw.pid)))
+
+
+def test_program_gone_after_load_is_500(gateway, tmp_path):
+    prog = script(tmp_path, "gone.sh", "echo hi\n")
+    gw = gateway(routes=[("/g", {"backend": "exec:" + prog})])
+    os.chmod(prog, 0o644)         # no longer executable
+    RawWS.open(gw.port, path="/g", expect=500).close()
+    gw.wait_log(r"cannot start exec:%s: %s: Permission denied"
+                % (prog, prog))
+    assert children(gw.pid) == []
+    os.chmod(prog, 0o755)
+    ws = RawWS.open(gw.port, path="/g")
+    assert ws.recv_frame().payload == b"hi\n"
+    ws.expect_close(1000)
