@@ -60,6 +60,9 @@ wait_port() {
 	done
 	return 1
 }
+# utime + stime + cutime + cstime of PID in clock ticks: the server and
+# the programs it has reaped (loadgen -T sees live children only).
+ticks() { awk '{sub(/.*\) /, ""); print $12 + $13 + $14 + $15}' "/proc/$1/stat"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : "-")}'; }
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p"; }
 
@@ -109,9 +112,19 @@ for run in $(seq "$RUNS"); do
 		if [ $peer = wsgate ]; then port=$W_PORT path=/cat pid=$W_PID
 		else [ -n "$D_PID" ] || continue; port=$D_PORT path=/ pid=$D_PID
 		fi
+		t0=$(ticks "$pid")
 		r=$("$LOADGEN" -m connect -p $port -u $path -n 32 -t "$SECS" \
 		    -W 0.5 -P "$pid" -T 2>>"$OUT/loadgen.log")
-		echo "peer=$peer run=$run $r" | tee -a "$OUT/connect.txt" >&2
+		t1=$(ticks "$pid")
+		# warm-up cycles are not counted by loadgen: per cycle over the
+		# whole run, cycles scaled by (secs + warm-up) / secs
+		all=$(echo "$r" | field cycles | awk -v s="$SECS" \
+		    '{printf "%d", $1 * (s + 0.5) / s}')
+		tree_us=$(awk -v a="$t0" -v b="$t1" -v n="$all" \
+		    -v hz="$(getconf CLK_TCK)" \
+		    'BEGIN {printf "%.1f", (b - a) / hz * 1e6 / (n ? n : 1)}')
+		echo "peer=$peer run=$run $r tree_us_per_cycle=$tree_us" |
+		    tee -a "$OUT/connect.txt" >&2
 	done
 done
 stop_pid "$W_PID"; [ -n "$D_PID" ] && stop_pid "$D_PID"
@@ -139,7 +152,7 @@ stop_pid "$W_PID"
 
 # --- the table -----------------------------------------------------------------
 cyc() { grep "peer=$1 " "$OUT/connect.txt" | field cycles_per_s | median; }
-cpu() { grep "peer=$1 " "$OUT/connect.txt" | field cpu_us_per_cycle | median; }
+cpu() { grep "peer=$1 " "$OUT/connect.txt" | field tree_us_per_cycle | median; }
 pss() { grep "peer=$1 " "$OUT/pss.txt" | field pss_per_session_kib; }
 zb() { grep "path=$1 " "$OUT/deflate.txt" | field wire_bytes_per_mib; }
 zc() { grep "path=$1 " "$OUT/deflate.txt" | field cpu_ms_per_mib; }
