@@ -41,6 +41,10 @@ const char *xform_ext_header(const struct session *s);
  * (the caller owns it then); -1 if there is none. */
 int	xform_exec_fd(struct session *s);
 
+/* Bytes at the front of the backend leg's input already seen by
+ * xform_down() (a line not yet complete); 0 without framing. */
+size_t	xform_down_seen(const struct session *s);
+
 /* True when backend bytes go through xform_down(). */
 bool	xform_down_takes(const struct session *s);
 

@@ -663,7 +663,10 @@ session_relay_down(struct session *s)
 
 	if (len == 0)
 		return 0;
-	record_chunk(s->rec, 1, in, 0, len);	/* --record, --traffic */
+	/* --record, --traffic: the bytes new since the last read (a line
+	 * still incomplete stays in `in`, seen already) */
+	record_chunk(s->rec, 1, in, xform_down_seen(s), len -
+	    xform_down_seen(s));
 	if (xform_down_takes(s)) {
 		/* line/text framing, compression (xform.c) */
 		int64_t sent = xform_down(s, in);

@@ -38,6 +38,7 @@
 #include "heartbeat.h"
 #include "log.h"
 #include "pmd.h"
+#include "record.h"
 #include "session-int.h"
 #include "session.h"
 #include "upgrade.h"
@@ -389,6 +390,12 @@ xform_down(struct session *s, struct evbuffer *in)
 	return sent;
 }
 
+size_t
+xform_down_seen(const struct session *s)
+{
+	return s->x != NULL ? s->x->fed : 0;
+}
+
 bool
 xform_down_takes(const struct session *s)
 {
@@ -431,9 +438,14 @@ xform_up_sink(void *arg, const uint8_t *p, size_t n)
 		x->up_utf8_bad = true;
 		return -1;
 	}
-	if (s->upstream.bev != NULL &&
-	    evbuffer_add(bufferevent_get_output(s->upstream.bev), p, n) == -1)
-		return -1;
+	if (s->upstream.bev != NULL) {
+		struct evbuffer *o = bufferevent_get_output(s->upstream.bev);
+
+		if (evbuffer_add(o, p, n) == -1)
+			return -1;
+		/* --record, --traffic: what the backend gets */
+		record_chunk(s->rec, 0, o, evbuffer_get_length(o) - n, n);
+	}
 	x->up_any = true;
 	x->up_last = p[n - 1];
 	s->bytes_up += n;
@@ -492,7 +504,10 @@ xform_client_message_end(struct session *s)
 	/* line framing: every message is one line for the backend */
 	if (framing_needs_newline(&x->fr, x->up_any ? 1 : 0, x->up_last) &&
 	    s->upstream.bev != NULL) {
-		evbuffer_add(bufferevent_get_output(s->upstream.bev), "\n", 1);
+		struct evbuffer *o = bufferevent_get_output(s->upstream.bev);
+
+		evbuffer_add(o, "\n", 1);
+		record_chunk(s->rec, 0, o, evbuffer_get_length(o) - 1, 1);
 		s->bytes_up++;
 		s->mr->bytes_up++;
 	}

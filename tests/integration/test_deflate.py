@@ -273,8 +273,10 @@ def test_bomb_closes_1009_and_memory_stays_flat(gateway, backends):
     print("3 bombs of %d bytes (1 GiB inflated each): RSS %d -> %d KiB"
           % (len(bomb), before // 1024, after // 1024))
     # a bomb is not inflated past the limit: no growth anywhere near
-    # the 1 GiB it stands for
-    assert after - before < 8 * MiB, (before, after)
+    # the 1 GiB it stands for. (Up to max_message_size of it may wait
+    # for the backend at once, which the heap may keep: 9.5 -> 19 MiB
+    # was seen on a loaded machine.)
+    assert after - before < 32 * MiB, (before, after)
 
 
 def test_idle_compressed_sessions_hold_no_zlib_state(gateway, backends):
