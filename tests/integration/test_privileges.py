@@ -34,10 +34,12 @@ def test_drops_root_after_binding_a_low_port(tmp_path, backends):
                          "listen": "127.0.0.1:%d" % low})
     g.start()
     try:
+        # The listener accepts as soon as it is bound, before root is
+        # dropped: wait for the drop itself, then look.
+        g.wait_log(r"running as user nobody")
         with open("/proc/%d/status" % g.pid) as f:
             uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
         assert uids == [str(nobody.pw_uid)] * 4     # real, eff, saved, fs
-        g.wait_log(r"running as user nobody")
         ws = RawWS.open(low, path="/echo")
         ws.send_frame(OP_BINARY, b"unprivileged")
         assert ws.recv_frame(timeout=5).payload == b"unprivileged"
