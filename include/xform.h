@@ -86,9 +86,24 @@ void	xform_client_message(struct session *s, const struct ws_frame_ev *ev);
 int	xform_client_payload(struct session *s, const struct ws_frame_ev *ev,
 	    uint8_t *p, struct evbuffer *in);
 
-/* The last frame of a client data message ended: the inflate tail, the
- * newline of line framing. 0, or -1 if the session was closed. */
+/*
+ * The last frame of a client data message ended: the inflate tail, the
+ * newline of line framing. 0; 1 when the end waits behind an inflate
+ * paused on the backend's full output (xform_client_resume finishes it,
+ * UTF-8 check included); -1 if the session was closed.
+ */
 int	xform_client_message_end(struct session *s);
+
+/* An inflate paused on the backend's full output has bytes to give. */
+bool	xform_client_pending(const struct session *s);
+
+/*
+ * Go on with a paused inflate before any more client input is decoded
+ * (the order of the client's bytes). Returns 0 when nothing waits any
+ * more, 1 when the backend's output is full again, -1 if the session was
+ * closed.
+ */
+int	xform_client_resume(struct session *s);
 
 /*
  * The backend sent EOF while open: last messages of a pending line or

@@ -20,6 +20,7 @@ struct z_stream_s;
 /* Results of zstream_deflate() and zstream_inflate(). */
 enum zstream_err {
 	ZSTREAM_OK = 0,
+	ZSTREAM_PAUSED = 1,		/* inflate: the sink asked to stop */
 	ZSTREAM_ERR_TOO_BIG = -1,	/* inflated past the limit: 1009 */
 	ZSTREAM_ERR_DATA = -2,		/* not a valid deflate stream: 1007 */
 	ZSTREAM_ERR_NOMEM = -3,		/* zlib could not allocate: 1011 */
@@ -28,7 +29,9 @@ enum zstream_err {
 
 /*
  * Where output goes: n > 0 bytes at p, valid during the call only.
- * Returns 0, or -1 to stop (the call then returns ZSTREAM_ERR_SINK).
+ * Returns 0; 1 when it took the bytes but wants no more for now (inflate
+ * only: the call returns ZSTREAM_PAUSED); or -1 to stop (the call then
+ * returns ZSTREAM_ERR_SINK).
  */
 typedef int zstream_sink_fn(void *arg, const uint8_t *p, size_t n);
 
@@ -44,6 +47,10 @@ struct zstream {
 	uint64_t	 msg_in;	/* this message's bytes taken */
 	uint64_t	 msg_out;	/* ... and produced */
 	size_t		 held;		/* heap bytes zlib holds for zs */
+	/* inflate after ZSTREAM_PAUSED */
+	size_t		 unused;	/* bytes of the last input not taken */
+	bool		 out_pending;	/* zlib had more output ready */
+	uint8_t		 tail_left;	/* bytes of the tail still to feed */
 };
 
 /*
@@ -73,10 +80,19 @@ int	zstream_deflate(struct zstream *zs, const uint8_t *in, size_t len,
  * whole message may inflate to (0 = no limit); zlib is never asked for
  * more than max + 1 bytes of it, so a bomb stops at the limit. Returns
  * ZSTREAM_OK, _TOO_BIG, _DATA, _NOMEM or _SINK; after an error zs is idle
- * (state freed) and the rest of the message must not be fed.
+ * (state freed) and the rest of the message must not be fed. Returns
+ * ZSTREAM_PAUSED when the sink returned 1: zstream_unused() bytes at the
+ * end of in were not taken; call again with them (and the same end), or
+ * with len 0 when none were left but zstream_paused() is true, before
+ * anything else of the message.
  */
 int	zstream_inflate(struct zstream *zs, const uint8_t *in, size_t len,
 	    bool end, uint64_t max, zstream_sink_fn *sink, void *arg);
+
+/* After ZSTREAM_PAUSED: bytes of the last input not taken; whether zlib
+ * still has output or the tail to give (call again even with no input). */
+size_t	zstream_unused(const struct zstream *zs);
+bool	zstream_paused(const struct zstream *zs);
 
 /* Free any zlib state zs holds (it stays usable, idle). */
 void	zstream_release(struct zstream *zs);

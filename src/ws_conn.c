@@ -301,6 +301,8 @@ ws_conn_client_close(struct session *s)
 static int
 ws_conn_frame_end(struct session *s)
 {
+	int r;
+
 	switch (s->rx.dec.opcode) {
 	case WS_OP_CLOSE:
 		return ws_conn_client_close(s);
@@ -318,8 +320,8 @@ ws_conn_frame_end(struct session *s)
 	if (!s->rx.dec.fin)
 		return 0;
 	s->rx.in_message = false;
-	if (s->x != NULL && xform_client_message_end(s) == -1)
-		return -1;
+	if (s->x != NULL && (r = xform_client_message_end(s)) != 0)
+		return r == -1 ? -1 : 0;	/* 1: the end waits (xform.c) */
 	if (s->rx.msg_text && !ws_utf8_complete(&s->rx.utf8)) {
 		session_close(s, 1007, "text message ends inside a UTF-8 "
 		    "sequence");
@@ -338,12 +340,22 @@ ws_conn_input(struct session *s)
 	struct ws_frame_ev ev;
 	ssize_t r;
 
-	while (s->client.bev != NULL && evbuffer_get_length(in) > 0) {
+	while (s->client.bev != NULL && (evbuffer_get_length(in) > 0 ||
+	    xform_client_pending(s))) {
 		if (s->fin.received || s->fin.failed) {
 			evbuffer_drain(in, evbuffer_get_length(in));
 			break;
 		}
 		if (ws_conn_upstream_full(s) || ws_conn_client_full(s))
+			break;
+		/* An inflate paused on the backend goes on first: nothing
+		 * after it is decoded before it is done (xform.c). */
+		if (s->x != NULL && (r = xform_client_resume(s)) != 0) {
+			if (r == -1)
+				return -1;
+			continue;	/* full again: the check above pauses */
+		}
+		if (evbuffer_get_length(in) == 0)
 			break;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;

@@ -67,6 +67,10 @@ struct xform {
 	bool		 up_any;		/* it has bytes */
 	uint8_t		 up_last;		/* ... its last */
 	bool		 up_utf8_bad;
+	/* an inflate the backend's full output paused: the compressed bytes
+	 * not yet taken, and whether the message's last frame came */
+	struct evbuffer	*zin;
+	bool		 zin_end;
 	/* backend -> client */
 	bool		 down;			/* anything to do that way */
 	struct framing	 fr;
@@ -450,6 +454,12 @@ xform_up_sink(void *arg, const uint8_t *p, size_t n)
 	x->up_last = p[n - 1];
 	s->bytes_up += n;
 	s->mr->bytes_up += n;
+	/* Inflating: stop once the backend's output is full, as the plain
+	 * relay stops reading the client (a bomb never piles up here). */
+	if (x->up_compressed && s->upstream.bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(s->upstream.bev)) >=
+	    s->cfg->max_buffer)
+		return 1;
 	return 0;
 }
 
@@ -473,19 +483,58 @@ xform_client_payload(struct session *s, const struct ws_frame_ev *ev,
     uint8_t *p, struct evbuffer *in)
 {
 	struct xform	*x = s->x;
+	size_t		 unused;
 	int		 r;
 
 	ws_frame_unmask(s->rx.dec.mask, ev->mask_off, p, p, ev->len);
-	if (x->up_compressed)
+	if (x->up_compressed) {
 		r = zstream_inflate(&x->inf, p, ev->len, false,
 		    s->route->max_message_size, xform_up_sink, s);
-	else
-		r = ev->len > 0 ? (xform_up_sink(s, p, ev->len) == 0 ? 0 :
-		    ZSTREAM_ERR_SINK) : 0;
+		if (r == ZSTREAM_PAUSED) {
+			/* The rest waits, unmasked, until the backend drains
+			 * (xform_client_resume from ws_conn_input). */
+			unused = zstream_unused(&x->inf);
+			r = 0;
+			if (unused > 0 && ((x->zin == NULL &&
+			    (x->zin = evbuffer_new()) == NULL) ||
+			    evbuffer_add(x->zin, p + ev->len - unused,
+			    unused) == -1))
+				r = ZSTREAM_ERR_NOMEM;
+		}
+	} else
+		r = ev->len > 0 && xform_up_sink(s, p, ev->len) == -1 ?
+		    ZSTREAM_ERR_SINK : 0;
 	evbuffer_drain(in, ev->len);
 	if (r != 0)
 		return xform_up_fail(s, r);
 	return 0;
+}
+
+/* The newline that makes a client message one line (line framing). */
+static void
+xform_newline(struct session *s)
+{
+	struct xform	*x = s->x;
+	struct evbuffer	*o;
+
+	if (!framing_needs_newline(&x->fr, x->up_any ? 1 : 0, x->up_last) ||
+	    s->upstream.bev == NULL)
+		return;
+	o = bufferevent_get_output(s->upstream.bev);
+	evbuffer_add(o, "\n", 1);
+	record_chunk(s->rec, 0, o, evbuffer_get_length(o) - 1, 1);
+	s->bytes_up++;
+	s->mr->bytes_up++;
+}
+
+bool
+xform_client_pending(const struct session *s)
+{
+	const struct xform *x = s->x;
+
+	return x != NULL && ((x->zin != NULL &&
+	    evbuffer_get_length(x->zin) > 0) || x->zin_end ||
+	    zstream_paused(&x->inf));
 }
 
 int
@@ -495,22 +544,73 @@ xform_client_message_end(struct session *s)
 	int		 r;
 
 	if (x->up_compressed) {
-		x->up_compressed = false;
+		if (xform_client_pending(s)) {
+			x->zin_end = true;	/* after what waits */
+			return 1;
+		}
 		r = zstream_inflate(&x->inf, NULL, 0, true,
 		    s->route->max_message_size, xform_up_sink, s);
+		if (r == ZSTREAM_PAUSED) {
+			x->zin_end = true;
+			return 1;
+		}
+		x->up_compressed = false;
 		if (r != 0)
 			return xform_up_fail(s, r);
 	}
-	/* line framing: every message is one line for the backend */
-	if (framing_needs_newline(&x->fr, x->up_any ? 1 : 0, x->up_last) &&
-	    s->upstream.bev != NULL) {
-		struct evbuffer *o = bufferevent_get_output(s->upstream.bev);
+	xform_newline(s);
+	return 0;
+}
 
-		evbuffer_add(o, "\n", 1);
-		record_chunk(s->rec, 0, o, evbuffer_get_length(o) - 1, 1);
-		s->bytes_up++;
-		s->mr->bytes_up++;
+int
+xform_client_resume(struct session *s)
+{
+	struct xform	*x = s->x;
+	uint64_t	 max = s->route->max_message_size;
+	size_t		 n;
+	uint8_t		*p;
+	int		 r;
+
+	if (!xform_client_pending(s))
+		return 0;
+	while (x->zin != NULL && (n = evbuffer_get_length(x->zin)) > 0) {
+		if (n > 16384)
+			n = 16384;
+		if ((p = evbuffer_pullup(x->zin, (ev_ssize_t)n)) == NULL)
+			return xform_up_fail(s, ZSTREAM_ERR_NOMEM);
+		r = zstream_inflate(&x->inf, p, n, false, max, xform_up_sink, s);
+		evbuffer_drain(x->zin, n - (r == ZSTREAM_PAUSED ?
+		    zstream_unused(&x->inf) : 0));
+		if (r == ZSTREAM_PAUSED)
+			return 1;
+		if (r != 0)
+			return xform_up_fail(s, r);
 	}
+	if (zstream_paused(&x->inf) && !x->zin_end) {
+		/* zlib's own output left over, no input to add */
+		r = zstream_inflate(&x->inf, NULL, 0, false, max,
+		    xform_up_sink, s);
+		if (r == ZSTREAM_PAUSED)
+			return 1;
+		if (r != 0)
+			return xform_up_fail(s, r);
+	}
+	if (!x->zin_end)
+		return 0;
+	r = zstream_inflate(&x->inf, NULL, 0, true, max, xform_up_sink, s);
+	if (r == ZSTREAM_PAUSED)
+		return 1;
+	x->zin_end = false;
+	x->up_compressed = false;
+	if (r != 0)
+		return xform_up_fail(s, r);
+	/* ws_conn_frame_end left these to the message's real end */
+	if (s->rx.msg_text && !ws_utf8_complete(&s->rx.utf8)) {
+		session_close(s, 1007, "text message ends inside a UTF-8 "
+		    "sequence");
+		return -1;
+	}
+	xform_newline(s);
 	return 0;
 }
 
@@ -639,6 +739,8 @@ xform_free(struct session *s)
 	zstream_release(&x->inf);
 	if (x->msg != NULL)
 		evbuffer_free(x->msg);
+	if (x->zin != NULL)
+		evbuffer_free(x->zin);
 	free(x);
 	s->x = NULL;
 }

@@ -51,6 +51,9 @@ zstream_release(struct zstream *zs)
 	}
 	zs->nhold = 0;
 	zs->msg_in = zs->msg_out = 0;
+	zs->out_pending = false;
+	zs->tail_left = 0;
+	zs->unused = 0;
 }
 
 bool
@@ -222,7 +225,7 @@ zstream_inflate_run(struct zstream *zs, uint64_t max, zstream_sink_fn *sink,
 	uint8_t	 out[ZSTREAM_CHUNK];
 	z_stream *z = zs->z;
 	size_t	 room, n;
-	int	 r;
+	int	 r, sr = 0;
 
 	do {
 		room = sizeof(out);
@@ -236,7 +239,7 @@ zstream_inflate_run(struct zstream *zs, uint64_t max, zstream_sink_fn *sink,
 		zs->msg_out += n;
 		if (max > 0 && zs->msg_out > max)
 			return ZSTREAM_ERR_TOO_BIG;
-		if (n > 0 && sink(arg, out, n) == -1)
+		if (n > 0 && (sr = sink(arg, out, n)) == -1)
 			return ZSTREAM_ERR_SINK;
 		switch (r) {
 		case Z_OK:
@@ -256,7 +259,14 @@ zstream_inflate_run(struct zstream *zs, uint64_t max, zstream_sink_fn *sink,
 		default:	/* Z_DATA_ERROR, Z_NEED_DICT, Z_STREAM_ERROR */
 			return ZSTREAM_ERR_DATA;
 		}
+		if (sr == 1) {
+			/* The sink is full: stop here, zlib keeps its place
+			 * (and any output it has not given yet). */
+			zs->out_pending = z->avail_out == 0;
+			return ZSTREAM_PAUSED;
+		}
 	} while (z->avail_in > 0 || z->avail_out == 0);
+	zs->out_pending = false;
 	return ZSTREAM_OK;
 }
 
@@ -264,34 +274,68 @@ int
 zstream_inflate(struct zstream *zs, const uint8_t *in, size_t len, bool end,
     uint64_t max, zstream_sink_fn *sink, void *arg)
 {
+	size_t	off;
 	int	r;
 
-	if (len == 0 && !end)
+	zs->unused = 0;
+	if (len == 0 && !end && !zs->out_pending)
 		return ZSTREAM_OK;
 	if ((r = zstream_open(zs)) != 0)
 		return r;
-	while (len > 0) {
-		size_t slice = len > (1u << 30) ? (1u << 30) : len;
+	if (zs->out_pending) {
+		/* Output zlib had ready when the sink paused goes first. */
+		zs->z->next_in = NULL;
+		zs->z->avail_in = 0;
+		if ((r = zstream_inflate_run(zs, max, sink, arg)) != 0) {
+			zs->unused = len;	/* none of in was taken */
+			goto out;
+		}
+	}
+	for (off = 0; off < len; ) {
+		size_t slice = len - off > (1u << 30) ? (1u << 30) : len - off;
 
-		zs->z->next_in = (Bytef *)(uintptr_t)in;
+		zs->z->next_in = (Bytef *)(uintptr_t)(in + off);
 		zs->z->avail_in = (uInt)slice;
-		in += slice;
-		len -= slice;
-		zs->msg_in += slice;
-		if ((r = zstream_inflate_run(zs, max, sink, arg)) != 0)
-			goto fail;
+		off += slice;
+		r = zstream_inflate_run(zs, max, sink, arg);
+		zs->msg_in += slice - zs->z->avail_in;
+		if (r != 0) {
+			zs->unused = (len - off) + zs->z->avail_in;
+			goto out;
+		}
 	}
 	if (end) {
-		zs->z->next_in = (Bytef *)(uintptr_t)zstream_tail;
-		zs->z->avail_in = sizeof(zstream_tail);
-		if ((r = zstream_inflate_run(zs, max, sink, arg)) != 0)
-			goto fail;
+		/* The tail (§7.2.2), or what a pause left of it. */
+		if (zs->tail_left == 0)
+			zs->tail_left = sizeof(zstream_tail);
+		zs->z->next_in = (Bytef *)(uintptr_t)(zstream_tail +
+		    sizeof(zstream_tail) - zs->tail_left);
+		zs->z->avail_in = zs->tail_left;
+		r = zstream_inflate_run(zs, max, sink, arg);
+		zs->tail_left = (uint8_t)zs->z->avail_in;
+		if (r != 0)
+			goto out;
+		zs->tail_left = 0;
 		zstream_message_done(zs);
 	}
 	return ZSTREAM_OK;
- fail:
+ out:
+	if (r == ZSTREAM_PAUSED)
+		return r;
 	zstream_release(zs);
 	return r;
+}
+
+size_t
+zstream_unused(const struct zstream *zs)
+{
+	return zs->unused;
+}
+
+bool
+zstream_paused(const struct zstream *zs)
+{
+	return zs->out_pending || zs->tail_left > 0;
 }
 
 const char *
@@ -308,6 +352,8 @@ zstream_strerror(int err)
 		return "out of memory for zlib";
 	case ZSTREAM_ERR_SINK:
 		return "output refused";
+	case ZSTREAM_PAUSED:
+		return "paused: the output is full";
 	}
 	return "unknown error";
 }

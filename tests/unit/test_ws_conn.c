@@ -135,6 +135,20 @@ xform_client_message_end(struct session *s)
 	return -1;
 }
 
+bool
+xform_client_pending(const struct session *s)
+{
+	return s->x != NULL;
+}
+
+int
+xform_client_resume(struct session *s)
+{
+	(void)s;
+	fail_msg("xform_client_resume without an xform");
+	return -1;
+}
+
 /* session_leg.c's EOF for TLS legs; these legs are never TLS. */
 void	tls_shutdown(struct bufferevent *);
 void
