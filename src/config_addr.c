@@ -148,24 +148,17 @@ config_exec_parse(const char *s, struct config_addr *a, char *err,
 	return -2;
 }
 
-/* config_parse_addr, telling allocation failure (-2) from bad input. */
-int
-config_addr_parse(const char *s, int want_listen, struct config_addr *a,
-    char *err, size_t errlen)
+/*
+ * The options after a listen address, s + n on ("tls", "auto",
+ * "proxy_protocol", "mode="), into a. 0, or -1 with err (s as written).
+ */
+static int
+config_addr_options(const char *s, size_t n, int want_listen,
+    struct config_addr *a, char *err, size_t errlen)
 {
-	const char	*why = NULL, *p, *opt;
-	char		*addr = NULL;
-	size_t		 n, olen;
-	int		 r = -1;
+	const char	*p, *opt;
+	size_t		 olen;
 
-	memset(a, 0, sizeof(*a));
-	if (!want_listen && strncmp(s, "exec:", 5) == 0)
-		return config_exec_parse(s, a, err, errlen);
-	for (n = 0; s[n] != '\0' && !config_isspace(s[n]); n++)
-		;
-	if ((addr = strndup(s, n)) == NULL)
-		goto oom;
-	/* Options after the address: listen only ("tls", "proxy_protocol"). */
 	for (p = s + n; *p != '\0'; p = opt + olen) {
 		for (opt = p; config_isspace(*opt); opt++)
 			;
@@ -182,70 +175,96 @@ config_addr_parse(const char *s, int want_listen, struct config_addr *a,
 		    memcmp(opt, "proxy_protocol", 14) == 0)
 			a->proxy_protocol = true;
 		else if (want_listen && olen > 5 && memcmp(opt, "mode=", 5) == 0) {
-			if (config_mode(opt + 5, olen - 5, &a->mode) == -1) {
-				snprintf(err, errlen, "bad address '%s': mode "
-				    "must be octal 0001..0777, as in mode=0660",
-				    s);
-				goto fail;
-			}
-		} else {
-			snprintf(err, errlen, "bad address '%s': unknown "
+			if (config_mode(opt + 5, olen - 5, &a->mode) == -1)
+				return snprintf(err, errlen, "bad address '%s': "
+				    "mode must be octal 0001..0777, as in "
+				    "mode=0660", s), -1;
+		} else
+			return snprintf(err, errlen, "bad address '%s': unknown "
 			    "option '%.*s'%s", s, (int)olen, opt,
 			    want_listen ? " (known: tls, auto, proxy_protocol, "
-			    "mode=)" : "");
-			goto fail;
-		}
-		if (a->tls_auto && !a->tls) {
-			snprintf(err, errlen, "bad address '%s': auto goes "
-			    "after tls (\"tls auto\": TLS and plain clients on "
-			    "one port)", s);
-			goto fail;
-		}
-		if (a->tls && a->proxy_protocol) {
-			snprintf(err, errlen, "bad address '%s': tls and "
+			    "mode=)" : ""), -1;
+		if (a->tls_auto && !a->tls)
+			return snprintf(err, errlen, "bad address '%s': auto "
+			    "goes after tls (\"tls auto\": TLS and plain "
+			    "clients on one port)", s), -1;
+		if (a->tls && a->proxy_protocol)
+			return snprintf(err, errlen, "bad address '%s': tls and "
 			    "proxy_protocol on one listener are not supported "
-			    "yet", s);
-			goto fail;
-		}
+			    "yet", s), -1;
 	}
-	if (a->mode != 0 && strncmp(addr, "unix:", 5) != 0) {
-		snprintf(err, errlen, "bad address '%s': mode= is for unix: "
-		    "sockets", s);
-		goto fail;
-	}
+	return 0;
+}
+
+/*
+ * The address proper, addr (without options), by its kind into a.
+ * Returns 0, -1 with *why set, or -2 out of memory.
+ */
+static int
+config_addr_kind(const char *addr, int want_listen, struct config_addr *a,
+    const char **why)
+{
 	if (strncmp(addr, "unix:", 5) == 0) {
 		a->kind = CONFIG_ADDR_UNIX;
 		if (addr[5] == '\0')
-			why = "empty unix socket path";
-		else if (!addr_unix_path_fits(strlen(addr + 5)))
-			why = "unix socket path too long";
-		else if ((a->path = strdup(addr + 5)) == NULL)
-			goto oom;
-	} else if (want_listen && strncmp(addr, "fd:", 3) == 0) {
+			return *why = "empty unix socket path", -1;
+		if (!addr_unix_path_fits(strlen(addr + 5)))
+			return *why = "unix socket path too long", -1;
+		return (a->path = strdup(addr + 5)) == NULL ? -2 : 0;
+	}
+	if (want_listen && strncmp(addr, "fd:", 3) == 0) {
 		/* A socket handed over already listening (inetd "wait", a
 		 * supervisor): websockify's --inetd is fd:0. */
 		a->kind = CONFIG_ADDR_FD;
 		if (strspn(addr + 3, "0123456789") != strlen(addr + 3) ||
 		    addr[3] == '\0' || strlen(addr + 3) > 4)
-			why = "fd: takes a descriptor number, as in fd:0";
-		else
-			a->fd = atoi(addr + 3);
-	} else if (strncmp(addr, "tcp:", 4) == 0) {
-		r = config_hostport(addr + 4, 0, a, &why);
-	} else if (!want_listen && strncmp(addr, "tls:", 4) == 0) {
-		/* A TCP backend spoken to over TLS (a->tls). */
-		r = config_hostport(addr + 4, 0, a, &why);
-		a->tls = true;
-	} else if (want_listen && addr[0] != '\0') {
-		r = config_hostport(addr, 1, a, &why);
-	} else
-		why = want_listen ?
-		    "use HOST:PORT, [V6]:PORT, PORT, unix:/path or fd:N" :
-		    "use tcp:HOST:PORT, tcp:[V6]:PORT, tls:HOST:PORT, "
-		    "unix:/path or exec:/PROGRAM ARG...";
-	if (r == -2)
+			return *why = "fd: takes a descriptor number, as in "
+			    "fd:0", -1;
+		a->fd = atoi(addr + 3);
+		return 0;
+	}
+	if (strncmp(addr, "tcp:", 4) == 0)
+		return config_hostport(addr + 4, 0, a, why);
+	if (!want_listen && strncmp(addr, "tls:", 4) == 0) {
+		a->tls = true;	/* a TCP backend spoken to over TLS */
+		return config_hostport(addr + 4, 0, a, why);
+	}
+	if (want_listen && addr[0] != '\0')
+		return config_hostport(addr, 1, a, why);
+	*why = want_listen ?
+	    "use HOST:PORT, [V6]:PORT, PORT, unix:/path or fd:N" :
+	    "use tcp:HOST:PORT, tcp:[V6]:PORT, tls:HOST:PORT, unix:/path or "
+	    "exec:/PROGRAM ARG...";
+	return -1;
+}
+
+/* config_parse_addr, telling allocation failure (-2) from bad input. */
+int
+config_addr_parse(const char *s, int want_listen, struct config_addr *a,
+    char *err, size_t errlen)
+{
+	const char	*why = NULL;
+	char		*addr = NULL;
+	size_t		 n;
+	int		 r;
+
+	memset(a, 0, sizeof(*a));
+	if (!want_listen && strncmp(s, "exec:", 5) == 0)
+		return config_exec_parse(s, a, err, errlen);
+	for (n = 0; s[n] != '\0' && !config_isspace(s[n]); n++)
+		;
+	if ((addr = strndup(s, n)) == NULL)
 		goto oom;
-	if (why != NULL) {
+	if (config_addr_options(s, n, want_listen, a, err, errlen) == -1)
+		goto fail;
+	if (a->mode != 0 && strncmp(addr, "unix:", 5) != 0) {
+		snprintf(err, errlen, "bad address '%s': mode= is for unix: "
+		    "sockets", s);
+		goto fail;
+	}
+	if ((r = config_addr_kind(addr, want_listen, a, &why)) == -2)
+		goto oom;
+	if (r == -1) {
 		snprintf(err, errlen, "bad address '%s' (%s)", s, why);
 		goto fail;
 	}

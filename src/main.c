@@ -535,6 +535,135 @@ main_instance(const struct config *cfg, char *buf, size_t len)
 	buf[len - 1] = '\0';
 }
 
+/*
+ * The process before any worker: logging (level returned), SIGPIPE
+ * ignored, signums blocked (*mask; main unblocks once worker 0 catches
+ * them), the open-files limit, malloc's tuning, libevent's threads.
+ */
+static int
+main_process_setup(const struct config *cfg, const int *signums,
+    sigset_t *mask)
+{
+	const struct main_opts *o = &main_opts;
+	unsigned i;
+	int level;
+
+	main_level = o->verbose > 0 ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
+	level = o->verbose > 0 ? LOG_LEVEL_DEBUG : (int)cfg->log_level;
+	log_init(true, (enum log_level)level, cfg->log_format == CONFIG_LOG_JSON);
+	main_log_sinks(cfg, o->foreground);
+	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * From the first listener on, a client (or systemd) may see us up
+	 * and send TERM before worker 0 catches it: keep TERM, INT and HUP
+	 * pending until their events are in place, or one would end the
+	 * process by the signal's default action instead of a drain.
+	 */
+	sigemptyset(mask);
+	for (i = 0; signums[i] != 0; i++)
+		sigaddset(mask, signums[i]);
+	pthread_sigmask(SIG_BLOCK, mask, NULL);
+	main_raise_nofile();
+	/*
+	 * Relay buffers are 4-64 KiB chains freed and taken again all the
+	 * time; glibc's defaults hand the top of the heap back to the kernel
+	 * and fault it in again at once (16 % of stream CPU in page faults,
+	 * docs/PERFORMANCE.md). Keep up to 8 MiB of free heap; allocations
+	 * up to 1 MiB come from the heap.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	if (evthread_use_pthreads() == -1)
+		fatalx("evthread_use_pthreads failed");
+	return level;
+}
+
+/* -t: the config, and the files it names, load; exit status. */
+static int
+main_check(struct config *cfg)
+{
+	struct gw_gen *gen;
+
+	/* Certificates, keys and token files load too? */
+	if ((gen = confgen_new(cfg, main_tls(cfg), 1)) == NULL)
+		fatal("calloc");
+	main_load_routes(gen);
+	main_load_redis(cfg);
+	if (cfg->user != NULL && getpwnam(cfg->user) == NULL) {
+		fprintf(stderr, "%s: user %s: no such user\n", cfg->file,
+		    cfg->user);
+		return 1;
+	}
+	main_load_keys(cfg);
+	if (!admin_sessions_guarded(cfg))
+		fprintf(stderr, "%s: warning: admin_listen %s is not a "
+		    "loopback address and no admin_token_file is set: "
+		    "/sessions will answer 403\n", cfg->file != NULL ?
+		    cfg->file : "command line", cfg->admin_listen);
+	confgen_unref(gen);
+	printf("configuration OK\n");
+	return 0;
+}
+
+/*
+ * The workers on generation gen with their listeners, the registry and
+ * the admin endpoint; then (without -d) into the background; then each
+ * worker's resolver and Redis connection, and the fleet. Fatal on error.
+ */
+static void
+main_workers_open(const struct config *cfg, struct gw_gen *gen,
+    const char *instance, int level)
+{
+	struct gw_worker *w;
+	char name[32];
+	unsigned i;
+
+	main_workers = worker_pool_new(main_nworkers);
+	for (i = 0; i < main_nworkers; i++) {
+		w = &main_workers[i];
+		worker_init(w, i, gen);
+		if (listener_open_all(w, i > 0 ? &main_workers[0] : NULL,
+		    cfg) == -1)
+			fatalx("cannot listen; exiting");
+	}
+	registry_start(main_workers, main_nworkers, instance);
+	if (admin_start(main_workers, main_nworkers, cfg) == -1)
+		fatalx("cannot serve admin_listen; exiting");
+	if (!main_opts.foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init(false, (enum log_level)level,
+		    cfg->log_format == CONFIG_LOG_JSON);
+		for (i = 0; i < main_nworkers; i++)
+			if (event_reinit(main_workers[i].base) == -1)
+				fatalx("event_reinit failed");
+	}
+	for (i = 0; i < main_nworkers; i++)
+		if ((main_workers[i].dns = main_dns(main_workers[i].base)) ==
+		    NULL)
+			fatalx("evdns_base_new failed");
+	for (i = 0; i < main_nworkers && main_redis.spec != NULL; i++) {
+		snprintf(name, sizeof(name), "worker %u", i);
+		w = &main_workers[i];
+		if ((w->redis = redis_conn_new(w->base, &main_redis, &w->m,
+		    name)) == NULL)
+			fatalx("redis: out of memory");
+	}
+	fleet_start(main_workers, main_nworkers, &main_redis, cfg);
+}
+
+/* The process-wide services, once every worker has stopped. */
+static void
+main_services_stop(void)
+{
+	admin_stop();
+	admin_sessions_stop();
+	fleet_stop();
+	registry_stop();
+	lifecycle_stop();
+	wrap_stop();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -552,55 +681,9 @@ main(int argc, char **argv)
 
 	main_parse_args(argc, argv, o);
 	cfg = main_load_config(o);
-	if (o->check) {
-		/* Certificates, keys and token files load too? */
-		gen = confgen_new(cfg, main_tls(cfg), 1);
-		if (gen == NULL)
-			fatal("calloc");
-		main_load_routes(gen);
-		main_load_redis(cfg);
-		if (cfg->user != NULL && getpwnam(cfg->user) == NULL) {
-			fprintf(stderr, "%s: user %s: no such user\n",
-			    cfg->file, cfg->user);
-			return 1;
-		}
-		main_load_keys(cfg);
-		if (!admin_sessions_guarded(cfg))
-			fprintf(stderr, "%s: warning: admin_listen %s is not a "
-			    "loopback address and no admin_token_file is set: "
-			    "/sessions will answer 403\n", cfg->file != NULL ?
-			    cfg->file : "command line", cfg->admin_listen);
-		confgen_unref(gen);
-		printf("configuration OK\n");
-		return 0;
-	}
-	main_level = o->verbose > 0 ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
-	level = o->verbose > 0 ? LOG_LEVEL_DEBUG : (int)cfg->log_level;
-	log_init(true, (enum log_level)level, cfg->log_format == CONFIG_LOG_JSON);
-	main_log_sinks(cfg, o->foreground);
-	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * From the first listener on, a client (or systemd) may see us up
-	 * and send TERM before worker 0 catches it: keep TERM, INT and HUP
-	 * pending until their events are in place, or one would end the
-	 * process by the signal's default action instead of a drain.
-	 */
-	sigemptyset(&mask);
-	for (i = 0; signums[i] != 0; i++)
-		sigaddset(&mask, signums[i]);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	main_raise_nofile();
-	/*
-	 * Relay buffers are 4-64 KiB chains freed and taken again all the
-	 * time; glibc's defaults hand the top of the heap back to the kernel
-	 * and fault it in again at once (16 % of stream CPU in page faults,
-	 * docs/PERFORMANCE.md). Keep up to 8 MiB of free heap; allocations
-	 * up to 1 MiB come from the heap.
-	 */
-	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
-	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-	if (evthread_use_pthreads() == -1)
-		fatalx("evthread_use_pthreads failed");
+	if (o->check)
+		return main_check(cfg);
+	level = main_process_setup(cfg, signums, &mask);
 
 	main_nworkers = worker_count(cfg);
 	if ((gen = confgen_new(cfg, main_tls(cfg), main_nworkers)) == NULL)
@@ -609,44 +692,10 @@ main(int argc, char **argv)
 	main_load_keys(cfg);
 	main_instance(cfg, instance, sizeof(instance));
 	main_load_redis(cfg);
-	main_workers = worker_pool_new(main_nworkers);
 	threads = calloc(main_nworkers, sizeof(*threads));
-	if (threads == NULL ||
-	    token_api_init(main_nworkers) == -1)
+	if (threads == NULL || token_api_init(main_nworkers) == -1)
 		fatal("calloc");
-	for (i = 0; i < main_nworkers; i++) {
-		w = &main_workers[i];
-		worker_init(w, i, gen);
-		if (listener_open_all(w, i > 0 ? &main_workers[0] : NULL,
-		    cfg) == -1)
-			fatalx("cannot listen; exiting");
-	}
-	registry_start(main_workers, main_nworkers, instance);
-	if (admin_start(main_workers, main_nworkers, cfg) == -1)
-		fatalx("cannot serve admin_listen; exiting");
-	if (!o->foreground) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
-		log_init(false, (enum log_level)level,
-		    cfg->log_format == CONFIG_LOG_JSON);
-		for (i = 0; i < main_nworkers; i++)
-			if (event_reinit(main_workers[i].base) == -1)
-				fatalx("event_reinit failed");
-	}
-	for (i = 0; i < main_nworkers; i++)
-		if ((main_workers[i].dns = main_dns(main_workers[i].base)) ==
-		    NULL)
-			fatalx("evdns_base_new failed");
-	for (i = 0; i < main_nworkers && main_redis.spec != NULL; i++) {
-		char name[32];
-
-		snprintf(name, sizeof(name), "worker %u", i);
-		w = &main_workers[i];
-		if ((w->redis = redis_conn_new(w->base, &main_redis, &w->m,
-		    name)) == NULL)
-			fatalx("redis: out of memory");
-	}
-	fleet_start(main_workers, main_nworkers, &main_redis, cfg);
+	main_workers_open(cfg, gen, instance, level);
 	main_drop_privileges(cfg);
 	main_session_cap();
 	/* htpasswd checks: half the cores, at a lower priority (pwcheck.h). */
@@ -681,13 +730,7 @@ main(int argc, char **argv)
 	for (i = 1; i < main_nworkers; i++)
 		pthread_join(threads[i], NULL);
 	pwcheck_stop();
-
-	admin_stop();
-	admin_sessions_stop();
-	fleet_stop();
-	registry_stop();
-	lifecycle_stop();
-	wrap_stop();
+	main_services_stop();
 	/*
 	 * On the way out a TERM or INT has nothing left to speed up. Freeing
 	 * the signal events restores the default action, and one arriving
