@@ -174,8 +174,8 @@ session_client_open(struct session *s, int fd, bool tls)
 {
 	struct session_leg *c = &s->client;
 
-	if (s->peer_sa.ss_family == AF_INET || s->peer_sa.ss_family == AF_INET6)
-		upstream_tune_socket(fd);
+	/* TCP_NODELAY and SO_KEEPALIVE came with the socket: accepted
+	 * sockets inherit them from the listener (listener.c). */
 	if (tls)
 		c->bev = tls_accept_bev(s->w->base, s->gen->tls_ctx, fd);
 	else if ((c->bev = bufferevent_socket_new(s->w->base, fd,
