@@ -486,7 +486,10 @@ exec_spawn(struct gw_worker *w, struct gw_gen *gen, size_t ri,
 		exec_free(p);
 		return NULL;
 	}
-	if (exec_watch_setup(p, ep[0]) == -1 ||
+	/* Our ends only: libevent must never block on them (the child's
+	 * ends stay blocking, as programs expect). */
+	if (evutil_make_socket_nonblocking(ep[0]) == -1 ||
+	    exec_watch_setup(p, ep[0]) == -1 ||
 	    evutil_make_socket_nonblocking(sv[0]) == -1) {
 		snprintf(err, errlen, "out of memory");
 		close(sv[0]);

@@ -347,3 +347,34 @@ def test_program_gone_after_load_is_500(gateway, tmp_path):
     ws = RawWS.open(gw.port, path="/g")
     assert ws.recv_frame().payload == b"hi\n"
     ws.expect_close(1000)
+
+
+def test_many_sessions_at_once_never_stall_the_worker(gateway):
+    """32 clients at once, each opening, echoing a byte through /bin/cat
+    and closing, over and over. Found by the websocketd bench: the read
+    end of a program's stderr pipe was a blocking descriptor, and a
+    read on it could stop a whole worker (no 101 for anyone after)."""
+    import threading
+    gw = gateway(routes=[("/cat", {"backend": "exec:/bin/cat",
+                                   "max_processes": "0"})])
+    errors, done = [], []
+
+    def client(k):
+        try:
+            for i in range(15):
+                ws = RawWS.open(gw.port, path="/cat", timeout=10)
+                ws.send_frame(OP_BINARY, b"%d.%d" % (k, i))
+                assert ws.recv_frame().payload == b"%d.%d" % (k, i)
+                ws.send_close(1000)
+                ws.expect_close(1000)
+                ws.close()
+            done.append(k)
+        except Exception as e:     # noqa: BLE001 - reported below
+            errors.append("%d: %r" % (k, e))
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and len(done) == 32, errors[:5]
+    wait_for(lambda: children(gw.pid) == [], 20, what="every cat gone")
