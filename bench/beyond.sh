@@ -66,6 +66,13 @@ ticks() { awk '{sub(/.*\) /, ""); print $12 + $13 + $14 + $15}' "/proc/$1/stat";
 median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : "-")}'; }
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p"; }
 
+# Our ports must be free: a stale listener would answer in our place.
+for port in $(seq "$P" $((P + 9))); do
+	if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+		log "bench: port $port is in use; set BENCH_PORT_BEYOND"
+		exit 1
+	fi
+done
 [ -x "$WSGATE" ] || make -C "$TOP" --no-print-directory wsgate >&2
 make -C "$BENCH_DIR" --no-print-directory loadgen >&2
 if ! command -v websocketd >/dev/null 2>&1 && [ "${BENCH_INSTALL:-1}" = 1 ]; then
