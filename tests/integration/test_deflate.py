@@ -282,7 +282,6 @@ def test_idle_compressed_sessions_hold_no_zlib_state(gateway, backends):
     state: 300 sessions that kept theirs (~300 KiB each) would add ~90 MiB;
     the budget is 4 KiB a session."""
     from basekit import raise_nofile_limit
-    import time
     n = 300
     if raise_nofile_limit() < 2 * n + 100:
         pytest.skip("RLIMIT_NOFILE too low for %d sessions" % n)
@@ -294,7 +293,7 @@ def test_idle_compressed_sessions_hold_no_zlib_state(gateway, backends):
     for ws in clients:
         ws.send_frame(OP_BINARY, b"x")
         assert ws.recv_frame(timeout=10).payload == b"x"
-    time.sleep(0.3)
+    gw.wait_idle()
     base = gw.rss()
     text = ("session %d: " % 7).encode() + b"compressible text " * 4000
     z = deflate(text)
@@ -309,7 +308,7 @@ def test_idle_compressed_sessions_hold_no_zlib_state(gateway, backends):
             else:
                 got += f.payload
         assert got == text
-    time.sleep(0.3)
+    gw.wait_idle()                      # every session done with zlib
     growth = gw.rss() - base
     print("%d compressed sessions, then idle: RSS %+d KiB (%.2f KiB a "
           "session)" % (n, growth // 1024, growth / 1024 / n))
@@ -331,7 +330,7 @@ def test_bomb_to_a_backend_that_does_not_read_stays_small(gateway, backends):
     ws = raw_open(gw, timeout=30)
     ws.send(build_frame(OP_BINARY, deflate(b"warm" * 100), rsv=4))
     be.wait_conn(0)
-    time.sleep(0.3)
+    gw.wait_idle()                      # the warm-up frame handled
     before = gw.rss()
     ws.send(build_frame(OP_BINARY, bomb_payload(), rsv=4))
     peak = before
