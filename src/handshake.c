@@ -345,6 +345,75 @@ handshake_static(struct session *s, const struct upgrade_req *req)
 }
 
 /*
+ * The route for req and the checks that need no wait: origin, a route
+ * with no WebSocket backend, the client certificate. Returns the route,
+ * or NULL when s was answered with a 4xx (s is then on its way out).
+ */
+static const struct config_route *
+handshake_route_check(struct session *s, const struct upgrade_req *req)
+{
+	const struct config_route *r;
+
+	r = route_match(s->cfg, req->path.p, req->path.len);
+	if (r == NULL) {
+		handshake_http_error(s, 404, "no route for this path");
+		return NULL;
+	}
+	if (!route_origin_allowed(r, req->origin.p, req->origin.len)) {
+		handshake_http_error(s, 403, "origin not allowed");
+		return NULL;
+	}
+	if (r->origin_required && req->origin.len == 0) {
+		handshake_http_error(s, 403, "no Origin header");
+		return NULL;
+	}
+	if (r->nbackends == 0 && !config_route_has_token_source(r)) {
+		/* A static-only route (root, no backend). */
+		handshake_http_error(s, 404, "no WebSocket backend for this path");
+		return NULL;
+	}
+	if ((r->nallow_client_cn > 0 || r->nallow_client_san > 0) &&
+	    !tls_client_allowed(s->client.bev, r->allow_client_cn,
+	    r->nallow_client_cn, r->allow_client_san, r->nallow_client_san)) {
+		handshake_http_error(s, 403, "client certificate not allowed");
+		return NULL;
+	}
+	return r;
+}
+
+/*
+ * The 101 of n bytes is in the client's output: the session takes route
+ * r, its counters and decoder, its heartbeat, and dials the backend.
+ * Returns upstream_connect()'s answer: 0, or -1 when s is gone.
+ */
+static int
+handshake_open(struct session *s, const struct config_route *r,
+    size_t head_len, int n)
+{
+	s->route = r;
+	s->rec = record_open(r, s->id);
+	s->mr = confgen_route_metrics(s->gen, s->w->index,
+	    (size_t)(r - s->cfg->routes));
+	s->mr->active++;
+	s->mr->sessions++;
+	evbuffer_drain(bufferevent_get_input(s->client.bev), head_len);
+	/* Counted (hb_client_acked counts from 0) and written through. */
+	ws_conn_send(s, WS_CONN_RAW, NULL, (size_t)n, NULL);
+	s->w->m.handshakes_ok++;
+	event_del(&s->state_timer);
+	ws_frame_decoder_init(&s->rx.dec, xform_frame_limit(s,
+	    r->max_message_size), true);
+	s->rx.dec.allow_rsv1 = xform_ext_header(s) != NULL;
+	session_set_state(s, SESSION_CONNECTING);
+	s->dial.rr = s->w->rr_seq++;
+	hb_start(s);
+	clock_gettime(CLOCK_MONOTONIC, &s->dial.started);
+	if (r->backend_proxy_protocol != 0)
+		handshake_proxy_out(s);
+	return upstream_connect(s);
+}
+
+/*
  * Route, origin, credential and token checks, then the 101. Returns 0
  * (upgraded, connecting), 1 when a check waits (s is paused), -1 if s is
  * gone or answered.
@@ -361,30 +430,8 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 	/* limits_scope = fleet: the fleet's counts, a wait (fleet.c). */
 	if (!s->fleet_checked && (rc = fleet_limits_check(s)) != 1)
 		return rc == 0 ? 1 : -1;
-	r = route_match(s->cfg, req->path.p, req->path.len);
-	if (r == NULL) {
-		handshake_http_error(s, 404, "no route for this path");
+	if ((r = handshake_route_check(s, req)) == NULL)
 		return -1;
-	}
-	if (!route_origin_allowed(r, req->origin.p, req->origin.len)) {
-		handshake_http_error(s, 403, "origin not allowed");
-		return -1;
-	}
-	if (r->origin_required && req->origin.len == 0) {
-		handshake_http_error(s, 403, "no Origin header");
-		return -1;
-	}
-	if (r->nbackends == 0 && !config_route_has_token_source(r)) {
-		/* A static-only route (root, no backend). */
-		handshake_http_error(s, 404, "no WebSocket backend for this path");
-		return -1;
-	}
-	if ((r->nallow_client_cn > 0 || r->nallow_client_san > 0) &&
-	    !tls_client_allowed(s->client.bev, r->allow_client_cn,
-	    r->nallow_client_cn, r->allow_client_san, r->nallow_client_san)) {
-		handshake_http_error(s, 403, "client certificate not allowed");
-		return -1;
-	}
 	gr = &s->gen->routes[r - s->cfg->routes];
 	/* Credentials first: an anonymous client learns nothing of which
 	 * tokens exist. A step that waits (basic_auth.c, token_source.c)
@@ -423,27 +470,7 @@ handshake_accept_upgrade(struct session *s, const struct upgrade_req *req,
 		handshake_http_error(s, 500, "cannot build the answer");
 		return -1;
 	}
-	s->route = r;
-	s->rec = record_open(r, s->id);
-	s->mr = confgen_route_metrics(s->gen, s->w->index,
-	    (size_t)(r - s->cfg->routes));
-	s->mr->active++;
-	s->mr->sessions++;
-	evbuffer_drain(bufferevent_get_input(s->client.bev), head_len);
-	/* Counted (hb_client_acked counts from 0) and written through. */
-	ws_conn_send(s, WS_CONN_RAW, NULL, (size_t)n, NULL);
-	s->w->m.handshakes_ok++;
-	event_del(&s->state_timer);
-	ws_frame_decoder_init(&s->rx.dec, xform_frame_limit(s,
-	    r->max_message_size), true);
-	s->rx.dec.allow_rsv1 = xform_ext_header(s) != NULL;
-	session_set_state(s, SESSION_CONNECTING);
-	s->dial.rr = s->w->rr_seq++;
-	hb_start(s);
-	clock_gettime(CLOCK_MONOTONIC, &s->dial.started);
-	if (r->backend_proxy_protocol != 0)
-		handshake_proxy_out(s);
-	return upstream_connect(s);
+	return handshake_open(s, r, head_len, n);
 }
 
 /*
