@@ -266,16 +266,6 @@ bool	session_leg_resume(struct session_leg *leg, struct session_leg *full);
  */
 void	session_leg_read_more(struct session_leg *leg);
 
-/*
- * Make the plain socket bufferevent bev read through session_leg.c
- * instead of libevent's evbuffer_read() (which asks the kernel how much is
- * queued before every read). The bufferevent's callbacks, enabling and
- * 4 KiB first read stay as they were. Call it once the socket is set
- * (connected, for a backend); libevent's bufferevent_setfd() or
- * bufferevent_socket_connect() afterwards would undo it.
- */
-void	session_leg_own_reads(struct bufferevent *bev);
-
 /* Send EOF (TLS close_notify first). Returns 0, or -1 if the socket is
  * already gone. */
 int	session_leg_shut(struct session_leg *leg);

@@ -222,8 +222,6 @@ session_client_open(struct session *s, int fd, bool tls)
 	else if ((c->bev = bufferevent_socket_new(s->w->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		close(fd);
-	else
-		session_leg_own_reads(c->bev);
 	if (c->bev == NULL) {
 		log_warnx("session: cannot set up a bufferevent");
 		return -1;

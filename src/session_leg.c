@@ -11,7 +11,6 @@
  * memory per session stays bounded whatever the peers do.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -20,7 +19,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
 #include "session-int.h"
@@ -157,81 +155,6 @@ session_leg_read_more(struct session_leg *leg)
 			break;		/* the socket is drained */
 	}
 	evbuffer_freeze(in, 0);
-}
-
-/* What libevent reads per wakeup (EVBUFFER_MAX_READ); read_more tops up. */
-#define SESSION_LEG_FIRST_READ	4096
-
-/*
- * A plain leg's read event. libevent 2.1's own (bufferevent_readcb ->
- * evbuffer_read) issues ioctl(FIONREAD) before every readv only to size a
- * read it caps at 4 KiB anyway: 2 of the 10 syscalls per echoed message,
- * 6 per connect cycle. This does the same read without asking, then what
- * libevent does after it: the read callback on data; on EOF or an error,
- * reading off and the event callback. wsgate sets no read watermarks,
- * timeouts or rate limits on its legs, so there is nothing else to keep.
- */
-static void
-session_leg_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct bufferevent *bev = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer_iovec v[2];
-	bufferevent_data_cb readcb;
-	bufferevent_event_cb eventcb;
-	void *cbarg;
-	size_t left;
-	ssize_t r = -1;
-	int n, i, err = ENOMEM;
-
-	bufferevent_getcb(bev, &readcb, NULL, &eventcb, &cbarg);
-	if (what & EV_TIMEOUT) {
-		if (eventcb != NULL)
-			eventcb(bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, cbarg);
-		return;
-	}
-	/* The socket bufferevent freezes its input's end between reads. */
-	evbuffer_unfreeze(in, 0);
-	n = evbuffer_reserve_space(in, SESSION_LEG_FIRST_READ, v, 2);
-	if (n > 0) {
-		r = readv(fd, (struct iovec *)(void *)v, n);
-		err = errno;
-		for (i = 0, left = r > 0 ? (size_t)r : 0; i < n; i++) {
-			if (v[i].iov_len > left)
-				v[i].iov_len = left;
-			left -= v[i].iov_len;
-		}
-		evbuffer_commit_space(in, v, r > 0 ? n : 0);
-	}
-	evbuffer_freeze(in, 0);
-	if (r > 0) {
-		if (readcb != NULL)
-			readcb(bev, cbarg);	/* may free bev */
-		return;
-	}
-	if (r < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))
-		return;
-	bufferevent_disable(bev, EV_READ);
-	errno = err;		/* the event callback reads it */
-	if (eventcb != NULL)
-		eventcb(bev, BEV_EVENT_READING | (r == 0 ? BEV_EVENT_EOF :
-		    BEV_EVENT_ERROR), cbarg);
-}
-
-void
-session_leg_own_reads(struct bufferevent *bev)
-{
-	bool reading = (bufferevent_get_enabled(bev) & EV_READ) != 0;
-
-	/* event_assign() must not touch an added event; with the changelist
-	 * the delete and the add cost no epoll_ctl. */
-	if (reading)
-		bufferevent_disable(bev, EV_READ);
-	event_assign(&bev->ev_read, bufferevent_get_base(bev),
-	    bufferevent_getfd(bev), EV_READ | EV_PERSIST | EV_FINALIZE,
-	    session_leg_read_cb, bev);
-	if (reading)
-		bufferevent_enable(bev, EV_READ);
 }
 
 int

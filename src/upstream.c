@@ -107,9 +107,6 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 				upstream_tls_start(s, bev);
 				return;
 			}
-			if (s->backend->kind == CONFIG_ADDR_TCP ||
-			    s->backend->kind == CONFIG_ADDR_UNIX)
-				session_leg_own_reads(bev);
 			if (s->dial.proxy_hdr_len > 0)
 				evbuffer_prepend(bufferevent_get_output(bev),
 				    s->dial.proxy_hdr, s->dial.proxy_hdr_len);
