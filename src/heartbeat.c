@@ -145,6 +145,12 @@ hb_idle_cb(evutil_socket_t fd, short what, void *arg)
 		session_timer_ms(&s->hb.idle, limit - idle);
 		return;
 	}
+	/* Say so even while a soft stop (exit_after, exit_when_idle) has
+	 * the worker draining: this close is the route's idle_timeout. */
+	if (!s->fin.end_set) {
+		s->fin.end = METRICS_END_IDLE;
+		s->fin.end_set = true;
+	}
 	session_close(s, 1001, "idle timeout");
 }
 

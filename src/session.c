@@ -462,7 +462,10 @@ session_end_of(const struct session *s, uint16_t code)
 	case 1000:
 		return METRICS_END_BACKEND_CLOSED;
 	case 1001:
-		return s->w->draining ? METRICS_END_DRAIN : METRICS_END_IDLE;
+		/* Ours is a drain's only when the sessions are being closed
+		 * (SIGTERM): a soft stop lets them run, and an idle timeout
+		 * labels itself (heartbeat.c). */
+		return s->w->closing ? METRICS_END_DRAIN : METRICS_END_IDLE;
 	case 1002:
 	case 1007:
 	case 1009:

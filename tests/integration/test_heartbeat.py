@@ -1,13 +1,15 @@
 """Heartbeats (server pings, pong deadline) and the idle timeout."""
 
 import asyncio
+import re
 import socket
 import time
+import urllib.request
 
 import websockets
 
 from backendkit import echo_handler, record_handler
-from basekit import run_async, wait_for
+from basekit import free_port, run_async, wait_for
 from wskit import ConnectionEOF, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, RawWS
 
 
@@ -146,6 +148,53 @@ def test_idle_timeout_closes_idle_session(gateway_factory, backends):
     rec.wait_conn(0).wait_eof(3)
     line = g.wait_session_lines(1, route="/idle", timeout=3)[0]
     assert "idle timeout" in line["_line"].split("cause=", 1)[-1], line["_line"]
+
+
+def ended(admin_port, route, cause):
+    """wsgate_route_sessions_ended_total{route, cause} from /metrics."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port,
+                                timeout=5) as r:
+        text = r.read().decode()
+    m = re.search(r'^wsgate_route_sessions_ended_total\{route="%s",'
+                  r'cause="%s"\} (\d+)$' % (re.escape(route), cause), text,
+                  re.M)
+    assert m, "no ended counter for %s/%s in:\n%s" % (route, cause, text)
+    return int(m.group(1))
+
+
+def test_idle_timeout_during_a_soft_stop_is_counted_as_idle(gateway_factory,
+                                                            backends):
+    """exit_after stops accepting but lets sessions run (a soft stop, no
+    1001 from us): a session that then idles out ended by idle_timeout,
+    and /metrics says so, not "drain"."""
+    echo = backends(echo_handler)
+    aport = free_port()
+    g = gateway_factory(routes=[("/idle", {"backend": echo.spec,
+                                           "idle_timeout": "3s",
+                                           "heartbeat_interval": "0"}),
+                                ("/keep", {"backend": echo.spec,
+                                           "heartbeat_interval": "0"})],
+                        gateway={"exit_after": "1s",
+                                 "admin_listen": "127.0.0.1:%d" % aport})
+    keep = RawWS.open(g.port, path="/keep")   # holds the daemon up
+    idle = RawWS.open(g.port, path="/idle", timeout=15)
+    g.wait_log(r"exit_after reached", timeout=10)
+    f = idle.recv_frame(timeout=15)
+    assert f.opcode == OP_CLOSE and f.close_code == 1001, f
+    idle.send_close(1001)                 # RFC 6455 §5.5.1: the reply
+    idle.close()
+    line = g.wait_session_lines(1, route="/idle", timeout=5)[0]
+    assert "idle timeout" in line["_line"].split("cause=", 1)[-1], line["_line"]
+    wait_for(lambda: ended(aport, "/idle", "idle_timeout") == 1, 5,
+             what="the idle close counted as idle_timeout")
+    assert ended(aport, "/idle", "drain") == 0
+    keep.send_frame(OP_BINARY, b"still")
+    assert keep.recv_frame(timeout=5).payload == b"still"
+    keep.send_close(1000)
+    keep.expect_close(1000)
+    keep.close()
+    assert g.proc.wait(15) == 0         # the soft stop ends the daemon
+    g.stopped = True
 
 
 def test_idle_timeout_spared_by_traffic(gateway_factory, backends):
