@@ -27,7 +27,6 @@ struct confgen_route {
 	struct auth_key		*target_key;	/* token_jwt_key_file */
 	struct target_rules	*allow_targets;	/* parsed; NULL: any */
 	struct auth_htpasswd	*htpasswd;	/* auth = basic */
-	_Atomic uint64_t	 nprocs;	/* exec: processes alive */
 };
 
 struct gw_gen {

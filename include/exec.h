@@ -28,9 +28,10 @@ struct exec_proc;
 typedef void exec_exit_fn(void *arg, int code, int status);
 
 /*
- * Count one process more for route ri of gen against max_processes.
- * Returns 0 (a slot is held: pass it to exec_spawn, or give it back with
- * exec_unadmit) or -1 when the route is full.
+ * Count one process more for route ri of gen against max_processes,
+ * counted per route path across configuration generations (a reload does
+ * not reset it; the limit read is gen's). Any thread. Returns 0 (a slot is held: pass it to exec_spawn, or give it back with
+ * exec_unadmit) or -1 when the route is full (or out of memory).
  */
 int	exec_admit(struct gw_gen *gen, size_t ri);
 void	exec_unadmit(struct gw_gen *gen, size_t ri);

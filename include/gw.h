@@ -64,6 +64,18 @@ extern _Atomic uint64_t	 gw_sessions_total;
  */
 extern uint64_t		 gw_session_cap;
 /*
+ * The descriptors themselves (UINT64_MAX: no limit), set with
+ * gw_session_cap: a session holds GW_FDS_SESSION of them (client and
+ * backend sockets) and an exec: program GW_FDS_EXEC more until it is
+ * reaped (its stderr pipe and pidfd; the socket pair's end we keep is the
+ * session's backend socket). Starting one briefly needs GW_FDS_SPAWN more
+ * (the child's ends, closed once it runs).
+ */
+extern uint64_t		 gw_fd_room;
+#define GW_FDS_SESSION	2
+#define GW_FDS_EXEC	2
+#define GW_FDS_SPAWN	2
+/*
  * SIGTERM came: /readyz answers 503 from now on, drain_delay before the
  * drain itself starts.
  */

@@ -58,6 +58,9 @@ struct metrics {
 	uint64_t	upstream_connect_failed;
 	uint64_t	heartbeat_timeouts;
 	uint64_t	accept_paused;		/* EMFILE pauses */
+	uint64_t	exec_processes;		/* gauge: exec: programs alive
+						   (process-wide, set by admin) */
+	uint64_t	exec_spawn_failed;	/* exec: programs not started */
 	uint64_t	close_codes[16];	/* sent, by code - 1000 */
 	struct metrics_hist connect_latency;	/* backend connect */
 	struct metrics_hist ping_rtt;		/* ping -> pong */

@@ -188,6 +188,13 @@ struct session {
  */
 void	session_close(struct session *s, uint16_t code, const char *cause);
 
+/*
+ * s is about to start an exec: program: do its descriptors fit under the
+ * open-files limit (gw.h)? 0 if so; -1 if not, with the usual refusal
+ * line logged (at most once a second per worker): the caller answers 503.
+ */
+int	session_admit_exec(struct session *s);
+
 /* Move s to state st (logged at debug level). */
 void	session_set_state(struct session *s, enum session_state st);
 

@@ -14,6 +14,7 @@
 #include "admin_sessions.h"
 #include "config.h"
 #include "confgen.h"
+#include "exec.h"
 #include "gw.h"
 #include "log.h"
 #include "metrics.h"
@@ -140,6 +141,7 @@ admin_metrics_cb(struct evhttp_request *req, void *arg)
 		metrics_add_routes(routes, confgen_route_metrics(gen, (unsigned)i,
 		    0), nroutes);
 	}
+	sum.exec_processes = exec_count();	/* process-wide, not per worker */
 	while (cap <= 64 * 1024 * 1024) {
 		if ((nbuf = realloc(buf, cap)) == NULL)
 			goto done;

@@ -91,24 +91,74 @@ struct exec_child_args {
 	int		 ngroups;
 };
 
+/*
+ * max_processes counts per route across configuration generations: a
+ * reload makes a new generation while the old one's programs still run,
+ * so a count kept in the generation would let a reload double the
+ * limit. The route is known by its path (and prefix flag), the name it
+ * keeps across reloads; an entry lives while a process of it does.
+ */
+struct exec_route_count {
+	LIST_ENTRY(exec_route_count) entry;
+	uint64_t		 n;		/* slots held */
+	bool			 prefix;
+	char			 path[];
+};
+
+static pthread_mutex_t exec_route_lock = PTHREAD_MUTEX_INITIALIZER;
+static LIST_HEAD(, exec_route_count) exec_route_counts =
+    LIST_HEAD_INITIALIZER(exec_route_counts);
+
+/* The entry of route r, under exec_route_lock; NULL if there is none. */
+static struct exec_route_count *
+exec_route_find(const struct config_route *r)
+{
+	struct exec_route_count *c;
+
+	LIST_FOREACH(c, &exec_route_counts, entry)
+		if (c->prefix == r->prefix && strcmp(c->path, r->path) == 0)
+			return c;
+	return NULL;
+}
+
 int
 exec_admit(struct gw_gen *gen, size_t ri)
 {
-	uint64_t max = gen->cfg->routes[ri].max_processes;
-	uint64_t n = atomic_load(&gen->routes[ri].nprocs);
+	const struct config_route *r = &gen->cfg->routes[ri];
+	struct exec_route_count *c;
+	size_t len;
+	int rc = -1;
 
-	do {
-		if (max != 0 && n >= max)
-			return -1;
-	} while (!atomic_compare_exchange_weak(&gen->routes[ri].nprocs, &n,
-	    n + 1));
-	return 0;
+	pthread_mutex_lock(&exec_route_lock);
+	if ((c = exec_route_find(r)) == NULL) {
+		len = strlen(r->path) + 1;
+		if ((c = calloc(1, sizeof(*c) + len)) == NULL)
+			goto out;	/* no memory: refuse, as when full */
+		c->prefix = r->prefix;
+		memcpy(c->path, r->path, len);
+		LIST_INSERT_HEAD(&exec_route_counts, c, entry);
+	}
+	if (r->max_processes == 0 || c->n < r->max_processes) {
+		c->n++;
+		rc = 0;
+	}
+ out:
+	pthread_mutex_unlock(&exec_route_lock);
+	return rc;
 }
 
 void
 exec_unadmit(struct gw_gen *gen, size_t ri)
 {
-	atomic_fetch_sub(&gen->routes[ri].nprocs, 1);
+	struct exec_route_count *c;
+
+	pthread_mutex_lock(&exec_route_lock);
+	if ((c = exec_route_find(&gen->cfg->routes[ri])) != NULL &&
+	    --c->n == 0) {
+		LIST_REMOVE(c, entry);
+		free(c);
+	}
+	pthread_mutex_unlock(&exec_route_lock);
 }
 
 uint64_t

@@ -63,6 +63,7 @@ _Atomic uint64_t	 gw_sessions_total;
 _Atomic uint64_t	 gw_session_ids;
 _Atomic bool		 gw_stopping;
 uint64_t		 gw_session_cap = UINT64_MAX;
+uint64_t		 gw_fd_room = UINT64_MAX;
 static uint64_t		 main_nofile = UINT64_MAX;
 static struct gw_worker	*main_workers;
 static unsigned		 main_nworkers;
@@ -352,8 +353,8 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /*
  * Room left under the open-files limit once everything is set up: two
- * descriptors per session, and a reserve for evdns, the admin endpoint
- * and accepts in flight.
+ * descriptors per session (more for exec: routes, see gw.h), and a
+ * reserve for evdns, the admin endpoint and accepts in flight.
  */
 static void
 main_session_cap(void)
@@ -369,8 +370,9 @@ main_session_cap(void)
 		if (d->d_name[0] != '.')
 			used++;
 	closedir(dir);
-	gw_session_cap = main_nofile > used + reserve ?
-	    (main_nofile - used - reserve) / 2 : 0;
+	gw_fd_room = main_nofile > used + reserve ?
+	    main_nofile - used - reserve : 0;
+	gw_session_cap = gw_fd_room / GW_FDS_SESSION;
 	log_debug("open-files limit %llu, %llu in use: room for %llu sessions",
 	    (unsigned long long)main_nofile, (unsigned long long)used,
 	    (unsigned long long)gw_session_cap);

@@ -62,6 +62,8 @@ metrics_add(struct metrics *dst, const struct metrics *src)
 	    METRICS_N(src->close_codes));
 	metrics_add_hist(&dst->connect_latency, &src->connect_latency);
 	metrics_add_hist(&dst->ping_rtt, &src->ping_rtt);
+	dst->exec_processes += metrics_load(&src->exec_processes);
+	dst->exec_spawn_failed += metrics_load(&src->exec_spawn_failed);
 	dst->redis_workers += metrics_load(&src->redis_workers);
 	dst->redis_up += metrics_load(&src->redis_up);
 	dst->redis_errors += metrics_load(&src->redis_errors);
@@ -238,6 +240,11 @@ metrics_render(const struct metrics *m, const struct metrics_route *routes,
 	metrics_one(buf, cap, &off, "wsgate_accept_paused_total", "counter",
 	    "Times accepting paused for lack of descriptors.",
 	    m->accept_paused);
+	metrics_one(buf, cap, &off, "wsgate_exec_processes", "gauge",
+	    "exec: backend programs alive (until reaped).", m->exec_processes);
+	metrics_one(buf, cap, &off, "wsgate_exec_spawn_failures_total",
+	    "counter", "exec: backend programs that could not be started.",
+	    m->exec_spawn_failed);
 	metrics_head(buf, cap, &off, "wsgate_close_codes_total", "counter",
 	    "Close codes sent to clients.");
 	for (i = 0; i < METRICS_N(m->close_codes); i++)

@@ -31,6 +31,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "exec.h"
 #include "fleet.h"
 #include "confgen.h"
 #include "gw.h"
@@ -187,6 +188,25 @@ session_refuse_logged(struct gw_worker *w, int fd, const char *why)
 }
 
 /*
+ * Do the descriptors of the sessions counted in gw_sessions_total and of
+ * the exec: programs alive, plus procs more programs being started, fit
+ * in gw_fd_room (gw.h)? Checked, not reserved: the reserve in main.c
+ * covers workers admitting at the same moment.
+ */
+static bool
+session_fds_fit(uint64_t procs)
+{
+	uint64_t need;
+
+	if (gw_fd_room == UINT64_MAX)
+		return true;
+	need = GW_FDS_SESSION * atomic_load(&gw_sessions_total) +
+	    GW_FDS_EXEC * (exec_count() + procs) +
+	    (procs > 0 ? GW_FDS_SPAWN : 0);
+	return need <= gw_fd_room;
+}
+
+/*
  * May w take one more connection? Returns 0 with it counted in
  * gw_sessions_total, or -1 after answering fd 503 (fd closed).
  */
@@ -200,13 +220,33 @@ session_admit(struct gw_worker *w, int fd)
 		return -1;
 	}
 	n = atomic_fetch_add(&gw_sessions_total, 1);
-	if (n >= w->cfg->max_connections || n >= gw_session_cap) {
+	if (n >= w->cfg->max_connections || n >= gw_session_cap ||
+	    !session_fds_fit(0)) {
 		atomic_fetch_sub(&gw_sessions_total, 1);
 		session_refuse_logged(w, fd, n >= w->cfg->max_connections ?
 		    "max_connections reached" : "open-files limit reached");
 		return -1;
 	}
 	return 0;
+}
+
+int
+session_admit_exec(struct session *s)
+{
+	struct gw_worker *w = s->w;
+	struct timeval now;
+
+	if (session_fds_fit(1))
+		return 0;
+	event_base_gettimeofday_cached(w->base, &now);
+	if (now.tv_sec != w->refuse_logged) {
+		w->refuse_logged = now.tv_sec;
+		log_warnx("refusing connections with 503: open-files limit "
+		    "reached (%llu sessions, %llu programs)",
+		    (unsigned long long)atomic_load(&gw_sessions_total),
+		    (unsigned long long)exec_count());
+	}
+	return -1;
 }
 
 /* The client leg on fd (ours even on failure). Returns 0 or -1. */

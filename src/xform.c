@@ -154,6 +154,13 @@ xform_spawn(struct xform *x, const struct config_route *r, size_t ri,
 	char			 host[NI_MAXHOST], port[NI_MAXSERV], id[24];
 	char			 err[160], **envp;
 
+	/* A program holds more descriptors than a socket backend: refuse
+	 * it like any session the open-files limit has no room for. */
+	if (session_admit_exec(s) == -1) {
+		*status = 503;
+		*detail = "open-files limit reached";
+		return -1;
+	}
 	if (exec_admit(s->gen, ri) == -1) {
 		*status = 503;
 		*detail = "too many processes on this route (max_processes)";
@@ -192,6 +199,7 @@ xform_spawn(struct xform *x, const struct config_route *r, size_t ri,
 	    &x->proc_fd, err, sizeof(err));
 	free(envp);
 	if (x->proc == NULL) {
+		s->w->m.exec_spawn_failed++;
 		log_warnx("session %llu: client=%s cannot start %s: %s",
 		    (unsigned long long)s->id, s->peer, r->backends[0].spec,
 		    err);

@@ -5,14 +5,18 @@ writes 50 MiB, one that leaves a child behind; max_processes; stderr in
 the log; 200 sessions in a row leave no process and no descriptor."""
 import hashlib
 import os
+import re
 import signal
 import socket
 import stat
 import time
+import urllib.request
 
 import pytest
 
-from basekit import MiB, wait_for
+from basekit import MiB, free_port, wait_for
+from faultkit import fd_count, prlimit_wrapper
+from gatewaykit import WSGATE_BIN
 from wskit import OP_BINARY, OP_TEXT, RawWS
 
 BC = "/usr/bin/bc"
@@ -262,6 +266,119 @@ def test_max_processes_answers_503_beyond(gateway):
     for w in (b, d):
         w.send_close(1000)
         w.expect_close(1000)
+
+
+def test_max_processes_holds_across_a_reload(gateway):
+    """A reload (same config) makes a new generation while the old one's
+    programs run on: they still count against max_processes."""
+    gw = gateway(routes=[("/cat", {"backend": "exec:/bin/cat",
+                                   "max_processes": "2"})],
+                 gateway={"workers": 1})
+    a = RawWS.open(gw.port, path="/cat")
+    b = RawWS.open(gw.port, path="/cat")
+    gw.send_signal(signal.SIGHUP)
+    gw.wait_log(r"reloaded ")
+    RawWS.open(gw.port, path="/cat", expect=503).close()
+    gw.wait_log(r"refused: max_processes 2 reached")
+    assert len(children(gw.pid)) == 2, children(gw.pid)
+    a.send_close(1000)
+    a.expect_close(1000)
+    a.close()
+
+    def reopen():                   # the old generation's slot comes back
+        w = RawWS.open(gw.port, path="/cat", expect=None)
+        if w.status == 101:
+            return w
+        assert w.status == 503
+        w.close()
+        return None
+    c = wait_for(reopen, 10, what="a slot again")
+    RawWS.open(gw.port, path="/cat", expect=503).close()
+    for w in (b, c):
+        w.send_frame(OP_BINARY, b"hi")
+        assert w.recv_frame().payload == b"hi"
+        w.send_close(1000)
+        w.expect_close(1000)
+
+
+NOFILE = 64
+
+
+def test_low_open_files_limit_refuses_programs_with_503(gateway_factory,
+                                                        tmp_path):
+    """RLIMIT_NOFILE 64: a program costs the daemon more descriptors than
+    a socket backend (its stderr pipe, its pidfd), and admission counts
+    them: once full, clients get 503 and the refusal is logged, never a
+    500 from a spawn that ran out of descriptors. Service resumes."""
+    wrapper = prlimit_wrapper(tmp_path, WSGATE_BIN, NOFILE)
+    if wrapper is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    gw = gateway_factory(routes=[("/cat", {"backend": "exec:/bin/cat",
+                                           "heartbeat_interval": "0"})],
+                         gateway={"workers": 1}, binary=wrapper)
+    fds0 = fd_count(gw.pid)
+    held, status = [], None
+    for i in range(NOFILE):
+        w = RawWS.open(gw.port, path="/cat", expect=None)
+        if w.status != 101:
+            status = w.status
+            w.close()
+            break
+        w.send_frame(OP_BINARY, b"n%d" % i)
+        assert w.recv_frame().payload == b"n%d" % i
+        held.append(w)
+    assert status == 503, "refused with %s after %d sessions:\n%s" % (
+        status, len(held), gw.log_tail())
+    assert len(held) >= 4, len(held)
+    gw.wait_log(r"refusing connections with 503: open-files limit reached")
+    assert "cannot start" not in gw.log_text()
+    assert fd_count(gw.pid) <= NOFILE
+    for w in held:
+        w.send_close(1000)
+        w.expect_close(1000)
+        w.close()
+    wait_for(lambda: children(gw.pid) == [], 10, what="every cat gone")
+    wait_for(lambda: fd_count(gw.pid) <= fds0, 10, what="descriptors back")
+    w = RawWS.open(gw.port, path="/cat")
+    w.send_frame(OP_BINARY, b"again")
+    assert w.recv_frame().payload == b"again"
+    w.send_close(1000)
+    w.expect_close(1000)
+
+
+def exec_metrics(admin_port):
+    """(wsgate_exec_processes, wsgate_exec_spawn_failures_total)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port,
+                                timeout=5) as r:
+        text = r.read().decode()
+    out = []
+    for name, kind in (("wsgate_exec_processes", "gauge"),
+                       ("wsgate_exec_spawn_failures_total", "counter")):
+        assert "# TYPE %s %s\n" % (name, kind) in text, text
+        out.append(int(re.search(r"^%s (\d+)$" % name, text, re.M).group(1)))
+    return tuple(out)
+
+
+def test_metrics_count_live_programs_and_spawn_failures(gateway, tmp_path):
+    prog = script(tmp_path, "cat.sh", "exec cat\n")
+    aport = free_port()
+    gw = gateway(routes=[("/c", {"backend": "exec:" + prog})],
+                 gateway={"admin_listen": "127.0.0.1:%d" % aport})
+    assert exec_metrics(aport) == (0, 0)
+    a = RawWS.open(gw.port, path="/c")
+    b = RawWS.open(gw.port, path="/c")
+    assert exec_metrics(aport) == (2, 0)
+    a.send_close(1000)
+    a.expect_close(1000)
+    a.close()
+    wait_for(lambda: exec_metrics(aport) == (1, 0), 10,
+             what="one program left")
+    os.chmod(prog, 0o644)             # can no longer be started
+    RawWS.open(gw.port, path="/c", expect=500).close()
+    assert exec_metrics(aport) == (1, 1)
+    b.send_close(1000)
+    b.expect_close(1000)
+    wait_for(lambda: exec_metrics(aport) == (0, 1), 10, what="none left")
 
 
 def test_missing_user_is_500_and_nothing_runs(gateway):
