@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 struct config;
+struct config_route;
 struct gw_worker;
 struct session;
 
@@ -112,6 +113,12 @@ typedef void registry_done_fn(struct gw_worker *w0, void *arg, size_t ended,
  */
 int	registry_fanout(enum registry_op op, uint64_t id,
 	    const uint8_t *tid, registry_done_fn *done, void *arg);
+
+/*
+ * The route's path as written in the config ("/vnc", "/vnc/\*"), whole,
+ * as a new string the caller frees; NULL when out of memory.
+ */
+char	*registry_route_label(const struct config_route *r);
 
 /*
  * The JSON object the registry shows for s (past its upgrade), as in

@@ -238,18 +238,32 @@ registry_started(const struct session *s, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
 }
 
+char *
+registry_route_label(const struct config_route *r)
+{
+	size_t n = strlen(r->path);
+	char *out;
+
+	if ((out = malloc(n + 3)) == NULL)
+		return NULL;
+	memcpy(out, r->path, n);
+	memcpy(out + n, r->prefix ? "/*" : "", r->prefix ? 3 : 1);
+	return out;
+}
+
 json_t *
 registry_session_json(const struct session *s)
 {
 	const char *instance = registry_inst;
-	char route[160], started[64], hex[REGISTRY_TOKEN_HEX_LEN + 1];
+	char started[64], hex[REGISTRY_TOKEN_HEX_LEN + 1], *route;
+	json_t *o;
 
-	snprintf(route, sizeof(route), "%s%s", s->route->path,
-	    s->route->prefix ? "/*" : "");
+	if ((route = registry_route_label(s->route)) == NULL)
+		return NULL;
 	registry_started(s, started, sizeof(started));
 	if (s->has_token_id)
 		registry_hex(s->token_id, hex);
-	return json_pack("{s:s, s:I, s:s, s:s, s:s?, s:s, s:I, s:I, s:s, "
+	o = json_pack("{s:s, s:I, s:s, s:s, s:s?, s:s, s:I, s:I, s:s, "
 	    "s:s?}",
 	    "instance", instance,
 	    "id", (json_int_t)s->id,
@@ -262,6 +276,8 @@ registry_session_json(const struct session *s)
 	    "state", s->state == SESSION_CONNECTING ? "connecting" :
 	    s->state == SESSION_OPEN ? "open" : "closing",
 	    "token_id", s->has_token_id ? hex : NULL);
+	free(route);
+	return o;
 }
 
 json_t *

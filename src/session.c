@@ -40,6 +40,7 @@
 #include "iplimit.h"
 #include "log.h"
 #include "record.h"
+#include "registry.h"
 #include "lookup.h"
 #include "session-int.h"
 #include "session.h"
@@ -347,7 +348,7 @@ fail_count:
 static void
 session_log_end(const struct session *s)
 {
-	char route[160], dur[32];
+	char dur[32], *route;
 	struct timespec now;
 	double secs;
 
@@ -356,14 +357,16 @@ session_log_end(const struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	secs = (double)(now.tv_sec - s->started.tv_sec) +
 	    (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	snprintf(route, sizeof(route), "%s%s", s->route->path,
-	    s->route->prefix ? "/*" : "");
+	/* The path as written, whole: the config bounds it only by its line
+	 * length, so no fixed buffer here. Out of memory, the bare path. */
+	route = registry_route_label(s->route);
 	snprintf(dur, sizeof(dur), "%.3fs", secs);
 	{
 		struct log_field f[] = {
 			LOG_NUM("id", s->id),
 			LOG_STR("client", s->peer),
-			LOG_STR("route", route),
+			LOG_STR("route", route != NULL ? route :
+			    s->route->path),
 			LOG_STR("backend", s->backend != NULL ?
 			    s->backend->spec : NULL),
 			LOG_NUM("up", s->bytes_up),
@@ -377,6 +380,7 @@ session_log_end(const struct session *s)
 		log_event(LOG_LEVEL_INFO, "session_end", f,
 		    sizeof(f) / sizeof(f[0]));
 	}
+	free(route);
 }
 
 /* Total close: write the summary line and free s. Both legs must be gone. */

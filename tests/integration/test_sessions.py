@@ -270,3 +270,25 @@ def test_jwt_sessions_carry_a_token_id_and_revoke_by_that_jwt(
     for c in (a1, a2):
         c.expect_close(1008, timeout=5)
     echo_round(b, b"still")
+
+
+def test_longest_route_path_is_shown_whole(gateway_factory, backends):
+    """A route path as long as a config line allows (199 bytes, so 191 for
+    the path in "[route PATH]") is neither cut in the session summary log
+    line nor in GET /sessions: both used to keep only 159 bytes."""
+    echo = backends(echo_handler)
+    path = "/" + "p" * 186 + "/end"
+    assert len("[route %s]" % path) == 199
+    aport = free_port()
+    g = gateway_factory(routes=[(path, {"backend": echo.spec})],
+                        gateway={"admin_listen": "127.0.0.1:%d" % aport})
+    ws = RawWS.open(g.port, path=path)
+    echo_round(ws, b"z" * 7)
+    code, body = call(aport, "/sessions")
+    assert code == 200 and body["count"] == 1
+    assert body["sessions"][0]["route"] == path
+    ws.send_close(1000, b"")
+    ws.expect_close(1000, timeout=5)
+    ws.close()
+    lines = g.wait_session_lines(1)
+    assert lines[0]["route"] == path, lines[0]["_line"]
