@@ -467,6 +467,87 @@ exec_watch_setup(struct exec_proc *p, int errfd)
 	return 0;
 }
 
+/*
+ * Start the program c describes: posix_spawn, or fork + exec_child when it
+ * must change user (posix_spawn cannot). Returns its pid, or -1 with err.
+ */
+static pid_t
+exec_start(const struct exec_child_args *c, const char *prog, char *err,
+    size_t errlen)
+{
+	pid_t	pid;
+
+	if (!c->setuser) {
+		if ((pid = exec_posix_spawn(c)) == -1)
+			snprintf(err, errlen, "%s: %s", prog, strerror(errno));
+		return pid;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		exec_child(c);
+	return pid;
+}
+
+/* Record the running pid in p and in the process list; p then owns a
+ * reference to gen and is freed by exec_free. */
+static void
+exec_adopt(struct exec_proc *p, struct gw_worker *w, struct gw_gen *gen,
+    size_t ri, uint64_t sid, pid_t pid)
+{
+	p->w = w;
+	p->gen = gen;
+	p->ri = ri;
+	p->sid = sid;
+	p->pid = pid;
+	p->kill_ms = gen->cfg->routes[ri].exec_kill_timeout_ms;
+	confgen_ref(gen);
+	atomic_fetch_add(&exec_alive, 1);
+	pthread_mutex_lock(&exec_lock);
+	LIST_INSERT_HEAD(&exec_procs, p, entry);
+	pthread_mutex_unlock(&exec_lock);
+}
+
+/*
+ * Watch the adopted p: its pidfd, its stderr (errfd) and our socket end
+ * sock. 0; or -1 with err, after the process group is killed, reaped, both
+ * fds closed and p freed.
+ */
+static int
+exec_attach(struct exec_proc *p, int sock, int errfd, char *err,
+    size_t errlen)
+{
+	pid_t	pid = p->pid;
+
+	if ((p->pidfd = pidfd_open(pid, 0)) == -1) {
+		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);	/* killed: at once */
+		p->reaped = p->released = p->killed = true;
+		close(errfd);
+		close(sock);
+		exec_free(p);
+		return -1;
+	}
+	/* Our ends only: libevent must never block on them (the child's
+	 * ends stay blocking, as programs expect). */
+	if (evutil_make_socket_nonblocking(errfd) == -1 ||
+	    exec_watch_setup(p, errfd) == -1 ||
+	    evutil_make_socket_nonblocking(sock) == -1) {
+		snprintf(err, errlen, "out of memory");
+		close(sock);
+		p->released = true;
+		kill(-pid, SIGKILL);
+		p->killed = true;
+		exec_reap(p, true);
+		exec_free(p);
+		return -1;
+	}
+	return 0;
+}
+
 struct exec_proc *
 exec_spawn(struct gw_worker *w, struct gw_gen *gen, size_t ri,
     const struct config_addr *a, char **envp, uint64_t sid, int *fd,
@@ -498,58 +579,16 @@ exec_spawn(struct gw_worker *w, struct gw_gen *gen, size_t ri,
 	c.cwd = r->exec_cwd;
 	c.sock = sv[1];
 	c.errfd = ep[1];
-	if (!c.setuser) {
-		if ((pid = exec_posix_spawn(&c)) == -1) {
-			snprintf(err, errlen, "%s: %s", a->argv[0],
-			    strerror(errno));
-			goto fail;
-		}
-	} else if ((pid = fork()) == -1) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+	if ((pid = exec_start(&c, a->argv[0], err, errlen)) == -1)
 		goto fail;
-	} else if (pid == 0)
-		exec_child(&c);
 	/* Both sides set the group: a kill(-pid) from here may come before
 	 * the child has run at all. */
 	(void)setpgid(pid, pid);
 	close(sv[1]);
 	close(ep[1]);
-	sv[1] = ep[1] = -1;
-	p->w = w;
-	p->gen = gen;
-	p->ri = ri;
-	p->sid = sid;
-	p->pid = pid;
-	p->kill_ms = r->exec_kill_timeout_ms;
-	confgen_ref(gen);
-	atomic_fetch_add(&exec_alive, 1);
-	pthread_mutex_lock(&exec_lock);
-	LIST_INSERT_HEAD(&exec_procs, p, entry);
-	pthread_mutex_unlock(&exec_lock);
-	if ((p->pidfd = pidfd_open(pid, 0)) == -1) {
-		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
-		kill(-pid, SIGKILL);
-		waitpid(pid, NULL, 0);	/* killed: at once */
-		p->reaped = p->released = p->killed = true;
-		close(ep[0]);
-		close(sv[0]);
-		exec_free(p);
+	exec_adopt(p, w, gen, ri, sid, pid);
+	if (exec_attach(p, sv[0], ep[0], err, errlen) == -1)
 		return NULL;
-	}
-	/* Our ends only: libevent must never block on them (the child's
-	 * ends stay blocking, as programs expect). */
-	if (evutil_make_socket_nonblocking(ep[0]) == -1 ||
-	    exec_watch_setup(p, ep[0]) == -1 ||
-	    evutil_make_socket_nonblocking(sv[0]) == -1) {
-		snprintf(err, errlen, "out of memory");
-		close(sv[0]);
-		p->released = true;
-		kill(-pid, SIGKILL);
-		p->killed = true;
-		exec_reap(p, true);
-		exec_free(p);
-		return NULL;
-	}
 	log_debug("session %llu: started %s as pid %ld",
 	    (unsigned long long)sid, a->spec, (long)pid);
 	*fd = sv[0];
