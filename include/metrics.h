@@ -70,6 +70,12 @@ struct metrics {
 	uint64_t	redis_errors;		/* failed connects, lost
 						   connections, error replies */
 	struct metrics_hist redis_lookup;	/* token GET round trip */
+	/* The fleet (fleet.c), rendered only when fleet_on > 0 */
+	uint64_t	fleet_on;		/* gauge: 1 in worker 0 */
+	uint64_t	fleet_orders_received;	/* orders on our channels */
+	uint64_t	fleet_orders_applied;	/* ... carried out here */
+	uint64_t	fleet_registry_write_errors; /* HSET/HDEL/lease writes
+						   refused or not sent */
 };
 
 /* Add src into dst. The reads are relaxed atomic loads: src may belong

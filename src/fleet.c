@@ -119,6 +119,17 @@ fleet_ignore_cb(void *arg, struct redisReply *r)
 	(void)r;
 }
 
+/* A registry write's answer; arg is the sending worker's metrics (this
+ * runs on its thread). NULL: the connection went before the answer. */
+static void
+fleet_write_cb(void *arg, struct redisReply *r)
+{
+	struct metrics *m = arg;
+
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		m->fleet_registry_write_errors++;
+}
+
 static int
 fleet_cmd(struct redis_conn *c, redis_reply_fn *cb, void *arg, int argc,
     const char **argv)
@@ -130,6 +141,14 @@ fleet_cmd(struct redis_conn *c, redis_reply_fn *cb, void *arg, int argc,
 		lens[i] = strlen(argv[i]);
 	return redis_command(c, cb != NULL ? cb : fleet_ignore_cb, arg, argc,
 	    argv, lens);
+}
+
+/* A write to the registry from worker w, counted when it fails. */
+static void
+fleet_write(struct gw_worker *w, int argc, const char **argv)
+{
+	if (fleet_cmd(w->redis, fleet_write_cb, &w->m, argc, argv) == -1)
+		w->m.fleet_registry_write_errors++;
 }
 
 bool
@@ -170,7 +189,7 @@ fleet_write_session(struct gw_worker *w, struct session *s)
 	argv[1] = key;
 	argv[2] = id;
 	argv[3] = text;
-	(void)fleet_cmd(w->redis, NULL, NULL, 4, argv);
+	fleet_write(w, 4, argv);
 	free(text);
 }
 
@@ -202,7 +221,7 @@ fleet_session_ended(struct session *s)
 	argv[0] = "HDEL";
 	argv[1] = key;
 	argv[2] = id;
-	(void)fleet_cmd(s->w->redis, NULL, NULL, 3, argv);
+	fleet_write(s->w, 3, argv);
 }
 
 /* The lease: ZADD ourselves, keep our hashes alive, prune the dead. */
@@ -227,27 +246,27 @@ fleet_renew_now(void)
 	argv[1] = key;
 	argv[2] = until;
 	argv[3] = registry_instance();
-	(void)fleet_cmd(c, NULL, NULL, 4, argv);
+	fleet_write(&fleet_w[0], 4, argv);
 	argv[0] = "PEXPIRE";
 	argv[1] = skey;
 	argv[2] = lease;
-	(void)fleet_cmd(c, NULL, NULL, 3, argv);
+	fleet_write(&fleet_w[0], 3, argv);
 	argv[0] = "ZREMRANGEBYSCORE";
 	argv[1] = key;
 	argv[2] = "-inf";
 	argv[3] = now;
-	(void)fleet_cmd(c, NULL, NULL, 4, argv);
+	fleet_write(&fleet_w[0], 4, argv);
 	/* Always, so that a reload may turn limits_scope = fleet on. */
 	fleet_key(key, "live", NULL);
 	argv[0] = "ZADD";
 	argv[1] = key;
 	argv[2] = until;
 	argv[3] = fleet_inc;
-	(void)fleet_cmd(c, NULL, NULL, 4, argv);
+	fleet_write(&fleet_w[0], 4, argv);
 	argv[0] = "ZREMRANGEBYSCORE";
 	argv[2] = "-inf";
 	argv[3] = now;
-	(void)fleet_cmd(c, NULL, NULL, 4, argv);
+	fleet_write(&fleet_w[0], 4, argv);
 }
 
 static void
@@ -482,6 +501,7 @@ fleet_job_done(struct gw_worker *w0, void *arg, size_t ended, json_t *list)
 
 	json_decref(list);
 	if (w0 != NULL && !fleet_stopping) {
+		w0->m.fleet_orders_applied++;
 		fleet_key(channel, "replies:", job->from);
 		msg = json_pack("{s:I, s:s, s:I}", "seq", (json_int_t)job->seq,
 		    "from", registry_instance(), "ended", (json_int_t)ended);
@@ -510,6 +530,7 @@ fleet_on_order(json_t *msg)
 	size_t toklen = 0;
 	int r;
 
+	fleet_w[0].m.fleet_orders_received++;	/* worker 0's thread */
 	if (json_unpack(msg, "{s:s, s:s, s:I, s?I, s?s%}", "op", &op, "from",
 	    &from, "seq", &seq, "id", &id, "token", &tok, &toklen) == -1 ||
 	    (job = calloc(1, sizeof(*job))) == NULL)
@@ -714,6 +735,7 @@ fleet_start(struct gw_worker *workers, unsigned nworkers,
 			fatalx("fleet: out of memory");
 	}
 	event_add(fleet_renew, &tv);
+	__atomic_store_n(&workers[0].m.fleet_on, 1, __ATOMIC_RELAXED);
 	log_info("fleet: instance %s on redis %s", registry_instance(),
 	    o->spec);
 }

@@ -68,6 +68,11 @@ metrics_add(struct metrics *dst, const struct metrics *src)
 	dst->redis_up += metrics_load(&src->redis_up);
 	dst->redis_errors += metrics_load(&src->redis_errors);
 	metrics_add_hist(&dst->redis_lookup, &src->redis_lookup);
+	dst->fleet_on += metrics_load(&src->fleet_on);
+	dst->fleet_orders_received += metrics_load(&src->fleet_orders_received);
+	dst->fleet_orders_applied += metrics_load(&src->fleet_orders_applied);
+	dst->fleet_registry_write_errors +=
+	    metrics_load(&src->fleet_registry_write_errors);
 }
 
 void
@@ -269,6 +274,18 @@ metrics_render(const struct metrics *m, const struct metrics_route *routes,
 		    "commands failed.", m->redis_errors);
 		metrics_hist(buf, cap, &off, "wsgate_redis_lookup_seconds",
 		    "Redis token lookup round trip.", &m->redis_lookup);
+	}
+	if (m->fleet_on > 0) {
+		metrics_one(buf, cap, &off, "wsgate_fleet_orders_received_total",
+		    "counter", "Operator orders (close, revoke) that reached "
+		    "this gateway.", m->fleet_orders_received);
+		metrics_one(buf, cap, &off, "wsgate_fleet_orders_applied_total",
+		    "counter", "Operator orders carried out on this gateway's "
+		    "workers.", m->fleet_orders_applied);
+		metrics_one(buf, cap, &off,
+		    "wsgate_fleet_registry_write_errors_total", "counter",
+		    "Registry writes to Redis refused or not sent.",
+		    m->fleet_registry_write_errors);
 	}
 	metrics_routes(routes, route_names, nroutes, buf, cap, &off);
 	return off < cap ? (int)off : -1;

@@ -4,6 +4,7 @@ through pub/sub, leases, and Redis failing under live sessions."""
 import os
 import signal
 import time
+import urllib.request
 
 import pytest
 
@@ -466,3 +467,65 @@ def test_limits_scope_fleet_can_be_turned_on_by_a_reload(
             echo(h)
     finally:
         f.hap.stop()
+
+
+def fleet_metrics(g):
+    """The wsgate_fleet_* samples of gateway g's /metrics, by name."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics"
+                                % g.admin_port, timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("wsgate_fleet_"):
+            name, value = line.split()
+            out[name] = int(float(value))
+    return out
+
+
+def test_fleet_metrics_count_orders_and_failed_registry_writes(fleet):
+    held = fleet.open_on_each(1)
+    body = wait_for(lambda: (lambda b: b["count"] == 3 and b)(
+        fleet.fleet_list(0)), 10, what="3 sessions listed")
+    before = [fleet_metrics(g) for g in fleet.gws]
+    for m in before:
+        assert set(m) == {"wsgate_fleet_orders_received_total",
+                          "wsgate_fleet_orders_applied_total",
+                          "wsgate_fleet_registry_write_errors_total"}
+        assert m["wsgate_fleet_registry_write_errors_total"] == 0
+    # One order to gw2 only: gw2 received and carried it out.
+    entry = [s for s in body["sessions"] if s["instance"] == "gw2"][0]
+    assert admin_call(fleet.gws[0].admin_port, "/sessions/gw2/%d"
+                      % entry["id"], method="DELETE") == (200, {"ended": 1})
+    held[1][0].expect_close(1008, timeout=5)
+
+    def moved(i, name, by):
+        return lambda: fleet_metrics(fleet.gws[i])[name] == \
+            before[i][name] + by
+    wait_for(moved(1, "wsgate_fleet_orders_received_total", 1), 10,
+             what="gw2 counted the order")
+    wait_for(moved(1, "wsgate_fleet_orders_applied_total", 1), 10,
+             what="gw2 counted the order carried out")
+    # A revoke goes to every gateway, the sender too.
+    assert admin_call(fleet.gws[0].admin_port, "/sessions?token=zz",
+                      method="DELETE") == (200, {"ended": 0})
+    wait_for(moved(2, "wsgate_fleet_orders_applied_total", 1), 10,
+             what="gw3 counted the revoke")
+    wait_for(moved(0, "wsgate_fleet_orders_applied_total", 1), 10,
+             what="gw1 counted its own revoke")
+    wait_for(moved(1, "wsgate_fleet_orders_applied_total", 2), 10,
+             what="gw2 counted the revoke")
+    # gw3's registry hash replaced by a string: Redis refuses its HSET
+    # (WRONGTYPE) for a new session, and the failure is counted there.
+    fleet.redis.command("SET", "wsgate:fleet:sessions:gw3", "not a hash")
+    ws = direct(fleet.gws[2], "/echo")
+    assert ws.recv_frame(timeout=5).payload == b"gw3:"
+    wait_for(lambda: fleet_metrics(fleet.gws[2])[
+        "wsgate_fleet_registry_write_errors_total"] >= 1, 10,
+        what="gw3 counted its refused registry write")
+    echo(ws)
+    assert fleet_metrics(fleet.gws[0])[
+        "wsgate_fleet_registry_write_errors_total"] == 0
+    for h in held:
+        for w in h:
+            w.close()
+    ws.close()
