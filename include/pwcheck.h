@@ -19,7 +19,8 @@ struct auth_htpasswd;
 struct gw_gen;
 struct gw_worker;
 
-/* Start nthreads helper threads (1..16). 0, or -1 (logged). */
+/* Allow nthreads helper threads (1..16), started by the first
+ * pwcheck_submit(). Returns 0 (-1 is kept for callers: never now). */
 int	pwcheck_start(unsigned nthreads);
 
 /* Stop the pool: queued checks are dropped, running ones finish. */
@@ -30,7 +31,7 @@ void	pwcheck_stop(void);
  * gen is held until the check is done, so a reload cannot free h under
  * it). user and pass are copied (and the copy wiped after). The answer
  * for ticket goes to w. Returns 0, or -1 (pool not running, out of
- * memory, over 4096 queued): nothing will answer.
+ * memory, over 4096 queued, no thread could start): nothing will answer.
  */
 int	pwcheck_submit(struct gw_worker *w, uint64_t ticket,
 	    struct gw_gen *gen, const struct auth_htpasswd *h,
