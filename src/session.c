@@ -752,9 +752,13 @@ session_relay_down(struct session *s)
 	if (len == 0)
 		return 0;
 	/* --record, --traffic: the bytes new since the last read (a line
-	 * still incomplete stays in `in`, seen already) */
-	record_chunk(s->rec, 1, in, xform_down_seen(s), len -
-	    xform_down_seen(s));
+	 * still incomplete stays in `in`, seen already). Tested here, as
+	 * ws_conn.c does, so a route that does not record pays no calls. */
+	if (s->rec != NULL) {
+		size_t seen = xform_down_seen(s);
+
+		record_chunk(s->rec, 1, in, seen, len - seen);
+	}
 	if (xform_down_takes(s)) {
 		/* line/text framing, compression (xform.c) */
 		int64_t sent = xform_down(s, in);
