@@ -18,6 +18,7 @@ import pytest
 from backendkit import echo_handler
 from basekit import MiB, pattern_bytes, run_async
 from gatewaykit import WSGATE_BIN
+from tlskit import make_self_signed
 from wskit import RawWS, http_exchange
 
 SECRET = b"TOP-SECRET-OUTSIDE-ROOT\n"
@@ -507,15 +508,7 @@ def test_slow_reader_gets_the_whole_file(gw):
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls-static")
-    key, cert = d / "key.pem", d / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
-         str(cert), "-days", "2", "-subj", "/CN=localhost"],
-        check=True, capture_output=True)
-    os.chmod(key, 0o600)
-    return cert, key
+    return make_self_signed(tmp_path_factory.mktemp("tls-static"))
 
 
 def test_big_file_over_tls(gateway_factory, backends, site, certs):

@@ -5,30 +5,20 @@ Writes to a TLS client leg go out in the loop turn that queued them
 wait with EV_WRITE armed. A first version left it unarmed after a short
 write, and the session stalled until the linger ended it."""
 import hashlib
-import os
 import socket
 import ssl
-import subprocess
 import time
 
 import pytest
 
 from backendkit import source_handler, source_stream_hash
 from wskit import RawWS
-from tlskit import gateway_from_text
+from tlskit import gateway_from_text, make_self_signed
 
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls-flow")
-    key, cert = d / "key.pem", d / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
-         str(cert), "-days", "2", "-subj", "/CN=localhost"],
-        check=True, capture_output=True)
-    os.chmod(key, 0o600)
-    return cert, key
+    return make_self_signed(tmp_path_factory.mktemp("tls-flow"))
 
 
 def test_wss_client_that_pauses_gets_every_byte(tmp_path, certs, backends):

@@ -20,6 +20,17 @@ def make_ca(d):
     return cert, key
 
 
+def make_self_signed(d, cn="localhost"):
+    """A self-signed P-256 server certificate for cn in d, its key mode
+    600 (wsgate refuses a key others may read); returns (cert, key)."""
+    key, cert = d / "key.pem", d / "cert.pem"
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
+            str(cert), "-days", "2", "-subj", "/CN=" + cn)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
 def make_cert(d, name, ca, cn, san=None, server=False):
     """A key and a certificate for cn signed by ca; returns (cert, key)."""
     key, csr, cert = d / (name + ".key"), d / (name + ".csr"), \
