@@ -25,7 +25,9 @@ static _Atomic uint64_t	 lifecycle_upgrades;
 static struct event	*lifecycle_after_ev, *lifecycle_idle_ev;
 static uint64_t		 lifecycle_idle_ms;
 static uint64_t		 lifecycle_max_sessions;	/* at start; 0: none */
-static struct timespec	 lifecycle_busy;	/* last time a session was open */
+static struct timespec	 lifecycle_busy;	/* when wsgate was last seen idle
+						   after a session (or started) */
+static bool		 lifecycle_was_busy;	/* the last poll saw a session */
 
 static void
 lifecycle_fire(const char *why)
@@ -61,9 +63,16 @@ lifecycle_idle_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	/* The last session ended after the last poll that saw it, so the
+	 * idle time starts at the first poll that sees none: counted from the
+	 * last busy poll, wsgate exited up to a poll early (seen: 1.95 s
+	 * after the session of an --idle-timeout 2). */
 	if (atomic_load(&gw_sessions_total) > 0)
+		lifecycle_was_busy = true;
+	else if (lifecycle_was_busy) {
 		clock_gettime(CLOCK_MONOTONIC, &lifecycle_busy);
-	else if (lifecycle_ms_since(&lifecycle_busy) >= lifecycle_idle_ms)
+		lifecycle_was_busy = false;
+	} else if (lifecycle_ms_since(&lifecycle_busy) >= lifecycle_idle_ms)
 		lifecycle_fire("exit_when_idle reached");
 }
 
