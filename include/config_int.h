@@ -126,18 +126,30 @@ typedef int config_set_fn(struct config_ctx *, const struct config_key *,
 typedef int config_copy_fn(const struct config_key *, struct config_route *,
     const struct config_route *);
 
+/*
+ * One key of a section's table. The tables use designated initializers:
+ * fields a key does not need stay 0 / NULL.
+ */
 struct config_key {
 	const char	*name;
 	config_set_fn	*set;
 	config_copy_fn	*copy;		/* route keys: inherit from [gateway] */
-	size_t		 off;		/* numeric keys: the uint64_t field */
+	size_t		 off;		/* the field: uint64_t for numbers,
+					 * char * for strings, char ** for
+					 * word lists */
+	size_t		 noff;		/* word lists: their size_t count */
 	uint64_t	 min, max;	/* numeric keys: allowed range */
-	const char	*range;		/* ... as told in messages */
+	const char	*range;		/* ... as told in messages; word
+					 * lists: the hint after a bad word */
+	int		(*word_ok)(const char *, size_t); /* word lists */
+	const char	*word;		/* word lists: "bad <word> '...'" */
 	int		 list;		/* may repeat; values accumulate */
 };
 
 #define CONFIG_G(f)	offsetof(struct config, f)
 #define CONFIG_R(f)	offsetof(struct config_route, f)
+/* A route's word list: the char **f and its count nf. */
+#define CONFIG_RWORDS(f)	.off = CONFIG_R(f), .noff = CONFIG_R(n##f)
 
 /* The keyword tables (config_keys.c). */
 extern const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT];

@@ -2,7 +2,10 @@
  * config_keys: the keyword tables of gateway.conf and their setters.
  *
  * Each section has a table: name, setter, (route keys) the copier that
- * inherits a [gateway] value, and for numbers the field and its range.
+ * inherits a [gateway] value, the field, and for numbers its range; a
+ * word list (origins, subprotocols, ...) names its field and count
+ * (CONFIG_RWORDS), the check of one word and the hint told after a bad
+ * one, and shares one setter and one copier with the other lists.
  * A setter checks one value and stores it, or reports "FILE:LINE: key:
  * why" and returns -1. A new key goes into its table here, is documented
  * in docs/gateway.conf.5, and (route keys) gets a CONFIG_RKEY_ entry in
@@ -23,216 +26,269 @@
 static config_set_fn config_set_listen, config_set_workers, config_set_count,
     config_set_duration, config_set_size, config_set_admin,
     config_set_log_level, config_set_log_format, config_set_string,
-    config_set_backend, config_set_origins, config_set_subprotocols,
-    config_set_choice, config_set_root, config_set_index, config_set_rate,
-    config_set_tls_version, config_set_verify_client, config_set_allow_cn,
-    config_set_allow_san, config_set_trusted, config_set_redis,
-    config_set_instance, config_set_token_api, config_set_allow_targets,
+    config_set_backend, config_set_words, config_set_choice,
+    config_set_root, config_set_index, config_set_rate,
+    config_set_tls_version, config_set_verify_client, config_set_trusted,
+    config_set_redis, config_set_instance, config_set_token_api,
     config_set_basic_auth, config_set_password, config_set_exec_env,
     config_set_abspath, config_set_syslog;
 static config_copy_fn config_copy_u64, config_copy_backends,
-    config_copy_origins, config_copy_subprotocols, config_copy_string,
-    config_copy_allow_cn, config_copy_allow_san, config_copy_allow_targets,
-    config_copy_exec_env;
+    config_copy_words, config_copy_string;
+static int config_target_rule_ok(const char *, size_t);
 
 const struct config_key config_gateway_keys[CONFIG_GKEY_COUNT] = {
-	{ "listen", config_set_listen, NULL, 0, 0, 0, NULL, 1 },
-	{ "workers", config_set_workers, NULL, CONFIG_G(workers), 1, 256,
-	    "auto or 1..256", 0 },
-	{ "max_connections", config_set_count, NULL,
-	    CONFIG_G(max_connections), 1, 10000000, "1..10000000", 0 },
-	{ "handshake_timeout", config_set_duration, NULL,
-	    CONFIG_G(handshake_timeout_ms), 1, UINT64_MAX, "must be > 0", 0 },
-	{ "drain_timeout", config_set_duration, NULL,
-	    CONFIG_G(drain_timeout_ms), 0, UINT64_MAX, NULL, 0 },
-	{ "max_header_size", config_set_size, NULL, CONFIG_G(max_header_size),
-	    1024, 64 * 1024, "1K..64K", 0 },
-	{ "max_buffer", config_set_size, NULL, CONFIG_G(max_buffer),
-	    4 * 1024, 64 * 1024 * 1024, "4K..64M", 0 },
-	{ "admin_listen", config_set_admin, NULL, 0, 0, 0, NULL, 0 },
-	{ "log_level", config_set_log_level, NULL, 0, 0, 0, NULL, 0 },
-	{ "log_format", config_set_log_format, NULL, 0, 0, 0, NULL, 0 },
-	{ "user", config_set_string, NULL, CONFIG_G(user), 0, 0, NULL, 0 },
-	{ "max_connections_per_ip", config_set_count, NULL,
-	    CONFIG_G(max_connections_per_ip), 0, 10000000, "0..10000000", 0 },
-	{ "handshake_rate_per_ip", config_set_rate, NULL,
-	    CONFIG_G(handshake_rate_per_ip), 0, 1000000, NULL, 0 },
-	{ "trusted_proxies", config_set_trusted, NULL, 0, 0, 0, NULL, 1 },
-	{ "redis", config_set_redis, NULL, 0, 0, 0, NULL, 0 },
-	{ "redis_db", config_set_count, NULL, CONFIG_G(redis_db), 0, 100000,
-	    "0..100000", 0 },
-	{ "redis_password_file", config_set_string, NULL,
-	    CONFIG_G(redis_password_file), 0, 0, NULL, 0 },
-	{ "redis_timeout", config_set_duration, NULL,
-	    CONFIG_G(redis_timeout_ms), 10, 600000, "10ms..10m", 0 },
-	{ "instance", config_set_instance, NULL, CONFIG_G(instance), 0, 0,
-	    NULL, 0 },
-	{ "admin_token_file", config_set_string, NULL,
-	    CONFIG_G(admin_token_file), 0, 0, NULL, 0 },
-	{ "token_id_key_file", config_set_string, NULL,
-	    CONFIG_G(token_id_key_file), 0, 0, NULL, 0 },
-	{ "drain_delay", config_set_duration, NULL, CONFIG_G(drain_delay_ms),
-	    0, 3600 * 1000, "0..1h", 0 },
-	{ "exit_after", config_set_duration, NULL, CONFIG_G(exit_after_ms),
-	    0, UINT64_MAX, NULL, 0 },
-	{ "exit_when_idle", config_set_duration, NULL,
-	    CONFIG_G(exit_when_idle_ms), 0, UINT64_MAX, NULL, 0 },
-	{ "exit_after_sessions", config_set_count, NULL,
-	    CONFIG_G(exit_after_sessions), 0, 1000000000, "0..1000000000", 0 },
-	{ "log_file", config_set_abspath, NULL, CONFIG_G(log_file), 0, 0,
-	    NULL, 0 },
-	{ "syslog", config_set_syslog, NULL, CONFIG_G(syslog_server), 0, 0,
-	    NULL, 0 },
-	{ "syslog_format", config_set_choice, NULL, CONFIG_G(syslog_format),
-	    0, 1, "rfc5424, rfc3164", 0 },
-	{ "wrap_command", config_set_string, NULL, CONFIG_G(wrap_command), 0,
-	    0, NULL, 0 },
-	{ "wrap_mode", config_set_choice, NULL, CONFIG_G(wrap_mode), 0, 2,
-	    "exit, ignore, respawn", 0 },
-	{ "wrap_port", config_set_count, NULL, CONFIG_G(wrap_port), 1, 65535,
-	    "1..65535", 0 },
-	{ "wrap_private_port", config_set_count, NULL,
-	    CONFIG_G(wrap_private_port), 1, 65535, "1..65535", 0 },
-	{ "limits_scope", config_set_choice, NULL, CONFIG_G(limits_scope), 0,
-	    1, "local, fleet", 0 },
+	{ .name = "listen", .set = config_set_listen, .list = 1 },
+	{ .name = "workers", .set = config_set_workers,
+	    .off = CONFIG_G(workers), .min = 1, .max = 256,
+	    .range = "auto or 1..256" },
+	{ .name = "max_connections", .set = config_set_count,
+	    .off = CONFIG_G(max_connections), .min = 1, .max = 10000000,
+	    .range = "1..10000000" },
+	{ .name = "handshake_timeout", .set = config_set_duration,
+	    .off = CONFIG_G(handshake_timeout_ms), .min = 1, .max = UINT64_MAX,
+	    .range = "must be > 0" },
+	{ .name = "drain_timeout", .set = config_set_duration,
+	    .off = CONFIG_G(drain_timeout_ms), .max = UINT64_MAX },
+	{ .name = "max_header_size", .set = config_set_size,
+	    .off = CONFIG_G(max_header_size), .min = 1024, .max = 64 * 1024,
+	    .range = "1K..64K" },
+	{ .name = "max_buffer", .set = config_set_size,
+	    .off = CONFIG_G(max_buffer), .min = 4 * 1024,
+	    .max = 64 * 1024 * 1024, .range = "4K..64M" },
+	{ .name = "admin_listen", .set = config_set_admin },
+	{ .name = "log_level", .set = config_set_log_level },
+	{ .name = "log_format", .set = config_set_log_format },
+	{ .name = "user", .set = config_set_string, .off = CONFIG_G(user) },
+	{ .name = "max_connections_per_ip", .set = config_set_count,
+	    .off = CONFIG_G(max_connections_per_ip), .max = 10000000,
+	    .range = "0..10000000" },
+	{ .name = "handshake_rate_per_ip", .set = config_set_rate,
+	    .off = CONFIG_G(handshake_rate_per_ip), .max = 1000000 },
+	{ .name = "trusted_proxies", .set = config_set_trusted, .list = 1 },
+	{ .name = "redis", .set = config_set_redis },
+	{ .name = "redis_db", .set = config_set_count,
+	    .off = CONFIG_G(redis_db), .max = 100000, .range = "0..100000" },
+	{ .name = "redis_password_file", .set = config_set_string,
+	    .off = CONFIG_G(redis_password_file) },
+	{ .name = "redis_timeout", .set = config_set_duration,
+	    .off = CONFIG_G(redis_timeout_ms), .min = 10, .max = 600000,
+	    .range = "10ms..10m" },
+	{ .name = "instance", .set = config_set_instance,
+	    .off = CONFIG_G(instance) },
+	{ .name = "admin_token_file", .set = config_set_string,
+	    .off = CONFIG_G(admin_token_file) },
+	{ .name = "token_id_key_file", .set = config_set_string,
+	    .off = CONFIG_G(token_id_key_file) },
+	{ .name = "drain_delay", .set = config_set_duration,
+	    .off = CONFIG_G(drain_delay_ms), .max = 3600 * 1000,
+	    .range = "0..1h" },
+	{ .name = "exit_after", .set = config_set_duration,
+	    .off = CONFIG_G(exit_after_ms), .max = UINT64_MAX },
+	{ .name = "exit_when_idle", .set = config_set_duration,
+	    .off = CONFIG_G(exit_when_idle_ms), .max = UINT64_MAX },
+	{ .name = "exit_after_sessions", .set = config_set_count,
+	    .off = CONFIG_G(exit_after_sessions), .max = 1000000000,
+	    .range = "0..1000000000" },
+	{ .name = "log_file", .set = config_set_abspath,
+	    .off = CONFIG_G(log_file) },
+	{ .name = "syslog", .set = config_set_syslog,
+	    .off = CONFIG_G(syslog_server) },
+	{ .name = "syslog_format", .set = config_set_choice,
+	    .off = CONFIG_G(syslog_format), .max = 1,
+	    .range = "rfc5424, rfc3164" },
+	{ .name = "wrap_command", .set = config_set_string,
+	    .off = CONFIG_G(wrap_command) },
+	{ .name = "wrap_mode", .set = config_set_choice,
+	    .off = CONFIG_G(wrap_mode), .max = 2,
+	    .range = "exit, ignore, respawn" },
+	{ .name = "wrap_port", .set = config_set_count,
+	    .off = CONFIG_G(wrap_port), .min = 1, .max = 65535,
+	    .range = "1..65535" },
+	{ .name = "wrap_private_port", .set = config_set_count,
+	    .off = CONFIG_G(wrap_private_port), .min = 1, .max = 65535,
+	    .range = "1..65535" },
+	{ .name = "limits_scope", .set = config_set_choice,
+	    .off = CONFIG_G(limits_scope), .max = 1, .range = "local, fleet" },
 };
 
 const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
-	{ "certificate", config_set_string, NULL, CONFIG_G(tls_certificate),
-	    0, 0, NULL, 0 },
-	{ "private_key", config_set_string, NULL, CONFIG_G(tls_private_key),
-	    0, 0, NULL, 0 },
-	{ "min_version", config_set_tls_version, NULL, 0, 0, 0, NULL, 0 },
-	{ "ciphers", config_set_string, NULL, CONFIG_G(tls_ciphers), 0, 0,
-	    NULL, 0 },
-	{ "ciphersuites", config_set_string, NULL, CONFIG_G(tls_ciphersuites),
-	    0, 0, NULL, 0 },
-	{ "client_ca", config_set_string, NULL, CONFIG_G(tls_client_ca), 0, 0,
-	    NULL, 0 },
-	{ "verify_client", config_set_verify_client, NULL, 0, 0, 0, NULL, 0 },
-	{ "private_key_password", config_set_password, NULL,
-	    CONFIG_G(tls_key_password), 0, 0, NULL, 0 },
+	{ .name = "certificate", .set = config_set_string,
+	    .off = CONFIG_G(tls_certificate) },
+	{ .name = "private_key", .set = config_set_string,
+	    .off = CONFIG_G(tls_private_key) },
+	{ .name = "min_version", .set = config_set_tls_version },
+	{ .name = "ciphers", .set = config_set_string,
+	    .off = CONFIG_G(tls_ciphers) },
+	{ .name = "ciphersuites", .set = config_set_string,
+	    .off = CONFIG_G(tls_ciphersuites) },
+	{ .name = "client_ca", .set = config_set_string,
+	    .off = CONFIG_G(tls_client_ca) },
+	{ .name = "verify_client", .set = config_set_verify_client },
+	{ .name = "private_key_password", .set = config_set_password,
+	    .off = CONFIG_G(tls_key_password) },
 };
 
 const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {
-	[CONFIG_RKEY_BACKEND] = { "backend", config_set_backend,
-	    config_copy_backends, 0, 0, 0, NULL, 1 },
-	[CONFIG_RKEY_ORIGINS] = { "origins", config_set_origins,
-	    config_copy_origins, 0, 0, 0, NULL, 1 },
-	[CONFIG_RKEY_SUBPROTOCOLS] = { "subprotocols", config_set_subprotocols,
-	    config_copy_subprotocols, 0, 0, 0, NULL, 1 },
-	[CONFIG_RKEY_HB_INTERVAL] = { "heartbeat_interval",
-	    config_set_duration, config_copy_u64,
-	    CONFIG_R(heartbeat_interval_ms), 0, UINT64_MAX, NULL, 0 },
-	[CONFIG_RKEY_HB_TIMEOUT] = { "heartbeat_timeout", config_set_duration,
-	    config_copy_u64, CONFIG_R(heartbeat_timeout_ms), 0, UINT64_MAX,
-	    NULL, 0 },
-	[CONFIG_RKEY_IDLE_TIMEOUT] = { "idle_timeout", config_set_duration,
-	    config_copy_u64, CONFIG_R(idle_timeout_ms), 0, UINT64_MAX, NULL,
-	    0 },
-	[CONFIG_RKEY_CONNECT_TIMEOUT] = { "connect_timeout",
-	    config_set_duration, config_copy_u64,
-	    CONFIG_R(connect_timeout_ms), 1, UINT64_MAX, "must be > 0", 0 },
-	[CONFIG_RKEY_MAX_MESSAGE] = { "max_message_size", config_set_size,
-	    config_copy_u64, CONFIG_R(max_message_size), 0, UINT64_MAX, NULL,
-	    0 },
-	[CONFIG_RKEY_BACKEND_PROXY] = { "backend_proxy_protocol",
-	    config_set_choice, config_copy_u64,
-	    CONFIG_R(backend_proxy_protocol), 0, 2, "off, v1, v2", 0 },
-	[CONFIG_RKEY_ROOT] = { "root", config_set_root, config_copy_string,
-	    CONFIG_R(root), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_INDEX] = { "index", config_set_index, config_copy_string,
-	    CONFIG_R(index_file), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_AUTH] = { "auth", config_set_choice, config_copy_u64,
-	    CONFIG_R(auth), 0, 2, "off, token, basic", 0 },
-	[CONFIG_RKEY_TOKEN_SECRET] = { "token_secret_file", config_set_string,
-	    config_copy_string, CONFIG_R(token_secret_file), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_PUBKEY] = { "token_public_key_file",
-	    config_set_string, config_copy_string,
-	    CONFIG_R(token_public_key_file), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_AUDIENCE] = { "token_audience", config_set_string,
-	    config_copy_string, CONFIG_R(token_audience), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_REQUIRE_PATH] = { "token_require_path",
-	    config_set_choice, config_copy_u64, CONFIG_R(token_require_path),
-	    0, 1, "off, on", 0 },
-	[CONFIG_RKEY_HTPASSWD] = { "htpasswd_file", config_set_string,
-	    config_copy_string, CONFIG_R(htpasswd_file), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_FILE] = { "token_file", config_set_string,
-	    config_copy_string, CONFIG_R(token_file), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_ALLOW_CN] = { "allow_client_cn", config_set_allow_cn,
-	    config_copy_allow_cn, 0, 0, 0, NULL, 1 },
-	[CONFIG_RKEY_ALLOW_SAN] = { "allow_client_san", config_set_allow_san,
-	    config_copy_allow_san, 0, 0, 0, NULL, 1 },
-	[CONFIG_RKEY_BACKEND_CA] = { "backend_ca", config_set_string,
-	    config_copy_string, CONFIG_R(backend_ca), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_BACKEND_NAME] = { "backend_server_name",
-	    config_set_string, config_copy_string,
-	    CONFIG_R(backend_server_name), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_BACKEND_CERT] = { "backend_certificate",
-	    config_set_string, config_copy_string,
-	    CONFIG_R(backend_certificate), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_BACKEND_KEY] = { "backend_private_key",
-	    config_set_string, config_copy_string,
-	    CONFIG_R(backend_private_key), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_REDIS] = { "token_redis", config_set_choice,
-	    config_copy_u64, CONFIG_R(token_redis), 0, 1, "off, on", 0 },
-	[CONFIG_RKEY_TOKEN_REDIS_PREFIX] = { "token_redis_prefix",
-	    config_set_string, config_copy_string,
-	    CONFIG_R(token_redis_prefix), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_DIR] = { "token_dir", config_set_root,
-	    config_copy_string, CONFIG_R(token_dir), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_SOCKET_DIR] = { "token_socket_dir", config_set_root,
-	    config_copy_string, CONFIG_R(token_socket_dir), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_JWT_KEY] = { "token_jwt_key_file",
-	    config_set_string, config_copy_string,
-	    CONFIG_R(token_jwt_key_file), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_API] = { "token_api", config_set_token_api,
-	    config_copy_string, CONFIG_R(token_api), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_TOKEN_API_TIMEOUT] = { "token_api_timeout",
-	    config_set_duration, config_copy_u64,
-	    CONFIG_R(token_api_timeout_ms), 10, 600000, "10ms..10m", 0 },
-	[CONFIG_RKEY_TOKEN_FROM] = { "token_from", config_set_choice,
-	    config_copy_u64, CONFIG_R(token_from), 0, 1, "query, host", 0 },
-	[CONFIG_RKEY_ALLOW_TARGETS] = { "allow_targets",
-	    config_set_allow_targets, config_copy_allow_targets, 0, 0, 0, NULL,
-	    1 },
-	[CONFIG_RKEY_BASIC_AUTH] = { "basic_auth", config_set_basic_auth,
-	    config_copy_string, CONFIG_R(basic_auth), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_ORIGIN_REQUIRED] = { "origin_required", config_set_choice,
-	    config_copy_u64, CONFIG_R(origin_required), 0, 1, "off, on", 0 },
-	[CONFIG_RKEY_BACKEND_VERIFY] = { "backend_verify", config_set_choice,
-	    config_copy_u64, CONFIG_R(backend_verify), 0, 1, "off, on", 0 },
-	[CONFIG_RKEY_COMPRESSION] = { "compression", config_set_choice,
-	    config_copy_u64, CONFIG_R(compression), 0, 1, "off, on", 0 },
-	[CONFIG_RKEY_FRAMING] = { "framing", config_set_choice,
-	    config_copy_u64, CONFIG_R(framing), 0, 2, "stream, line, text", 0 },
-	[CONFIG_RKEY_LINE_MAX] = { "line_max", config_set_size,
-	    config_copy_u64, CONFIG_R(line_max), 16, 64 * 1024 * 1024,
-	    "16..64M", 0 },
-	[CONFIG_RKEY_LINE_OVERFLOW] = { "line_overflow", config_set_choice,
-	    config_copy_u64, CONFIG_R(line_overflow), 0, 1, "split, close", 0 },
-	[CONFIG_RKEY_LINE_INVALID] = { "line_invalid", config_set_choice,
-	    config_copy_u64, CONFIG_R(line_invalid), 0, 1, "binary, close", 0 },
-	[CONFIG_RKEY_MAX_PROCESSES] = { "max_processes", config_set_count,
-	    config_copy_u64, CONFIG_R(max_processes), 0, 1000000,
-	    "0..1000000", 0 },
-	[CONFIG_RKEY_EXEC_KILL_TIMEOUT] = { "exec_kill_timeout",
-	    config_set_duration, config_copy_u64,
-	    CONFIG_R(exec_kill_timeout_ms), 0, 3600 * 1000, "0..1h", 0 },
-	[CONFIG_RKEY_EXEC_ENV] = { "exec_env", config_set_exec_env,
-	    config_copy_exec_env, 0, 0, 0, NULL, 1 },
-	[CONFIG_RKEY_EXEC_USER] = { "user", config_set_string,
-	    config_copy_string, CONFIG_R(exec_user), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_EXEC_CWD] = { "cwd", config_set_root,
-	    config_copy_string, CONFIG_R(exec_cwd), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_RECORD] = { "record", config_set_abspath,
-	    config_copy_string, CONFIG_R(record), 0, 0, NULL, 0 },
-	[CONFIG_RKEY_RECORD_MAX] = { "record_max_size", config_set_size,
-	    config_copy_u64, CONFIG_R(record_max_size), 0, UINT64_MAX, NULL, 0 },
-	[CONFIG_RKEY_WEB_AUTH] = { "web_auth", config_set_choice,
-	    config_copy_u64, CONFIG_R(web_auth), 0, 1, "off, on", 0 },
-	[CONFIG_RKEY_TRAFFIC] = { "traffic", config_set_choice,
-	    config_copy_u64, CONFIG_R(traffic), 0, 1, "off, on", 0 },
+	[CONFIG_RKEY_BACKEND] = { .name = "backend", .set = config_set_backend,
+	    .copy = config_copy_backends, .list = 1 },
+	[CONFIG_RKEY_ORIGINS] = { .name = "origins", .set = config_set_words,
+	    .copy = config_copy_words, CONFIG_RWORDS(origins),
+	    .word_ok = config_origin_ok, .word = "origin",
+	    .range = "use scheme://host[:port], null or *", .list = 1 },
+	[CONFIG_RKEY_SUBPROTOCOLS] = { .name = "subprotocols",
+	    .set = config_set_words, .copy = config_copy_words,
+	    CONFIG_RWORDS(subprotocols), .word_ok = config_token_ok,
+	    .word = "token", .range = "RFC 7230 token characters only",
+	    .list = 1 },
+	[CONFIG_RKEY_HB_INTERVAL] = { .name = "heartbeat_interval",
+	    .set = config_set_duration, .copy = config_copy_u64,
+	    .off = CONFIG_R(heartbeat_interval_ms), .max = UINT64_MAX },
+	[CONFIG_RKEY_HB_TIMEOUT] = { .name = "heartbeat_timeout",
+	    .set = config_set_duration, .copy = config_copy_u64,
+	    .off = CONFIG_R(heartbeat_timeout_ms), .max = UINT64_MAX },
+	[CONFIG_RKEY_IDLE_TIMEOUT] = { .name = "idle_timeout",
+	    .set = config_set_duration, .copy = config_copy_u64,
+	    .off = CONFIG_R(idle_timeout_ms), .max = UINT64_MAX },
+	[CONFIG_RKEY_CONNECT_TIMEOUT] = { .name = "connect_timeout",
+	    .set = config_set_duration, .copy = config_copy_u64,
+	    .off = CONFIG_R(connect_timeout_ms), .min = 1, .max = UINT64_MAX,
+	    .range = "must be > 0" },
+	[CONFIG_RKEY_MAX_MESSAGE] = { .name = "max_message_size",
+	    .set = config_set_size, .copy = config_copy_u64,
+	    .off = CONFIG_R(max_message_size), .max = UINT64_MAX },
+	[CONFIG_RKEY_BACKEND_PROXY] = { .name = "backend_proxy_protocol",
+	    .set = config_set_choice, .copy = config_copy_u64,
+	    .off = CONFIG_R(backend_proxy_protocol), .max = 2,
+	    .range = "off, v1, v2" },
+	[CONFIG_RKEY_ROOT] = { .name = "root", .set = config_set_root,
+	    .copy = config_copy_string, .off = CONFIG_R(root) },
+	[CONFIG_RKEY_INDEX] = { .name = "index", .set = config_set_index,
+	    .copy = config_copy_string, .off = CONFIG_R(index_file) },
+	[CONFIG_RKEY_AUTH] = { .name = "auth", .set = config_set_choice,
+	    .copy = config_copy_u64, .off = CONFIG_R(auth), .max = 2,
+	    .range = "off, token, basic" },
+	[CONFIG_RKEY_TOKEN_SECRET] = { .name = "token_secret_file",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(token_secret_file) },
+	[CONFIG_RKEY_TOKEN_PUBKEY] = { .name = "token_public_key_file",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(token_public_key_file) },
+	[CONFIG_RKEY_TOKEN_AUDIENCE] = { .name = "token_audience",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(token_audience) },
+	[CONFIG_RKEY_TOKEN_REQUIRE_PATH] = { .name = "token_require_path",
+	    .set = config_set_choice, .copy = config_copy_u64,
+	    .off = CONFIG_R(token_require_path), .max = 1, .range = "off, on" },
+	[CONFIG_RKEY_HTPASSWD] = { .name = "htpasswd_file",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(htpasswd_file) },
+	[CONFIG_RKEY_TOKEN_FILE] = { .name = "token_file",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(token_file) },
+	[CONFIG_RKEY_ALLOW_CN] = { .name = "allow_client_cn",
+	    .set = config_set_words, .copy = config_copy_words,
+	    CONFIG_RWORDS(allow_client_cn), .word_ok = config_name_ok,
+	    .word = "name", .range = "names separated by spaces or commas",
+	    .list = 1 },
+	[CONFIG_RKEY_ALLOW_SAN] = { .name = "allow_client_san",
+	    .set = config_set_words, .copy = config_copy_words,
+	    CONFIG_RWORDS(allow_client_san), .word_ok = config_name_ok,
+	    .word = "name", .range = "names separated by spaces or commas",
+	    .list = 1 },
+	[CONFIG_RKEY_BACKEND_CA] = { .name = "backend_ca",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(backend_ca) },
+	[CONFIG_RKEY_BACKEND_NAME] = { .name = "backend_server_name",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(backend_server_name) },
+	[CONFIG_RKEY_BACKEND_CERT] = { .name = "backend_certificate",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(backend_certificate) },
+	[CONFIG_RKEY_BACKEND_KEY] = { .name = "backend_private_key",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(backend_private_key) },
+	[CONFIG_RKEY_TOKEN_REDIS] = { .name = "token_redis",
+	    .set = config_set_choice, .copy = config_copy_u64,
+	    .off = CONFIG_R(token_redis), .max = 1, .range = "off, on" },
+	[CONFIG_RKEY_TOKEN_REDIS_PREFIX] = { .name = "token_redis_prefix",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(token_redis_prefix) },
+	[CONFIG_RKEY_TOKEN_DIR] = { .name = "token_dir", .set = config_set_root,
+	    .copy = config_copy_string, .off = CONFIG_R(token_dir) },
+	[CONFIG_RKEY_TOKEN_SOCKET_DIR] = { .name = "token_socket_dir",
+	    .set = config_set_root, .copy = config_copy_string,
+	    .off = CONFIG_R(token_socket_dir) },
+	[CONFIG_RKEY_TOKEN_JWT_KEY] = { .name = "token_jwt_key_file",
+	    .set = config_set_string, .copy = config_copy_string,
+	    .off = CONFIG_R(token_jwt_key_file) },
+	[CONFIG_RKEY_TOKEN_API] = { .name = "token_api",
+	    .set = config_set_token_api, .copy = config_copy_string,
+	    .off = CONFIG_R(token_api) },
+	[CONFIG_RKEY_TOKEN_API_TIMEOUT] = { .name = "token_api_timeout",
+	    .set = config_set_duration, .copy = config_copy_u64,
+	    .off = CONFIG_R(token_api_timeout_ms), .min = 10, .max = 600000,
+	    .range = "10ms..10m" },
+	[CONFIG_RKEY_TOKEN_FROM] = { .name = "token_from",
+	    .set = config_set_choice, .copy = config_copy_u64,
+	    .off = CONFIG_R(token_from), .max = 1, .range = "query, host" },
+	[CONFIG_RKEY_ALLOW_TARGETS] = { .name = "allow_targets",
+	    .set = config_set_words, .copy = config_copy_words,
+	    CONFIG_RWORDS(allow_targets), .word_ok = config_target_rule_ok,
+	    .word = "rule", .range = "use HOST:PORTS, NET/BITS:PORTS, "
+	    "[V6]:PORTS, *:PORTS, unix:/path or unix:/dir/*; PORTS is N, N-M "
+	    "or *", .list = 1 },
+	[CONFIG_RKEY_BASIC_AUTH] = { .name = "basic_auth",
+	    .set = config_set_basic_auth, .copy = config_copy_string,
+	    .off = CONFIG_R(basic_auth) },
+	[CONFIG_RKEY_ORIGIN_REQUIRED] = { .name = "origin_required",
+	    .set = config_set_choice, .copy = config_copy_u64,
+	    .off = CONFIG_R(origin_required), .max = 1, .range = "off, on" },
+	[CONFIG_RKEY_BACKEND_VERIFY] = { .name = "backend_verify",
+	    .set = config_set_choice, .copy = config_copy_u64,
+	    .off = CONFIG_R(backend_verify), .max = 1, .range = "off, on" },
+	[CONFIG_RKEY_COMPRESSION] = { .name = "compression",
+	    .set = config_set_choice, .copy = config_copy_u64,
+	    .off = CONFIG_R(compression), .max = 1, .range = "off, on" },
+	[CONFIG_RKEY_FRAMING] = { .name = "framing", .set = config_set_choice,
+	    .copy = config_copy_u64, .off = CONFIG_R(framing), .max = 2,
+	    .range = "stream, line, text" },
+	[CONFIG_RKEY_LINE_MAX] = { .name = "line_max", .set = config_set_size,
+	    .copy = config_copy_u64, .off = CONFIG_R(line_max), .min = 16,
+	    .max = 64 * 1024 * 1024, .range = "16..64M" },
+	[CONFIG_RKEY_LINE_OVERFLOW] = { .name = "line_overflow",
+	    .set = config_set_choice, .copy = config_copy_u64,
+	    .off = CONFIG_R(line_overflow), .max = 1, .range = "split, close" },
+	[CONFIG_RKEY_LINE_INVALID] = { .name = "line_invalid",
+	    .set = config_set_choice, .copy = config_copy_u64,
+	    .off = CONFIG_R(line_invalid), .max = 1, .range = "binary, close" },
+	[CONFIG_RKEY_MAX_PROCESSES] = { .name = "max_processes",
+	    .set = config_set_count, .copy = config_copy_u64,
+	    .off = CONFIG_R(max_processes), .max = 1000000,
+	    .range = "0..1000000" },
+	[CONFIG_RKEY_EXEC_KILL_TIMEOUT] = { .name = "exec_kill_timeout",
+	    .set = config_set_duration, .copy = config_copy_u64,
+	    .off = CONFIG_R(exec_kill_timeout_ms), .max = 3600 * 1000,
+	    .range = "0..1h" },
+	[CONFIG_RKEY_EXEC_ENV] = { .name = "exec_env",
+	    .set = config_set_exec_env, .copy = config_copy_words,
+	    CONFIG_RWORDS(exec_env), .word_ok = config_envname_ok,
+	    .word = "variable name",
+	    .range = "letters, digits and '_', or NAME=VALUE", .list = 1 },
+	[CONFIG_RKEY_EXEC_USER] = { .name = "user", .set = config_set_string,
+	    .copy = config_copy_string, .off = CONFIG_R(exec_user) },
+	[CONFIG_RKEY_EXEC_CWD] = { .name = "cwd", .set = config_set_root,
+	    .copy = config_copy_string, .off = CONFIG_R(exec_cwd) },
+	[CONFIG_RKEY_RECORD] = { .name = "record", .set = config_set_abspath,
+	    .copy = config_copy_string, .off = CONFIG_R(record) },
+	[CONFIG_RKEY_RECORD_MAX] = { .name = "record_max_size",
+	    .set = config_set_size, .copy = config_copy_u64,
+	    .off = CONFIG_R(record_max_size), .max = UINT64_MAX },
+	[CONFIG_RKEY_WEB_AUTH] = { .name = "web_auth", .set = config_set_choice,
+	    .copy = config_copy_u64, .off = CONFIG_R(web_auth), .max = 1,
+	    .range = "off, on" },
+	[CONFIG_RKEY_TRAFFIC] = { .name = "traffic", .set = config_set_choice,
+	    .copy = config_copy_u64, .off = CONFIG_R(traffic), .max = 1,
+	    .range = "off, on" },
 };
 
 /* ---- setters (config_set_fn) ---- */
@@ -559,22 +615,26 @@ config_set_index(struct config_ctx *c, const struct config_key *k,
 }
 
 /*
- * Split value on blanks and commas; check each item with ok(); append to
- * the vector. Returns 0 or -1 after reporting.
+ * A word list: split value on blanks and commas, check each word with
+ * k->word_ok (a bad one is reported as "bad <k->word> '...' (<k->range>)"
+ * and the others still checked), append the good ones to the char ** at
+ * k->off, counted by the size_t at k->noff. Returns 0 or -1 after
+ * reporting.
  */
 static int
-config_set_list(struct config_ctx *c, const struct config_key *k,
-    const char *value, int (*ok)(const char *, size_t), const char *what,
-    const char *hint, char ***v, size_t *nv)
+config_set_words(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
 {
-	const char	*p = value;
-	size_t		 n;
-	int		 any = 0, bad = 0;
+	char		***v = (void *)((char *)obj + k->off);
+	size_t		 *nv = (void *)((char *)obj + k->noff);
+	const char	 *p = value;
+	size_t		  n;
+	int		  any = 0, bad = 0;
 
 	while (config_list_word(&p, &n)) {
-		if (!ok(p, n)) {
+		if (!k->word_ok(p, n)) {
 			config_errorx(c, "%s: bad %s '%.*s' (%s)", k->name,
-			    what, (int)n, p, hint);
+			    k->word, (int)n, p, k->range);
 			bad = 1;
 		} else if (config_strv_add(c, v, nv, p, n) == -1)
 			return -1;
@@ -600,9 +660,7 @@ config_set_exec_env(struct config_ctx *c, const struct config_key *k,
 	const char		*eq = strchr(value, '=');
 
 	if (eq == NULL)
-		return config_set_list(c, k, value, config_envname_ok,
-		    "variable name", "letters, digits and '_', or NAME=VALUE",
-		    &r->exec_env, &r->nexec_env);
+		return config_set_words(c, k, obj, value);
 	if (!config_envname_ok(value, (size_t)(eq - value))) {
 		config_errorx(c, "%s: bad variable name '%.*s' (letters, "
 		    "digits and '_')", k->name, (int)(eq - value), value);
@@ -610,50 +668,6 @@ config_set_exec_env(struct config_ctx *c, const struct config_key *k,
 	}
 	return config_strv_add(c, &r->exec_env, &r->nexec_env, value,
 	    strlen(value));
-}
-
-static int
-config_set_origins(struct config_ctx *c, const struct config_key *k,
-    void *obj, const char *value)
-{
-	struct config_route	*r = obj;
-
-	return config_set_list(c, k, value, config_origin_ok,
-	    "origin", "use scheme://host[:port], null or *", &r->origins,
-	    &r->norigins);
-}
-
-static int
-config_set_subprotocols(struct config_ctx *c, const struct config_key *k,
-    void *obj, const char *value)
-{
-	struct config_route	*r = obj;
-
-	return config_set_list(c, k, value, config_token_ok,
-	    "token", "RFC 7230 token characters only", &r->subprotocols,
-	    &r->nsubprotocols);
-}
-
-static int
-config_set_allow_cn(struct config_ctx *c, const struct config_key *k,
-    void *obj, const char *value)
-{
-	struct config_route	*r = obj;
-
-	return config_set_list(c, k, value, config_name_ok, "name",
-	    "names separated by spaces or commas", &r->allow_client_cn,
-	    &r->nallow_client_cn);
-}
-
-static int
-config_set_allow_san(struct config_ctx *c, const struct config_key *k,
-    void *obj, const char *value)
-{
-	struct config_route	*r = obj;
-
-	return config_set_list(c, k, value, config_name_ok, "name",
-	    "names separated by spaces or commas", &r->allow_client_san,
-	    &r->nallow_client_san);
 }
 
 /* trusted_proxies: networks, kept parsed (matched on every XFF hop). */
@@ -778,18 +792,6 @@ config_target_rule_ok(const char *s, size_t n)
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 	return target_rule_check(buf, &why) == 0;
-}
-
-static int
-config_set_allow_targets(struct config_ctx *c, const struct config_key *k,
-    void *obj, const char *value)
-{
-	struct config_route	*r = obj;
-
-	return config_set_list(c, k, value, config_target_rule_ok, "rule",
-	    "use HOST:PORTS, NET/BITS:PORTS, [V6]:PORTS, *:PORTS, unix:/path "
-	    "or unix:/dir/*; PORTS is N, N-M or *", &r->allow_targets,
-	    &r->nallow_targets);
 }
 
 /* basic_auth = user:password (websockify's BasicHTTPAuth source). */
@@ -960,59 +962,18 @@ config_copy_strv(char ***dst, size_t *ndst, char *const *src, size_t nsrc)
 	return 0;
 }
 
+/* The word list at k->off, counted at k->noff (config_set_words). */
 static int
-config_copy_origins(const struct config_key *k, struct config_route *dst,
+config_copy_words(const struct config_key *k, struct config_route *dst,
     const struct config_route *src)
 {
-	(void)k;
-	return config_copy_strv(&dst->origins, &dst->norigins, src->origins,
-	    src->norigins);
-}
+	char	**sv;
+	size_t	  sn;
 
-static int
-config_copy_exec_env(const struct config_key *k, struct config_route *dst,
-    const struct config_route *src)
-{
-	(void)k;
-	return config_copy_strv(&dst->exec_env, &dst->nexec_env,
-	    src->exec_env, src->nexec_env);
-}
-
-static int
-config_copy_subprotocols(const struct config_key *k, struct config_route *dst,
-    const struct config_route *src)
-{
-	(void)k;
-	return config_copy_strv(&dst->subprotocols, &dst->nsubprotocols,
-	    src->subprotocols, src->nsubprotocols);
-}
-
-static int
-config_copy_allow_cn(const struct config_key *k, struct config_route *dst,
-    const struct config_route *src)
-{
-	(void)k;
-	return config_copy_strv(&dst->allow_client_cn, &dst->nallow_client_cn,
-	    src->allow_client_cn, src->nallow_client_cn);
-}
-
-static int
-config_copy_allow_san(const struct config_key *k, struct config_route *dst,
-    const struct config_route *src)
-{
-	(void)k;
-	return config_copy_strv(&dst->allow_client_san,
-	    &dst->nallow_client_san, src->allow_client_san,
-	    src->nallow_client_san);
-}
-
-static int
-config_copy_allow_targets(const struct config_key *k, struct config_route *dst,
-    const struct config_route *src)
-{
-	(void)k;
-	return config_copy_strv(&dst->allow_targets, &dst->nallow_targets,
-	    src->allow_targets, src->nallow_targets);
+	memcpy(&sv, (const char *)src + k->off, sizeof(sv));
+	memcpy(&sn, (const char *)src + k->noff, sizeof(sn));
+	return config_copy_strv((void *)((char *)dst + k->off),
+	    (void *)((char *)dst + k->noff), sv, sn);
 }
 
 /* The char * at k->off. */

@@ -1539,6 +1539,79 @@ test_beyond_bytes_errors(void **state)
 	    "wsgate drops root ([route /])");
 }
 
+/*
+ * The word lists: each accumulates over its lines, a route without its
+ * own takes a copy of [gateway]'s, a route's own replaces it, and a bad
+ * word (in either section) names its file:line.
+ */
+#define WORDS_HEAD \
+	"[gateway]\nlisten = 8443 tls\n"			/* 1-2 */ \
+	"allow_client_cn = alice, bob\nallow_client_cn = carol\n" /* 3-4 */ \
+	"allow_client_san = a.example\n"			/* 5 */ \
+	"allow_targets = 10.0.0.0/8:*\nallow_targets = unix:/run/*\n" \
+	"exec_env = LANG\nexec_env = TZ=UTC\n"			/* 8-9 */ \
+	"[tls]\ncertificate = /c\nprivate_key = /k\n"		/* 10-12 */ \
+	"verify_client = require\nclient_ca = system\n"	/* 13-14 */
+
+static void
+test_word_lists(void **state)
+{
+	struct config		*cfg;
+	const struct config_route *r;
+
+	(void)state;
+	cfg = parse_ok(WORDS_HEAD
+	    "[route /inherit]\nbackend = exec:/bin/cat\n"
+	    "[route /own]\nbackend = exec:/bin/cat\n"
+	    "allow_client_cn = dave\n"
+	    "allow_client_san = b.example c@example.org\n"
+	    "allow_targets = [::1]:22\nexec_env = HOME\n");
+	r = &cfg->routes[0];
+	assert_int_equal(r->nallow_client_cn, 3);
+	assert_string_equal(r->allow_client_cn[0], "alice");
+	assert_string_equal(r->allow_client_cn[1], "bob");
+	assert_string_equal(r->allow_client_cn[2], "carol");
+	assert_int_equal(r->nallow_client_san, 1);
+	assert_string_equal(r->allow_client_san[0], "a.example");
+	assert_int_equal(r->nallow_targets, 2);
+	assert_string_equal(r->allow_targets[0], "10.0.0.0/8:*");
+	assert_string_equal(r->allow_targets[1], "unix:/run/*");
+	assert_int_equal(r->nexec_env, 2);
+	assert_string_equal(r->exec_env[0], "LANG");
+	assert_string_equal(r->exec_env[1], "TZ=UTC");
+	/* copies, not shared pointers: config_free frees each route's own */
+	assert_ptr_not_equal(r->allow_client_cn[0],
+	    cfg->routes[1].allow_client_cn[0]);
+	r = &cfg->routes[1];
+	assert_int_equal(r->nallow_client_cn, 1);
+	assert_string_equal(r->allow_client_cn[0], "dave");
+	assert_int_equal(r->nallow_client_san, 2);
+	assert_string_equal(r->allow_client_san[0], "b.example");
+	assert_string_equal(r->allow_client_san[1], "c@example.org");
+	assert_int_equal(r->nallow_targets, 1);
+	assert_string_equal(r->allow_targets[0], "[::1]:22");
+	assert_int_equal(r->nexec_env, 1);
+	assert_string_equal(r->exec_env[0], "HOME");
+	config_free(cfg);
+
+	parse_err(WORDS_HEAD "[gateway]\nallow_client_cn = \"x\"\n"
+	    "[route /]\nbackend = exec:/bin/cat\n"
+	    "allow_client_cn = ok \"q\" fine\n"
+	    "allow_client_san = a, b\"c\n"
+	    "allow_client_san = ,\n"
+	    "allow_targets = 10.0.0.1:22 nope\n",
+	    "t.conf:16: allow_client_cn: bad name '\"x\"' (names separated "
+	    "by spaces or commas)\n"
+	    "t.conf:19: allow_client_cn: bad name '\"q\"' (names separated "
+	    "by spaces or commas)\n"
+	    "t.conf:20: allow_client_san: bad name 'b\"c' (names separated "
+	    "by spaces or commas)\n"
+	    "t.conf:21: allow_client_san: empty list\n"
+	    "t.conf:22: allow_targets: bad rule 'nope' (use HOST:PORTS, "
+	    "NET/BITS:PORTS, [V6]:PORTS, *:PORTS, unix:/path or unix:/dir/*; "
+	    "PORTS is N, N-M or *)");
+}
+
 int
 main(void)
 {
@@ -1583,6 +1656,7 @@ main(void)
 		cmocka_unit_test(test_websockify_keys),
 		cmocka_unit_test(test_root),
 		cmocka_unit_test(test_token_source_keys),
+		cmocka_unit_test(test_word_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
