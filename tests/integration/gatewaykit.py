@@ -8,6 +8,7 @@ Binaries: $WSGATE_BIN (ASan+UBSan build, behaviour tests) and
 $WSGATE_RELEASE_BIN (release build, memory tests).
 """
 
+import contextlib
 import errno
 import os
 import re
@@ -19,7 +20,7 @@ import time
 import pytest
 
 from basekit import free_port, read_vmrss, wait_for
-from probekit import quiescent, tcp_connections
+from probekit import accepts, quiescent, tcp_connections
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -61,6 +62,30 @@ def render_config(port, routes, gateway=None):
             for item in (v if isinstance(v, (list, tuple)) else [v]):
                 lines.append("%s = %s" % (k, item))
     return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def inetd_gateway(tmp_path, target):
+    """`wsgate --inetd TARGET` as inetd runs it in "wait" mode: stdin is a
+    listening socket we bound on a free loopback port. Yields that port
+    once wsgate logs "listening on fd:0"; the log is tmp_path/inetd.log.
+    On leaving, stops wsgate with SIGTERM and asserts it exited 0."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    port = lsock.getsockname()[1]
+    log_path = tmp_path / "inetd.log"
+    with open(log_path, "wb") as log:
+        p = subprocess.Popen([WSGATE_BIN, "--inetd", target],
+                             stdin=lsock.fileno(), stdout=log, stderr=log)
+    lsock.close()
+    try:
+        wait_for(lambda: b"listening on fd:0" in log_path.read_bytes(), 10,
+                 what="listening on fd:0")
+        yield port
+    finally:
+        p.terminate()
+        assert p.wait(15) == 0
 
 
 SESSION_KV = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
@@ -161,21 +186,13 @@ class Gateway:
     def wait_ready(self, timeout=10.0):
         """Wait until a connect to the listen port succeeds (the daemon
         sees that probe as a client that left before its upgrade)."""
-        def accepts():
+        def ready():
             rc = self.proc.poll()
             if rc is not None:
                 raise AssertionError("wsgate exited with %s before accepting "
                                      "connections; log:\n%s" % (rc, self.log_tail()))
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.settimeout(0.5)
-            try:
-                s.connect(("127.0.0.1", self.port))
-                return True
-            except OSError:
-                return False
-            finally:
-                s.close()
-        wait_for(accepts, timeout, what=lambda: "wsgate to accept on port %d; "
+            return accepts(self.port)
+        wait_for(ready, timeout, what=lambda: "wsgate to accept on port %d; "
                  "log:\n%s" % (self.port, self.log_tail()))
         # The probe counts against max_connections_per_ip until wsgate has
         # read its EOF, maybe on another worker than the test's first

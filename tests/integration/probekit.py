@@ -53,6 +53,18 @@ def quiescent(pid):
     return pred
 
 
+def accepts(port, host="127.0.0.1", timeout=0.5):
+    """True when a TCP connect to host:port succeeds now (the connection
+    is closed at once: the server sees a client that left). For servers we
+    did not write, whose readiness we can only see from outside; a server
+    that must not see a probe is better watched in /proc/net/tcp."""
+    try:
+        socket.create_connection((host, port), timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def _tcp_table():
     """Rows of /proc/net/tcp and tcp6: (local port, remote port, state,
     tx_queue, rx_queue) for every TCP socket on this host."""

@@ -12,6 +12,7 @@ import pytest
 from backendkit import echo_handler
 from basekit import MiB, free_port, wait_for
 from gatewaykit import WSGATE_RELEASE_BIN
+from probekit import accepts
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -30,14 +31,8 @@ def make_admin(gateway_factory, backends, binary=None):
                         gateway={"admin_listen": "127.0.0.1:%d" % aport},
                         binary=binary)
     g.admin_port = aport
-
-    def opened():
-        try:
-            socket.create_connection(("127.0.0.1", aport), 1).close()
-            return True
-        except OSError:
-            return False
-    wait_for(opened, 10, what="the admin port to accept")
+    wait_for(lambda: accepts(aport, timeout=1), 10,
+             what="the admin port to accept")
     return g
 
 

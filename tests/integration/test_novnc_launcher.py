@@ -17,6 +17,7 @@ import pytest
 
 from basekit import free_port, wait_for
 from gatewaykit import WSGATE_BIN
+from probekit import accepts
 from wskit import OP_BINARY, RawWS
 from tlskit import make_ca, make_cert
 
@@ -64,14 +65,7 @@ def vnc(tmp_path_factory):
                           "-noipv6"],
                          stdout=subprocess.DEVNULL,
                          stderr=open(d / "x11vnc.log", "wb"))
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            return False
-    wait_for(up, 30, what="x11vnc listening")
+    wait_for(lambda: accepts(port), 30, what="x11vnc listening")
     yield port
     _kill(v)
     _kill(xvfb)
@@ -99,11 +93,7 @@ def start_launcher(tmp_path, compat_path, vnc_port, extra=()):
 
     def up():
         assert p.poll() is None, (tmp_path / "launcher.log").read_text()
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            return False
+        return accepts(port)
     wait_for(up, 30, what="novnc_proxy's websockify listening")
     return p, port
 
@@ -117,14 +107,8 @@ def stop_launcher(p, tmp_path, port):
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         raise
-
-    def closed():
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return False
-        except OSError:
-            return True
-    wait_for(closed, 20, what="our websockify gone with the launcher")
+    wait_for(lambda: not accepts(port), 20,
+             what="our websockify gone with the launcher")
     text = (tmp_path / "launcher.log").read_text(errors="replace")
     for m in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
         assert m not in text, text

@@ -15,6 +15,7 @@ import websockets
 
 from backendkit import greet_echo_handler
 from basekit import free_port, run_async, wait_for
+from probekit import accepts
 
 WEBSOCKIFY = shutil.which("websockify", path="/usr/bin")
 
@@ -73,14 +74,7 @@ def test_record_file_matches_websockify(gateway_factory, backends, tmp_path):
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        def up():
-            import socket
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, 20, what="websockify listening")
+        wait_for(lambda: accepts(port), 20, what="websockify listening")
         got_ref = session(port)
         ref_file = wait_file(str(tmp_path / "ref.*"))
     finally:
@@ -139,7 +133,6 @@ def test_routes_without_record_write_nothing(gateway_factory, backends,
 def test_traffic_marks_on_stdout(backends, tmp_path):
     """--traffic: '}' for each chunk from the client, '{' for each one from
     the backend, on standard output (the log stays on standard error)."""
-    import socket
     from gatewaykit import WSGATE_BIN
     back = backends(greet_echo_handler(b"hi"))
     port = free_port()
@@ -147,15 +140,8 @@ def test_traffic_marks_on_stdout(backends, tmp_path):
     err = open(tmp_path / "err", "wb")
     p = subprocess.Popen([WSGATE_BIN, "--traffic", "127.0.0.1:%d" % port,
                           "127.0.0.1:%d" % back.port], stdout=out, stderr=err)
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            return False
     try:
-        wait_for(up, 10, what="listening")
+        wait_for(lambda: accepts(port), 10, what="listening")
 
         async def go():
             async with websockets.connect("ws://127.0.0.1:%d/" % port,

@@ -10,6 +10,7 @@ import subprocess
 
 from backendkit import echo_handler
 from basekit import wait_for
+from gatewaykit import inetd_gateway
 from wskit import RawWS
 
 
@@ -41,21 +42,8 @@ def test_both_legs_have_tcp_keepalive(gateway_factory, backends):
 def test_inetd_socket_clients_have_tcp_keepalive(backends, tmp_path):
     """A listening socket handed over (fd:N, --inetd) is tuned like ours,
     so its accepted clients carry keepalive too."""
-    import socket
-    from gatewaykit import WSGATE_BIN
     echo = backends(echo_handler)
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(16)
-    port = lsock.getsockname()[1]
-    log = open(tmp_path / "inetd.log", "wb")
-    p = subprocess.Popen([WSGATE_BIN, "--inetd", "127.0.0.1:%d" % echo.port],
-                         stdin=lsock.fileno(), stdout=log, stderr=log)
-    lsock.close()
-    try:
-        wait_for(lambda: b"listening on fd:0" in
-                 (tmp_path / "inetd.log").read_bytes(), 10,
-                 what="listening on fd:0")
+    with inetd_gateway(tmp_path, "127.0.0.1:%d" % echo.port) as port:
         ws = RawWS.open(port, "/")
         try:
             ws.send_frame(0x2, b"x")
@@ -65,6 +53,3 @@ def test_inetd_socket_clients_have_tcp_keepalive(backends, tmp_path):
                      what="keepalive timer on %s: %r" % (filt, _ss(filt)))
         finally:
             ws.close()
-    finally:
-        p.terminate()
-        assert p.wait(15) == 0

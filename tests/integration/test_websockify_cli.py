@@ -17,7 +17,7 @@ import websockets
 
 from backendkit import echo_handler
 from basekit import free_port, run_async, wait_for
-from gatewaykit import WSGATE_BIN
+from gatewaykit import WSGATE_BIN, inetd_gateway
 from wskit import OP_BINARY, RawWS
 from test_backend_tls import TLSEcho
 from tlskit import make_ca, make_cert, openssl
@@ -444,22 +444,8 @@ def test_syslog_unix_socket(gateway_factory, backends, unix_dir):
 def test_inetd_takes_the_listening_socket_on_stdin(backends, tmp_path):
     """--inetd: stdin is a listening socket (inetd "wait" mode)."""
     echo = backends(echo_handler)
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(16)
-    port = lsock.getsockname()[1]
-    log = open(tmp_path / "inetd.log", "wb")
-    p = subprocess.Popen([WSGATE_BIN, "--inetd", "127.0.0.1:%d" % echo.port],
-                         stdin=lsock.fileno(), stdout=log, stderr=log)
-    lsock.close()
-    try:
-        wait_for(lambda: b"listening on fd:0" in
-                 (tmp_path / "inetd.log").read_bytes(), 10,
-                 what="listening on fd:0")
+    with inetd_gateway(tmp_path, "127.0.0.1:%d" % echo.port) as port:
         assert echo_ws("ws://127.0.0.1:%d/" % port, b"inetd") == b"inetd"
-    finally:
-        p.terminate()
-        assert p.wait(15) == 0
     text = (tmp_path / "inetd.log").read_text()
     assert "AddressSanitizer" not in text and "runtime error" not in text
 

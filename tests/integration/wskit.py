@@ -304,6 +304,43 @@ class RawWS:
             elif f.opcode == OP_CLOSE:
                 return bytes(data), f
 
+    def answer_pings_for(self, seconds, context=None):
+        """Wait as a live client waits: for `seconds`, read frames and
+        answer each ping with its pong. Returns the number of pings seen.
+        A close frame or the end of the connection fails (AssertionError
+        saying when, followed by context() if given, e.g. a proxy's log)."""
+        t0 = time.monotonic()
+        pings = 0
+        while time.monotonic() - t0 < seconds:
+            try:
+                f = self.recv_frame(timeout=max(
+                    0.05, seconds - (time.monotonic() - t0)))
+            except socket.timeout:
+                break
+            except ConnectionEOF:
+                raise AssertionError(
+                    "the connection ended after %.1fs (%d pings seen)%s"
+                    % (time.monotonic() - t0, pings,
+                       "; " + context() if context else ""))
+            assert f.opcode != OP_CLOSE, (
+                "closed after %.1fs although pongs were sent: %r"
+                % (time.monotonic() - t0, f))
+            if f.opcode == OP_PING:
+                pings += 1
+                self.send_frame(OP_PONG, f.payload)
+        return pings
+
+    def recv_data(self, n, timeout=5):
+        """The next n bytes of data frames, answering pings on the way."""
+        got = b""
+        while len(got) < n:
+            f = self.recv_frame(timeout=timeout)
+            if f.opcode == OP_PING:
+                self.send_frame(OP_PONG, f.payload)
+                continue
+            got += f.payload
+        return got
+
     def expect_close(self, code, timeout=None):
         """Read until close; assert its code. Returns the close frame."""
         _, f = self.recv_until_close(timeout=timeout)
