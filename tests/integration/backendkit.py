@@ -51,12 +51,13 @@ class BackendConn:
             self.reset = reset
             self.eof.set()
 
-    def recv_some(self, stop):
-        """recv with a short timeout, looping until data, EOF or stop.
-        Returns b"" on EOF (and notes it) or None when stopped."""
+    def recv_some(self, stop, size=1 << 18):
+        """recv (at most size bytes) with a short timeout, looping until
+        data, EOF or stop. Returns the data (noted), b"" on EOF or reset
+        (noted) or None when stopped."""
         while not stop.is_set():
             try:
-                chunk = self.sock.recv(1 << 18)
+                chunk = self.sock.recv(size)
             except socket.timeout:
                 continue
             except (ConnectionResetError, BrokenPipeError):
@@ -207,7 +208,7 @@ def echo_handler(c, stop):
             break
         if not c.send_all(chunk, stop):
             break
-    _close_quietly(c.sock)
+    close_quietly(c.sock)
 
 
 def record_handler(c, stop):
@@ -216,7 +217,7 @@ def record_handler(c, stop):
         chunk = c.recv_some(stop)
         if not chunk:
             break
-    _close_quietly(c.sock)
+    close_quietly(c.sock)
 
 
 def _read_until_go(c, stop):
@@ -254,7 +255,7 @@ def send_then_eof(data, wait_go=False, linger_read=False):
                 chunk = c.recv_some(stop)
                 if not chunk:
                     break
-        _close_quietly(c.sock)
+        close_quietly(c.sock)
     return handler
 
 
@@ -267,7 +268,7 @@ def rst_handler(data=b"", wait_go=False):
             while not c.go.wait(0.1):
                 if stop.is_set():
                     break
-        _rst(c.sock)
+        rst(c.sock)
     return handler
 
 
@@ -275,7 +276,7 @@ def read_nothing_handler(c, stop):
     """Accept and never recv; hold the connection until told to stop."""
     while not stop.is_set() and not c.go.wait(0.05):
         pass
-    _close_quietly(c.sock)
+    close_quietly(c.sock)
 
 
 def source_handler(total, chunk=256 * 1024, wait_go=False, then_eof=True):
@@ -301,7 +302,7 @@ def source_handler(total, chunk=256 * 1024, wait_go=False, then_eof=True):
                 chunk_ = c.recv_some(stop)
                 if not chunk_:
                     break
-        _close_quietly(c.sock)
+        close_quietly(c.sock)
     return handler
 
 
@@ -325,19 +326,21 @@ def source_stream_hash(total, chunk=256 * 1024):
     return h.hexdigest()
 
 
-def _close_quietly(s):
+def close_quietly(s):
+    """Close s; a socket the peer already reset is closed all the same."""
     try:
         s.close()
     except OSError:
         pass
 
 
-def _rst(s):
+def rst(s):
+    """Close s with a RST (SO_LINGER 0) instead of a FIN."""
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     except OSError:
         pass
-    _close_quietly(s)
+    close_quietly(s)
 
 
 class Blackhole:
@@ -381,5 +384,5 @@ class Blackhole:
 
     def close(self):
         for s in self.fillers:
-            _close_quietly(s)
-        _close_quietly(self.lsock)
+            close_quietly(s)
+        close_quietly(self.lsock)

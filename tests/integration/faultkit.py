@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 
+from backendkit import close_quietly, rst
 from basekit import wait_for
 from probekit import unacked
 from wskit import OP_BINARY, OP_PONG, build_frame
@@ -65,19 +66,6 @@ def wait_acked(sock, timeout=10.0):
     return True
 
 
-def rst(sock):
-    """Close with a RST (SO_LINGER 0)."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                        struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    try:
-        sock.close()
-    except OSError:
-        pass
-
-
 # --------------------------------------------------------------------------
 # backend handlers: handler(conn, stop); conn is backendkit's BackendConn
 
@@ -103,23 +91,10 @@ def slow_echo_handler(chunk=2048, delay=0.001):
     def handler(c, stop):
         while not stop.is_set():
             time.sleep(delay)
-            try:
-                data = c.sock.recv(chunk)
-            except socket.timeout:
-                continue
-            except OSError:
-                c.note_eof(reset=True)
+            data = c.recv_some(stop, chunk)
+            if not data or not c.send_all(data, stop):
                 break
-            if not data:
-                c.note_eof()
-                break
-            c.note_data(data)
-            if not c.send_all(data, stop):
-                break
-        try:
-            c.sock.close()
-        except OSError:
-            pass
+        close_quietly(c.sock)
     return handler
 
 
@@ -142,25 +117,14 @@ def ticker_echo_handler(tick=b"t" * 1024, every=0.1):
             r, _, _ = select.select([c.sock], [], [], max(0.0, next_tick - now))
             if not r:
                 continue
-            try:
-                data = c.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                c.note_eof(reset=True)
-                break
+            data = c.recv_some(stop, 65536)    # readable: returns at once
             if not data:
-                c.note_eof()
                 break
-            c.note_data(data)
             try:
                 c.sock.sendall(data)
             except OSError:
                 pass
-        try:
-            c.sock.close()
-        except OSError:
-            pass
+        close_quietly(c.sock)
     return handler
 
 
@@ -174,10 +138,7 @@ def deaf_until_go_handler(c, stop):
         chunk = c.recv_some(stop)
         if not chunk:
             break
-    try:
-        c.sock.close()
-    except OSError:
-        pass
+    close_quietly(c.sock)
 
 
 # --------------------------------------------------------------------------

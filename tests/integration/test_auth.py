@@ -7,6 +7,7 @@ import time
 import pytest
 
 from backendkit import echo_handler, greet_echo_handler
+from tlskit import make_keypair
 from wskit import RawWS, http_exchange
 
 jwt = pytest.importorskip("jwt")
@@ -20,12 +21,7 @@ def keys(tmp_path_factory):
     secret = d / "hs256.key"
     secret.write_bytes(SECRET)
     os.chmod(secret, 0o600)
-    priv, pub = d / "rsa.pem", d / "rsa.pub"
-    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                    "rsa_keygen_bits:2048", "-out", str(priv)], check=True,
-                   capture_output=True)
-    subprocess.run(["openssl", "pkey", "-in", str(priv), "-pubout", "-out",
-                    str(pub)], check=True, capture_output=True)
+    priv, pub = make_keypair(d, "rsa", "RSA", "rsa_keygen_bits:2048")
     return {"secret": str(secret), "priv": priv.read_bytes(),
             "pub": str(pub), "pub_pem": pub.read_bytes()}
 

@@ -26,17 +26,9 @@ def _slow_record_handler(rate_bytes_per_s):
         step = 64 * 1024
         pause = step / float(rate_bytes_per_s)
         while not stop.is_set():
-            try:
-                chunk = c.sock.recv(step)
-            except socket.timeout:
-                continue
-            except OSError:
-                c.note_eof(reset=True)
-                break
+            chunk = c.recv_some(stop, step)
             if not chunk:
-                c.note_eof()
                 break
-            c.note_data(chunk)
             time.sleep(pause * len(chunk) / step)
         c.sock.close()
     return handler

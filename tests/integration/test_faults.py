@@ -23,8 +23,8 @@ import urllib.request
 
 import pytest
 
-from backendkit import (Blackhole, echo_handler, record_handler,
-                        source_handler, source_stream_hash)
+from backendkit import (Blackhole, close_quietly, echo_handler,
+                        record_handler, source_handler, source_stream_hash)
 from basekit import (MiB, closed_port, free_port, pattern_bytes, sha256,
                      wait_for)
 from gatewaykit import WSGATE_BIN, WSGATE_RELEASE_BIN
@@ -523,10 +523,7 @@ def endless_source_handler(block=64 * 1024):
         while not stop.is_set() and not c.eof.is_set():
             if not c.send_all(data, stop):
                 break
-        try:
-            c.sock.close()
-        except OSError:
-            pass
+        close_quietly(c.sock)
     return handler
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from backendkit import greet_echo_handler
 from basekit import free_port, wait_for
+from tlskit import make_keypair
 from wskit import OP_BINARY, RawWS, http_exchange
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -455,12 +456,7 @@ def test_jwt_target_tokens(gateway_factory, backends, tmp_path, unix_dir):
     kf = tmp_path / "jwt.key"
     kf.write_bytes(secret)
     os.chmod(kf, 0o600)
-    priv, pub = tmp_path / "ec.pem", tmp_path / "ec.pub"
-    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-out", str(priv)], check=True,
-                   capture_output=True)
-    subprocess.run(["openssl", "pkey", "-in", str(priv), "-pubout", "-out",
-                    str(pub)], check=True, capture_output=True)
+    priv, pub = make_keypair(tmp_path, "ec", "EC", "ec_paramgen_curve:P-256")
     g = gateway_factory(routes=[
         ("/hs", {"token_jwt_key_file": str(kf)}),
         ("/es", {"token_jwt_key_file": str(pub),

@@ -52,6 +52,17 @@ def make_cert(d, name, ca, cn, san=None, server=False):
     return cert, key
 
 
+def make_keypair(d, name, algorithm, pkeyopt):
+    """A private key (openssl genpkey -algorithm ALGORITHM -pkeyopt
+    PKEYOPT) and its public key in d, e.g. for signing tokens; returns
+    (private key path, public key path)."""
+    priv, pub = d / (name + ".pem"), d / (name + ".pub")
+    openssl("genpkey", "-algorithm", algorithm, "-pkeyopt", pkeyopt,
+            "-out", str(priv))
+    openssl("pkey", "-in", str(priv), "-pubout", "-out", str(pub))
+    return priv, pub
+
+
 def gateway_from_text(tmp_path, text, name="tlsgw"):
     """A Gateway running `wsgate -d -c` on text, "{port}" filled in."""
     return Gateway(tmp_path, config_text=text, name=name)
