@@ -41,6 +41,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (s[i]->len > 0 && (s[i]->p < b ||
 		    s[i]->p + s[i]->len > b + rc))
 			abort();
+	/* The head alone parses the same (its end is its first CRLF CRLF,
+	 * whether the one-pass scan or the full path found it). */
+	if (upgrade_parse(b, (size_t)rc, 512, &req) != rc)
+		abort();
 	/* The answer is exactly as long as its size helper says. */
 	if (upgrade_response_101(out, sizeof(out), &req, req.nprotocols > 0 ?
 	    &req.protocols[0] : NULL) != (int)upgrade_response_101_size(

@@ -42,6 +42,7 @@ static const char *const base_hdrs[] = {
 };
 
 static char reqbuf[65536];
+static char post_buf[8192];	/* extra header lines for mkreq() */
 
 /*
  * Build a request in reqbuf: request line `line` (NULL: the valid one),
@@ -1344,6 +1345,183 @@ test_error_answers_for_refusals(void **state)
 	assert_non_null(strstr(out, "405 Method Not Allowed: method is not GET"));
 }
 
+/* ---- byte classes: every byte value in every place that classifies ---- */
+
+/* The RFC sets, spelled out here apart from upgrade.c's table. */
+static bool
+ref_alnum(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+static bool
+ref_in(int c, const char *set)
+{
+	return c != 0 && strchr(set, c) != NULL;
+}
+
+/* RFC 7230 §3.2.6 */
+static bool
+ref_tchar(int c)
+{
+	return ref_alnum(c) || ref_in(c, "!#$%&'*+-.^_`|~");
+}
+
+/* Parse pre, the byte c, post (one request, no NUL terminator needed). */
+static int
+parse_with_byte(const char *pre, int c, const char *post,
+    struct upgrade_req *req)
+{
+	size_t	a = strlen(pre), b = strlen(post);
+
+	assert_true(a + 1 + b < sizeof(reqbuf));
+	memcpy(reqbuf, pre, a);
+	reqbuf[a] = (char)c;
+	memcpy(reqbuf + a + 1, post, b);
+	return upgrade_parse(reqbuf, a + 1 + b, 0, req);
+}
+
+#define HS_REST	"Upgrade: websocket\r\nConnection: Upgrade\r\n" \
+		"Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n"
+
+static void
+test_byte_classes(void **state)
+{
+	struct upgrade_req	req;
+	int			c, rc;
+	bool			want;
+
+	(void)state;
+	for (c = 0; c < 256; c++) {
+		/* A header name byte: tchar (':' ends the name early). */
+		rc = parse_with_byte("GET / HTTP/1.1\r\nHost: h\r\nX", c,
+		    "Y: 1\r\n" HS_REST "\r\n", &req);
+		want = ref_tchar(c) || c == ':';
+		assert_int_equal(rc > 0, want);
+		if (!want)
+			assert_int_equal(req.status, 400);
+
+		/* A header value byte: VCHAR, obs-text, SP, HTAB. */
+		rc = parse_with_byte("GET / HTTP/1.1\r\nHost: h\r\nX: a", c,
+		    "b\r\n" HS_REST "\r\n", &req);
+		want = (c > 0x20 && c < 0x7f) || c >= 0x80 || c == ' ' ||
+		    c == '\t';
+		assert_int_equal(rc > 0, want);
+		if (!want)
+			assert_int_equal(req.status, 400);
+
+		/* A Host byte: reg-name, IP-literal and port characters. */
+		rc = parse_with_byte("GET / HTTP/1.1\r\nHost: a", c,
+		    "b\r\n" HS_REST "\r\n", &req);
+		want = ref_alnum(c) || ref_in(c, "-._~!$&'()*+,;=%:[]");
+		assert_int_equal(rc > 0, want);
+		if (!want)
+			assert_int_equal(req.status, 400);
+
+		/* The first key byte (KEY without its 'd'): base64. */
+		rc = parse_with_byte("GET / HTTP/1.1\r\nHost: h\r\n"
+		    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ", c,
+		    "GhlIHNhbXBsZSBub25jZQ==\r\n\r\n", &req);
+		want = ref_alnum(c) || c == '+' || c == '/';
+		assert_int_equal(rc > 0, want);
+		if (!want)
+			assert_int_equal(req.status, 400);
+
+		/* A request-target byte: visible ASCII but '#'. */
+		rc = parse_with_byte("GET /a", c,
+		    "b HTTP/1.1\r\nHost: h\r\n" HS_REST "\r\n", &req);
+		want = c > 0x20 && c < 0x7f && c != '#';
+		assert_int_equal(rc > 0, want);
+		if (!want)
+			assert_int_equal(req.status, 400);
+	}
+}
+
+/*
+ * Header names and list tokens match case-insensitively, and only so:
+ * each byte of "Sec-WebSocket-Version" (compared eight bytes at a time)
+ * and of the Upgrade token "websocket", replaced by every byte value,
+ * still names it only when it is that letter in either case.
+ */
+static void
+test_case_folding_every_byte(void **state)
+{
+	static const char	name[] = "Sec-WebSocket-Version";
+	static const char	tok[] = "websocket";
+	char			pre[256], post[256];
+	struct upgrade_req	req;
+	size_t			k;
+	int			c, rc;
+	bool			want;
+
+	(void)state;
+	for (k = 0; k < sizeof(name) - 1; k++)
+		for (c = 0; c < 256; c++) {
+			snprintf(pre, sizeof(pre), "GET / HTTP/1.1\r\n"
+			    "Host: h\r\nUpgrade: websocket\r\n"
+			    "Connection: Upgrade\r\nSec-WebSocket-Key: "
+			    KEY "\r\n%.*s", (int)k, name);
+			snprintf(post, sizeof(post), "%s: 13\r\n\r\n",
+			    name + k + 1);
+			rc = parse_with_byte(pre, c, post, &req);
+			want = c == name[k] || (c ^ 0x20) == name[k];
+			want = want && (ref_alnum(c) || c == '-');
+			assert_int_equal(rc > 0, want);
+		}
+	for (k = 0; k < sizeof(tok) - 1; k++)
+		for (c = 0; c < 256; c++) {
+			snprintf(pre, sizeof(pre), "GET / HTTP/1.1\r\n"
+			    "Host: h\r\nUpgrade: %.*s", (int)k, tok);
+			snprintf(post, sizeof(post), "%s\r\n"
+			    "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY
+			    "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+			    tok + k + 1);
+			rc = parse_with_byte(pre, c, post, &req);
+			want = c == tok[k] || c == tok[k] - 'a' + 'A';
+			assert_int_equal(rc > 0, want);
+			if (!want)
+				assert_int_equal(req.status, 400);
+		}
+}
+
+/*
+ * The one-pass path (a head that scans clean) and the full path agree:
+ * the head's length is its first CRLF CRLF, frame bytes after it that
+ * look like more header lines are not read, and 100 header lines pass
+ * where 101 are a 431 even when a syntax error follows them.
+ */
+static void
+test_one_pass_edges(void **state)
+{
+	struct upgrade_req	req;
+	size_t			len, n;
+	int			i;
+
+	(void)state;
+	len = mkreq(NULL, NULL, NULL);
+	memcpy(reqbuf + len, "X: y\r\n\r\n", 8);
+	assert_int_equal(upgrade_parse(reqbuf, len + 8, 0, &req), (int)len);
+	/* 7 base lines + 93 = 100 header lines: fine. */
+	n = 0;
+	for (i = 0; i < 93; i++)
+		n += (size_t)snprintf(post_buf + n, sizeof(post_buf) - n,
+		    "X-%d: v\r\n", i);
+	expect_ok(mkreq(NULL, NULL, post_buf));
+	/* One more: 431, also with a bad line after the 101st. */
+	snprintf(post_buf + n, sizeof(post_buf) - n, "X-last: v\r\n");
+	expect_status(mkreq(NULL, NULL, post_buf), 431);
+	snprintf(post_buf + n, sizeof(post_buf) - n, "X-last: v\r\nbad\r\n");
+	expect_status(mkreq(NULL, NULL, post_buf), 431);
+	/* A head that ends exactly at max_head, and one byte past it. */
+	len = mkreq(NULL, NULL, NULL);
+	assert_int_equal(upgrade_parse(reqbuf, len, len, &req), (int)len);
+	assert_int_equal(upgrade_parse(reqbuf, len + 1, len, &req), (int)len);
+	assert_int_equal(upgrade_parse(reqbuf, len, len - 1, &req), -1);
+	assert_int_equal(req.status, 431);
+}
+
 int
 main(void)
 {
@@ -1388,6 +1566,9 @@ main(void)
 		cmocka_unit_test(test_response_101_long_protocol),
 		cmocka_unit_test(test_response_error_hdr),
 		cmocka_unit_test(test_error_answers_for_refusals),
+		cmocka_unit_test(test_byte_classes),
+		cmocka_unit_test(test_case_folding_every_byte),
+		cmocka_unit_test(test_one_pass_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
