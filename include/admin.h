@@ -22,6 +22,14 @@ int	admin_start(struct gw_worker *workers, unsigned nworkers,
 	    const struct config *cfg);
 
 /*
+ * SIGHUP: take cfg's admin_max_connections (the rest of the admin keys
+ * take a restart). Connections already open stay, past a lowered cap
+ * too; new ones are refused until fewer are open. Call in worker 0's
+ * thread, as the endpoint runs there.
+ */
+void	admin_reload(const struct config *cfg);
+
+/*
  * Answer req with code and reason, Content-Type type and the len bytes
  * of body (copied), Content-Length said explicitly; for HEAD the same
  * headers and no body. For every admin answer (evhttp 2.1 would send a

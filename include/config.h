@@ -178,6 +178,7 @@ struct config {
 	char		*admin_listen;		/* NULL = off; else admin_addr.spec
 						   (not freed on its own) */
 	struct config_addr admin_addr;		/* admin_listen, parsed */
+	uint64_t	 admin_max_connections;	/* open at once; more: closed */
 	char		*admin_token_file;	/* Bearer secret for /sessions */
 	char		*token_id_key_file;	/* HMAC key of token ids; NULL:
 						   a random one per process */
@@ -216,6 +217,7 @@ struct config {
 
 /* Defaults (also in docs/gateway.conf.5 and gateway.conf). */
 #define CONFIG_DEFAULT_MAX_CONNECTIONS		100000
+#define CONFIG_DEFAULT_ADMIN_MAX_CONNECTIONS	64
 #define CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS	10000
 #define CONFIG_DEFAULT_DRAIN_TIMEOUT_MS		10000
 #define CONFIG_DEFAULT_MAX_HEADER_SIZE		16384

@@ -83,7 +83,7 @@ enum config_rkey {
 	CONFIG_RKEY_COUNT
 };
 
-#define CONFIG_GKEY_COUNT	33	/* entries in config_gateway_keys[] */
+#define CONFIG_GKEY_COUNT	34	/* entries in config_gateway_keys[] */
 #define CONFIG_TKEY_COUNT	8	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */

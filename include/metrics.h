@@ -61,6 +61,10 @@ struct metrics {
 	uint64_t	exec_processes;		/* gauge: exec: programs alive
 						   (process-wide, set by admin) */
 	uint64_t	exec_spawn_failed;	/* exec: programs not started */
+	uint64_t	admin_connections;	/* gauge: admin endpoint's open
+						   connections (set by admin) */
+	uint64_t	admin_refused;		/* ... refused past
+						   admin_max_connections */
 	uint64_t	close_codes[16];	/* sent, by code - 1000 */
 	struct metrics_hist connect_latency;	/* backend connect */
 	struct metrics_hist ping_rtt;		/* ping -> pong */

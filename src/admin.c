@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http.h>
 
 #include "admin.h"
@@ -24,6 +26,18 @@ static struct gw_worker	*admin_workers;
 static unsigned		 admin_nworkers;
 
 /*
+ * admin_max_connections (see admin_bev_cb): connections evhttp set up
+ * that are not counted yet (each holds a reference of ours), the count
+ * of those open, and the refusals, told once per burst.
+ */
+static struct event	 *admin_adopt_ev;	/* counts admin_pending[] */
+static struct event	 *admin_burst_ev;	/* ends a burst of refusals */
+static struct bufferevent **admin_pending;
+static size_t		  admin_npending, admin_pending_cap;
+static uint64_t		  admin_nconns, admin_max_conns;
+static uint64_t		  admin_refused, admin_refused_told;
+
+/*
  * Limits on what a client may send (docs/LIMITS.md). The endpoint reads
  * and takes small orders: Prometheus, probes and operators send a request
  * line and a few headers. Without them evhttp buffered any head and body
@@ -34,6 +48,7 @@ static unsigned		 admin_nworkers;
 #define ADMIN_MAX_HEAD		8192	/* request line + headers: else 400 */
 #define ADMIN_MAX_BODY		4096	/* read and ignored; larger: 413 */
 #define ADMIN_TIMEOUT_S		5	/* no byte either way this long: close */
+#define ADMIN_BURST_S		10	/* refusals: one log line per this */
 
 /*
  * Every method evhttp knows, and the bit it gives a method it does not
@@ -142,6 +157,8 @@ admin_metrics_cb(struct evhttp_request *req, void *arg)
 		    0), nroutes);
 	}
 	sum.exec_processes = exec_count();	/* process-wide, not per worker */
+	sum.admin_connections = admin_nconns;	/* worker 0's, this thread's */
+	sum.admin_refused = admin_refused;
 	while (cap <= 64 * 1024 * 1024) {
 		if ((nbuf = realloc(buf, cap)) == NULL)
 			goto done;
@@ -190,6 +207,125 @@ admin_readyz_cb(struct evhttp_request *req, void *arg)
 		admin_text(req, HTTP_OK, "OK", "ready\n");
 }
 
+/*
+ * A burst of refusals is told in one line when it begins and, while it
+ * lasts, one line per ADMIN_BURST_S with how many more were refused:
+ * never a line per connection, which a client opening thousands would
+ * turn into a flood.
+ */
+static void
+admin_refuse_note(void)
+{
+	struct timeval	tv = { ADMIN_BURST_S, 0 };
+
+	admin_refused++;
+	if (evtimer_pending(admin_burst_ev, NULL))
+		return;
+	log_warnx("admin: %llu connections open (admin_max_connections): "
+	    "refusing new connections until some close",
+	    (unsigned long long)admin_nconns);
+	admin_refused_told = admin_refused;
+	evtimer_add(admin_burst_ev, &tv);
+}
+
+static void
+admin_burst_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	tv = { ADMIN_BURST_S, 0 };
+	uint64_t	n = admin_refused - admin_refused_told;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (n == 0)
+		return;		/* none refused for ADMIN_BURST_S: over */
+	log_warnx("admin: refused %llu more connections in %d s "
+	    "(admin_max_connections = %llu)", (unsigned long long)n,
+	    ADMIN_BURST_S, (unsigned long long)admin_max_conns);
+	admin_refused_told = admin_refused;
+	evtimer_add(admin_burst_ev, &tv);
+}
+
+static void
+admin_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	(void)arg;
+	if (admin_nconns > 0)
+		admin_nconns--;
+}
+
+/*
+ * Count each new connection, or close it at once when admin_max_connections
+ * are open: no answer, nothing read (a refused client sees its connection
+ * closed or reset). One that evhttp already gave up (its setup failed) has
+ * had its callbacks cleared by bufferevent_free; only our reference is
+ * left to drop.
+ */
+static void
+admin_adopt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evhttp_connection	*evcon;
+	bufferevent_data_cb		 readcb;
+	void				*cbarg;
+	size_t				 i;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (i = 0; i < admin_npending; i++) {
+		bufferevent_getcb(admin_pending[i], &readcb, NULL, NULL, &cbarg);
+		if (readcb != NULL && (evcon = cbarg) != NULL) {
+			if (admin_nconns >= admin_max_conns) {
+				admin_refuse_note();
+				evhttp_connection_free(evcon);
+			} else {
+				admin_nconns++;
+				evhttp_connection_set_closecb(evcon,
+				    admin_closed_cb, NULL);
+			}
+		}
+		bufferevent_decref(admin_pending[i]);
+	}
+	admin_npending = 0;
+}
+
+/*
+ * evhttp (libevent 2.1) has no cap on its connections and tells nobody
+ * when it accepts one, but it asks for each one's bufferevent
+ * (evhttp_set_bevcb) and makes the connection that bufferevent's callback
+ * argument. So we hand out a socket bufferevent like evhttp's own (no
+ * options: evhttp closes the socket itself), keep a reference, and count
+ * it from admin_adopt_cb, made active here: that runs once
+ * evhttp_get_request has set the connection up, before its first read.
+ * The connections accepted before this one in the same batch are set up
+ * already: count them first, so that a reference of ours never outlives
+ * a socket evhttp closed into the next accept, which may reuse its
+ * number. Without memory for the list the connection goes uncounted.
+ */
+static struct bufferevent *
+admin_bev_cb(struct event_base *base, void *arg)
+{
+	struct bufferevent	*bev, **nv;
+	size_t			 cap;
+
+	(void)arg;
+	admin_adopt_cb(-1, 0, NULL);
+	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
+		return NULL;
+	if (admin_npending == admin_pending_cap) {
+		cap = admin_pending_cap == 0 ? 16 : admin_pending_cap * 2;
+		if ((nv = realloc(admin_pending, cap * sizeof(*nv))) == NULL)
+			return bev;
+		admin_pending = nv;
+		admin_pending_cap = cap;
+	}
+	bufferevent_incref(bev);
+	admin_pending[admin_npending++] = bev;
+	event_active(admin_adopt_ev, EV_TIMEOUT, 1);
+	return bev;
+}
+
 int
 admin_start(struct gw_worker *workers, unsigned nworkers,
     const struct config *cfg)
@@ -200,8 +336,14 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 		return 0;
 	admin_workers = workers;
 	admin_nworkers = nworkers;
-	if ((admin_http = evhttp_new(workers[0].base)) == NULL)
-		fatalx("evhttp_new failed");
+	admin_max_conns = cfg->admin_max_connections;
+	if ((admin_http = evhttp_new(workers[0].base)) == NULL ||
+	    (admin_adopt_ev = event_new(workers[0].base, -1, 0, admin_adopt_cb,
+	    NULL)) == NULL ||
+	    (admin_burst_ev = evtimer_new(workers[0].base, admin_burst_cb,
+	    NULL)) == NULL)
+		fatalx("admin endpoint: out of memory");
+	evhttp_set_bevcb(admin_http, admin_bev_cb, NULL);
 	evhttp_set_allowed_methods(admin_http, ADMIN_ALL_METHODS);
 	evhttp_set_max_headers_size(admin_http, ADMIN_MAX_HEAD);
 	evhttp_set_max_body_size(admin_http, ADMIN_MAX_BODY);
@@ -221,9 +363,31 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 }
 
 void
+admin_reload(const struct config *cfg)
+{
+	if (admin_http != NULL &&
+	    admin_max_conns != cfg->admin_max_connections) {
+		log_info("admin: admin_max_connections %llu (was %llu)",
+		    (unsigned long long)cfg->admin_max_connections,
+		    (unsigned long long)admin_max_conns);
+		admin_max_conns = cfg->admin_max_connections;
+	}
+}
+
+void
 admin_stop(void)
 {
 	if (admin_http != NULL)
 		evhttp_free(admin_http);
 	admin_http = NULL;
+	/* evhttp_free freed the connections; drop our references. */
+	admin_adopt_cb(-1, 0, NULL);
+	free(admin_pending);
+	admin_pending = NULL;
+	admin_pending_cap = 0;
+	if (admin_adopt_ev != NULL)
+		event_free(admin_adopt_ev);
+	if (admin_burst_ev != NULL)
+		event_free(admin_burst_ev);
+	admin_adopt_ev = admin_burst_ev = NULL;
 }

@@ -198,6 +198,7 @@ config_new(void)
 		return NULL;
 	cfg->workers = 0;
 	cfg->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	cfg->admin_max_connections = CONFIG_DEFAULT_ADMIN_MAX_CONNECTIONS;
 	cfg->handshake_timeout_ms = CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cfg->drain_timeout_ms = CONFIG_DEFAULT_DRAIN_TIMEOUT_MS;
 	cfg->max_header_size = CONFIG_DEFAULT_MAX_HEADER_SIZE;

@@ -235,6 +235,7 @@ main_reload(struct gw_worker *w0)
 	    (cfg->admin_listen != NULL &&
 	    strcmp(cfg->admin_listen, w0->cfg->admin_listen) != 0))
 		log_warnx("reload: admin_listen changes take a restart");
+	admin_reload(cfg);
 	if (!main_same_string(cfg->log_file, w0->cfg->log_file) ||
 	    !main_same_string(cfg->syslog_server, w0->cfg->syslog_server) ||
 	    cfg->syslog_format != w0->cfg->syslog_format)

@@ -250,6 +250,11 @@ metrics_render(const struct metrics *m, const struct metrics_route *routes,
 	metrics_one(buf, cap, &off, "wsgate_exec_spawn_failures_total",
 	    "counter", "exec: backend programs that could not be started.",
 	    m->exec_spawn_failed);
+	metrics_one(buf, cap, &off, "wsgate_admin_connections", "gauge",
+	    "Connections open to the admin endpoint.", m->admin_connections);
+	metrics_one(buf, cap, &off, "wsgate_admin_connections_refused_total",
+	    "counter", "Admin connections closed at once: "
+	    "admin_max_connections were open.", m->admin_refused);
 	metrics_head(buf, cap, &off, "wsgate_close_codes_total", "counter",
 	    "Close codes sent to clients.");
 	for (i = 0; i < METRICS_N(m->close_codes); i++)

@@ -4,6 +4,7 @@ body, 405 with Allow for other methods. admin_listen is often reachable
 from a pod network: one client must not be able to get the process
 OOM-killed or pin worker 0 (which also runs sessions)."""
 import os
+import signal
 import socket
 import time
 
@@ -12,7 +13,7 @@ import pytest
 from backendkit import echo_handler
 from basekit import MiB, free_port, wait_for
 from gatewaykit import WSGATE_RELEASE_BIN
-from probekit import accepts
+from probekit import accepts, tcp_connections
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -24,12 +25,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def make_admin(gateway_factory, backends, binary=None):
+def make_admin(gateway_factory, backends, binary=None, gateway=None):
     echo = backends(echo_handler)
     aport = free_port()
+    opts = {"admin_listen": "127.0.0.1:%d" % aport}
+    opts.update(gateway or {})
     g = gateway_factory(routes=[("/echo", {"backend": echo.spec})],
-                        gateway={"admin_listen": "127.0.0.1:%d" % aport},
-                        binary=binary)
+                        gateway=opts, binary=binary)
     g.admin_port = aport
     wait_for(lambda: accepts(aport, timeout=1), 10,
              what="the admin port to accept")
@@ -209,3 +211,123 @@ def test_silent_connection_is_dropped(admin):
     took = time.monotonic() - t0
     s.close()
     assert took < 15
+
+
+def _keepalive_get(s, path="/healthz"):
+    """One request on an open connection, kept open; the status code."""
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+    data = b""
+    while b"\r\n\r\n" not in data or not data.endswith(b"ok\n"):
+        got = s.recv(4096)
+        assert got, "admin connection closed after %r" % data
+        data += got
+    return int(data.split(b" ", 2)[1])
+
+
+def _refused(port):
+    """True when a new admin connection is closed without an answer to
+    its request (FIN or RST), False when it is answered."""
+    s = socket.create_connection(("127.0.0.1", port), 10)
+    s.settimeout(10)
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        return s.recv(4096) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    finally:
+        s.close()
+
+
+def _hold(port, n):
+    """n admin connections, each served one request and kept open. First
+    waits until wsgate has closed its side of every earlier connection
+    (the readiness probes), so that those no longer count."""
+    wait_for(lambda: not any(lp == port and st not in ("LISTEN", "TIME_WAIT")
+                             for lp, _rp, st in tcp_connections(port)), 10,
+             what="wsgate to close the earlier admin connections")
+    held = []
+    try:
+        for _ in range(n):
+            held.append(socket.create_connection(("127.0.0.1", port), 10))
+            held[-1].settimeout(10)
+            assert _keepalive_get(held[-1]) == 200
+    except BaseException:
+        for s in held:
+            s.close()
+        raise
+    return held
+
+
+def test_connections_past_admin_max_connections_are_refused(gateway_factory,
+                                                            backends):
+    """admin_max_connections = 4: with 4 connections open (kept alive by
+    their requests), the 5th and every one after it is closed at once,
+    logged once for the burst; once one of the 4 closes, a new one is
+    served again."""
+    g = make_admin(gateway_factory, backends,
+                   gateway={"admin_max_connections": "4"})
+    port = g.admin_port
+    held = _hold(port, 4)
+    try:
+        for _ in range(20):
+            assert _refused(port), "a connection past the cap was answered"
+        # Those 4 are still served.
+        for s in held:
+            assert _keepalive_get(s) == 200
+        text = g.wait_log(r"admin: .*refusing").group(0)
+        assert g.log_text().count("refusing new connections") == 1, \
+            g.log_tail()
+        assert "admin_max_connections" in text, text
+        held.pop().close()
+        metrics = wait_for(lambda: _metrics_if_served(port), 20,
+                           what="a new admin connection served after one "
+                           "closed")
+        # 3 held and the one that reads /metrics; 20 refused (and maybe
+        # some of the tries to get served again).
+        assert metrics["wsgate_admin_connections"] == 4, metrics
+        assert metrics["wsgate_admin_connections_refused_total"] >= 20, \
+            metrics
+    finally:
+        for s in held:
+            s.close()
+
+
+def _metrics_if_served(port):
+    """The admin counters from /metrics on a new connection, or None when
+    that connection is refused."""
+    try:
+        status, _, body = get(port, "GET", "/metrics")
+    except (ConnectionResetError, BrokenPipeError):
+        return None
+    if not status.startswith("HTTP/1.1 200"):
+        return None
+    out = {}
+    for line in body.decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("wsgate_admin_"):
+            out[name] = int(value)
+    return out
+
+
+def test_sighup_applies_a_new_admin_max_connections(gateway_factory,
+                                                    backends):
+    g = make_admin(gateway_factory, backends)
+    port = g.admin_port
+    held = _hold(port, 2)
+    try:
+        assert not _refused(port)       # the default cap, 64, is far
+        with open(g.config_path) as f:
+            text = f.read()
+        with open(g.config_path, "w") as f:
+            f.write(text.replace("[gateway]\n", "[gateway]\n"
+                                 "admin_max_connections = 2\n", 1))
+        g.send_signal(signal.SIGHUP)
+        g.wait_log(r"admin: admin_max_connections 2 \(was 64\)")
+        g.wait_log(r"reloaded ")
+        assert _refused(port), "a third connection was served after the " \
+            "reload lowered the cap to 2"
+        for s in held:
+            assert _keepalive_get(s) == 200
+    finally:
+        for s in held:
+            s.close()

@@ -158,6 +158,7 @@ test_gateway_keys(void **state)
 	    "max_header_size = 64K\n"
 	    "max_buffer = 64M\n"
 	    "admin_listen = off\n"
+	    "admin_max_connections = 100000\n"
 	    "log_level = debug\n"
 	    "log_format = json\n"
 	    "[tls]\n"
@@ -183,6 +184,7 @@ test_gateway_keys(void **state)
 	assert_int_equal(cfg->drain_timeout_ms, 0);
 	assert_int_equal(cfg->max_header_size, 65536);
 	assert_int_equal(cfg->max_buffer, 64 * 1024 * 1024);
+	assert_int_equal(cfg->admin_max_connections, 100000);
 	assert_null(cfg->admin_listen);
 	assert_int_equal(cfg->log_level, CONFIG_LOG_DEBUG);
 	assert_int_equal(cfg->log_format, CONFIG_LOG_JSON);
@@ -243,6 +245,8 @@ test_defaults(void **state)
 
 	assert_int_equal(cfg->workers, 0);
 	assert_int_equal(cfg->max_connections, CONFIG_DEFAULT_MAX_CONNECTIONS);
+	assert_int_equal(cfg->admin_max_connections,
+	    CONFIG_DEFAULT_ADMIN_MAX_CONNECTIONS);
 	assert_int_equal(cfg->handshake_timeout_ms,
 	    CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS);
 	assert_int_equal(cfg->drain_timeout_ms, CONFIG_DEFAULT_DRAIN_TIMEOUT_MS);
@@ -566,6 +570,11 @@ test_err_range(void **state)
 	    "t.conf:3: max_connections: '10000001' out of range (1..10000000)");
 	parse_err(HEAD "max_connections = 1e6\n" ROUTE,
 	    "t.conf:3: max_connections: bad number '1e6'");
+	parse_err(HEAD "admin_max_connections = 0\n"
+	    "admin_max_connections = 100001\n" ROUTE,
+	    "t.conf:3: admin_max_connections: '0' out of range (1..100000)\n"
+	    "t.conf:4: admin_max_connections: '100001' out of range "
+	    "(1..100000)");
 	parse_err(HEAD "log_level = verbose\nlog_format = xml\n" ROUTE,
 	    "t.conf:3: log_level: bad value 'verbose' (use error, warn, info, "
 	    "debug)\n"
