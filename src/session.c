@@ -653,8 +653,13 @@ session_close_client(struct session *s, uint16_t code)
 void
 session_close(struct session *s, uint16_t code, const char *cause)
 {
-	if (s->fin.cause[0] == '\0' && cause != NULL)
-		snprintf(s->fin.cause, sizeof(s->fin.cause), "%s", cause);
+	if (s->fin.cause[0] == '\0' && cause != NULL) {
+		/* snprintf's "%s" cut, without its ~550 instructions. */
+		size_t n = strnlen(cause, sizeof(s->fin.cause) - 1);
+
+		memcpy(s->fin.cause, cause, n);
+		s->fin.cause[n] = '\0';
+	}
 	if (s->state == SESSION_HANDSHAKE || s->state == SESSION_HTTP_ERROR) {
 		session_set_end(s, code);
 		session_drop_leg(&s->client);

@@ -676,6 +676,7 @@ check_client_close(struct test_conn *t)
 	assert_string_equal(got, "before");	/* nothing after the close */
 	assert_true(t->s.fin.received);
 	assert_int_equal(t->s.fin.peer_code, 1000);
+	assert_string_equal(t->close_cause, "client sent close 1000");
 	test_expect_close(t, 1000);		/* echoed (§5.5.1) */
 	free(got);
 }
@@ -697,6 +698,25 @@ check_close_1005(struct test_conn *t)
 {
 	assert_true(t->s.fin.received);
 	assert_int_equal(t->close_code, 1005);
+	assert_string_equal(t->close_cause, "client sent close 1005");
+}
+
+static void
+check_close_4999(struct test_conn *t)
+{
+	assert_int_equal(t->close_code, 4999);
+	assert_string_equal(t->close_cause, "client sent close 4999");
+}
+
+/* The cause names the client's code, every digit of it. */
+static void
+test_client_close_cause(void **state)
+{
+	struct test_buf in = { 0 };
+
+	test_frame(&in, WS_CONN_FIN | WS_OP_CLOSE, "\x13\x87", 2);
+	test_each_step(*state, &in, check_close_4999);
+	free(in.p);
 }
 
 /* An empty close is "no status" (1005), echoed empty by session.c. */
@@ -843,6 +863,7 @@ main(void)
 		T(test_fragmented_ping),
 		T(test_client_close_echoed),
 		T(test_client_close_empty),
+		T(test_client_close_cause),
 		T(test_close_bad_code),
 		T(test_close_one_byte),
 		T(test_close_reason_bad_utf8),
