@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "upgrade.h"
 
@@ -168,6 +171,113 @@ test_accept_key(void **state)
 	assert_int_equal(upgrade_accept_key(KEY, strlen(KEY), out), 0);
 	assert_string_equal(out, ACCEPT);
 	assert_int_equal(strlen(out), UPGRADE_ACCEPT_LEN);
+}
+
+/* Keys whose answers hold '+' and '/' in every place base64 can put
+ * them, and the all-zero and all-ones 16 bytes (Python's hashlib). */
+static void
+test_accept_key_vectors(void **state)
+{
+	static const char *const v[][2] = {
+		{ "UvImZaYMEtKJGF2VDuiBNg==", "cHMn22GzZlGAa8CBaeJUk2re/LY=" },
+		{ "CRZvaxE9F41sD9OQH/I5oQ==", "SBXRnzy4FffbfBy0Rz2FHk79YpM=" },
+		{ "JIoekk6P0K4uGpSSozBfGA==", "S5KLlZI+/prUxI8f1tc53PA6fTs=" },
+		{ "BTTz84dcJbCL6gbCh0z6pA==", "+eJ97obRMRI6igRLbo8uswRvVhg=" },
+		{ "IAcml+d3zqclnNOY+nmo7w==", "4HVJtuuM3+4McqqfhxZEqM/Wfls=" },
+		{ "KqQpEzWA589/jDhz6FX/wg==", "+FktrKFXov9fRG64NBdh60g8Tjg=" },
+		{ "AAAAAAAAAAAAAAAAAAAAAA==", "ICX+Yqv66kxgM0FcWaLWlFLwTAI=" },
+		{ "/////////////////////w==", "XXpj4jYzLM2yUE0C7TIgMwTQh2g=" },
+	};
+	char	out[UPGRADE_ACCEPT_LEN + 1];
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		memset(out, 'x', sizeof(out));
+		assert_int_equal(upgrade_accept_key(v[i][0], 24, out), 0);
+		assert_string_equal(out, v[i][1]);
+	}
+}
+
+/* The answer for key, computed here with OpenSSL's own encoder. */
+static void
+ref_accept(const char *key, char out[UPGRADE_ACCEPT_LEN + 1])
+{
+	unsigned char	buf[24 + 36], md[20];
+	unsigned int	mdlen;
+
+	memcpy(buf, key, 24);
+	memcpy(buf + 24, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
+	assert_int_equal(EVP_Digest(buf, sizeof(buf), md, &mdlen, EVP_sha1(),
+	    NULL), 1);
+	assert_int_equal(EVP_EncodeBlock((unsigned char *)out, md, 20),
+	    UPGRADE_ACCEPT_LEN);
+}
+
+/* A random valid key (16 random bytes, base64) into key. */
+static void
+random_key(unsigned *seed, char key[25])
+{
+	unsigned char	raw[16];
+	size_t		i;
+
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] = (unsigned char)(rand_r(seed) >> 7);
+	assert_int_equal(EVP_EncodeBlock((unsigned char *)key, raw, 16), 24);
+}
+
+/* Many digests: the hand-written base64 agrees with EVP_EncodeBlock. */
+static void
+test_accept_key_random(void **state)
+{
+	char		key[25], got[UPGRADE_ACCEPT_LEN + 1];
+	char		want[UPGRADE_ACCEPT_LEN + 1];
+	unsigned	seed = 14;
+	int		i;
+
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		random_key(&seed, key);
+		ref_accept(key, want);
+		assert_int_equal(upgrade_accept_key(key, 24, got), 0);
+		assert_string_equal(got, want);
+	}
+}
+
+/* Each thread hashes in a context of its own, freed when it ends. */
+static void *
+accept_thread(void *arg)
+{
+	char		key[25], got[UPGRADE_ACCEPT_LEN + 1];
+	char		want[UPGRADE_ACCEPT_LEN + 1];
+	unsigned	seed = (unsigned)(uintptr_t)arg;
+	int		i;
+
+	for (i = 0; i < 2000; i++) {
+		random_key(&seed, key);
+		ref_accept(key, want);
+		if (upgrade_accept_key(key, 24, got) != 0 ||
+		    strcmp(got, want) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void
+test_accept_key_threads(void **state)
+{
+	pthread_t	t[4];
+	void		*r;
+	uintptr_t	i;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, accept_thread,
+		    (void *)(i + 1)), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &r), 0);
+		assert_null(r);
+	}
 }
 
 static void
@@ -1527,6 +1637,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accept_key),
+		cmocka_unit_test(test_accept_key_vectors),
+		cmocka_unit_test(test_accept_key_random),
+		cmocka_unit_test(test_accept_key_threads),
 		cmocka_unit_test(test_valid_whole),
 		cmocka_unit_test(test_valid_every_prefix),
 		cmocka_unit_test(test_valid_every_split),
