@@ -1008,6 +1008,9 @@ upgrade_out_str(struct upgrade_out *o, const char *s)
 	upgrade_out_add(o, s, strlen(s));
 }
 
+/* A string literal, its length known at compile time (no strlen). */
+#define UPGRADE_OUT_LIT(o, lit)	upgrade_out_add((o), (lit), sizeof(lit) - 1)
+
 /* Finish: NUL-terminate if there is room (not counted); length or -1. */
 static int
 upgrade_out_end(struct upgrade_out *o)
@@ -1024,17 +1027,15 @@ static void
 upgrade_101_write(struct upgrade_out *o, const char *accept,
     const struct upgrade_slice *protocol)
 {
-	upgrade_out_str(o, "HTTP/1.1 101 Switching Protocols\r\n"
+	UPGRADE_OUT_LIT(o, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: ");
 	upgrade_out_add(o, accept, UPGRADE_ACCEPT_LEN);
-	upgrade_out_str(o, "\r\n");
 	if (protocol != NULL) {
-		upgrade_out_str(o, "Sec-WebSocket-Protocol: ");
+		UPGRADE_OUT_LIT(o, "\r\nSec-WebSocket-Protocol: ");
 		upgrade_out_add(o, protocol->p, protocol->len);
-		upgrade_out_str(o, "\r\n");
 	}
-	upgrade_out_str(o, "\r\n");
+	UPGRADE_OUT_LIT(o, "\r\n\r\n");
 }
 
 size_t
