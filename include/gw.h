@@ -24,6 +24,8 @@ struct gw_gen;
 struct lookup_table;
 struct redis_conn;
 
+#define GW_SPARE_SESSIONS	32	/* per worker, see spare below */
+
 struct gw_worker {
 	unsigned		 index;		/* 0 runs in the main thread */
 	struct event_base	*base;
@@ -46,6 +48,11 @@ struct gw_worker {
 	size_t			 drain_batch;	/* closes per drain tick */
 	struct lookup_table	*lookups;	/* handshakes that wait */
 	struct redis_conn	*redis;		/* NULL: no redis */
+	/* Freed sessions kept for the next ones (session.c): a session is
+	 * 1.8 KiB, past glibc's per-thread cache, so calloc and free of
+	 * one took the arena's bins every connection. */
+	struct session		*spare[GW_SPARE_SESSIONS];
+	unsigned		 nspare;
 	struct metrics		 m;
 };
 

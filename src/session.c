@@ -29,6 +29,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <sanitizer/asan_interface.h>	/* no-ops without ASan */
 
 #include "config.h"
 #include "exec.h"
@@ -276,6 +277,37 @@ session_client_open(struct session *s, int fd, bool tls)
 	return 0;
 }
 
+/*
+ * A zeroed session: a spare one of this worker's if it has one, else
+ * from calloc. NULL when out of memory. A spare is poisoned for ASan
+ * while it waits, so a stale pointer into a freed session is still
+ * caught as a use after free.
+ */
+static struct session *
+session_alloc(struct gw_worker *w)
+{
+	struct session *s;
+
+	if (w->nspare == 0)
+		return calloc(1, sizeof(*s));
+	s = w->spare[--w->nspare];
+	ASAN_UNPOISON_MEMORY_REGION(s, sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* Give s's memory back: kept as a spare while there is room. */
+static void
+session_release(struct gw_worker *w, struct session *s)
+{
+	if (w->nspare == GW_SPARE_SESSIONS) {
+		free(s);
+		return;
+	}
+	ASAN_POISON_MEMORY_REGION(s, sizeof(*s));
+	w->spare[w->nspare++] = s;
+}
+
 int
 session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
     socklen_t salen, bool tls, bool proxy)
@@ -286,7 +318,7 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	w->m.accepted++;
 	if (session_admit(w, fd) == -1)
 		return 0;
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
+	if ((s = session_alloc(w)) == NULL) {
 		log_warn("session: calloc");
 		goto fail_count;
 	}
@@ -334,7 +366,7 @@ fail_ip:
 		iplimit_release((struct sockaddr *)&s->peer_sa);
 fail_gen:
 	confgen_unref(s->gen);
-	free(s);
+	session_release(w, s);
 fail_count:
 	atomic_fetch_sub(&gw_sessions_total, 1);
 	if (fd != -1)
@@ -411,7 +443,7 @@ session_free(struct session *s)
 	w->nsessions--;
 	w->m.sessions_active--;
 	atomic_fetch_sub(&gw_sessions_total, 1);
-	free(s);
+	session_release(w, s);
 	if (w->draining && w->nsessions == 0 && w->index != 0)
 		event_base_loopexit(w->base, NULL);
 }
@@ -736,6 +768,12 @@ session_free_all(struct gw_worker *w)
 		session_drop_leg(&s->client);
 		session_drop_leg(&s->upstream);
 		session_free(s);
+	}
+	/* The worker is ending: its spare sessions go too. */
+	while (w->nspare > 0) {
+		s = w->spare[--w->nspare];
+		ASAN_UNPOISON_MEMORY_REGION(s, sizeof(*s));
+		free(s);
 	}
 }
 
