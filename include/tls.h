@@ -14,6 +14,7 @@ struct config;
 struct config_route;
 struct event_base;
 struct bufferevent;
+struct evbuffer;
 
 /*
  * Build the server context from cfg's certificate (with its chain) and
@@ -52,6 +53,31 @@ int tls_set_peer_name(SSL *ssl, const char *name);
  */
 struct bufferevent *tls_connect_bev(struct event_base *base, SSL_CTX *ctx,
 	    struct bufferevent *under, const char *name);
+
+/*
+ * Write what bev's output holds now, one TLS record per SSL_write() (up
+ * to 16 KiB of it, gathered across evbuffer chains), for a TLS client leg
+ * (from tls_accept_bev) whose handshake is done. What the socket does not
+ * take waits for libevent's write event, and until libevent has sent it
+ * further calls do nothing; so do calls on other bufferevents. Returns 0
+ * (all written, or not ours to write), 1 (bytes wait for the socket or a
+ * failure libevent will report), or -1 (out of memory: bytes stay queued).
+ */
+int	tls_flush(struct bufferevent *bev);
+
+/*
+ * Send one frame to a TLS client leg now, as one TLS record: the hl bytes
+ * at hdr, then len payload bytes from p, or, when chain is not NULL, the
+ * first len bytes of chain (copied out and drained from it). Only when
+ * bev's output is empty, tls_flush() could write, and hl + len <= 16 KiB;
+ * otherwise returns -1 and nothing changed (queue the frame as usual).
+ * Returns 0 when the frame is sent or, if the socket did not take it,
+ * queued in bev's output for libevent to send (out of memory for that:
+ * the connection is shut down, and its event callback says so). hdr, p
+ * and chain stay the caller's.
+ */
+int	tls_send(struct bufferevent *bev, const void *hdr, size_t hl,
+	    const void *p, struct evbuffer *chain, size_t len);
 
 /* Send close_notify on bev if it is a TLS bufferevent (before our FIN). */
 void	tls_shutdown(struct bufferevent *bev);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "addr.h"
 #include "config.h"
 #include "loadfile.h"
+#include "log.h"
 #include "tls.h"
 
 #define TLS_KEY_FILE_MAX	(1024 * 1024)	/* a PEM key (RSA 16384 is 13K) */
@@ -308,6 +310,27 @@ tls_connect_bev(struct event_base *base, SSL_CTX *ctx,
 }
 
 /*
+ * tls_flush() hands SSL_write() one TLS record's worth at a time: 2^14
+ * bytes of plaintext at most (RFC 8446 §5.1), so every call makes exactly
+ * one record. Where the bytes to send lie in several evbuffer chains (a
+ * frame header and its payload, say), up to TLS_PULLUP of them are first
+ * made contiguous: that copy costs a small fraction of what one more
+ * record costs (an AEAD seal, its nonce setup, a write). TLS_PULLUP stays
+ * a little under 2^14 so that libevent's chain for it is a 16 KiB
+ * allocation, not 32 KiB (it rounds chain sizes up to a power of two).
+ */
+#define TLS_RECORD_MAX	16384
+#define TLS_PULLUP	(TLS_RECORD_MAX - 256)
+
+/*
+ * The SSL's app data while a write of ours (tls_send, tls_flush) waits for
+ * the socket: libevent retries it (OpenSSL wants the same bytes again, at
+ * least as many; they stay at the front of the output, in one chain), and
+ * until it has, we leave the output to libevent.
+ */
+#define TLS_WRITE_WAITS	((void *)(uintptr_t)1)
+
+/*
  * Write-through for a TLS client leg. libevent 2.1's OpenSSL bufferevent
  * answers bytes queued on an empty output by arming EV_WRITE, and writes
  * them only when the loop next polls and finds the socket writable; then
@@ -329,6 +352,11 @@ tls_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	SSL *ssl;
 
 	(void)buf;
+	if (info->n_deleted > 0 && (ssl = bufferevent_openssl_get_ssl(bev)) !=
+	    NULL && SSL_get_app_data(ssl) == TLS_WRITE_WAITS)
+		/* libevent wrote: the write that waited is done (only a
+		 * successful SSL_write drains the output). */
+		SSL_set_app_data(ssl, NULL);
 	if (info->n_added == 0 || info->orig_size != 0 ||
 	    !(bufferevent_get_enabled(bev) & EV_WRITE))
 		return;
@@ -338,6 +366,110 @@ tls_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	if (event_add(&bev->ev_write, NULL) == -1)
 		return;		/* libevent's callback tries the same */
 	event_active(&bev->ev_write, EV_WRITE, 1);
+}
+
+/*
+ * bev's SSL, if we may write on it ourselves now: a TLS client leg (a
+ * socket, not a filter) past its handshake, writing enabled, and no write
+ * of ours waiting for libevent to retry it. Otherwise NULL.
+ */
+static SSL *
+tls_writes_now(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (ssl == NULL || bufferevent_get_underlying(bev) != NULL ||
+	    !SSL_is_init_finished(ssl) ||
+	    !(bufferevent_get_enabled(bev) & EV_WRITE) ||
+	    SSL_get_app_data(ssl) == TLS_WRITE_WAITS)
+		return NULL;
+	return ssl;
+}
+
+/*
+ * A write of ours did not complete (the socket is full, or the connection
+ * failed): the bytes given to SSL_write() are at the front of the output,
+ * in one chain. libevent's write event, armed since the output filled,
+ * retries when the socket takes more, and reports a failure through the
+ * event callback; it is armed, not run now (the socket just said no).
+ */
+static int
+tls_write_waits(struct bufferevent *bev, SSL *ssl)
+{
+	SSL_set_app_data(ssl, TLS_WRITE_WAITS);
+	event_del(&bev->ev_write);
+	return event_add(&bev->ev_write, NULL) == -1 ? -1 : 1;
+}
+
+int
+tls_send(struct bufferevent *bev, const void *hdr, size_t hl,
+    const void *p, struct evbuffer *chain, size_t len)
+{
+	/* One record's plaintext, per worker thread. */
+	static _Thread_local unsigned char rec[TLS_RECORD_MAX];
+	struct evbuffer *out = bufferevent_get_output(bev);
+	size_t n = hl + len;
+	SSL *ssl;
+
+	if (n == 0 || n > sizeof(rec) || evbuffer_get_length(out) != 0 ||
+	    (ssl = tls_writes_now(bev)) == NULL)
+		return -1;
+	if (chain != NULL && evbuffer_get_length(chain) < len)
+		return -1;
+	memcpy(rec, hdr, hl);
+	if (chain != NULL)
+		(void)evbuffer_remove(chain, rec + hl, len);
+	else if (len > 0)
+		memcpy(rec + hl, p, len);
+	/* No ERR_clear_error() first (it costs ~800 instructions): we do
+	 * not ask SSL_get_error() what a failure was; libevent's retry
+	 * clears the queue before its own SSL_write() and asks then. */
+	if (SSL_write(ssl, rec, (int)n) > 0)
+		return 0;	/* the whole record (no partial writes) */
+	/* OpenSSL holds the sealed record and wants these bytes again. */
+	if (evbuffer_add(out, rec, n) == -1 || tls_write_waits(bev, ssl) == -1) {
+		/* The stream cannot go on without them: end it, and the
+		 * event callback reports the connection gone. */
+		log_warnx("tls: out of memory: dropping a connection");
+		(void)shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+	}
+	return 0;
+}
+
+int
+tls_flush(struct bufferevent *bev)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	struct evbuffer_iovec v;
+	SSL *ssl;
+	size_t len, n;
+	void *p;
+	int r;
+
+	if ((ssl = tls_writes_now(bev)) == NULL)
+		return 0;	/* libevent writes this one */
+	while ((len = evbuffer_get_length(out)) > 0) {
+		if (evbuffer_peek(out, -1, NULL, &v, 1) < 1)
+			return -1;
+		if (v.iov_len >= TLS_RECORD_MAX || v.iov_len == len) {
+			n = v.iov_len < TLS_RECORD_MAX ? v.iov_len :
+			    TLS_RECORD_MAX;
+			p = v.iov_base;
+		} else {
+			n = len < TLS_PULLUP ? len : TLS_PULLUP;
+			if ((p = evbuffer_pullup(out, (ev_ssize_t)n)) == NULL)
+				return -1;
+		}
+		/* No ERR_clear_error(): see tls_send(). */
+		if ((r = SSL_write(ssl, p, (int)n)) <= 0)
+			return tls_write_waits(bev, ssl);
+		evbuffer_drain(out, (size_t)r);
+	}
+	/* All sent: nothing for libevent's write event to do (its arming and
+	 * our activation of it cancel out in this loop turn: no epoll_ctl,
+	 * no callback). */
+	event_del(&bev->ev_write);
+	return 0;
 }
 
 struct bufferevent *

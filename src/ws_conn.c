@@ -28,6 +28,7 @@
 #include "heartbeat.h"
 #include "record.h"
 #include "session-int.h"
+#include "tls.h"
 #include "ws_conn.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
@@ -52,6 +53,12 @@ ws_conn_send(struct session *s, unsigned b0, const void *p, size_t len,
 		hl = ws_frame_header_encode(hdr, (b0 & WS_CONN_FIN) != 0,
 		    (enum ws_opcode)(b0 & 0x0f), len, NULL);
 		hdr[0] |= (uint8_t)(b0 & 0x70);		/* RSV1-3 */
+		/* TLS: header and payload in one record, sent now. */
+		if (s->client.tls && tls_send(s->client.bev, hdr, hl, p, chain,
+		    len) == 0) {
+			s->out_total += hl + len;
+			return len;
+		}
 		evbuffer_add(out, hdr, hl);
 	}
 	if (chain != NULL)

@@ -3,7 +3,14 @@
 Writes to a TLS client leg go out in the loop turn that queued them
 (tls.c's write-through); when the socket takes only part, the rest must
 wait with EV_WRITE armed. A first version left it unarmed after a short
-write, and the session stalled until the linger ended it."""
+write, and the session stalled until the linger ended it.
+
+Frames of up to 16 KiB go out as one record each, straight from the
+relay (tls_send); a record the socket did not take waits at the front of
+the output for libevent to retry (OpenSSL wants the same bytes again),
+and larger frames go record by record from the output (tls_flush). The
+small-chunk source makes the backend's bytes arrive as many small frames,
+so the stream crosses between those paths while the client pauses."""
 import hashlib
 import socket
 import ssl
@@ -11,6 +18,7 @@ import time
 
 import pytest
 
+from basekit import pattern_bytes
 from backendkit import source_handler, source_stream_hash
 from wskit import RawWS
 from tlskit import gateway_from_text, make_self_signed
@@ -21,9 +29,36 @@ def certs(tmp_path_factory):
     return make_self_signed(tmp_path_factory.mktemp("tls-flow"))
 
 
-def test_wss_client_that_pauses_gets_every_byte(tmp_path, certs, backends):
-    total = 16 << 20
-    src = backends(source_handler(total))
+def paced_source(total, chunk, gap):
+    """source_handler's stream, chunk bytes at a time with gap seconds
+    between sends, so the gateway reads (and frames) them one by one."""
+    def handler(c, stop):
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        block = pattern_bytes(chunk)
+        left = total
+        while left > 0 and not stop.is_set():
+            piece = block if left >= len(block) else block[:left]
+            if not c.send_all(piece, stop):
+                return
+            left -= len(piece)
+            time.sleep(gap)
+        c.sock.shutdown(socket.SHUT_WR)
+        while c.recv_some(stop):
+            pass
+        c.sock.close()
+    return handler
+
+
+@pytest.mark.parametrize("chunk", [256 * 1024, 1000],
+                         ids=["large-frames", "small-frames"])
+def test_wss_client_that_pauses_gets_every_byte(tmp_path, certs, backends,
+                                                chunk):
+    if chunk > 16384:
+        total = 16 << 20
+        src = backends(source_handler(total, chunk=chunk))
+    else:
+        total = 8 << 20
+        src = backends(paced_source(total, chunk, 0.0002))
     cert, key = certs
     g = gateway_from_text(tmp_path, (
         "[gateway]\nlisten = 127.0.0.1:{port} tls\nheartbeat_interval = 0\n"
@@ -54,7 +89,7 @@ def test_wss_client_that_pauses_gets_every_byte(tmp_path, certs, backends):
             n[0] += len(p)
         _, close = ws.recv_until_close(timeout=30, on_data=take)
         assert n[0] == total, "got %d of %d bytes" % (n[0], total)
-        assert h.hexdigest() == source_stream_hash(total)
+        assert h.hexdigest() == source_stream_hash(total, chunk)
         assert close is not None and close.close_code == 1000
     finally:
         assert g.stop() == 0

@@ -149,13 +149,38 @@ xform_client_resume(struct session *s)
 	return -1;
 }
 
-/* session_leg.c's EOF for TLS legs; these legs are never TLS. */
+/* tls.c's calls for TLS legs (EOF, writes); these legs are never TLS. */
 void	tls_shutdown(struct bufferevent *);
 void
 tls_shutdown(struct bufferevent *bev)
 {
 	(void)bev;
 	fail_msg("tls_shutdown on a plain leg");
+}
+
+int	tls_flush(struct bufferevent *);
+int
+tls_flush(struct bufferevent *bev)
+{
+	(void)bev;
+	fail_msg("tls_flush on a plain leg");
+	return 0;
+}
+
+int	tls_send(struct bufferevent *, const void *, size_t, const void *,
+	    struct evbuffer *, size_t);
+int
+tls_send(struct bufferevent *bev, const void *hdr, size_t hl, const void *p,
+    struct evbuffer *chain, size_t len)
+{
+	(void)bev;
+	(void)hdr;
+	(void)hl;
+	(void)p;
+	(void)chain;
+	(void)len;
+	fail_msg("tls_send on a plain leg");
+	return -1;
 }
 
 /* record.c's hook (--record, --traffic); these sessions record nothing. */
