@@ -99,6 +99,10 @@ class Gateway:
     whole file, "{port}" replaced by the listen port), written to a config
     in tmp_path and run as `wsgate -d -c FILE`; or args for any other
     command line ("{port}" in them is replaced by the listen port).
+    "{admin_port}" anywhere in the config (gateway options included) or
+    the args is replaced by a second free port, self.admin_port. Both are
+    picked again when a start fails on a port in use (another process may
+    take a free port between our look and wsgate's bind).
     """
 
     def __init__(self, tmp_path, routes=None, gateway=None, args=None,
@@ -116,6 +120,7 @@ class Gateway:
         self.extra_config = extra_config    # appended to the rendered file
         self.proc = None
         self.port = None
+        self.admin_port = None
         self.log_path = os.path.join(str(tmp_path), "%s.log" % name)
         self.config_path = os.path.join(str(tmp_path), "%s.conf" % name)
         self.returncode = None
@@ -132,18 +137,23 @@ class Gateway:
         last = None
         for _attempt in range(3):
             self.port = free_port()
+            self.admin_port = free_port()
+
+            def fill(text):
+                return text.replace("{port}", str(self.port)).replace(
+                    "{admin_port}", str(self.admin_port))
             if self.args is None:
                 if self.config_text is not None:
-                    text = self.config_text.replace("{port}", str(self.port))
+                    text = fill(self.config_text)
                 else:
-                    text = render_config(self.port, self.routes,
-                                         self.gateway_opts) + self.extra_config
+                    text = fill(render_config(self.port, self.routes,
+                                              self.gateway_opts)
+                                + self.extra_config)
                 with open(self.config_path, "w") as f:
                     f.write(text)
                 argv = [self.binary, "-d", "-c", self.config_path] + self.extra_args
             else:
-                argv = [self.binary] + [a.replace("{port}", str(self.port))
-                                        for a in self.args]
+                argv = [self.binary] + [fill(a) for a in self.args]
             env = dict(os.environ)
             env.setdefault("ASAN_OPTIONS",
                            "halt_on_error=1:abort_on_error=0:detect_leaks=1")

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from backendkit import echo_handler, send_then_eof
-from basekit import free_port, wait_for
+from basekit import wait_for
 from wskit import OP_BINARY, OP_PING, OP_PONG, RawWS, http_exchange
 
 parser = pytest.importorskip("prometheus_client.parser")
@@ -46,13 +46,11 @@ def status(port, path):
 def admin_gw(gateway_factory, backends):
     echo = backends(echo_handler)
     bye = backends(send_then_eof(b"bye"))
-    aport = free_port()
     g = gateway_factory(routes=[("/echo", {"backend": echo.spec}),
                                 ("/bye/*", {"backend": bye.spec})],
-                        gateway={"admin_listen": "127.0.0.1:%d" % aport,
+                        gateway={"admin_listen": "127.0.0.1:{admin_port}",
                                  "heartbeat_interval": "100ms",
                                  "heartbeat_timeout": "2s"})
-    g.admin_port = aport
     return g
 
 

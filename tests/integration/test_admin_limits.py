@@ -11,7 +11,7 @@ import time
 import pytest
 
 from backendkit import echo_handler
-from basekit import MiB, free_port, wait_for
+from basekit import MiB, wait_for
 from gatewaykit import WSGATE_RELEASE_BIN
 from probekit import accepts, tcp_connections
 
@@ -27,13 +27,13 @@ def cpu_seconds(pid):
 
 def make_admin(gateway_factory, backends, binary=None, gateway=None):
     echo = backends(echo_handler)
-    aport = free_port()
-    opts = {"admin_listen": "127.0.0.1:%d" % aport}
+    # The admin port is picked by Gateway at each start attempt: a port
+    # picked here could be taken by another process before wsgate binds.
+    opts = {"admin_listen": "127.0.0.1:{admin_port}"}
     opts.update(gateway or {})
     g = gateway_factory(routes=[("/echo", {"backend": echo.spec})],
                         gateway=opts, binary=binary)
-    g.admin_port = aport
-    wait_for(lambda: accepts(aport, timeout=1), 10,
+    wait_for(lambda: accepts(g.admin_port, timeout=1), 10,
              what="the admin port to accept")
     return g
 
