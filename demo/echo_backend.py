@@ -3,6 +3,8 @@
 
 A plain TCP echo service on 127.0.0.1:7001 and a Unix-socket service that
 answers each line in capitals. Standard library only; stops on Ctrl-C.
+Arguments: [PORT [SOCKET]]; PORT 0 takes a free port, and the line printed
+at start says which.
 """
 import os
 import socketserver
@@ -50,8 +52,8 @@ def main():
     tcp = TCPServer(("127.0.0.1", port), Echo)
     unix = UnixServer(path, Shout)
     threading.Thread(target=unix.serve_forever, daemon=True).start()
-    print(f"demo backends: echo on tcp:127.0.0.1:{port}, shout on unix:{path}",
-          flush=True)
+    print(f"demo backends: echo on tcp:127.0.0.1:{tcp.server_address[1]}, "
+          f"shout on unix:{path}", flush=True)
     try:
         tcp.serve_forever()
     except KeyboardInterrupt:
