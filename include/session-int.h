@@ -115,6 +115,7 @@ struct session_fin {
 	uint64_t		 pending_until;	/* ms (monotonic): the bound */
 	bool			 end_set;	/* end is decided */
 	enum metrics_end	 end;		/* why, as a metrics label */
+	bool			 linger_looked;	/* linger_mark is set (closing) */
 	size_t			 linger_mark;	/* queued at the last linger */
 	uint64_t		 linger_bytes;	/* bytes_up + bytes_down then */
 	char			 cause[128];	/* first reason to end */

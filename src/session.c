@@ -54,6 +54,12 @@
 
 /* How long closing may take: flushing, the client's close reply, EOFs. */
 #define SESSION_LINGER_MS	10000
+/*
+ * When the linger first looks at what is queued (session_closing). Most
+ * closes are over long before: they never pay the two ioctl(SIOCOUTQ)
+ * the look costs.
+ */
+#define SESSION_LINGER_LOOK_MS	100
 /* While our close waits for the backend's bytes: how often to look. */
 #define SESSION_QUIET_MS	50
 /* libevent's own read size: a read that filled it may have left more. A
@@ -640,15 +646,32 @@ session_pending_tick(struct session *s)
 	session_close(s, s->fin.pending_code, NULL);
 }
 
+/* The linger's reference: what is queued and what was relayed, now. */
+static void
+session_linger_look(struct session *s)
+{
+	s->fin.linger_mark = session_queued(s);
+	s->fin.linger_bytes = s->bytes_up + s->bytes_down;
+	s->fin.linger_looked = true;
+}
+
 /* OPEN (or CONNECTING) -> CLOSING: the linger runs, heartbeats stop. */
 static void
 session_closing(struct session *s)
 {
-	/* A connect under way keeps its own (shorter) deadline. */
-	if (s->upstream.bev == NULL || s->upstream.up)
-		session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
-	s->fin.linger_mark = session_queued(s);
-	s->fin.linger_bytes = s->bytes_up + s->bytes_down;
+	if (s->upstream.bev == NULL || s->upstream.up) {
+		/*
+		 * What is queued is measured at the first look, not now: a
+		 * close is nearly always over before it, and the kernel's
+		 * part costs an ioctl per leg. The bound is unchanged: 10 s
+		 * without progress, counted from the look.
+		 */
+		s->fin.linger_looked = false;
+		session_timer_ms(&s->state_timer, SESSION_LINGER_LOOK_MS);
+	} else {
+		/* A connect under way keeps its own (shorter) deadline. */
+		session_linger_look(s);
+	}
 	session_set_state(s, SESSION_CLOSING);
 	hb_stop(s);
 	/* The backend's bytes are too late for the client from here. */
@@ -1086,6 +1109,12 @@ session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_pending_tick(s);
 		break;
 	case SESSION_CLOSING:
+		if (!s->fin.linger_looked) {
+			/* Still closing after a moment: from here it counts. */
+			session_linger_look(s);
+			session_timer_ms(&s->state_timer, SESSION_LINGER_MS);
+			break;
+		}
 		/* Still draining toward a slow peer? Give it another round. */
 		if (session_linger_progress(s)) {
 			session_timer_ms(&s->state_timer, SESSION_LINGER_MS);

@@ -112,6 +112,25 @@ def test_backend_eof_immediately(gateway_factory, backends):
     ws.close()
 
 
+def test_client_that_never_answers_our_close_is_cut_by_the_linger(
+        gateway_factory, backends):
+    """The backend ends; the client reads our close 1000 and never answers
+    it: the closing linger (10 s without progress) still ends the session,
+    with a FIN, and says why in the log."""
+    be = backends(send_then_eof(b"bye"))
+    g = gateway_factory(routes=[("/x", {"backend": be.spec,
+                                        "heartbeat_interval": "0"})])
+    ws = RawWS.open(g.port, path="/x", timeout=30)
+    data, f = ws.recv_until_close(timeout=5)
+    assert data == b"bye" and f is not None and f.close_code == 1000
+    t0 = time.monotonic()
+    t1 = ws.wait_eof(timeout=25)
+    ws.close()
+    assert 9.0 <= t1 - t0 <= 20.0, "linger ended after %.1f s" % (t1 - t0)
+    wait_for(lambda: "no close reply from the client" in g.log_text(), 5,
+             what="the linger's log line")
+
+
 # ---------------------------------------------------------------- bad gateway
 
 def _expect_bad_gateway(g, path, timeout=10):
