@@ -495,6 +495,25 @@ session_leg_owed_nothing(const struct session_leg *leg)
 	return s->client.bev == NULL || s->fin.received || s->fin.failed;
 }
 
+/*
+ * The client once the close handshake is done: close() now says what
+ * shutdown() and a wait for its EOF would. The kernel still sends our
+ * close reply, then FIN, so the server closes first (RFC 6455 §7.1.1);
+ * the client may send nothing more (§5.5.1), so no unread byte turns the
+ * close into a reset. One that already sent bytes after its close frame
+ * may send more: it gets the shutdown and the drain until its EOF, as a
+ * TLS client does (its close_notify comes after ours).
+ */
+static bool
+session_leg_closes_now(const struct session_leg *leg)
+{
+	const struct session *s = leg->s;
+
+	return leg == &s->client && !leg->tls && s->fin.sent &&
+	    s->fin.received && !s->fin.failed &&
+	    evbuffer_get_length(bufferevent_get_input(leg->bev)) == 0;
+}
+
 int
 session_leg_progress(struct session_leg *leg)
 {
@@ -517,6 +536,10 @@ session_leg_progress(struct session_leg *leg)
 			if (!leg->eof && !leg->paused)
 				bufferevent_enable(leg->bev, EV_READ);
 			return 0;
+		}
+		if (session_leg_closes_now(leg)) {
+			session_drop_leg(leg);
+			return session_maybe_free(leg->s);
 		}
 		if (session_leg_shut(leg) == -1)
 			leg->eof = true;	/* the socket is gone */

@@ -14,7 +14,7 @@ from backendkit import (Blackhole, echo_handler, record_handler, rst_handler,
                         send_then_eof)
 from basekit import (MiB, closed_port, pattern_bytes, run_async, sha256,
                      wait_for)
-from probekit import connected_to, window_shut
+from probekit import connected_to, tcp_connections, window_shut
 from wskit import OP_BINARY, OP_CLOSE, RawWS, build_frame
 
 
@@ -305,6 +305,40 @@ def test_client_close_without_code(gateway_factory, backends):
     conn.wait_eof(5)
     assert bytes(conn.received) == b"abc"
     ws.close()
+
+
+def _gateway_closes_first(g, ws):
+    """After our close frame: the gateway's FIN comes first, not a reset
+    (a reset may destroy what the client has not read yet); once the client
+    closes too, the TIME_WAIT stays on the gateway's side (RFC 6455
+    §7.1.1)."""
+    cport = ws.sock.getsockname()[1]
+    assert not ws.buf, "bytes after the close frame: %r" % bytes(ws.buf)
+    ws.sock.settimeout(5)
+    assert ws.sock.recv(100) == b""     # ConnectionResetError on a reset
+    ws.close()
+    pair = {(g.port, cport), (cport, g.port)}
+
+    def states():
+        return [(lp, st) for lp, rp, st in tcp_connections(g.port)
+                if (lp, rp) in pair]
+    wait_for(lambda: states() == [(g.port, "TIME_WAIT")], 5,
+             what=lambda: "only the gateway's end left, in TIME_WAIT: %s"
+             % states())
+
+
+def test_client_close_server_closes_tcp_first(gateway_factory, backends):
+    """After the client's close the gateway echoes it and closes the TCP
+    connection first, with a FIN; the backend gets every byte, then EOF."""
+    rec = backends(record_handler)
+    g = gateway_factory(routes=[("/x", {"backend": rec.spec})])
+    ws = RawWS.open(g.port, path="/x")
+    ws.send(build_frame(OP_BINARY, b"last") + build_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
+    ws.expect_close(1000, timeout=5)
+    _gateway_closes_first(g, ws)
+    conn = rec.wait_conn(0)
+    conn.wait_eof(5)
+    assert bytes(conn.received) == b"last" and not conn.reset
 
 
 def test_client_close_slow_backend_loses_nothing(gateway_factory, backends):
