@@ -25,11 +25,21 @@ struct hb {
 	uint64_t	 acked_mark;	/* client-acked bytes at the last look */
 	struct timeval	 last_io;	/* last data either way */
 	struct timespec	 ping_sent;	/* CLOCK_MONOTONIC; 0: none to time */
+	/* The timers are assigned only for a route that uses them, and each
+	 * is deleted only if it was armed since the last hb_stop(): an
+	 * event_del() costs ~300 instructions even when nothing is pending
+	 * (the base lock), six of them per connection before. */
+	bool		 assigned;	/* the three events are set up */
+	bool		 ping_on;	/* ping added (it persists) */
+	bool		 deadline_on;	/* deadline may be pending */
+	bool		 idle_on;	/* idle may be pending */
 };
 
-/* Set up the (embedded) timers of a new session; arms nothing. */
-void	hb_init(struct session *s);
-/* Arm the ping and idle timers of an upgraded session per its route. */
+/*
+ * Arm the ping and idle timers of an upgraded session per its route
+ * (zeroed struct hb: nothing armed before; a route with neither
+ * heartbeat_interval nor idle_timeout arms nothing).
+ */
 void	hb_start(struct session *s);
 /* Cancel every timer (idempotent). */
 void	hb_stop(struct session *s);

@@ -97,6 +97,7 @@ hb_timer_cb(evutil_socket_t fd, short what, void *arg)
 		s->hb.acked_mark = hb_client_acked(s);
 		session_timer_ms(&s->hb.deadline,
 		    s->route->heartbeat_timeout_ms);
+		s->hb.deadline_on = true;
 	}
 }
 
@@ -143,6 +144,7 @@ hb_idle_cb(evutil_socket_t fd, short what, void *arg)
 	    (uint64_t)((now.tv_usec - s->hb.last_io.tv_usec) / 1000);
 	if (idle + 5 < limit) {
 		session_timer_ms(&s->hb.idle, limit - idle);
+		s->hb.idle_on = true;
 		return;
 	}
 	/* Say so even while a soft stop (exit_after, exit_when_idle) has
@@ -155,32 +157,40 @@ hb_idle_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-hb_init(struct session *s)
-{
-	event_assign(&s->hb.ping, s->w->base, -1, EV_PERSIST, hb_timer_cb,
-	    s);
-	evtimer_assign(&s->hb.deadline, s->w->base, hb_deadline_cb, s);
-	evtimer_assign(&s->hb.idle, s->w->base, hb_idle_cb, s);
-}
-
-void
 hb_start(struct session *s)
 {
 	const struct config_route *r = s->route;
 
 	event_base_gettimeofday_cached(s->w->base, &s->hb.last_io);
-	if (r->heartbeat_interval_ms > 0)
+	if (r->heartbeat_interval_ms == 0 && r->idle_timeout_ms == 0)
+		return;
+	if (!s->hb.assigned) {
+		event_assign(&s->hb.ping, s->w->base, -1, EV_PERSIST,
+		    hb_timer_cb, s);
+		evtimer_assign(&s->hb.deadline, s->w->base, hb_deadline_cb, s);
+		evtimer_assign(&s->hb.idle, s->w->base, hb_idle_cb, s);
+		s->hb.assigned = true;
+	}
+	if (r->heartbeat_interval_ms > 0) {
 		session_timer_ms(&s->hb.ping, r->heartbeat_interval_ms);
-	if (r->idle_timeout_ms > 0)
+		s->hb.ping_on = true;
+	}
+	if (r->idle_timeout_ms > 0) {
 		session_timer_ms(&s->hb.idle, r->idle_timeout_ms);
+		s->hb.idle_on = true;
+	}
 }
 
 void
 hb_stop(struct session *s)
 {
-	event_del(&s->hb.ping);
-	event_del(&s->hb.deadline);
-	event_del(&s->hb.idle);
+	if (s->hb.ping_on)
+		event_del(&s->hb.ping);
+	if (s->hb.deadline_on)
+		event_del(&s->hb.deadline);
+	if (s->hb.idle_on)
+		event_del(&s->hb.idle);
+	s->hb.ping_on = s->hb.deadline_on = s->hb.idle_on = false;
 }
 
 void

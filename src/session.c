@@ -356,7 +356,6 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 		goto fail_ip;
 	}
 	evtimer_assign(&s->state_timer, w->base, session_state_timer_cb, s);
-	hb_init(s);
 	LIST_INSERT_HEAD(&w->sessions, s, entry);
 	w->nsessions++;
 	w->m.sessions_active++;
