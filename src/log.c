@@ -408,7 +408,7 @@ LOG_DEFINE(log_warn, LOG_LEVEL_WARN, 1)
 LOG_DEFINE(log_warnx, LOG_LEVEL_WARN, 0)
 LOG_DEFINE(log_error, LOG_LEVEL_ERROR, 0)
 LOG_DEFINE(log_info, LOG_LEVEL_INFO, 0)
-LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, 0)
+LOG_DEFINE(log_debug_emit, LOG_LEVEL_DEBUG, 0)
 
 void
 fatal(const char *fmt, ...)
