@@ -269,6 +269,13 @@ void	session_leg_pause(struct session_leg *leg, struct session_leg *full);
 bool	session_leg_resume(struct session_leg *leg, struct session_leg *full);
 
 /*
+ * Turn reading on (again): for a TLS leg, also read at once the records
+ * OpenSSL already holds, which no socket event would announce. Every
+ * bufferevent_enable(EV_READ) after a disable goes through here.
+ */
+void	session_leg_read_on(struct session_leg *leg);
+
+/*
  * After libevent's 4 KiB read: take more straight into the input buffer
  * (plain sockets only), within what the peer's output may still hold.
  */

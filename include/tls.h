@@ -79,6 +79,15 @@ int	tls_flush(struct bufferevent *bev);
 int	tls_send(struct bufferevent *bev, const void *hdr, size_t hl,
 	    const void *p, struct evbuffer *chain, size_t len);
 
+/*
+ * A TLS client leg (from tls_accept_bev) whose reading is enabled: if
+ * OpenSSL holds records it read ahead (or bytes decrypted and not yet
+ * read), have libevent read them in this loop turn; no socket event would
+ * say they are there. Call after each read callback and whenever reading
+ * is turned on again. Does nothing for other bufferevents.
+ */
+void	tls_read_pending(struct bufferevent *bev);
+
 /* Send close_notify on bev if it is a TLS bufferevent (before our FIN). */
 void	tls_shutdown(struct bufferevent *bev);
 

@@ -122,7 +122,7 @@ lookup_deliver(struct lookup_wait *lw, enum lookup_status st,
 	s->wait = NULL;
 	free(lw);
 	if (s->client.bev != NULL)
-		bufferevent_enable(s->client.bev, EV_READ);
+		session_leg_read_on(&s->client);
 	done(s, st, value, len, usec, arg);
 }
 

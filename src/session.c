@@ -533,7 +533,7 @@ session_leg_progress(struct session_leg *leg)
 		}
 		if (!session_leg_owed_nothing(leg)) {
 			if (!leg->eof && !leg->paused)
-				bufferevent_enable(leg->bev, EV_READ);
+				session_leg_read_on(leg);
 			return 0;
 		}
 		if (session_leg_closes_now(leg)) {
@@ -550,7 +550,7 @@ session_leg_progress(struct session_leg *leg)
 		session_drop_leg(leg);
 		return session_maybe_free(leg->s);
 	}
-	bufferevent_enable(leg->bev, EV_READ);
+	session_leg_read_on(leg);
 	return 0;
 }
 
@@ -724,7 +724,7 @@ session_close_client(struct session *s, uint16_t code)
 		s->client.paused = false;
 	s->client.self_paused = false;
 	if (s->client.bev != NULL && !s->client.paused)
-		bufferevent_enable(s->client.bev, EV_READ);
+		session_leg_read_on(&s->client);
 }
 
 void
@@ -881,6 +881,10 @@ session_leg_read_cb(struct bufferevent *bev, void *arg)
 	struct session *s = leg->s;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
+	/* Records OpenSSL read ahead past this read: libevent reads them
+	 * next, in this loop turn (before s may go, below). */
+	if (leg->tls)
+		tls_read_pending(bev);
 	if (leg->discard || s->state == SESSION_HTTP_ERROR) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
@@ -941,8 +945,12 @@ session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct session_leg *leg = arg;
 	struct session *s = leg->s;
 
-	if (what & BEV_EVENT_CONNECTED)
-		return;		/* TLS handshake done; the HTTP head is next */
+	if (what & BEV_EVENT_CONNECTED) {
+		/* TLS handshake done; the HTTP head is next, perhaps read
+		 * ahead with the client's Finished already. */
+		tls_read_pending(bev);
+		return;
+	}
 	if (leg->discard || (s->state == SESSION_CLOSING && s->fin.received)) {
 		/* The close handshake is done: the client's EOF is expected. */
 		session_drop_leg(leg);

@@ -112,8 +112,16 @@ session_leg_resume(struct session_leg *leg, struct session_leg *full)
 		bufferevent_setwatermark(full->bev, EV_WRITE, 0, 0);
 	if (leg->bev == NULL || leg->paused || leg->self_paused)
 		return false;	/* gone, or still waiting on another output */
-	bufferevent_enable(leg->bev, EV_READ);
+	session_leg_read_on(leg);
 	return true;
+}
+
+void
+session_leg_read_on(struct session_leg *leg)
+{
+	bufferevent_enable(leg->bev, EV_READ);
+	if (leg->tls)
+		tls_read_pending(leg->bev);	/* what OpenSSL read ahead */
 }
 
 /*

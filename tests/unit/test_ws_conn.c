@@ -158,6 +158,14 @@ tls_shutdown(struct bufferevent *bev)
 	fail_msg("tls_shutdown on a plain leg");
 }
 
+void	tls_read_pending(struct bufferevent *);
+void
+tls_read_pending(struct bufferevent *bev)
+{
+	(void)bev;
+	fail_msg("tls_read_pending on a plain leg");
+}
+
 int	tls_flush(struct bufferevent *);
 int
 tls_flush(struct bufferevent *bev)
