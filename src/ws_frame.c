@@ -295,6 +295,9 @@ ws_frame_decode(struct ws_frame_decoder *d, const uint8_t *in, size_t len,
 	}
 }
 
+/* Two 64-bit lanes (GCC/clang vector extension): one 128-bit register. */
+typedef uint64_t ws_frame_v16 __attribute__((vector_size(16)));
+
 /*
  * §5.3: octet i of the payload is XORed with mask[(off + i) % 4]. dst and
  * src are either the same buffer or do not overlap; neither need be
@@ -322,6 +325,29 @@ ws_frame_unmask(const uint8_t mask[4], unsigned off, uint8_t *dst,
 		for (j = 0; j < 8; j++)
 			m8[j] = mask[(k + j) & 3];
 		memcpy(&m, m8, sizeof(m));
+		if (len - i >= 64) {
+			/* 64 bytes a turn as four 16-byte vectors (SSE2 on
+			 * x86-64, NEON on arm64; GCC and clang split them on
+			 * targets without): a quarter of the instructions of
+			 * word-wise XOR, which a wss stream up pays per byte
+			 * beside the AEAD. */
+			ws_frame_v16 mv = { m, m }, a, b, c, e;
+
+			for (; len - i >= 64; i += 64) {
+				memcpy(&a, src + i, 16);
+				memcpy(&b, src + i + 16, 16);
+				memcpy(&c, src + i + 32, 16);
+				memcpy(&e, src + i + 48, 16);
+				a ^= mv;
+				b ^= mv;
+				c ^= mv;
+				e ^= mv;
+				memcpy(dst + i, &a, 16);
+				memcpy(dst + i + 16, &b, 16);
+				memcpy(dst + i + 32, &c, 16);
+				memcpy(dst + i + 48, &e, 16);
+			}
+		}
 		for (; len - i >= 16; i += 16) {
 			memcpy(&w, src + i, 8);
 			w ^= m;

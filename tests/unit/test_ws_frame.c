@@ -780,16 +780,18 @@ static void
 test_frame_unmask(void **state)
 {
 	static const uint8_t mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
-	uint8_t src[64], dst[64 + 16], ref[64], inplace[64 + 16];
+	uint8_t src[224], dst[224 + 16], ref[224], inplace[224 + 16];
 	unsigned off, sa, da;
 	size_t len, i;
 
 	for (i = 0; i < sizeof(src); i++)
 		src[i] = (uint8_t)(i * 31 + 5);
+	/* Up to 208 bytes: the head to alignment, three 64-byte turns and
+	 * every tail the word loop and the byte loop leave. */
 	for (off = 0; off < 4; off++)
 	for (sa = 0; sa < 8; sa++)
 	for (da = 0; da < 8; da++)
-	for (len = 0; len <= 40; len++) {
+	for (len = 0; len <= 208; len++) {
 		test_frame_unmask_ref(mask, off, ref, src + sa, len);
 		memset(dst, 0xa5, sizeof(dst));
 		assert_int_equal(ws_frame_unmask(mask, off, dst + da,
