@@ -97,6 +97,9 @@ struct session_dial {
 	size_t			 attempt;	/* failovers so far */
 	int			 err;		/* errno of a failed attempt */
 	bool			 in_connect;	/* inside upstream_connect() */
+	struct event		 wait;		/* our own connect's wait (a TCP
+						 * literal, not tls:) */
+	bool			 waiting;	/* ... it is added */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	uint8_t			*proxy_hdr;	/* PROXY header for each backend */
 	uint8_t			 proxy_hdr_len;
@@ -218,6 +221,10 @@ int	session_leg_progress(struct session_leg *leg);
 /* Bytes still queued toward either peer: in our buffers and the kernel's
  * (sent but unacknowledged, or unsent: SIOCOUTQ). */
 size_t	session_queued(const struct session *s);
+
+/* The upstream leg goes (its bufferevent is about to be freed): stop
+ * waiting for its connect (upstream.c). Idempotent. */
+void	upstream_cancel(struct session *s);
 
 /* Called by upstream when the backend connection is up (bev is ours now). */
 void	session_upstream_ready(struct session *s, struct bufferevent *bev);

@@ -460,7 +460,8 @@ session_drop_leg(struct session_leg *leg)
 	if (leg == &leg->s->client) {
 		static_body_free(leg->s->static_body);
 		leg->s->static_body = NULL;
-	}
+	} else
+		upstream_cancel(leg->s);	/* a connect's wait on its fd */
 	session_leg_free(leg);
 }
 

@@ -51,9 +51,9 @@ session_leg_free(struct session_leg *leg)
  * session_leg_flush(), which writes them at once. What the socket does not
  * take turns EV_WRITE on: libevent writes the rest and calls the leg's
  * write callback, which turns it off again once the output is empty
- * (session_leg_write_idle). A backend still connecting keeps EV_WRITE on,
- * and so libevent's own scheme. TLS legs keep EV_WRITE on too, and
- * tls_flush() writes through for them, in whole records.
+ * (session_leg_write_idle). A backend still connecting is not written:
+ * its bytes wait until session_upstream_ready(). TLS legs keep EV_WRITE
+ * on, and tls_flush() writes through for them, in whole records.
  */
 void
 session_leg_flush(struct session_leg *leg)
@@ -66,8 +66,8 @@ session_leg_flush(struct session_leg *leg)
 		(void)tls_flush(leg->bev);	/* one record per 16 KiB */
 		return;
 	}
-	if (bufferevent_get_enabled(leg->bev) & EV_WRITE)
-		return;		/* libevent writes this leg */
+	if (!leg->up || (bufferevent_get_enabled(leg->bev) & EV_WRITE))
+		return;		/* connecting, or libevent writes this leg */
 	out = bufferevent_get_output(leg->bev);
 	if (evbuffer_get_length(out) == 0)
 		return;

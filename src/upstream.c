@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -87,6 +88,26 @@ upstream_failover(struct session *s, const char *why)
 
 static int	upstream_tls_start(struct session *, struct bufferevent *);
 
+/* The attempt's socket is connected (TCP, Unix; a TLS backend's TCP leg
+ * or its TLS layer): on to TLS, or hand the leg to the session. */
+static void
+upstream_up(struct session *s, struct bufferevent *bev)
+{
+	if (!s->upstream.tls) {
+		/* TCP is up; nothing was written yet. */
+		if (s->backend->kind == CONFIG_ADDR_TCP)
+			upstream_tune_socket(bufferevent_getfd(bev));
+		if (s->backend->tls) {
+			upstream_tls_start(s, bev);
+			return;
+		}
+		if (s->dial.proxy_hdr_len > 0)
+			evbuffer_prepend(bufferevent_get_output(bev),
+			    s->dial.proxy_hdr, s->dial.proxy_hdr_len);
+	}
+	session_upstream_ready(s, bev);
+}
+
 static void
 upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -99,19 +120,7 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_CONNECTED) {
-		if (!s->upstream.tls) {
-			/* TCP is up; nothing was written yet. */
-			if (s->backend->kind == CONFIG_ADDR_TCP)
-				upstream_tune_socket(bufferevent_getfd(bev));
-			if (s->backend->tls) {
-				upstream_tls_start(s, bev);
-				return;
-			}
-			if (s->dial.proxy_hdr_len > 0)
-				evbuffer_prepend(bufferevent_get_output(bev),
-				    s->dial.proxy_hdr, s->dial.proxy_hdr_len);
-		}
-		session_upstream_ready(s, bev);
+		upstream_up(s, bev);
 		return;
 	}
 	if (s->upstream.tls) {
@@ -152,6 +161,82 @@ upstream_tls_start(struct session *s, struct bufferevent *under)
 	return 0;
 }
 
+void
+upstream_cancel(struct session *s)
+{
+	if (s->dial.waiting) {
+		event_del(&s->dial.wait);
+		s->dial.waiting = false;
+	}
+}
+
+/* Our connect's socket became writable or reported an error. */
+static void
+upstream_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	s->dial.waiting = false;	/* not persistent: it is off again */
+	/* EV_WRITE alone: connected, and nothing to read yet. */
+	if ((what & EV_READ) &&
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		upstream_failover(s, evutil_socket_error_to_string(err));
+		return;
+	}
+	upstream_up(s, s->upstream.bev);
+}
+
+/*
+ * One attempt on a TCP backend written as an address literal, connected
+ * by us rather than by bufferevent_socket_connect(), which waits for
+ * EV_WRITE and then asks getsockopt(SO_ERROR) on every connect. Our wait
+ * is on both directions instead: libevent turns EPOLLERR (a refused or
+ * unreachable connect) into EV_READ|EV_WRITE, so EV_WRITE alone means the
+ * connection is up with nothing to read yet, and only when EV_READ comes
+ * too (an error, or a backend that speaks first) is the socket asked. The
+ * socket is bev's from the start (BEV_OPT_CLOSE_ON_FREE), with bev's own
+ * events off until session_upstream_ready() turns reading on; meanwhile
+ * the client's bytes wait in bev's output (session_leg_flush leaves a leg
+ * that is not up alone). Returns 0, or -1 (s->dial.err).
+ */
+static int
+upstream_start_tcp(struct session *s, const struct config_addr *a,
+    struct bufferevent *bev)
+{
+	int fd;
+
+	fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		s->dial.err = errno;
+		return -1;
+	}
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	if (bufferevent_setfd(bev, fd) == -1) {
+		close(fd);
+		s->dial.err = ENOMEM;
+		return -1;
+	}
+	/* From here bev owns fd: a failed attempt's bev is freed with it. */
+	if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) == -1 &&
+	    errno != EINPROGRESS && errno != EINTR) {
+		s->dial.err = errno;
+		return -1;
+	}
+	event_assign(&s->dial.wait, s->w->base, fd, EV_READ | EV_WRITE,
+	    upstream_wait_cb, s);
+	if (event_add(&s->dial.wait, NULL) == -1) {
+		s->dial.err = ENOMEM;
+		return -1;
+	}
+	s->dial.waiting = true;
+	return 0;
+}
+
 /* Start one attempt on backend a with bev. Returns 0, or -1 (s->dial.err). */
 static int
 upstream_start(struct session *s, const struct config_addr *a,
@@ -183,6 +268,9 @@ upstream_start(struct session *s, const struct config_addr *a,
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
 		r = bufferevent_socket_connect(bev, (struct sockaddr *)&sun,
 		    sizeof(sun));
+	} else if (a->salen > 0 && !a->tls) {
+		s->dial.in_connect = false;
+		return upstream_start_tcp(s, a, bev);
 	} else if (a->salen > 0) {
 		/* A literal, parsed at load (config_addr.c): libevent's
 		 * connect_hostname would take it too, but through its
@@ -213,6 +301,7 @@ upstream_connect(struct session *s)
 	}
 	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
 	s->upstream.tls = false;
+	upstream_cancel(s);	/* the failed attempt's wait, if ours */
 	if (old != NULL) {
 		/* Client bytes queued toward the failed attempt move on. */
 		evbuffer_add_buffer(bufferevent_get_output(bev),

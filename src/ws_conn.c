@@ -409,7 +409,7 @@ ws_conn_input(struct session *s)
 			return -1;
 	}
 	/* One write for every frame this read brought (a backend still
-	 * connecting has EV_WRITE on: the flush leaves it to libevent). */
+	 * connecting gets them once it is up). */
 	session_leg_flush(&s->upstream);
 	return 0;
 }
