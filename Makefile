@@ -60,7 +60,7 @@ endif
 PURE_MODS := addr loadfile pct config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit target pmd zstream framing exec_env cli_websockify \
 	     record_fmt
-DAEMON_MODS := main worker log listener session session_leg handshake ws_conn upstream \
+DAEMON_MODS := main worker log listener session session_leg leg_read handshake ws_conn upstream \
 	       heartbeat metrics tls admin confgen static registry admin_sessions cli_front \
 	       lifecycle lookup redis token_source token_api pwcheck basic_auth \
 	       wrap record fleet exec xform
@@ -76,7 +76,7 @@ UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
 # Event-driven modules tested on a real event_base (libevent's regress
 # style): they link libevent, and stub the rest of the daemon.
 EVENT_UNIT_TESTS := $(BUILD)/test_lookup $(BUILD)/test_redis \
-		    $(BUILD)/test_ws_conn
+		    $(BUILD)/test_ws_conn $(BUILD)/test_leg_read
 
 # Which pure objects each unit test links (never libevent).
 UNIT_DEPS_addr     := addr
@@ -154,6 +154,11 @@ $(BUILD)/test_lookup: $(BUILD)/tests/test_lookup.o $(BUILD)/lookup.o
 # it calls (session_close, the heartbeat's notes) is the test's own.
 $(BUILD)/test_ws_conn: $(BUILD)/tests/test_ws_conn.o $(BUILD)/ws_conn.o \
 	    $(BUILD)/ws_frame.o $(BUILD)/ws_utf8.o $(BUILD)/session_leg.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
+
+# leg_read against libevent's own read path, on real descriptors.
+$(BUILD)/test_leg_read: $(BUILD)/tests/test_leg_read.o $(BUILD)/leg_read.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 

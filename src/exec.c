@@ -48,6 +48,7 @@
 #include "exec.h"
 #include "confgen.h"
 #include "gw.h"
+#include "leg_read.h"
 #include "log.h"
 
 #define EXEC_MAX_GROUPS		256	/* supplementary groups of "user" */
@@ -463,6 +464,7 @@ exec_watch_setup(struct exec_proc *p, int errfd)
 	    event_add(p->exit_ev, NULL) == -1)
 		return -1;
 	bufferevent_setcb(p->err, exec_err_read_cb, NULL, exec_err_event_cb, p);
+	leg_read_own(p->err);	/* a pipe: no FIONREAD per read either */
 	bufferevent_enable(p->err, EV_READ);
 	return 0;
 }

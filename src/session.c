@@ -39,6 +39,7 @@
 #include "handshake.h"
 #include "heartbeat.h"
 #include "iplimit.h"
+#include "leg_read.h"
 #include "log.h"
 #include "record.h"
 #include "registry.h"
@@ -270,6 +271,8 @@ session_client_open(struct session *s, int fd, bool tls)
 	else if ((c->bev = bufferevent_socket_new(s->w->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		close(fd);
+	else
+		leg_read_own(c->bev);	/* no FIONREAD per read */
 	if (c->bev == NULL) {
 		log_warnx("session: cannot set up a bufferevent");
 		return -1;

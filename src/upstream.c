@@ -25,6 +25,7 @@
 #include "config.h"
 #include "confgen.h"
 #include "gw.h"
+#include "leg_read.h"
 #include "log.h"
 #include "route.h"
 #include "session-int.h"
@@ -101,6 +102,9 @@ upstream_up(struct session *s, struct bufferevent *bev)
 			upstream_tls_start(s, bev);
 			return;
 		}
+		/* The socket is final (an exec: program's too, set
+		 * before this): no FIONREAD per read. */
+		leg_read_own(bev);
 		if (s->dial.proxy_hdr_len > 0)
 			evbuffer_prepend(bufferevent_get_output(bev),
 			    s->dial.proxy_hdr, s->dial.proxy_hdr_len);
