@@ -284,7 +284,8 @@ void	session_leg_read_on(struct session_leg *leg);
 
 /*
  * After libevent's 4 KiB read: take more straight into the input buffer
- * (plain sockets only), within what the peer's output may still hold.
+ * (a TLS leg through OpenSSL), within what the peer's output may still
+ * hold.
  */
 void	session_leg_read_more(struct session_leg *leg);
 

@@ -80,6 +80,16 @@ int	tls_send(struct bufferevent *bev, const void *hdr, size_t hl,
 	    const void *p, struct evbuffer *chain, size_t len);
 
 /*
+ * For a TLS client leg (from tls_accept_bev) past its handshake: decrypt
+ * into bev's input, 16 KiB an SSL_read(), while OpenSSL holds bytes of
+ * records (read ahead, or a record begun whose rest the socket has), up
+ * to about room bytes (a record more at most). An EOF or error is left
+ * for libevent's next read to report through the event callback. Returns
+ * the bytes added; 0 for other bufferevents.
+ */
+size_t	tls_read_more(struct bufferevent *bev, size_t room);
+
+/*
  * A TLS client leg (from tls_accept_bev) whose reading is enabled: if
  * OpenSSL holds records it read ahead (or bytes decrypted and not yet
  * read), have libevent read them in this loop turn; no socket event would

@@ -885,10 +885,15 @@ session_leg_read_cb(struct bufferevent *bev, void *arg)
 	struct session *s = leg->s;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	/* Records OpenSSL read ahead past this read: libevent reads them
-	 * next, in this loop turn (before s may go, below). */
-	if (leg->tls)
+	/* TLS: a stream's next records, which OpenSSL read ahead or the
+	 * socket holds, taken now while the backend has room; what is left
+	 * libevent reads next, in this loop turn (asked before s may go). */
+	if (leg->tls) {
+		if (s->state == SESSION_OPEN && !leg->discard &&
+		    evbuffer_get_length(in) >= SESSION_LIBEVENT_READ)
+			session_leg_read_more(leg);
 		tls_read_pending(bev);
+	}
 	if (leg->discard || s->state == SESSION_HTTP_ERROR) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
@@ -897,7 +902,7 @@ session_leg_read_cb(struct bufferevent *bev, void *arg)
 		handshake_read(s);
 		return;
 	}
-	if (s->state == SESSION_OPEN &&
+	if (!leg->tls && s->state == SESSION_OPEN &&
 	    evbuffer_get_length(in) >= SESSION_LIBEVENT_READ)
 		session_leg_read_more(leg);
 	(void)session_leg_input(leg);

@@ -511,6 +511,41 @@ tls_accept_bev(struct event_base *base, SSL_CTX *ctx, int fd)
 	return bev;
 }
 
+size_t
+tls_read_more(struct bufferevent *bev, size_t room)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_iovec v;
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	size_t got = 0;
+	int r;
+
+	if (ssl == NULL || bufferevent_get_underlying(bev) != NULL ||
+	    !SSL_is_init_finished(ssl))
+		return 0;
+	/* Only while OpenSSL holds bytes: a record read ahead, or part of
+	 * one whose rest the socket may have (then SSL_read reads it). */
+	while (got < room && (SSL_pending(ssl) > 0 || SSL_has_pending(ssl))) {
+		if (evbuffer_reserve_space(in, TLS_PULLUP, &v, 1) < 1)
+			break;
+		/* No ERR_clear_error(): SSL_want_read() and SSL_want_write()
+		 * tell a wait from a failure without the error queue. */
+		r = SSL_read(ssl, v.iov_base, (int)v.iov_len);
+		if (r <= 0) {
+			evbuffer_commit_space(in, &v, 0);
+			/* EOF or an error: libevent's read meets it again and
+			 * reports it through the event callback. */
+			if (!SSL_want_read(ssl) && !SSL_want_write(ssl))
+				event_active(&bev->ev_read, EV_READ, 1);
+			break;
+		}
+		v.iov_len = (size_t)r;
+		evbuffer_commit_space(in, &v, 1);
+		got += (size_t)r;
+	}
+	return got;
+}
+
 void
 tls_read_pending(struct bufferevent *bev)
 {

@@ -20,7 +20,7 @@ import pytest
 
 from basekit import pattern_bytes
 from backendkit import source_handler, source_stream_hash
-from wskit import RawWS
+from wskit import OP_BINARY, RawWS
 from tlskit import gateway_from_text, make_self_signed
 
 
@@ -91,5 +91,56 @@ def test_wss_client_that_pauses_gets_every_byte(tmp_path, certs, backends,
         assert n[0] == total, "got %d of %d bytes" % (n[0], total)
         assert h.hexdigest() == source_stream_hash(total, chunk)
         assert close is not None and close.close_code == 1000
+    finally:
+        assert g.stop() == 0
+
+
+def slow_sink(c, stop):
+    """Take what comes, pausing after each read: the gateway's reads of
+    the client stop and start again many times."""
+    while True:
+        chunk = c.recv_some(stop)
+        if not chunk:
+            break
+        time.sleep(0.001)
+    c.sock.close()
+
+
+def test_wss_stream_up_to_a_slow_backend_arrives_whole(tmp_path, certs,
+                                                       backends):
+    """Client to backend over TLS: libevent's first 4 KiB, then 16 KiB
+    reads of what OpenSSL holds (tls_read_more), each stopping when the
+    backend's output is full; and a client whose reading resumes with
+    records OpenSSL already read ahead (session_leg_read_on). Every byte,
+    in order, before the close completes."""
+    total, size = 12 << 20, 65536
+    sink = backends(slow_sink, keep=False)
+    cert, key = certs
+    g = gateway_from_text(tmp_path, (
+        "[gateway]\nlisten = 127.0.0.1:{port} tls\nheartbeat_interval = 0\n"
+        "max_buffer = 64K\ndrain_timeout = 2s\n[tls]\ncertificate = %s\n"
+        "private_key = %s\n[route /sink]\nbackend = %s\n"
+        "max_message_size = 0\n" % (cert, key, sink.spec))).start()
+    try:
+        raw = socket.create_connection(("127.0.0.1", g.port), timeout=20)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ws = RawWS(g.port, sock=ctx.wrap_socket(raw), timeout=60)
+        head, ws.key = RawWS.request_head(path="/sink")
+        ws.sock.sendall(head)
+        assert ws.read_head() == 101
+        block = pattern_bytes(size)
+        want = hashlib.sha256()
+        for _ in range(total // size):
+            ws.send_frame(OP_BINARY, block)
+            want.update(block)
+        ws.send_close(1000)
+        _, close = ws.recv_until_close(timeout=60)
+        assert close is not None and close.close_code == 1000
+        conn = sink.conns[0]
+        conn.wait_eof(30)
+        assert conn.nreceived == total
+        assert conn.hash.hexdigest() == want.hexdigest()
     finally:
         assert g.stop() == 0

@@ -158,6 +158,16 @@ tls_shutdown(struct bufferevent *bev)
 	fail_msg("tls_shutdown on a plain leg");
 }
 
+size_t	tls_read_more(struct bufferevent *, size_t);
+size_t
+tls_read_more(struct bufferevent *bev, size_t room)
+{
+	(void)bev;
+	(void)room;
+	fail_msg("tls_read_more on a plain leg");
+	return 0;
+}
+
 void	tls_read_pending(struct bufferevent *);
 void
 tls_read_pending(struct bufferevent *bev)
