@@ -192,28 +192,41 @@ upgrade_lower(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
+/* A string literal and its length, for the comparisons below. */
+#define UPGRADE_LIT(s)	(s), (sizeof(s) - 1)
+
 /*
- * ASCII case-insensitive comparison of p[0..len) with s, which holds
- * only lowercase letters, digits and "-/:". p is a header name (tchar),
- * a list element of a header value (field-vchar, SP, HTAB) or a request
- * target (visible ASCII): OR-ing 0x20 lowercases a letter, and maps no
- * other byte of those onto one of s's (only CTLs would: 0x0d to '-',
- * 0x0f to '/', 0x10-0x1a to digits and ':'; HTAB becomes ')'). Eight
- * bytes at a time: header names are most of what the parser compares.
+ * ASCII case-insensitive comparison of p[0..len) with s[0..slen), which
+ * holds only lowercase letters, digits and "-/:". p is a header name
+ * (tchar), a list element of a header value (field-vchar, SP, HTAB) or
+ * a request target (visible ASCII): OR-ing 0x20 lowercases a letter, and
+ * maps no other byte of those onto one of s's (only CTLs would: 0x0d to
+ * '-', 0x0f to '/', 0x10-0x1a to digits and ':'; HTAB becomes ')').
+ * Eight and four bytes at a time: header names are most of what the
+ * parser compares.
  */
 static bool
-upgrade_ieq(const char *p, size_t len, const char *s)
+upgrade_ieqn(const char *p, size_t len, const char *s, size_t slen)
 {
 	uint64_t	a, b;
 	size_t		i = 0;
 
-	if (len != strlen(s))
+	if (len != slen)
 		return false;
 	for (; len - i >= 8; i += 8) {
 		memcpy(&a, p + i, 8);
 		memcpy(&b, s + i, 8);
 		if ((a | UINT64_C(0x2020202020202020)) != b)
 			return false;
+	}
+	if (len - i >= 4) {
+		uint32_t	c, d;
+
+		memcpy(&c, p + i, 4);
+		memcpy(&d, s + i, 4);
+		if ((c | UINT32_C(0x20202020)) != d)
+			return false;
+		i += 4;
 	}
 	for (; i < len; i++)
 		if (((unsigned char)p[i] | 0x20) != (unsigned char)s[i])
@@ -261,16 +274,16 @@ upgrade_list_next(const struct upgrade_slice *v, size_t *pos,
 
 /* Does the list v contain an element equal (case-insensitively) to s? */
 static bool
-upgrade_list_has(const struct upgrade_slice *v, const char *s)
+upgrade_list_has(const struct upgrade_slice *v, const char *s, size_t slen)
 {
 	struct upgrade_slice	e;
 	size_t			pos = 0;
 
 	/* The common case first: the whole value is that one token. */
-	if (upgrade_ieq(v->p, v->len, s))
+	if (upgrade_ieqn(v->p, v->len, s, slen))
 		return true;
 	while (upgrade_list_next(v, &pos, &e))
-		if (upgrade_ieq(e.p, e.len, s))
+		if (upgrade_ieqn(e.p, e.len, s, slen))
 			return true;
 	return false;
 }
@@ -397,7 +410,8 @@ upgrade_absolute_form(struct upgrade_req *req, struct upgrade_slice *rest,
 		    "request-target is not origin-form or absolute-form");
 	for (i = 0; i < sizeof(upgrade_schemes) / sizeof(upgrade_schemes[0]);
 	    i++)
-		if (upgrade_ieq(t, slen + 3, upgrade_schemes[i]))
+		if (upgrade_ieqn(t, slen + 3, upgrade_schemes[i],
+		    strlen(upgrade_schemes[i])))
 			break;
 	if (i == sizeof(upgrade_schemes) / sizeof(upgrade_schemes[0]))
 		return upgrade_fail(req, 400, "request-target scheme is not "
@@ -536,31 +550,31 @@ static void
 upgrade_header(struct upgrade_req *req, struct upgrade_hdrs *h,
     const char *name, size_t nlen, const struct upgrade_slice *v)
 {
-	if (upgrade_ieq(name, nlen, "host")) {
+	if (upgrade_ieqn(name, nlen, UPGRADE_LIT("host"))) {
 		h->nhosts++;
 		req->host = *v;
-	} else if (upgrade_ieq(name, nlen, "upgrade")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("upgrade"))) {
 		h->nupgrades++;
-		if (upgrade_list_has(v, "websocket"))
+		if (upgrade_list_has(v, UPGRADE_LIT("websocket")))
 			h->upgrade_websocket = true;
-	} else if (upgrade_ieq(name, nlen, "connection")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("connection"))) {
 		/* A list header: several lines combine (RFC 7230 §3.2.2). */
 		h->nconnections++;
-		if (upgrade_list_has(v, "upgrade"))
+		if (upgrade_list_has(v, UPGRADE_LIT("upgrade")))
 			h->connection_upgrade = true;
-	} else if (upgrade_ieq(name, nlen, "sec-websocket-key")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("sec-websocket-key"))) {
 		h->nkeys++;
 		req->key = *v;
-	} else if (upgrade_ieq(name, nlen, "sec-websocket-version")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("sec-websocket-version"))) {
 		h->nversions++;
 		h->version = *v;
-	} else if (upgrade_ieq(name, nlen, "origin")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("origin"))) {
 		h->norigins++;
 		req->origin = *v;
-	} else if (upgrade_ieq(name, nlen, "sec-websocket-protocol")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("sec-websocket-protocol"))) {
 		h->nprotoheaders++;
 		upgrade_protocols(req, h, v);
-	} else if (upgrade_ieq(name, nlen, "x-forwarded-for")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("x-forwarded-for"))) {
 		/* Repeated lines are one list (RFC 9110 §5.3): keep them all,
 		 * or the last UPGRADE_MAX_FORWARDED (read from the right). */
 		if (req->nforwarded_for == UPGRADE_MAX_FORWARDED) {
@@ -570,16 +584,16 @@ upgrade_header(struct upgrade_req *req, struct upgrade_hdrs *h,
 			req->nforwarded_for--;
 		}
 		req->forwarded_for[req->nforwarded_for++] = *v;
-	} else if (upgrade_ieq(name, nlen, "authorization")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("authorization"))) {
 		req->authorization = *v;
-	} else if (upgrade_ieq(name, nlen, "transfer-encoding")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("transfer-encoding"))) {
 		h->has_body = true;
-	} else if (upgrade_ieq(name, nlen, "content-length")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("content-length"))) {
 		if (v->len != 1 || v->p[0] != '0')
 			h->has_body = true;
-	} else if (upgrade_ieq(name, nlen, "if-none-match")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("if-none-match"))) {
 		req->if_none_match = *v;
-	} else if (upgrade_ieq(name, nlen, "if-modified-since")) {
+	} else if (upgrade_ieqn(name, nlen, UPGRADE_LIT("if-modified-since"))) {
 		req->if_modified_since = *v;
 	}
 }
