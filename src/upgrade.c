@@ -884,6 +884,7 @@ upgrade_parse(const char *buf, size_t len, size_t max_head,
  * process.
  */
 static EVP_MD		*upgrade_sha1;
+static EVP_MD_CTX	*upgrade_sha1_start;	/* initialised, never fed */
 static pthread_key_t	 upgrade_ctx_key;
 static bool		 upgrade_ctx_keyed;
 static pthread_once_t	 upgrade_sha1_once = PTHREAD_ONCE_INIT;
@@ -898,6 +899,14 @@ static void
 upgrade_sha1_fetch(void)
 {
 	upgrade_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+	/* Copying this state costs less than EVP_DigestInit_ex (~130
+	 * instructions: no engine query, no state freed and allocated). */
+	if (upgrade_sha1 != NULL &&
+	    (upgrade_sha1_start = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(upgrade_sha1_start, upgrade_sha1, NULL) != 1) {
+		EVP_MD_CTX_free(upgrade_sha1_start);
+		upgrade_sha1_start = NULL;
+	}
 	upgrade_ctx_keyed = pthread_key_create(&upgrade_ctx_key,
 	    upgrade_ctx_free) == 0;
 }
@@ -955,20 +964,30 @@ upgrade_accept_key(const char *key, size_t key_len,
 {
 	EVP_MD_CTX	*ctx;
 	unsigned char	 md[EVP_MAX_MD_SIZE];
+	char		 in[UPGRADE_KEY_LEN + sizeof(upgrade_guid)];
 	unsigned int	 mdlen = 0;
 	bool		 fresh;
-	int		 ok;
+	bool		 ok;
 
 	/* §4.2.2 step 5.4: base64(SHA-1(key + GUID)). */
 	out[0] = '\0';
 	(void)pthread_once(&upgrade_sha1_once, upgrade_sha1_fetch);
 	if ((ctx = upgrade_ctx_get(&fresh)) == NULL)
 		return -1;
-	ok = EVP_DigestInit_ex(ctx, upgrade_sha1 != NULL ? upgrade_sha1 :
-	    EVP_sha1(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, key, key_len) == 1 &&
-	    EVP_DigestUpdate(ctx, upgrade_guid, sizeof(upgrade_guid) - 1) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 20;
+	ok = upgrade_sha1_start != NULL ?
+	    EVP_MD_CTX_copy_ex(ctx, upgrade_sha1_start) == 1 :
+	    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1;
+	if (ok && key_len <= UPGRADE_KEY_LEN) {
+		/* The usual key: one update of key + GUID (one call less). */
+		memcpy(in, key, key_len);
+		memcpy(in + key_len, upgrade_guid, sizeof(upgrade_guid) - 1);
+		ok = EVP_DigestUpdate(ctx, in, key_len +
+		    sizeof(upgrade_guid) - 1) == 1;
+	} else if (ok)
+		ok = EVP_DigestUpdate(ctx, key, key_len) == 1 &&
+		    EVP_DigestUpdate(ctx, upgrade_guid,
+		    sizeof(upgrade_guid) - 1) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 20;
 	if (fresh)
 		EVP_MD_CTX_free(ctx);
 	if (!ok)
