@@ -320,6 +320,20 @@ config_set_backend(struct config_ctx *c, const struct config_key *k,
 	return config_addrv_add(c, &r->backends, &r->nbackends, &a);
 }
 
+/* Shared tail of counts, durations and sizes: range check, then store. */
+static int
+config_store_u64(struct config_ctx *c, const struct config_key *k, void *obj,
+    const char *value, uint64_t n)
+{
+	if (n < k->min || n > k->max) {
+		config_errorx(c, "%s: '%s' out of range (%s)", k->name, value,
+		    k->range);
+		return -1;
+	}
+	memcpy((char *)obj + k->off, &n, sizeof(n));
+	return 0;
+}
+
 /* A plain count in [k->min, k->max] into the uint64_t at k->off. */
 static int
 config_set_count(struct config_ctx *c, const struct config_key *k, void *obj,
@@ -332,13 +346,7 @@ config_set_count(struct config_ctx *c, const struct config_key *k, void *obj,
 		config_errorx(c, "%s: bad number '%s'", k->name, value);
 		return -1;
 	}
-	if (n < k->min || n > k->max) {
-		config_errorx(c, "%s: '%s' out of range (%s)", k->name, value,
-		    k->range);
-		return -1;
-	}
-	memcpy((char *)obj + k->off, &n, sizeof(n));
-	return 0;
+	return config_store_u64(c, k, obj, value, n);
 }
 
 static int
@@ -360,20 +368,6 @@ config_set_workers(struct config_ctx *c, const struct config_key *k,
 		return -1;
 	}
 	cfg->workers = (unsigned)n;
-	return 0;
-}
-
-/* Shared tail of durations and sizes: range check, then store. */
-static int
-config_store_u64(struct config_ctx *c, const struct config_key *k, void *obj,
-    const char *value, uint64_t n)
-{
-	if (n < k->min || n > k->max) {
-		config_errorx(c, "%s: '%s' out of range (%s)", k->name, value,
-		    k->range);
-		return -1;
-	}
-	memcpy((char *)obj + k->off, &n, sizeof(n));
 	return 0;
 }
 
@@ -618,29 +612,30 @@ config_set_index(struct config_ctx *c, const struct config_key *k,
 }
 
 /*
- * A word list: split value on blanks and commas, check each word with
- * k->word_ok (a bad one is reported as "bad <k->word> '...' (<k->range>)"
- * and the others still checked), append the good ones to the char ** at
- * k->off, counted by the size_t at k->noff. Returns 0 or -1 after
- * reporting.
+ * Store one word s[0..n) of a list for key k into obj: 0; 1 after
+ * reporting a bad word (the list goes on, so every bad one is told);
+ * -1 when out of memory (c->oom set: stop).
+ */
+typedef int config_word_fn(struct config_ctx *, const struct config_key *,
+    void *, const char *, size_t);
+
+/*
+ * Hand each word of a list value (blanks and commas separate words) to
+ * take. Returns 0, or -1 after reporting: a bad word, an empty list, or
+ * out of memory.
  */
 static int
-config_set_words(struct config_ctx *c, const struct config_key *k,
-    void *obj, const char *value)
+config_each_word(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value, config_word_fn *take)
 {
-	char		***v = (void *)((char *)obj + k->off);
-	size_t		 *nv = (void *)((char *)obj + k->noff);
-	const char	 *p = value;
-	size_t		  n;
-	int		  any = 0, bad = 0;
+	const char	*p = value;
+	size_t		 n;
+	int		 any = 0, bad = 0, r;
 
 	while (config_list_word(&p, &n)) {
-		if (!k->word_ok(p, n)) {
-			config_errorx(c, "%s: bad %s '%.*s' (%s)", k->name,
-			    k->word, (int)n, p, k->range);
-			bad = 1;
-		} else if (config_strv_add(c, v, nv, p, n) == -1)
+		if ((r = take(c, k, obj, p, n)) == -1)
 			return -1;
+		bad |= r;
 		any = 1;
 		p += n;
 	}
@@ -649,6 +644,32 @@ config_set_words(struct config_ctx *c, const struct config_key *k,
 		return -1;
 	}
 	return bad ? -1 : 0;
+}
+
+/*
+ * A word of a word list: checked with k->word_ok (a bad one is told as
+ * "bad <k->word> '...' (<k->range>)"), appended to the char ** at k->off,
+ * counted by the size_t at k->noff.
+ */
+static int
+config_take_word(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *s, size_t n)
+{
+	if (!k->word_ok(s, n)) {
+		config_errorx(c, "%s: bad %s '%.*s' (%s)", k->name, k->word,
+		    (int)n, s, k->range);
+		return 1;
+	}
+	return config_strv_add(c, (void *)((char *)obj + k->off),
+	    (void *)((char *)obj + k->noff), s, n);
+}
+
+/* A word list (origins, subprotocols, ...): see config_take_word. */
+static int
+config_set_words(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *value)
+{
+	return config_each_word(c, k, obj, value, config_take_word);
 }
 
 /*
@@ -673,38 +694,34 @@ config_set_exec_env(struct config_ctx *c, const struct config_key *k,
 	    strlen(value));
 }
 
-/* trusted_proxies: networks, kept parsed (matched on every XFF hop). */
+/* One network of trusted_proxies, kept parsed (matched on every XFF hop). */
+static int
+config_take_network(struct config_ctx *c, const struct config_key *k,
+    void *obj, const char *s, size_t n)
+{
+	struct config		*cfg = obj;
+	struct addr_cidr	 net, *nv;
+
+	if (addr_cidr_parse(s, n, 0, &net) == -1) {
+		config_errorx(c, "%s: bad network '%.*s' (use ADDR or "
+		    "ADDR/BITS, IPv4 or IPv6)", k->name, (int)n, s);
+		return 1;
+	}
+	if ((nv = realloc(cfg->trusted_proxies,
+	    (cfg->ntrusted_proxies + 1) * sizeof(*nv))) == NULL) {
+		c->oom = 1;
+		return -1;
+	}
+	nv[cfg->ntrusted_proxies++] = net;
+	cfg->trusted_proxies = nv;
+	return 0;
+}
+
 static int
 config_set_trusted(struct config_ctx *c, const struct config_key *k,
     void *obj, const char *value)
 {
-	struct config		*cfg = obj;
-	struct addr_cidr	 net, *nv;
-	const char		*p = value;
-	size_t			 n;
-	int			 any = 0, bad = 0;
-
-	while (config_list_word(&p, &n)) {
-		any = 1;
-		if (addr_cidr_parse(p, n, 0, &net) == -1) {
-			config_errorx(c, "%s: bad network '%.*s' (use ADDR or "
-			    "ADDR/BITS, IPv4 or IPv6)", k->name, (int)n, p);
-			bad = 1;
-		} else if ((nv = realloc(cfg->trusted_proxies,
-		    (cfg->ntrusted_proxies + 1) * sizeof(*nv))) == NULL) {
-			c->oom = 1;
-			return -1;
-		} else {
-			nv[cfg->ntrusted_proxies++] = net;
-			cfg->trusted_proxies = nv;
-		}
-		p += n;
-	}
-	if (!any) {
-		config_errorx(c, "%s: empty list", k->name);
-		return -1;
-	}
-	return bad ? -1 : 0;
+	return config_each_word(c, k, obj, value, config_take_network);
 }
 
 /* min_version = TLS1.2 | TLS1.3 */

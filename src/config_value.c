@@ -56,54 +56,53 @@ config_parse_uint(const char *s, const char **end, uint64_t *v)
 	return 0;
 }
 
-int
-config_parse_duration(const char *s, uint64_t *ms)
+/* A unit suffix and what it multiplies by; NULL suffix ends a table. */
+struct config_unit {
+	const char	*suffix;
+	uint64_t	 mul;
+};
+
+/* Durations in ms; a bare number is seconds (as nginx reads them). */
+static const struct config_unit config_duration_units[] = {
+	{ "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60 * 1000 },
+	{ "h", 60 * 60 * 1000 }, { NULL, 0 },
+};
+
+/* Sizes in bytes, powers of 1024, either case. */
+static const struct config_unit config_size_units[] = {
+	{ "", 1 }, { "K", 1024 }, { "k", 1024 }, { "M", 1024 * 1024 },
+	{ "m", 1024 * 1024 }, { "G", 1024 * 1024 * 1024 },
+	{ "g", 1024 * 1024 * 1024 }, { NULL, 0 },
+};
+
+/* Digits, then exactly one suffix of units; the product must fit. */
+static int
+config_parse_scaled(const char *s, const struct config_unit *u,
+    uint64_t *out)
 {
 	const char	*p;
-	uint64_t	 n, mul;
+	uint64_t	 n;
 
 	if (config_parse_uint(s, &p, &n) == -1)
 		return -1;
-	if (*p == '\0' || strcmp(p, "s") == 0)
-		mul = 1000;
-	else if (strcmp(p, "ms") == 0)
-		mul = 1;
-	else if (strcmp(p, "m") == 0)
-		mul = 60 * 1000;
-	else if (strcmp(p, "h") == 0)
-		mul = 60 * 60 * 1000;
-	else
+	while (u->suffix != NULL && strcmp(p, u->suffix) != 0)
+		u++;
+	if (u->suffix == NULL || n > UINT64_MAX / u->mul)
 		return -1;
-	if (n > UINT64_MAX / mul)
-		return -1;
-	*ms = n * mul;
+	*out = n * u->mul;
 	return 0;
+}
+
+int
+config_parse_duration(const char *s, uint64_t *ms)
+{
+	return config_parse_scaled(s, config_duration_units, ms);
 }
 
 int
 config_parse_size(const char *s, uint64_t *bytes)
 {
-	const char	*p;
-	uint64_t	 n, mul;
-
-	if (config_parse_uint(s, &p, &n) == -1)
-		return -1;
-	if (*p == '\0')
-		mul = 1;
-	else if (p[1] != '\0')
-		return -1;
-	else if (*p == 'K' || *p == 'k')
-		mul = 1024;
-	else if (*p == 'M' || *p == 'm')
-		mul = 1024 * 1024;
-	else if (*p == 'G' || *p == 'g')
-		mul = 1024 * 1024 * 1024;
-	else
-		return -1;
-	if (n > UINT64_MAX / mul)
-		return -1;
-	*bytes = n * mul;
-	return 0;
+	return config_parse_scaled(s, config_size_units, bytes);
 }
 
 /* "*", "null" or scheme://host[:port] without a path (RFC 6454 §6.2). */

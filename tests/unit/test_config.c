@@ -1621,6 +1621,31 @@ test_word_lists(void **state)
 	    "PORTS is N, N-M or *)");
 }
 
+/* trusted_proxies: networks over several lines, kept parsed; bad ones
+ * named by file:line, the good ones on the line still checked. */
+static void
+test_trusted_proxies(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = parse_ok(HEAD "trusted_proxies = 10.0.0.0/8, 127.0.0.1\n"
+	    "trusted_proxies = ::1 fd00::/8\n" ROUTE);
+	assert_int_equal(cfg->ntrusted_proxies, 4);
+	assert_int_equal(cfg->trusted_proxies[0].bits, 8);
+	assert_int_equal(cfg->trusted_proxies[1].bits, 32);
+	assert_int_equal(cfg->trusted_proxies[2].bits, 128);
+	assert_int_equal(cfg->trusted_proxies[3].bits, 8);
+	config_free(cfg);
+	parse_err(HEAD "trusted_proxies = 10.0.0.0/33 ok.example 1.2.3.4\n"
+	    "trusted_proxies = ,\n" ROUTE,
+	    "t.conf:3: trusted_proxies: bad network '10.0.0.0/33' (use ADDR "
+	    "or ADDR/BITS, IPv4 or IPv6)\n"
+	    "t.conf:3: trusted_proxies: bad network 'ok.example' (use ADDR or "
+	    "ADDR/BITS, IPv4 or IPv6)\n"
+	    "t.conf:4: trusted_proxies: empty list");
+}
+
 int
 main(void)
 {
@@ -1666,6 +1691,7 @@ main(void)
 		cmocka_unit_test(test_root),
 		cmocka_unit_test(test_token_source_keys),
 		cmocka_unit_test(test_word_lists),
+		cmocka_unit_test(test_trusted_proxies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
