@@ -9,7 +9,7 @@ import urllib.request
 import websockets
 
 from backendkit import echo_handler, record_handler
-from basekit import free_port, run_async, wait_for
+from basekit import run_async, wait_for
 from wskit import ConnectionEOF, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, RawWS
 
 
@@ -148,20 +148,25 @@ def test_idle_timeout_during_a_soft_stop_is_counted_as_idle(gateway_factory,
                                                             backends):
     """exit_after stops accepting but lets sessions run (a soft stop, no
     1001 from us): a session that then idles out ended by idle_timeout,
-    and /metrics says so, not "drain"."""
+    and /metrics says so, not "drain".
+
+    The two sessions must open before exit_after (counted from the
+    daemon's start) stops accepting: 3 s leaves a loaded machine room
+    (1 s did not: the first connect came 1.06 s after the start); the idle
+    timeout, twice that, still falls inside the soft stop."""
     echo = backends(echo_handler)
-    aport = free_port()
     g = gateway_factory(routes=[("/idle", {"backend": echo.spec,
-                                           "idle_timeout": "3s",
+                                           "idle_timeout": "6s",
                                            "heartbeat_interval": "0"}),
                                 ("/keep", {"backend": echo.spec,
                                            "heartbeat_interval": "0"})],
-                        gateway={"exit_after": "1s",
-                                 "admin_listen": "127.0.0.1:%d" % aport})
+                        gateway={"exit_after": "3s",
+                                 "admin_listen": "127.0.0.1:{admin_port}"})
+    aport = g.admin_port
     keep = RawWS.open(g.port, path="/keep")   # holds the daemon up
-    idle = RawWS.open(g.port, path="/idle", timeout=15)
+    idle = RawWS.open(g.port, path="/idle", timeout=20)
     g.wait_log(r"exit_after reached", timeout=10)
-    f = idle.recv_frame(timeout=15)
+    f = idle.recv_frame(timeout=20)
     assert f.opcode == OP_CLOSE and f.close_code == 1001, f
     idle.send_close(1001)                 # RFC 6455 §5.5.1: the reply
     idle.close()
