@@ -1049,8 +1049,10 @@ session_upstream_ready(struct session *s, struct bufferevent *bev)
 	if (u->tls) {
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
 	} else {
-		/* Write-through: what the client sent meanwhile goes now. */
-		bufferevent_disable(bev, EV_WRITE);
+		/* Write-through: what the client sent meanwhile goes now
+		 * (our own connect left EV_WRITE off already). */
+		if (bufferevent_get_enabled(bev) & EV_WRITE)
+			bufferevent_disable(bev, EV_WRITE);
 		bufferevent_enable(bev, EV_READ);
 		session_leg_flush(u);
 	}

@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -202,8 +203,9 @@ upstream_wait_cb(evutil_socket_t fd, short what, void *arg)
  * unreachable connect) into EV_READ|EV_WRITE, so EV_WRITE alone means the
  * connection is up with nothing to read yet, and only when EV_READ comes
  * too (an error, or a backend that speaks first) is the socket asked. The
- * socket is bev's from the start (BEV_OPT_CLOSE_ON_FREE), with bev's own
- * events off until session_upstream_ready() turns reading on; meanwhile
+ * socket is bev's from its birth (upstream_connect; BEV_OPT_CLOSE_ON_FREE
+ * frees it with a failed attempt), with bev's own events off until
+ * session_upstream_ready() turns reading on; meanwhile
  * the client's bytes wait in bev's output (session_leg_flush leaves a leg
  * that is not up alone). Returns 0, or -1 (s->dial.err).
  */
@@ -211,21 +213,10 @@ static int
 upstream_start_tcp(struct session *s, const struct config_addr *a,
     struct bufferevent *bev)
 {
-	int fd;
+	int fd = bufferevent_getfd(bev);	/* upstream_connect's socket */
 
-	fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1) {
-		s->dial.err = errno;
-		return -1;
-	}
-	bufferevent_disable(bev, EV_READ | EV_WRITE);
-	if (bufferevent_setfd(bev, fd) == -1) {
-		close(fd);
-		s->dial.err = ENOMEM;
-		return -1;
-	}
-	/* From here bev owns fd: a failed attempt's bev is freed with it. */
+	/* bev writes nothing until session_upstream_ready(). */
+	bufferevent_disable(bev, EV_WRITE);
 	if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) == -1 &&
 	    errno != EINPROGRESS && errno != EINTR) {
 		s->dial.err = errno;
@@ -239,6 +230,13 @@ upstream_start_tcp(struct session *s, const struct config_addr *a,
 	}
 	s->dial.waiting = true;
 	return 0;
+}
+
+/* Does upstream_start_tcp() connect to a, rather than libevent? */
+static bool
+upstream_dials_itself(const struct config_addr *a)
+{
+	return a->kind == CONFIG_ADDR_TCP && a->salen > 0 && !a->tls;
 }
 
 /* Start one attempt on backend a with bev. Returns 0, or -1 (s->dial.err). */
@@ -272,7 +270,7 @@ upstream_start(struct session *s, const struct config_addr *a,
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
 		r = bufferevent_socket_connect(bev, (struct sockaddr *)&sun,
 		    sizeof(sun));
-	} else if (a->salen > 0 && !a->tls) {
+	} else if (upstream_dials_itself(a)) {
 		s->dial.in_connect = false;
 		return upstream_start_tcp(s, a, bev);
 	} else if (a->salen > 0) {
@@ -296,12 +294,29 @@ upstream_connect(struct session *s)
 {
 	struct bufferevent *bev, *old = s->upstream.bev;
 	char why[128];
+	int fd = -1;
 
 	s->backend = upstream_backend(s);
-	bev = bufferevent_socket_new(s->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	s->dial.err = 0;
+	/* Our own connect's socket goes into the bufferevent at its birth
+	 * (a bufferevent_setfd() later costs ~600 instructions). */
+	if (upstream_dials_itself(s->backend) &&
+	    (fd = socket(s->backend->sa.ss_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		s->dial.err = errno;
+	bev = bufferevent_socket_new(s->w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
+		if (fd != -1)
+			close(fd);
 		session_upstream_failed(s, 1011, "internal error: out of memory");
 		return -1;
+	}
+	if (fd != -1) {
+		/* As bufferevent_setfd() (so libevent's connect) leaves them:
+		 * a PROXY header is prepended to the output, and a failed
+		 * attempt's output moves on from its start. */
+		evbuffer_unfreeze(bufferevent_get_input(bev), 0);
+		evbuffer_unfreeze(bufferevent_get_output(bev), 1);
 	}
 	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
 	s->upstream.tls = false;
@@ -313,7 +328,7 @@ upstream_connect(struct session *s)
 		bufferevent_free(old);
 	}
 	s->upstream.bev = bev;
-	if (upstream_start(s, s->backend, bev) == -1) {
+	if (s->dial.err != 0 || upstream_start(s, s->backend, bev) == -1) {
 		if (s->dial.err == EMFILE || s->dial.err == ENFILE) {
 			/* Our shortage, not the backend's: 1013, no failover. */
 			log_warnx("session %llu: no descriptor for a backend "
