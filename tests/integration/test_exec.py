@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from basekit import MiB, free_port, wait_for
+from basekit import MiB, wait_for
 from faultkit import fd_count, prlimit_wrapper
 from gatewaykit import WSGATE_BIN
 from wskit import OP_BINARY, OP_TEXT, RawWS
@@ -361,9 +361,9 @@ def exec_metrics(admin_port):
 
 def test_metrics_count_live_programs_and_spawn_failures(gateway, tmp_path):
     prog = script(tmp_path, "cat.sh", "exec cat\n")
-    aport = free_port()
     gw = gateway(routes=[("/c", {"backend": "exec:" + prog})],
-                 gateway={"admin_listen": "127.0.0.1:%d" % aport})
+                 gateway={"admin_listen": "127.0.0.1:{admin_port}"})
+    aport = gw.admin_port
     assert exec_metrics(aport) == (0, 0)
     a = RawWS.open(gw.port, path="/c")
     b = RawWS.open(gw.port, path="/c")

@@ -565,10 +565,10 @@ def test_slow_reader_gets_every_byte_after_backend_eof(gateway_factory, backends
     guard: found and fixed here.)"""
     total = 4 * MiB
     src = backends(source_handler(total), keep=False)
-    aport = free_port()
     g = gateway_factory(routes=[("/src", {"backend": src.spec,
                                           "heartbeat_interval": "0"})],
-                        gateway={"admin_listen": "127.0.0.1:%d" % aport})
+                        gateway={"admin_listen": "127.0.0.1:{admin_port}"})
+    aport = g.admin_port
     ws = RawWS.open(g.port, path="/src", rcvbuf=16384, timeout=30)
     src.wait_conn(0)
     ws.sock.settimeout(5)

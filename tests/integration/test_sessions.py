@@ -53,13 +53,11 @@ def targets(backends, tmp_path):
 
 def sessions_gw(gateway_factory, targets, workers=1, **gw):
     echo, tf = targets
-    aport = free_port()
-    opts = {"admin_listen": "127.0.0.1:%d" % aport, "workers": workers}
+    opts = {"admin_listen": "127.0.0.1:{admin_port}", "workers": workers}
     opts.update(gw)
     g = gateway_factory(routes=[("/echo", {"backend": echo.spec}),
                                 ("/t", {"token_file": str(tf)})],
                         gateway=opts)
-    g.admin_port = aport
     return g
 
 
@@ -246,11 +244,11 @@ def test_jwt_sessions_carry_a_token_id_and_revoke_by_that_jwt(
     key.write_bytes(secret)
     os.chmod(key, 0o600)
     echo = backends(echo_handler)
-    aport = free_port()
     g = gateway_factory(routes=[("/echo", {
         "backend": echo.spec, "auth": "token",
         "token_secret_file": str(key)})],
-        gateway={"admin_listen": "127.0.0.1:%d" % aport})
+        gateway={"admin_listen": "127.0.0.1:{admin_port}"})
+    aport = g.admin_port
     mine = jwt.encode({"exp": int(time.time()) + 60, "sub": "a"}, secret,
                       algorithm="HS256")
     other = jwt.encode({"exp": int(time.time()) + 60, "sub": "b"}, secret,
@@ -279,9 +277,9 @@ def test_longest_route_path_is_shown_whole(gateway_factory, backends):
     echo = backends(echo_handler)
     path = "/" + "p" * 186 + "/end"
     assert len("[route %s]" % path) == 199
-    aport = free_port()
     g = gateway_factory(routes=[(path, {"backend": echo.spec})],
-                        gateway={"admin_listen": "127.0.0.1:%d" % aport})
+                        gateway={"admin_listen": "127.0.0.1:{admin_port}"})
+    aport = g.admin_port
     ws = RawWS.open(g.port, path=path)
     echo_round(ws, b"z" * 7)
     code, body = call(aport, "/sessions")
