@@ -10,7 +10,9 @@ paused leg reads again. Each test here makes the client send several
 records in one write and then wait, so a record left unread would hang
 the test: the client's Finished and its upgrade request together; many
 frames at once; frames behind a request whose basic auth check waits on a
-helper thread (reading is off meanwhile).
+helper thread (reading is off meanwhile); frames past max_buffer while
+the backend is still connecting (the client paused by flow control).
+Each test fails without its kick (checked by removing each in turn).
 
 The client is Python's ssl over memory BIOs, so the test decides which
 records go out in one write."""
@@ -18,6 +20,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -204,4 +207,51 @@ def test_frames_read_ahead_while_basic_auth_waits(tmp_path, certs, backends):
         close_cleanly(ws)
         c.close()
     finally:
+        assert g.stop() == 0
+
+
+def test_records_read_ahead_when_a_full_backend_paused_the_client(
+        tmp_path, certs, backends):
+    """The backend leg is still connecting (the first backend never
+    answers, the second is tried after connect_timeout), so the client's
+    frames queue for it until max_buffer pauses the client, with the rest
+    of one write's records read ahead and the socket empty. When the
+    backend is up and takes the queue, the client leg reads again
+    (session_leg_resume) and must take those records from OpenSSL."""
+    from backendkit import Blackhole, record_handler
+    sink = backends(record_handler)
+    hole = Blackhole()
+    cert, key = certs
+    g = gateway_from_text(tmp_path, (
+        "[gateway]\nlisten = 127.0.0.1:{port} tls\nworkers = 1\n"
+        "heartbeat_interval = 0\nmax_buffer = 4K\ndrain_timeout = 2s\n"
+        "[tls]\ncertificate = %s\nprivate_key = %s\n"
+        "[route /echo]\nbackend = %s\nbackend = %s\nconnect_timeout = 1s\n"
+        % (cert, key, hole.spec, sink.spec))).start()
+    try:
+        c = MemTLS(g.port)
+        c.handshake_keeping_finished()
+        c.flush()
+        ws = RawWS(g.port, sock=c)
+        head, ws.key = RawWS.request_head(path="/echo")
+        c.sendall(head)
+        assert ws.read_head() == 101, ws.head_raw
+        # ~14 KB of records in one write: it fits one read ahead, and
+        # 4K of it fills the queue for the backend still connecting.
+        want = payloads(60, 200)
+        for p in want:
+            c.queue(build_frame(OP_BINARY, p))
+        c.flush()
+        conn = sink.wait_conn(0, timeout=10)
+        want = b"".join(want)
+        deadline = time.monotonic() + 10
+        while conn.nreceived < len(want) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert conn.nreceived == len(want), "backend got %d of %d bytes" % (
+            conn.nreceived, len(want))
+        assert bytes(conn.received) == want
+        close_cleanly(ws)
+        c.close()
+    finally:
+        hole.close()
         assert g.stop() == 0
