@@ -1,5 +1,5 @@
 /*
- * listener: one evconnlistener per listen address (TCP v4/v6, Unix), handing
+ * listener: one accept event per listen address (TCP v4/v6, Unix), handing
  * accepted sockets to session_new(). On EMFILE/ENFILE accepting pauses for
  * a second instead of spinning.
  */
