@@ -16,8 +16,10 @@ struct bufferevent;
  * read watermarks (bufferevent_setwatermark), at most 4 KiB per wakeup;
  * EOF and errors disable reading, then the event callback gets
  * BEV_EVENT_READING with BEV_EVENT_EOF, BEV_EVENT_ERROR (errno set) or
- * BEV_EVENT_TIMEOUT. Not for rate-limited bufferevents (their buckets
- * are libevent's private state) nor for OpenSSL or filter bufferevents.
+ * BEV_EVENT_TIMEOUT. The callbacks run at once, never deferred: not for
+ * a bufferevent made with BEV_OPT_DEFER_CALLBACKS, nor a rate-limited one
+ * (its buckets are libevent's private state), nor OpenSSL or filter
+ * bufferevents.
  *
  * Call it once the descriptor is final: bufferevent_setfd() and
  * bufferevent_socket_connect() re-arm libevent's own read event, so a
