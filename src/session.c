@@ -499,21 +499,29 @@ session_leg_owed_nothing(const struct session_leg *leg)
 }
 
 /*
- * The client once the close handshake is done: close() now says what
- * shutdown() and a wait for its EOF would. The kernel still sends our
- * close reply, then FIN, so the server closes first (RFC 6455 §7.1.1);
- * the client may send nothing more (§5.5.1), so no unread byte turns the
- * close into a reset. One that already sent bytes after its close frame
- * may send more: it gets the shutdown and the drain until its EOF, as a
- * TLS client does (its close_notify comes after ours).
+ * May leg be closed now, owed nothing and its output in the kernel, where
+ * it would get shutdown() and a drain until its EOF? close() sends the
+ * same FIN after what is queued, and makes no reset as long as nothing
+ * unread comes:
+ * - a leg whose EOF we read already: nothing can follow it (a program
+ *   backend keeps its path: xform_stdin_closed() starts its grace);
+ * - the client once the close handshake is done: it may send nothing more
+ *   (RFC 6455 §5.5.1), and the server still closes first (§7.1.1). One
+ *   that already sent bytes after its close frame may send more: it gets
+ *   the shutdown and the drain.
+ * TLS legs keep both: close_notify goes first, and theirs comes after.
  */
 static bool
 session_leg_closes_now(const struct session_leg *leg)
 {
 	const struct session *s = leg->s;
 
-	return leg == &s->client && !leg->tls && s->fin.sent &&
-	    s->fin.received && !s->fin.failed &&
+	if (leg->tls)
+		return false;
+	if (leg->eof)
+		return leg == &s->client || s->x == NULL;
+	return leg == &s->client && s->fin.sent && s->fin.received &&
+	    !s->fin.failed &&
 	    evbuffer_get_length(bufferevent_get_input(leg->bev)) == 0;
 }
 

@@ -131,6 +131,26 @@ def test_client_that_never_answers_our_close_is_cut_by_the_linger(
              what="the linger's log line")
 
 
+def test_backend_closes_first_gets_late_client_bytes_then_clean_eof(
+        gateway_factory, backends):
+    """The backend sends and half-closes; the client gets it all and close
+    1000, sends one more frame (it had not seen our close yet) and its
+    close reply: the backend, still reading, gets that frame and then a
+    plain EOF, no reset."""
+    be = backends(send_then_eof(b"hello", linger_read=True))
+    g = gateway_factory(routes=[("/x", {"backend": be.spec})])
+    ws = RawWS.open(g.port, path="/x")
+    data, f = ws.recv_until_close(timeout=5)
+    assert data == b"hello" and f is not None and f.close_code == 1000
+    ws.send(build_frame(OP_BINARY, b"late") + build_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
+    ws.wait_eof(timeout=5)
+    ws.close()
+    conn = be.wait_conn(0)
+    conn.wait_eof(5)
+    assert bytes(conn.received) == b"late"
+    assert not conn.reset, "the backend got a reset, not EOF"
+
+
 # ---------------------------------------------------------------- bad gateway
 
 def _expect_bad_gateway(g, path, timeout=10):
