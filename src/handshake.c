@@ -119,18 +119,23 @@ handshake_forwarded(struct session *s, const struct upgrade_req *req)
 	return handshake_set_peer(s, &real, true);
 }
 
-/* handshake_rate_per_ip: may this address open one more session now? */
+/*
+ * handshake_rate_per_ip: may this address open one more session now? The
+ * buckets are shared by the workers, so the time is the monotonic clock
+ * read now (a vDSO call), not a worker's cached wall clock, which moves
+ * with the system's clock and lags by a loop turn.
+ */
 static bool
 handshake_rate_ok(struct session *s)
 {
-	struct timeval now;
+	struct timespec now;
 
 	if (s->cfg->handshake_rate_per_ip == 0)
 		return true;
-	event_base_gettimeofday_cached(s->w->base, &now);
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	return iplimit_rate_ok((struct sockaddr *)&s->peer_sa,
 	    s->cfg->handshake_rate_per_ip, s->cfg->handshake_rate_per_ip,
-	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000);
+	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
 }
 
 /* Answer the handshake with an HTTP error, then let the client go. */

@@ -153,6 +153,18 @@ iplimit_conns(const struct sockaddr *sa)
  * Forget idle addresses whose bucket has refilled by now, one chain per
  * call, so addresses seen once do not stay forever.
  */
+/*
+ * Milliseconds from then to now; none when now is earlier. Workers read
+ * their clocks at different moments, so a caller may come with a time a
+ * little before the last refill another one recorded: that must not wrap
+ * to an almost endless time that refills (or forgets) a spent bucket.
+ */
+static uint64_t
+iplimit_elapsed(uint64_t now_ms, uint64_t then_ms)
+{
+	return now_ms > then_ms ? now_ms - then_ms : 0;
+}
+
 static void
 iplimit_sweep_one(uint64_t now_ms)
 {
@@ -160,7 +172,7 @@ iplimit_sweep_one(uint64_t now_ms)
 
 	p = &iplimit_table[iplimit_sweep_pos++ % IPLIMIT_BUCKETS];
 	while ((e = *p) != NULL) {
-		if (e->conns == 0 && e->tokens_milli + (now_ms -
+		if (e->conns == 0 && e->tokens_milli + iplimit_elapsed(now_ms,
 		    e->refilled_ms) * e->rate >= e->burst_milli) {
 			*p = e->next;
 			free(e);
@@ -194,10 +206,12 @@ iplimit_rate_ok(const struct sockaddr *sa, uint64_t rate, uint64_t burst,
 			e->refilled_ms = now_ms;
 		}
 		/* rate tokens a second = rate thousandths a millisecond */
-		e->tokens_milli += (now_ms - e->refilled_ms) * rate;
+		e->tokens_milli += iplimit_elapsed(now_ms, e->refilled_ms) *
+		    rate;
 		if (e->tokens_milli > e->burst_milli)
 			e->tokens_milli = e->burst_milli;
-		e->refilled_ms = now_ms;
+		if (now_ms > e->refilled_ms)
+			e->refilled_ms = now_ms;
 		if (e->tokens_milli >= 1000)
 			e->tokens_milli -= 1000;
 		else

@@ -101,6 +101,30 @@ test_token_bucket(void **state)
 	assert_true(iplimit_rate_ok(SA(a), 0, 0, t));		/* no limit */
 }
 
+/*
+ * Two workers read the clock at different moments, so a handshake may come
+ * with a time a little before the bucket's last refill. That is no time at
+ * all, not a wrap to an almost endless one that fills the bucket again
+ * (five more handshakes got through in the same millisecond), and the
+ * sweep must not forget the spent bucket for it either.
+ */
+static void
+test_token_bucket_time_from_a_worker_behind(void **state)
+{
+	struct sockaddr_storage a = v6("2001:db8::7");
+	uint64_t t = 2000000;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5; i++)
+		assert_true(iplimit_rate_ok(SA(a), 5, 5, t));
+	assert_false(iplimit_rate_ok(SA(a), 5, 5, t - 3));
+	for (i = 0; i < 2 * 4096; i++)		/* a sweep of every chain */
+		assert_false(iplimit_rate_ok(SA(a), 5, 5, t - 2));
+	assert_false(iplimit_rate_ok(SA(a), 5, 5, t));
+	assert_true(iplimit_rate_ok(SA(a), 5, 5, t + 200));	/* 1 token */
+}
+
 static void
 test_idle_addresses_are_forgotten(void **state)
 {
@@ -261,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_forwarded_for_lines),
 		cmocka_unit_test(test_unix_clients_are_not_limited),
 		cmocka_unit_test(test_token_bucket),
+		cmocka_unit_test(test_token_bucket_time_from_a_worker_behind),
 		cmocka_unit_test(test_idle_addresses_are_forgotten),
 	};
 
