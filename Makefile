@@ -62,7 +62,7 @@ PURE_MODS := addr loadfile pct config route upgrade ws_frame ws_utf8 proxy_proto
 	     record_fmt
 DAEMON_MODS := main worker log listener session session_leg leg_read handshake ws_conn upstream \
 	       heartbeat metrics tls admin confgen static registry admin_sessions cli_front \
-	       lifecycle lookup redis token_source token_api pwcheck basic_auth \
+	       lifecycle post lookup redis token_source token_api pwcheck basic_auth \
 	       wrap record fleet exec xform
 # The config loader's other files: pure, tested through test_config.
 CONFIG_PARTS := config_keys config_value config_addr
@@ -146,7 +146,8 @@ unit-test-run: $(UNIT_TESTS) $(EVENT_UNIT_TESTS)
 	$(Q)for t in $(UNIT_TESTS) $(EVENT_UNIT_TESTS); do echo "== $$t"; \
 	  $$t || exit 1; done
 
-$(BUILD)/test_lookup: $(BUILD)/tests/test_lookup.o $(BUILD)/lookup.o
+$(BUILD)/test_lookup: $(BUILD)/tests/test_lookup.o $(BUILD)/lookup.o \
+	    $(BUILD)/post.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 

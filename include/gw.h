@@ -44,6 +44,19 @@ struct gw_worker {
 	bool			 closing;	/* SIGTERM: closing sessions */
 	long			 refuse_logged;	/* second of the last 503 log */
 	struct event		*wake;		/* another thread: "drain now" */
+	struct event		*exit_ev;	/* another thread: loop exit */
+	/*
+	 * The one way other threads reach this worker (post.c): the
+	 * base has no lock, so they set a bit of post_bits and, when it was
+	 * 0, write post_fd (an eventfd); post_ev, in this thread, makes the
+	 * events of the bits it takes active. post_on[] is filled before any
+	 * other thread runs (post_slot) and read-only after.
+	 */
+	_Atomic uint32_t	 post_bits;
+	int			 post_fd;
+	struct event		*post_ev;
+	struct event		*post_on[32];
+	unsigned		 npost;
 	struct event		*drain_timer;	/* drain_timeout */
 	size_t			 drain_batch;	/* closes per drain tick */
 	struct lookup_table	*lookups;	/* handshakes that wait */

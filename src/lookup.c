@@ -3,12 +3,11 @@
  *
  * Each worker has a table of the waits it holds, by ticket (a counter of
  * its own, so a ticket is never reused while the process runs), and a
- * queue that other threads append answers to under a mutex before they
- * make the worker's queue event active (event_active is thread-safe:
- * main calls evthread_use_pthreads before any base exists). Answers given
- * on the worker's own thread go through the same queue too, so a done
- * callback never runs inside the code that asked, however quick the
- * producer.
+ * queue that other threads (pwcheck.c's pool) append answers to under a
+ * mutex before they post the worker's queue event (post.h: the base
+ * has no lock, so that is the only safe way). Answers given on the
+ * worker's own thread go through the same queue too, so a done callback
+ * never runs inside the code that asked, however quick the producer.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "session-int.h"
+#include "post.h"
 
 #define LOOKUP_BUCKETS	1024	/* power of two */
 
@@ -53,6 +53,7 @@ struct lookup_table {
 	pthread_mutex_t		 lock;		/* guards queue */
 	STAILQ_HEAD(, lookup_msg) queue;
 	struct event		*queue_ev;
+	int			 queue_slot;	/* post.h's */
 };
 
 static void	lookup_deliver(struct lookup_wait *, enum lookup_status,
@@ -172,7 +173,7 @@ lookup_answer_async(struct gw_worker *w, uint64_t ticket,
 	pthread_mutex_lock(&t->lock);
 	STAILQ_INSERT_TAIL(&t->queue, m, link);
 	pthread_mutex_unlock(&t->lock);
-	event_active(t->queue_ev, EV_READ, 0);
+	post_event(t->w, (unsigned)t->queue_slot);
 	return 0;
 }
 
@@ -225,6 +226,12 @@ lookup_worker_init(struct gw_worker *w)
 	}
 	if ((t->queue_ev = event_new(w->base, -1, 0, lookup_queue_cb, t)) ==
 	    NULL) {
+		pthread_mutex_destroy(&t->lock);
+		free(t);
+		return -1;
+	}
+	if ((t->queue_slot = post_slot(w, t->queue_ev)) == -1) {
+		event_free(t->queue_ev);
 		pthread_mutex_destroy(&t->lock);
 		free(t);
 		return -1;

@@ -587,6 +587,14 @@ main_process_setup(const struct config *cfg, const int *signums,
 	 * are freed alike.
 	 */
 	event_set_mem_functions(malloc, realloc, free);
+	/*
+	 * The workers' bases have no lock (worker.c: other threads reach a
+	 * worker through post.c), but libevent's process-wide state is
+	 * still shared by the worker threads and needs its locks: the random
+	 * generator every worker's evdns draws its query ids from, the one
+	 * signal base, and each evdns base's lock (uncontended: one per
+	 * worker).
+	 */
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
 	return level;

@@ -2,9 +2,9 @@
  * registry: see include/registry.h.
  *
  * Each worker has one mailbox: a locked queue of intrusive jobs and an
- * event with no fd that any thread activates (libevent is set up for
- * threads, evthread_use_pthreads, so event_active is safe from another
- * thread). The worker's loop runs the jobs in its own thread; nothing
+ * event with no fd that any thread posts (post.h: the workers' bases
+ * have no lock, so event_active from another thread would race). The
+ * worker's loop runs the jobs in its own thread; nothing
  * here ever touches a session from outside its worker.
  */
 #include <errno.h>
@@ -29,6 +29,7 @@
 #include "log.h"
 #include "registry.h"
 #include "session-int.h"
+#include "post.h"
 
 #define REGISTRY_KEY_MIN	16
 #define REGISTRY_KEY_MAX	1024
@@ -37,6 +38,7 @@ struct registry_box {
 	pthread_mutex_t		 lock;
 	TAILQ_HEAD(, registry_job) jobs;	/* under lock */
 	struct event		*ev;
+	int			 slot;		/* post.h's */
 	struct gw_worker	*w;
 };
 
@@ -126,6 +128,8 @@ registry_start(struct gw_worker *workers, unsigned nworkers,
 		if ((b->ev = event_new(workers[i].base, -1, 0, registry_box_cb,
 		    b)) == NULL)
 			fatalx("event_new failed");
+		if ((b->slot = post_slot(&workers[i], b->ev)) == -1)
+			fatalx("registry: no post slot left");
 	}
 	registry_nboxes = nworkers;
 }
@@ -171,7 +175,7 @@ registry_post(unsigned index, struct registry_job *job)
 	pthread_mutex_lock(&b->lock);
 	TAILQ_INSERT_TAIL(&b->jobs, job, entry);
 	pthread_mutex_unlock(&b->lock);
-	event_active(b->ev, EV_READ, 0);
+	post_event(b->w, (unsigned)b->slot);
 }
 
 void

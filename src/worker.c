@@ -23,6 +23,7 @@
 #include "listener.h"
 #include "log.h"
 #include "lookup.h"
+#include "post.h"
 #include "redis.h"
 #include "session.h"
 #include "token_api.h"
@@ -42,6 +43,19 @@ static pthread_mutex_t	 worker_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Set before the workers are woken: a SIGTERM, not a lifecycle stop. */
 static _Atomic bool worker_close_sessions;
+
+/* Slots of worker.c's own posted events in every worker. */
+enum { WORKER_POST_WAKE, WORKER_POST_RELOAD, WORKER_POST_EXIT };
+
+static void
+worker_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopexit(w->base, NULL);
+}
 
 static void
 worker_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -144,7 +158,7 @@ worker_stop_accepting(const char *why)
 	    "sessions end", why,
 	    (unsigned long long)atomic_load(&gw_sessions_total));
 	for (i = 0; i < worker_n; i++)
-		event_active(worker_all[i].wake, EV_READ, 0);
+		post_event(&worker_all[i], WORKER_POST_WAKE);
 }
 
 /*
@@ -185,12 +199,16 @@ worker_reload_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A worker's event base. With the changelist, epoll_ctl calls wait until
- * the loop next polls, and a change undone in the same turn costs none:
- * a TLS leg's write-through (tls.c) arms EV_WRITE and disarms it once
- * OpenSSL has written the bytes, inside one loop turn. libevent warns
- * against the changelist for fds cloned with dup() in one base; the only
- * dup'd fds here (shared Unix listeners) are one per worker's base.
+ * A worker's event base, without a lock: only w's own thread touches it
+ * (other threads go through post.c). The lock cost ~37 lock/unlock
+ * pairs per connect cycle, every event_add and event_del and each turn
+ * of the loop (docs/PERFORMANCE.md). With the changelist, epoll_ctl
+ * calls wait until the loop next polls, and a change undone in the same
+ * turn costs none: a TLS leg's write-through (tls.c) arms EV_WRITE and
+ * disarms it once OpenSSL has written the bytes, inside one loop turn.
+ * libevent warns against the changelist for fds cloned with dup() in one
+ * base; the only dup'd fds here (shared Unix listeners) are one per
+ * worker's base.
  */
 static struct event_base *
 worker_base_new(void)
@@ -201,6 +219,7 @@ worker_base_new(void)
 	if ((ec = event_config_new()) == NULL)
 		return NULL;
 	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
 	base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	return base;
@@ -219,11 +238,19 @@ worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
 	w->cfg = gen->cfg;
 	if ((w->base = worker_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	if (post_init(w) == -1)
+		fatal("eventfd");
 	w->wake = event_new(w->base, -1, 0, worker_wake_cb, w);
 	w->reload_ev = event_new(w->base, -1, 0, worker_reload_cb, w);
+	w->exit_ev = event_new(w->base, -1, 0, worker_exit_cb, w);
 	w->drain_timer = evtimer_new(w->base, worker_drain_timeout_cb, w);
-	if (w->wake == NULL || w->reload_ev == NULL || w->drain_timer == NULL ||
-	    lookup_worker_init(w) == -1)
+	/* In the order of the WORKER_POST_ slots. */
+	if (w->wake == NULL || w->reload_ev == NULL || w->exit_ev == NULL ||
+	    w->drain_timer == NULL || post_slot(w, w->wake) !=
+	    WORKER_POST_WAKE || post_slot(w, w->reload_ev) !=
+	    WORKER_POST_RELOAD || post_slot(w, w->exit_ev) != WORKER_POST_EXIT)
+		fatalx("event_new failed");
+	if (lookup_worker_init(w) == -1)
 		fatalx("event_new failed");
 }
 
@@ -240,7 +267,9 @@ worker_free(struct gw_worker *w)
 	listener_close_all(w);
 	event_free(w->wake);
 	event_free(w->reload_ev);
+	event_free(w->exit_ev);
 	event_free(w->drain_timer);
+	post_free(w);
 	confgen_unref(w->pending);
 	confgen_unref(w->gen);
 	if (w->dns != NULL)
@@ -253,7 +282,9 @@ worker_run(void *arg)
 {
 	struct gw_worker *w = arg;
 
+	post_enter(w);
 	event_base_dispatch(w->base);
+	post_enter(NULL);
 	return NULL;
 }
 
@@ -296,7 +327,7 @@ worker_hand(struct gw_worker *w, struct gw_gen *gen)
 	w->pending = gen;
 	pthread_mutex_unlock(&worker_lock);
 	confgen_unref(old);
-	event_active(w->reload_ev, EV_READ, 0);
+	post_event(w, WORKER_POST_RELOAD);
 }
 
 void
@@ -307,7 +338,7 @@ worker_drain_all(struct gw_worker *w0)
 	atomic_store(&worker_close_sessions, true);
 	for (i = 0; i < worker_n; i++)
 		if (&worker_all[i] != w0)
-			event_active(worker_all[i].wake, EV_READ, 0);
+			post_event(&worker_all[i], WORKER_POST_WAKE);
 	worker_stop(w0, true);
 }
 
@@ -317,5 +348,5 @@ worker_exit_all(void)
 	unsigned i;
 
 	for (i = 0; i < worker_n; i++)
-		event_base_loopexit(worker_all[i].base, NULL);
+		post_event(&worker_all[i], WORKER_POST_EXIT);
 }

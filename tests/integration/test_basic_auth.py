@@ -222,3 +222,33 @@ def test_200_concurrent_logins_do_not_stall_the_loop(gateway_factory,
     assert during > base_rate * 0.25, (base_rate, during)
     pinger.close()
     stream.close()
+
+
+@needs_htpasswd
+def test_concurrent_logins_across_two_workers_all_answered(gateway_factory,
+                                                           backends,
+                                                           tmp_path):
+    """Two workers (their event bases have no lock): every answer of the
+    password-check thread comes back to the session's own worker through
+    its eventfd post (src/post.c). 150 right and 150 wrong passwords at
+    once, spread over both workers' listeners by SO_REUSEPORT: each gets
+    its own answer, 101 or 401, and none waits for handshake_timeout."""
+    echo = backends(echo_handler)
+    f = tmp_path / "htpasswd"
+    htpasswd(f, "user", "pw", "-B", "-C", "4")
+    g = gateway_factory(routes=[
+        ("/login", {"backend": echo.spec, "auth": "basic",
+                    "htpasswd_file": str(f)})],
+        gateway={"workers": "2", "handshake_timeout": "60s",
+                 "max_connections_per_ip": "0"})
+    procs = [subprocess.Popen([sys.executable, "-c", LOGINS, str(g.port),
+                               basic("user", pw), "150"],
+                              stdout=subprocess.PIPE, text=True)
+             for pw in ("pw", "wrong")]
+    right, wrong = [json.loads(p.communicate(timeout=120)[0])
+                    for p in procs]
+    assert len(right) == 150 and len(wrong) == 150
+    assert set(right) == {"HTTP/1.1 101 Switching Protocols"}, set(right)
+    assert set(wrong) == {"HTTP/1.1 401 Unauthorized"}, set(wrong)
+    # The gateway still answers afterwards, on both workers.
+    assert status(g.port, "/login", [basic("user", "pw")])[0] == 101

@@ -21,6 +21,7 @@
 #include "gw.h"
 #include "log.h"
 #include "lookup.h"
+#include "post.h"
 #include "session-int.h"
 
 /* ---- stubs for session.c, session_leg.c and log.c ---- */
@@ -87,6 +88,8 @@ setup(void **state)
 
 	assert_non_null(f);
 	assert_non_null(f->w.base = event_base_new());
+	assert_int_equal(post_init(&f->w), 0);
+	post_enter(&f->w);	/* this thread runs the worker, as worker_run */
 	assert_int_equal(lookup_worker_init(&f->w), 0);
 	assert_int_equal(bufferevent_pair_new(f->w.base, 0, f->pair), 0);
 	f->s.w = &f->w;
@@ -106,6 +109,8 @@ teardown(void **state)
 	bufferevent_free(f->pair[0]);
 	bufferevent_free(f->pair[1]);
 	lookup_worker_free(&f->w);
+	post_free(&f->w);
+	post_enter(NULL);
 	event_base_free(f->w.base);
 	free(f);
 	return 0;
@@ -164,7 +169,8 @@ test_deadline(void **state)
 	uint64_t t;
 
 	t = lookup_wait(&f->s, 20, done, f);
-	event_base_dispatch(f->w.base);	/* runs until the timer fired */
+	while (f->calls == 0)	/* the post event keeps the loop alive */
+		event_base_loop(f->w.base, EVLOOP_ONCE);
 	assert_int_equal(f->calls, 1);
 	assert_int_equal(f->st, LOOKUP_TIMEOUT);
 	assert_int_equal(f->len, 0);
