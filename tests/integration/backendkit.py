@@ -279,9 +279,14 @@ def read_nothing_handler(c, stop):
     close_quietly(c.sock)
 
 
-def source_handler(total, chunk=256 * 1024, wait_go=False, then_eof=True):
-    """Stream total bytes (pattern_bytes) as fast as the peer takes them."""
+def source_handler(total, chunk=256 * 1024, wait_go=False, then_eof=True,
+                   gap=0.0):
+    """Stream total bytes (pattern_bytes) as fast as the peer takes them;
+    with gap, chunk bytes at a time and gap seconds between sends (no
+    Nagle), so the gateway reads (and frames) them one by one."""
     def handler(c, stop):
+        if gap:
+            c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if wait_go:
             while not c.go.wait(0.1):
                 if stop.is_set():
@@ -293,6 +298,8 @@ def source_handler(total, chunk=256 * 1024, wait_go=False, then_eof=True):
             if not c.send_all(piece, stop):
                 return
             left -= len(piece)
+            if gap:
+                time.sleep(gap)
         if then_eof:
             try:
                 c.sock.shutdown(socket.SHUT_WR)

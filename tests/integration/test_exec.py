@@ -241,6 +241,16 @@ def test_stderr_lines_are_logged_with_the_session_id(gateway, tmp_path):
                 % line["id"])
 
 
+def open_if_a_slot(port):
+    """A session on /cat if max_processes has room (101), else None (503)."""
+    w = RawWS.open(port, path="/cat", expect=None)
+    if w.status == 101:
+        return w
+    assert w.status == 503
+    w.close()
+    return None
+
+
 def test_max_processes_answers_503_beyond(gateway):
     gw = gateway(routes=[("/cat", {"backend": "exec:/bin/cat",
                                    "max_processes": "2"})])
@@ -253,14 +263,7 @@ def test_max_processes_answers_503_beyond(gateway):
     a.close()
 
     # the slot comes back once the process is gone
-    def reopen():
-        w = RawWS.open(gw.port, path="/cat", expect=None)
-        if w.status == 101:
-            return w
-        assert w.status == 503
-        w.close()
-        return None
-    d = wait_for(reopen, 10, what="a slot again")
+    d = wait_for(lambda: open_if_a_slot(gw.port), 10, what="a slot again")
     d.send_frame(OP_BINARY, b"hi")
     assert d.recv_frame().payload == b"hi"
     for w in (b, d):
@@ -285,14 +288,8 @@ def test_max_processes_holds_across_a_reload(gateway):
     a.expect_close(1000)
     a.close()
 
-    def reopen():                   # the old generation's slot comes back
-        w = RawWS.open(gw.port, path="/cat", expect=None)
-        if w.status == 101:
-            return w
-        assert w.status == 503
-        w.close()
-        return None
-    c = wait_for(reopen, 10, what="a slot again")
+    # the old generation's slot comes back
+    c = wait_for(lambda: open_if_a_slot(gw.port), 10, what="a slot again")
     RawWS.open(gw.port, path="/cat", expect=503).close()
     for w in (b, c):
         w.send_frame(OP_BINARY, b"hi")

@@ -18,7 +18,7 @@ import pytest
 from backendkit import echo_handler
 from basekit import MiB, pattern_bytes, run_async
 from gatewaykit import WSGATE_BIN
-from tlskit import make_self_signed
+from tlskit import insecure_ctx, make_self_signed
 from wskit import RawWS, http_exchange
 
 SECRET = b"TOP-SECRET-OUTSIDE-ROOT\n"
@@ -466,9 +466,7 @@ def _get_big(port, rcvbuf=None, stall=None, use_tls=False, timeout=30):
     s.settimeout(timeout)
     s.connect(("127.0.0.1", port))
     if use_tls:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = insecure_ctx()
         s = ctx.wrap_socket(s)
     s.sendall(raw)
     data = bytearray()
@@ -629,9 +627,7 @@ def test_file_truncated_during_download(gateway_factory, backends, certs,
         % (" tls" if use_tls else "",
            "[tls]\ncertificate = %s\nprivate_key = %s\n" % (cert, key)
            if use_tls else "", root, echo.spec)))
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    ctx = insecure_ctx()
     s, head, body = _start_download(g.port, "/app/grow.bin", use_tls, ctx)
     assert head.startswith(b"HTTP/1.1 200 ")
     assert b"Content-Length: %d" % size in head

@@ -20,7 +20,7 @@ from basekit import free_port, run_async, wait_for
 from gatewaykit import WSGATE_BIN, inetd_gateway
 from wskit import OP_BINARY, RawWS
 from test_backend_tls import TLSEcho
-from tlskit import make_ca, make_cert, openssl
+from tlskit import insecure_ctx, make_ca, make_cert, openssl
 
 
 def run(args, cwd=None, timeout=20, env=None):
@@ -36,12 +36,6 @@ def echo_ws(url, data=b"hello", ssl_ctx=None):
             return await asyncio.wait_for(ws.recv(), 5)
     return run_async(go(), 20)
 
-
-def insecure_ctx():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @pytest.fixture(scope="module")

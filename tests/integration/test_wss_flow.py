@@ -13,7 +13,6 @@ small-chunk source makes the backend's bytes arrive as many small frames,
 so the stream crosses between those paths while the client pauses."""
 import hashlib
 import socket
-import ssl
 import time
 
 import pytest
@@ -21,32 +20,12 @@ import pytest
 from basekit import pattern_bytes
 from backendkit import source_handler, source_stream_hash
 from wskit import OP_BINARY, RawWS
-from tlskit import gateway_from_text, make_self_signed
+from tlskit import gateway_from_text, insecure_ctx, make_self_signed
 
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     return make_self_signed(tmp_path_factory.mktemp("tls-flow"))
-
-
-def paced_source(total, chunk, gap):
-    """source_handler's stream, chunk bytes at a time with gap seconds
-    between sends, so the gateway reads (and frames) them one by one."""
-    def handler(c, stop):
-        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        block = pattern_bytes(chunk)
-        left = total
-        while left > 0 and not stop.is_set():
-            piece = block if left >= len(block) else block[:left]
-            if not c.send_all(piece, stop):
-                return
-            left -= len(piece)
-            time.sleep(gap)
-        c.sock.shutdown(socket.SHUT_WR)
-        while c.recv_some(stop):
-            pass
-        c.sock.close()
-    return handler
 
 
 @pytest.mark.parametrize("chunk", [256 * 1024, 1000],
@@ -58,7 +37,7 @@ def test_wss_client_that_pauses_gets_every_byte(tmp_path, certs, backends,
         src = backends(source_handler(total, chunk=chunk))
     else:
         total = 8 << 20
-        src = backends(paced_source(total, chunk, 0.0002))
+        src = backends(source_handler(total, chunk=chunk, gap=0.0002))
     cert, key = certs
     g = gateway_from_text(tmp_path, (
         "[gateway]\nlisten = 127.0.0.1:{port} tls\nheartbeat_interval = 0\n"
@@ -70,9 +49,7 @@ def test_wss_client_that_pauses_gets_every_byte(tmp_path, certs, backends,
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
         raw.settimeout(20)
         raw.connect(("127.0.0.1", g.port))
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = insecure_ctx()
         ws = RawWS(g.port, sock=ctx.wrap_socket(raw), timeout=30)
         head, ws.key = RawWS.request_head(path="/src")
         ws.sock.sendall(head)
@@ -123,9 +100,7 @@ def test_wss_stream_up_to_a_slow_backend_arrives_whole(tmp_path, certs,
         "max_message_size = 0\n" % (cert, key, sink.spec))).start()
     try:
         raw = socket.create_connection(("127.0.0.1", g.port), timeout=20)
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = insecure_ctx()
         ws = RawWS(g.port, sock=ctx.wrap_socket(raw), timeout=60)
         head, ws.key = RawWS.request_head(path="/sink")
         ws.sock.sendall(head)

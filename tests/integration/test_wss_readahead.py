@@ -123,6 +123,24 @@ def echoed(ws, want, timeout=10.0):
     assert bytes(got) == want
 
 
+def upgraded(port):
+    """A MemTLS client through its handshake and upgraded on /echo."""
+    c = MemTLS(port)
+    c.handshake_keeping_finished()
+    c.flush()
+    ws = RawWS(port, sock=c)
+    head, ws.key = RawWS.request_head(path="/echo")
+    c.sendall(head)
+    assert ws.read_head() == 101, ws.head_raw
+    return c, ws
+
+
+def queue_frames(c, datas):
+    """Queue one binary frame per payload, to go out in one write."""
+    for p in datas:
+        c.queue(build_frame(OP_BINARY, p))
+
+
 def close_cleanly(ws):
     ws.send_frame(OP_CLOSE, b"\x03\xe8")
     f = ws.recv_frame()
@@ -154,18 +172,11 @@ def test_many_records_in_one_write_all_relayed(tmp_path, certs, backends):
     echo = backends(echo_handler)
     g = tls_gateway(tmp_path, certs, "backend = %s\n" % echo.spec)
     try:
-        c = MemTLS(g.port)
-        c.handshake_keeping_finished()
-        c.flush()
-        ws = RawWS(g.port, sock=c)
-        head, ws.key = RawWS.request_head(path="/echo")
-        c.sendall(head)
-        assert ws.read_head() == 101, ws.head_raw
+        c, ws = upgraded(g.port)
         # 300 records (~40 KB) in one write: more than one read-ahead
         # buffer (~16.7 KB), so several reads leave records behind.
         want = payloads(300, 100)
-        for p in want:
-            c.queue(build_frame(OP_BINARY, p))
+        queue_frames(c, want)
         c.flush()
         echoed(ws, b"".join(want))
         close_cleanly(ws)
@@ -197,8 +208,7 @@ def test_frames_read_ahead_while_basic_auth_waits(tmp_path, certs, backends):
         # already read ahead behind the request.
         want = payloads(20, 100)
         c.queue(head)
-        for p in want:
-            c.queue(build_frame(OP_BINARY, p))
+        queue_frames(c, want)
         c.flush()
         ws = RawWS(g.port, sock=c)
         ws.key = key
@@ -229,18 +239,11 @@ def test_records_read_ahead_when_a_full_backend_paused_the_client(
         "[route /echo]\nbackend = %s\nbackend = %s\nconnect_timeout = 1s\n"
         % (cert, key, hole.spec, sink.spec))).start()
     try:
-        c = MemTLS(g.port)
-        c.handshake_keeping_finished()
-        c.flush()
-        ws = RawWS(g.port, sock=c)
-        head, ws.key = RawWS.request_head(path="/echo")
-        c.sendall(head)
-        assert ws.read_head() == 101, ws.head_raw
+        c, ws = upgraded(g.port)
         # ~14 KB of records in one write: it fits one read ahead, and
         # 4K of it fills the queue for the backend still connecting.
         want = payloads(60, 200)
-        for p in want:
-            c.queue(build_frame(OP_BINARY, p))
+        queue_frames(c, want)
         c.flush()
         conn = sink.wait_conn(0, timeout=10)
         want = b"".join(want)

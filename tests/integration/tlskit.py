@@ -2,9 +2,18 @@
 made by the openssl command, and a Gateway started on a config text whose
 "{port}" is the listen port it picks."""
 import os
+import ssl
 import subprocess
 
 from gatewaykit import Gateway
+
+
+def insecure_ctx():
+    """A client context that takes any certificate (the tests' own)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def openssl(*args):
