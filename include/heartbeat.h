@@ -8,7 +8,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include <event2/event_struct.h>
@@ -23,7 +22,8 @@ struct hb {
 	bool		 rx_seen;	/* client bytes since the wait began */
 	uint64_t	 ping_end;	/* out_total just after that ping */
 	uint64_t	 acked_mark;	/* client-acked bytes at the last look */
-	struct timeval	 last_io;	/* last data either way */
+	struct timespec	 last_io;	/* last data either way;
+					 * CLOCK_MONOTONIC_COARSE */
 	struct timespec	 ping_sent;	/* CLOCK_MONOTONIC; 0: none to time */
 	/* The timers are assigned only for a route that uses them, and each
 	 * is deleted only if it was armed since the last hb_stop(): an
