@@ -39,8 +39,20 @@ static char		**wrap_argv;
 static char		**wrap_envp;
 static pid_t		 wrap_pid = -1;
 static int		 wrap_status;
-static time_t		 wrap_starts[3];	/* last three start times */
+/* The last three start times, CLOCK_MONOTONIC seconds (a step of the
+ * wall clock must not hold a respawn back for hours); 0: none yet. */
+static time_t		 wrap_starts[3];
 static bool		 wrap_warned;
+
+/* CLOCK_MONOTONIC in seconds, never 0 (the "no start" mark). */
+static time_t
+wrap_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + 1;
+}
 
 char **
 wrap_split(const char *cmd)
@@ -176,7 +188,7 @@ wrap_spawn(void)
 		return -1;
 	}
 	memmove(wrap_starts, wrap_starts + 1, sizeof(wrap_starts[0]) * 2);
-	wrap_starts[2] = time(NULL);
+	wrap_starts[2] = wrap_now_s();
 	log_info("wrap_command: started '%s' (pid %ld), its port %llu moved "
 	    "to 127.0.0.1:%llu", wrap_cfg->wrap_command, (long)wrap_pid,
 	    (unsigned long long)wrap_cfg->wrap_port,
@@ -195,7 +207,7 @@ wrap_retry_cb(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (wrap_pid != -1)
 		return;
-	if (wrap_starts[0] != 0 && time(NULL) - wrap_starts[0] <
+	if (wrap_starts[0] != 0 && wrap_now_s() - wrap_starts[0] <
 	    WRAP_RESPAWN_WINDOW_S) {
 		if (!wrap_warned)
 			log_warnx("wrap_command: respawning too fast (3 "

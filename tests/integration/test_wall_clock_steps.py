@@ -103,3 +103,29 @@ def test_idle_timeout_ignores_wall_clock_steps(gateway_factory, backends,
         active.close()
     for step, clock, g in runs:
         assert g.log_text().count("idle timeout") == 1, g.log_tail(20)
+
+
+def test_wrap_respawn_wait_ignores_a_wall_clock_step_back(gateway_factory,
+                                                         tmp_path):
+    """wrap_mode = respawn holds back after 3 starts in 10 s, until 10 s
+    after the first of them. That window was wall-clock time(NULL): with
+    the clock stepped back 2 h during the wait, the program stayed down
+    for 2 h. It must start again about 10 s after the first start."""
+    clock = tmp_path / "clock"
+    clock.write_text("+0\n")
+    g = gateway_factory(args=["--wrap-mode", "respawn", "{port}", "--",
+                              "sh", "-c", "exit 3"],
+                        binary=WSGATE_RELEASE_BIN, env=faketime_env(clock))
+
+    def starts():
+        return g.log_text().count("wrap_command: started")
+    g.wait_log(r"respawning too fast", timeout=15)
+    t_wait = time.monotonic()
+    assert starts() == 3, g.log_tail(20)
+    clock.write_text("-2h\n")
+    deadline = t_wait + 15
+    while starts() < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert starts() >= 4, (
+        "no start within 15 s of 'respawning too fast' (window 10 s) after "
+        "the clock stepped back 2 h:\n%s" % g.log_tail(20))
