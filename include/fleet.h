@@ -16,7 +16,8 @@
  *                         when the next handshake from ADDRESS looks
  *   rate:ADDRESS:SECOND   handshakes from ADDRESS in that second, fleet-wide
  * and, for orders, pub/sub channels: orders:INSTANCE (to one gateway),
- * orders (to all) and replies:INSTANCE (answers to that gateway).
+ * orders (to all, from older gateways) and replies:INSTANCE (answers to
+ * that gateway).
  *
  * Redis being down changes what new sessions and operator requests get,
  * never what live sessions do: registry writes are fire-and-forget and
@@ -89,15 +90,23 @@ typedef void fleet_list_fn(void *arg, enum fleet_status st, json_t *sessions,
 int	fleet_list_remote(fleet_list_fn *done, void *arg);
 
 /*
- * Worker 0: orders through pub/sub. close: end session id on gateway
- * instance (not this one); revoke: end every session opened with token
- * tok (len bytes) on every gateway, this one included. done(arg, st,
- * ended, answered) on worker 0 once every gateway the order reached has
- * answered, or at the deadline (FLEET_PARTIAL). Returns 0, or -1 when
- * Redis is down or out of memory (done never runs).
+ * Worker 0: operator orders. close: end session id on gateway instance
+ * (not this one); revoke: end every session opened with token tok (len
+ * bytes) on every gateway, this one included. The order goes to every
+ * gateway that holds a current lease (close: to instance only), again
+ * and again until each has answered, so a gateway whose Redis
+ * connection is coming back gets it too (src/fleet_order.c).
+ * done(arg, st, ended, missing) on worker 0: FLEET_OK when all
+ * answered, FLEET_NO_INSTANCE when no such gateway holds a lease,
+ * FLEET_PARTIAL at the deadline (2 x redis_timeout, at least 2 s) or
+ * when Redis failed, FLEET_GONE at shutdown; ended adds up the answers;
+ * missing (borrowed for the call; NULL when out of memory) is a JSON
+ * array of the names of the gateways that were expected and did not
+ * answer. Returns 0, or -1 when Redis is down or out of memory (done
+ * never runs).
  */
 typedef void fleet_order_fn(void *arg, enum fleet_status st, size_t ended,
-    unsigned answered);
+    const json_t *missing);
 int	fleet_order_close(const char *instance, uint64_t id,
 	    fleet_order_fn *done, void *arg);
 int	fleet_order_revoke(const char *tok, size_t len, fleet_order_fn *done,

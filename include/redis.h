@@ -10,8 +10,10 @@
  * or a command left unanswered for redis_timeout, it is dropped (every
  * pending command's callback gets NULL) and opened again after a backoff
  * of 100 ms doubling to 5 s. On each (re)connect it sends AUTH (when
- * redis_password_file is set), SELECT (when redis_db is not 0) and PING,
- * and counts as up once PING is answered. While it is down, commands are
+ * redis_password_file is set), SELECT (when redis_db is not 0), CLIENT
+ * SETNAME wsgate:INSTANCE:NAME (for CLIENT LIST; a refusal is ignored)
+ * and PING, and counts as up once PING is answered (an error answer,
+ * such as NOAUTH, drops it at once). While it is down, commands are
  * refused at once (redis_command returns -1), so callers answer their
  * clients at once too (503) instead of queueing behind a dead server.
  *
@@ -120,7 +122,8 @@ typedef void redis_message_fn(void *arg, const char *channel, size_t clen,
  * comes up; fn(arg, ...) gets every message. A connection with a
  * subscription takes no other commands (Redis refuses them): use one of
  * its own. Messages published while c was down are lost (pub/sub keeps
- * nothing). Returns 0, or -1 when out of memory.
+ * nothing; fleet orders are sent again until answered). Returns 0,
+ * or -1 when out of memory.
  */
 int	redis_subscribe(struct redis_conn *c, const char *channel,
 	    redis_message_fn *fn, void *arg);

@@ -56,6 +56,7 @@ struct asess_req {
 	json_t			*local;		/* this gateway's sessions */
 	json_t			*remote;	/* the others', from Redis */
 	json_t			*instances;
+	json_t			*missing;	/* gateways that did not answer */
 };
 
 static char	*asess_secret;		/* admin_token_file's, or NULL */
@@ -193,6 +194,7 @@ asess_req_free(struct asess_req *r)
 	json_decref(r->local);
 	json_decref(r->remote);
 	json_decref(r->instances);
+	json_decref(r->missing);
 	free(r);
 }
 
@@ -233,8 +235,9 @@ asess_finish(struct asess_req *r)
 			asess_error(r->req, 503, "Service Unavailable",
 			    "redis unavailable: cannot reach other gateways");
 		else if (r->failed)
-			asess_error(r->req, 504, "Gateway Timeout", "no answer "
-			    "from that gateway in time");
+			asess_reply_json(r->req, 504, "Gateway Timeout",
+			    json_pack("{s:s, s:O?}", "error", "no answer from "
+			    "that gateway in time", "missing", r->missing));
 		else if (r->ended == 0)
 			asess_error(r->req, 404, "Not Found",
 			    "no such session");
@@ -243,16 +246,23 @@ asess_finish(struct asess_req *r)
 			    "ended", (json_int_t)r->ended));
 		break;
 	case ASESS_CLOSE_TOKEN:
-	case ASESS_REVOKE_FLEET:
 		if (r->failed)
-			asess_reply_json(r->req, r->op == ASESS_CLOSE_TOKEN ?
-			    503 : 504, r->op == ASESS_CLOSE_TOKEN ?
-			    "Service Unavailable" : "Gateway Timeout",
+			asess_reply_json(r->req, 503, "Service Unavailable",
 			    json_pack("{s:I, s:s}", "ended",
-			    (json_int_t)r->ended, "error", r->op ==
-			    ASESS_CLOSE_TOKEN ? "redis unavailable: only this "
-			    "gateway's sessions were ended" : "not every "
-			    "gateway answered in time"));
+			    (json_int_t)r->ended, "error", "redis unavailable: "
+			    "only this gateway's sessions were ended"));
+		else
+			asess_reply_json(r->req, 200, "OK", json_pack("{s:I}",
+			    "ended", (json_int_t)r->ended));
+		break;
+	case ASESS_REVOKE_FLEET:
+		/* missing: the gateways, alive by their lease, that did not
+		 * answer by the deadline; ended counts the others. */
+		if (r->failed)
+			asess_reply_json(r->req, 504, "Gateway Timeout",
+			    json_pack("{s:I, s:s, s:O?}", "ended",
+			    (json_int_t)r->ended, "error", "not every gateway "
+			    "answered in time", "missing", r->missing));
 		else
 			asess_reply_json(r->req, 200, "OK", json_pack("{s:I}",
 			    "ended", (json_int_t)r->ended));
@@ -300,15 +310,16 @@ asess_remote_cb(void *arg, enum fleet_status st, json_t *sessions,
 /* The gateways an order reached have answered (or not in time). */
 static void
 asess_order_cb(void *arg, enum fleet_status st, size_t ended,
-    unsigned answered)
+    const json_t *missing)
 {
 	struct asess_req *r = arg;
 
-	(void)answered;
 	if (st == FLEET_GONE)
 		r->gone = true;
-	else if (st == FLEET_PARTIAL)
+	else if (st == FLEET_PARTIAL) {
 		r->failed = true;
+		r->missing = json_deep_copy(missing);
+	}
 	r->ended += ended;
 	asess_step(r);
 }

@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "fleet.h"
+#include "fleet-int.h"
 #include "gw.h"
 #include "handshake.h"
 #include "iplimit.h"
@@ -37,22 +38,6 @@
 #include "registry.h"
 #include "session-int.h"
 
-#define FLEET_PREFIX		"wsgate:fleet:"
-#define FLEET_KEYLEN		400
-#define FLEET_ORDER_MIN_MS	2000	/* an order's answers may take */
-
-/* An order of ours, waiting for the gateways it reached to answer. */
-struct fleet_wait {
-	LIST_ENTRY(fleet_wait)	 entry;
-	uint64_t		 seq;
-	unsigned		 expected;	/* UINT_MAX: PUBLISH not back */
-	unsigned		 got;
-	size_t			 ended;
-	bool			 targeted;	/* to one instance */
-	fleet_order_fn		*done;
-	void			*arg;
-	struct event		*timer;
-};
 
 /* A fleet listing: one ZRANGEBYSCORE, then one HVALS per gateway. */
 struct fleet_listing {
@@ -64,23 +49,16 @@ struct fleet_listing {
 	json_t			*instances;
 };
 
-/* An order from elsewhere being carried out here. */
-struct fleet_job {
-	char			 from[128];
-	uint64_t		 seq;
-};
-
-static struct gw_worker		*fleet_w;	/* the workers; NULL: no fleet */
+struct gw_worker		*fleet_w;	/* the workers; NULL: no fleet */
 static unsigned			 fleet_n;
-static const struct redis_opts	*fleet_o;
+const struct redis_opts		*fleet_o;
 static struct redis_conn	*fleet_sub;	/* worker 0: subscriptions */
 static struct event		*fleet_renew;	/* worker 0: the lease */
-static LIST_HEAD(, fleet_wait)	 fleet_waits = LIST_HEAD_INITIALIZER(fleet_waits);
-static uint64_t			 fleet_seq;
-static bool			 fleet_stopping;
-/* This process in the leases of fleet limits: instance and a random
- * tag, so a restarted gateway's old counts are not taken for its own. */
-static char			 fleet_inc[300];
+bool				 fleet_stopping;
+/* This process in the leases of fleet limits and in its orders: instance
+ * and a random tag, so a restarted gateway's old counts are not taken
+ * for its own, nor answers to its predecessor's orders. */
+char				 fleet_inc[300];
 static _Atomic bool		 fleet_limits_degraded;	/* logged once */
 /*
  * Entries an earlier process of the same instance left (it died, this
@@ -93,7 +71,7 @@ static bool			 fleet_clearing;	/* worker 0: DEL sent */
 #define FLEET_MAX_WORKERS	256	/* workers' range in gateway.conf */
 static struct registry_job	 fleet_rewrite_jobs[FLEET_MAX_WORKERS];
 
-static uint64_t
+uint64_t
 fleet_now_ms(void)
 {
 	struct timespec ts;
@@ -102,7 +80,7 @@ fleet_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void
+void
 fleet_key(char *buf, const char *what, const char *name)
 {
 	snprintf(buf, FLEET_KEYLEN, FLEET_PREFIX "%s%s", what,
@@ -130,7 +108,7 @@ fleet_write_cb(void *arg, struct redisReply *r)
 		m->fleet_registry_write_errors++;
 }
 
-static int
+int
 fleet_cmd(struct redis_conn *c, redis_reply_fn *cb, void *arg, int argc,
     const char **argv)
 {
@@ -338,242 +316,6 @@ fleet_worker_state_cb(void *arg, bool up)
 	fleet_rewrite(w);
 }
 
-/* ---- orders: answering ours ---- */
-
-static struct fleet_wait *
-fleet_wait_find(uint64_t seq)
-{
-	struct fleet_wait *fw;
-
-	LIST_FOREACH(fw, &fleet_waits, entry)
-		if (fw->seq == seq)
-			return fw;
-	return NULL;
-}
-
-static void
-fleet_wait_end(struct fleet_wait *fw, enum fleet_status st)
-{
-	LIST_REMOVE(fw, entry);
-	event_free(fw->timer);
-	fw->done(fw->arg, st, fw->ended, fw->got);
-	free(fw);
-}
-
-static void
-fleet_wait_check(struct fleet_wait *fw)
-{
-	if (fw->expected == UINT_MAX || fw->got < fw->expected)
-		return;
-	fleet_wait_end(fw, fw->targeted && fw->expected == 0 ?
-	    FLEET_NO_INSTANCE : FLEET_OK);
-}
-
-static void
-fleet_wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct fleet_wait *fw = arg;
-
-	(void)fd;
-	(void)what;
-	fleet_wait_end(fw, FLEET_PARTIAL);
-}
-
-/* PUBLISH's answer: how many gateways got the order. */
-static void
-fleet_published_cb(void *arg, struct redisReply *r)
-{
-	struct fleet_wait *fw = fleet_wait_find((uint64_t)(uintptr_t)arg);
-
-	if (fw == NULL)
-		return;
-	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-		fleet_wait_end(fw, FLEET_PARTIAL);
-		return;
-	}
-	fw->expected = r->integer < 0 ? 0 : r->integer > INT_MAX ? INT_MAX :
-	    (unsigned)r->integer;
-	fleet_wait_check(fw);
-}
-
-static void
-fleet_on_reply(json_t *msg)
-{
-	json_int_t seq = 0, ended = 0;
-	struct fleet_wait *fw;
-
-	if (json_unpack(msg, "{s:I, s:I}", "seq", &seq, "ended", &ended) ==
-	    -1 || (fw = fleet_wait_find((uint64_t)seq)) == NULL)
-		return;
-	fw->got++;
-	fw->ended += ended > 0 ? (size_t)ended : 0;
-	fleet_wait_check(fw);
-}
-
-/* PUBLISH msg on channel and wait for the answers. */
-static int
-fleet_publish_wait(const char *channel, json_t *msg, bool targeted,
-    fleet_order_fn *done, void *arg)
-{
-	struct redis_conn *c = fleet_w[0].redis;
-	uint64_t ms = 2 * fleet_o->timeout_ms;
-	struct fleet_wait *fw;
-	const char *argv[3];
-	struct timeval tv;
-	char *text = NULL;
-
-	if (!redis_conn_up(c) || !redis_conn_up(fleet_sub) || msg == NULL ||
-	    (fw = calloc(1, sizeof(*fw))) == NULL) {
-		json_decref(msg);
-		return -1;
-	}
-	fw->seq = ++fleet_seq;
-	json_object_set_new(msg, "seq", json_integer((json_int_t)fw->seq));
-	json_object_set_new(msg, "from", json_string(registry_instance()));
-	text = json_dumps(msg, JSON_COMPACT);
-	json_decref(msg);
-	fw->expected = UINT_MAX;
-	fw->targeted = targeted;
-	fw->done = done;
-	fw->arg = arg;
-	argv[0] = "PUBLISH";
-	argv[1] = channel;
-	argv[2] = text;
-	if (text == NULL || (fw->timer = evtimer_new(fleet_w[0].base,
-	    fleet_wait_timeout_cb, fw)) == NULL ||
-	    fleet_cmd(c, fleet_published_cb, (void *)(uintptr_t)fw->seq, 3,
-	    argv) == -1) {
-		if (text != NULL)
-			OPENSSL_cleanse(text, strlen(text));
-		free(text);
-		if (fw->timer != NULL)
-			event_free(fw->timer);
-		free(fw);
-		return -1;
-	}
-	OPENSSL_cleanse(text, strlen(text));	/* may hold a token */
-	free(text);
-	LIST_INSERT_HEAD(&fleet_waits, fw, entry);
-	if (ms < FLEET_ORDER_MIN_MS)
-		ms = FLEET_ORDER_MIN_MS;
-	tv = gw_ms_to_tv(ms);
-	evtimer_add(fw->timer, &tv);
-	return 0;
-}
-
-int
-fleet_order_close(const char *instance, uint64_t id, fleet_order_fn *done,
-    void *arg)
-{
-	char channel[FLEET_KEYLEN];
-
-	if (fleet_w == NULL)
-		return -1;
-	fleet_key(channel, "orders:", instance);
-	return fleet_publish_wait(channel, json_pack("{s:s, s:I}", "op",
-	    "close", "id", (json_int_t)id), true, done, arg);
-}
-
-int
-fleet_order_revoke(const char *tok, size_t len, fleet_order_fn *done,
-    void *arg)
-{
-	char channel[FLEET_KEYLEN];
-
-	if (fleet_w == NULL)
-		return -1;
-	fleet_key(channel, "orders", NULL);
-	/* The token itself: each gateway hashes it with its own key. Pub/sub
-	 * stores nothing; the token_redis values are in Redis anyway. */
-	return fleet_publish_wait(channel, json_pack("{s:s, s:s%}", "op",
-	    "revoke", "token", tok, len), false, done, arg);
-}
-
-/* ---- orders: carrying out others' ---- */
-
-static void
-fleet_job_done(struct gw_worker *w0, void *arg, size_t ended, json_t *list)
-{
-	struct fleet_job *job = arg;
-	char channel[FLEET_KEYLEN], *text;
-	const char *argv[3];
-	json_t *msg;
-
-	json_decref(list);
-	if (w0 != NULL && !fleet_stopping) {
-		w0->m.fleet_orders_applied++;
-		fleet_key(channel, "replies:", job->from);
-		msg = json_pack("{s:I, s:s, s:I}", "seq", (json_int_t)job->seq,
-		    "from", registry_instance(), "ended", (json_int_t)ended);
-		if (msg != NULL && (text = json_dumps(msg, JSON_COMPACT)) !=
-		    NULL) {
-			argv[0] = "PUBLISH";
-			argv[1] = channel;
-			argv[2] = text;
-			if (fleet_cmd(w0->redis, NULL, NULL, 3, argv) == -1)
-				log_warnx("fleet: cannot answer %s's order",
-				    job->from);
-			free(text);
-		}
-		json_decref(msg);
-	}
-	free(job);
-}
-
-static void
-fleet_on_order(json_t *msg)
-{
-	const char *op = NULL, *from = NULL, *tok = NULL;
-	uint8_t tid[REGISTRY_TOKEN_ID_LEN];
-	json_int_t seq = 0, id = 0;
-	struct fleet_job *job;
-	size_t toklen = 0;
-	int r;
-
-	fleet_w[0].m.fleet_orders_received++;	/* worker 0's thread */
-	if (json_unpack(msg, "{s:s, s:s, s:I, s?I, s?s%}", "op", &op, "from",
-	    &from, "seq", &seq, "id", &id, "token", &tok, &toklen) == -1 ||
-	    (job = calloc(1, sizeof(*job))) == NULL)
-		return;
-	snprintf(job->from, sizeof(job->from), "%s", from);
-	job->seq = (uint64_t)seq;
-	if (strcmp(op, "close") == 0) {
-		log_info("fleet: %s orders session %lld closed", from,
-		    (long long)id);
-		r = registry_fanout(REGISTRY_CLOSE_ID, (uint64_t)id, NULL,
-		    fleet_job_done, job);
-	} else if (strcmp(op, "revoke") == 0 && tok != NULL) {
-		registry_token_id(tok, toklen, tid);
-		log_info("fleet: %s revokes a token", from);
-		r = registry_fanout(REGISTRY_CLOSE_TOKEN, 0, tid,
-		    fleet_job_done, job);
-		OPENSSL_cleanse(tid, sizeof(tid));
-	} else
-		r = -1;
-	if (r == -1)
-		free(job);
-}
-
-/* Every message on our subscriptions (redis.c sends SUBSCRIBE again on
- * each reconnect). */
-static void
-fleet_message_cb(void *arg, const char *channel, size_t clen,
-    const char *payload, size_t plen)
-{
-	char replies[FLEET_KEYLEN];
-	json_t *msg;
-
-	(void)arg;
-	if ((msg = json_loadb(payload, plen, 0, NULL)) == NULL)
-		return;
-	fleet_key(replies, "replies:", registry_instance());
-	if (clen == strlen(replies) && memcmp(channel, replies, clen) == 0)
-		fleet_on_reply(msg);
-	else if (!fleet_stopping)
-		fleet_on_order(msg);
-	json_decref(msg);
-}
-
 /* ---- listing the fleet ---- */
 
 static void
@@ -728,10 +470,10 @@ fleet_start(struct gw_worker *workers, unsigned nworkers,
 		fleet_key(mine, "orders:", registry_instance());
 		fleet_key(all, "orders", NULL);
 		fleet_key(replies, "replies:", registry_instance());
-		if (redis_subscribe(fleet_sub, mine, fleet_message_cb, NULL) ==
-		    -1 || redis_subscribe(fleet_sub, all, fleet_message_cb,
+		if (redis_subscribe(fleet_sub, mine, fleet_order_message, NULL) ==
+		    -1 || redis_subscribe(fleet_sub, all, fleet_order_message,
 		    NULL) == -1 || redis_subscribe(fleet_sub, replies,
-		    fleet_message_cb, NULL) == -1)
+		    fleet_order_message, NULL) == -1)
 			fatalx("fleet: out of memory");
 	}
 	event_add(fleet_renew, &tv);
@@ -743,13 +485,10 @@ fleet_start(struct gw_worker *workers, unsigned nworkers,
 void
 fleet_stop(void)
 {
-	struct fleet_wait *fw;
-
 	if (fleet_w == NULL)
 		return;
 	fleet_stopping = true;
-	while ((fw = LIST_FIRST(&fleet_waits)) != NULL)
-		fleet_wait_end(fw, FLEET_GONE);
+	fleet_order_stop();
 	redis_conn_free(fleet_sub);
 	fleet_sub = NULL;
 	if (fleet_renew != NULL)

@@ -49,6 +49,7 @@ struct redis_conn {
 	const struct redis_opts	*o;
 	struct metrics		*m;
 	char			 name[32];
+	char			 client_name[128];	/* CLIENT SETNAME */
 	redisAsyncContext	*ac;		/* NULL while down */
 	enum redis_state	 state;
 	uint64_t		 backoff_ms;
@@ -304,12 +305,25 @@ redis_subscribe(struct redis_conn *c, const char *channel,
 	return 0;
 }
 
+/* CLIENT SETNAME's answer: a name is for operators; refused is fine. */
+static void
+redis_name_reply(void *arg, redisReply *r)
+{
+	(void)arg;
+	(void)r;
+}
+
 /* The PING after the setup: the connection is usable. */
 static void
 redis_ping_reply(void *arg, redisReply *r)
 {
 	struct redis_conn *c = arg;
 
+	if (r != NULL && r->type == REDIS_REPLY_ERROR && c->why[0] == '\0') {
+		/* NOAUTH and the like: no use waiting for redis_timeout. */
+		redis_setup_reply(c, r);
+		return;
+	}
 	if (r == NULL || r->type != REDIS_REPLY_STATUS || c->why[0] != '\0' ||
 	    c->ac == NULL)
 		return;
@@ -408,6 +422,14 @@ redis_connect(struct redis_conn *c)
 		lens[1] = strlen(db);
 		(void)redis_send(c, redis_setup_reply, c, 2, argv, lens);
 	}
+	/* CLIENT LIST tells the gateway and the role of each connection. */
+	argv[0] = "CLIENT";
+	lens[0] = 6;
+	argv[1] = "SETNAME";
+	lens[1] = 7;
+	argv[2] = c->client_name;
+	lens[2] = strlen(c->client_name);
+	(void)redis_send(c, redis_name_reply, c, 3, argv, lens);
 	argv[0] = "PING";
 	lens[0] = 4;
 	(void)redis_send(c, redis_ping_reply, c, 1, argv, lens);
@@ -427,6 +449,12 @@ redis_conn_new(struct event_base *base, const struct redis_opts *o,
 	c->o = o;
 	c->m = m;
 	snprintf(c->name, sizeof(c->name), "%s", name);
+	/* wsgate:INSTANCE:ROLE, spaces and the like (refused) as '-'. */
+	snprintf(c->client_name, sizeof(c->client_name), "wsgate:%s:%s",
+	    o->instance != NULL ? o->instance : "", name);
+	for (char *p = c->client_name; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~')
+			*p = '-';
 	c->backoff_ms = REDIS_BACKOFF_MIN_MS;
 	c->retry = evtimer_new(base, redis_retry_cb, c);
 	c->watchdog = event_new(base, -1, EV_PERSIST, redis_watchdog_cb, c);

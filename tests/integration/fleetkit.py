@@ -60,6 +60,7 @@ class Redis:
         self.port = free_port()
         self.proc = None
         self.log_path = os.path.join(self.dir, "redis.log")
+        self.password = None    # set by require_password
 
     def start(self):
         conf = os.path.join(self.dir, "redis.conf")
@@ -84,15 +85,49 @@ class Redis:
         """One command over RESP; returns str, int, list or None."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
         try:
-            out = b"*%d\r\n" % len(args)
-            for a in args:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                out += b"$%d\r\n%s\r\n" % (len(a), a)
+            cmds = [args]
+            if self.password is not None:
+                cmds.insert(0, ("AUTH", self.password))
+            out = b""
+            for c in cmds:
+                out += b"*%d\r\n" % len(c)
+                for a in c:
+                    a = a if isinstance(a, bytes) else str(a).encode()
+                    out += b"$%d\r\n%s\r\n" % (len(a), a)
             s.sendall(out)
             f = s.makefile("rb")
+            for _ in cmds[:-1]:
+                self._read(f)
             return self._read(f)
         finally:
             s.close()
+
+    def require_password(self, password):
+        """Connections made from now on must AUTH (None: no longer);
+        those already authenticated stay so."""
+        self.command("CONFIG", "SET", "requirepass", password or "")
+        self.password = password
+
+    def clients(self):
+        """CLIENT LIST as [{field: value}]."""
+        return [dict(kv.split("=", 1) for kv in line.split(" ") if "=" in kv)
+                for line in self.command("CLIENT", "LIST").splitlines()]
+
+    def cut(self, instance):
+        """Drop every connection gateway instance holds (they carry its
+        CLIENT SETNAME, wsgate:INSTANCE:ROLE); returns how many."""
+        ids = [c["id"] for c in self.clients()
+               if c.get("name", "").startswith("wsgate:%s:" % instance)]
+        for i in ids:
+            self.command("CLIENT", "KILL", "ID", i)
+        return len(ids)
+
+    def calls(self, command):
+        """How many times command ran (INFO commandstats)."""
+        for line in self.command("INFO", "commandstats").splitlines():
+            if line.startswith("cmdstat_%s:" % command.lower()):
+                return int(line.split("calls=")[1].split(",")[0])
+        return 0
 
     def _read(self, f):
         line = f.readline()
