@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,14 @@ static int		 log_sys_fd = -1;	/* syslog = SERVER; -1: none */
 static bool		 log_sys_legacy;	/* RFC 3164 instead of 5424 */
 static int		 log_sys_facility = LOG_DAEMON;
 static char		 log_hostname[256] = "-";
-static bool		log_json;
-static enum log_level	log_level_cur = LOG_LEVEL_INFO;
+/*
+ * Level and format: set by the main thread (start, SIGHUP), read by every
+ * worker on each line and each log_debug test. Atomic, relaxed: a worker
+ * may go on with the old value for a few lines after a reload, but never
+ * reads a torn one, and a relaxed load is a plain load on x86 and arm64.
+ */
+static _Atomic bool	log_json;
+static _Atomic int	log_level_cur = LOG_LEVEL_INFO;
 
 static const char *const log_level_names[] = {
 	"error", "warn", "info", "debug",
@@ -63,14 +70,22 @@ log_init(bool foreground, enum log_level level, bool json)
 void
 log_set(enum log_level level, bool json)
 {
-	log_level_cur = level;
-	log_json = json;
+	atomic_store_explicit(&log_level_cur, (int)level,
+	    memory_order_relaxed);
+	atomic_store_explicit(&log_json, json, memory_order_relaxed);
 }
 
 bool
 log_enabled(enum log_level level)
 {
-	return level <= log_level_cur;
+	return (int)level <= atomic_load_explicit(&log_level_cur,
+	    memory_order_relaxed);
+}
+
+static bool
+log_is_json(void)
+{
+	return atomic_load_explicit(&log_json, memory_order_relaxed);
 }
 
 /* Append s to out as a JSON string body (no quotes). */
@@ -144,7 +159,7 @@ log_emit(enum log_level level, const char *msg)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (log_json) {
+	if (log_is_json()) {
 		if (log_foreground)
 			log_emit_json(stderr, level, msg, NULL, NULL, 0);
 		if (log_file != NULL)
@@ -323,7 +338,7 @@ log_event(enum log_level level, const char *event, const struct log_field *f,
 
 	if (!log_enabled(level))
 		return;
-	if (log_json && log_foreground && log_sys_fd == -1) {
+	if (log_is_json() && log_foreground && log_sys_fd == -1) {
 		log_emit_json(stderr, level, NULL, event, f, n);
 		if (log_file != NULL)
 			log_emit_json(log_file, level, NULL, event, f, n);

@@ -37,6 +37,7 @@ SANITIZER_MARKERS = (
     "ERROR: LeakSanitizer",
     "runtime error:",
     "SUMMARY: UndefinedBehaviorSanitizer",
+    "WARNING: ThreadSanitizer:",    # make test-tsan
 )
 
 DEFAULT_GATEWAY_OPTS = {
