@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,30 @@ struct listener {
 	const struct config_addr *addr;		/* what it was opened for */
 	struct event		 pause_timer;
 };
+
+/*
+ * The first worker's listener list, as the other workers read it to share
+ * its Unix and fd: sockets (listener_share). Those reads run in the other
+ * workers' threads, on a reload while the first worker (the main thread)
+ * may be taking the next one or draining: the first worker changes its
+ * list, and the addr of its listeners, under this lock; its own reads
+ * (its thread alone writes) and the other workers' lists need none.
+ */
+static pthread_mutex_t	 listener_first_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+listener_first_enter(const struct gw_worker *w)
+{
+	if (w->index == 0)
+		pthread_mutex_lock(&listener_first_lock);
+}
+
+static void
+listener_first_leave(const struct gw_worker *w)
+{
+	if (w->index == 0)
+		pthread_mutex_unlock(&listener_first_lock);
+}
 
 static void
 listener_sniff_free(struct listener_sniff *sn, bool close_fd)
@@ -252,7 +277,9 @@ listener_add(struct gw_worker *w, int fd, const char *name,
 	if (unix_path != NULL)
 		l->unix_path = strdup(unix_path);
 	evtimer_assign(&l->pause_timer, w->base, listener_resume_cb, l);
+	listener_first_enter(w);
 	LIST_INSERT_HEAD(&w->listeners, l, entry);
+	listener_first_leave(w);
 	if (w->index == 0)
 		log_info("listening on %s", l->name);
 	return 0;
@@ -373,29 +400,48 @@ listener_unlink_stale(const char *path, const struct sockaddr_un *sun)
 	return unlink(path);
 }
 
+/* Are a and b the same listener (address and flags)? */
+static bool
+listener_same(const struct config_addr *a, const struct config_addr *b)
+{
+	return a->tls == b->tls && a->tls_auto == b->tls_auto &&
+	    a->mode == b->mode && a->proxy_protocol == b->proxy_protocol &&
+	    strcmp(a->spec, b->spec) == 0;
+}
+
 /*
  * Unix sockets cannot be bound twice (nor can an inherited one be): workers
- * after the first accept on a duplicate of the first worker's socket.
+ * after the first accept on a duplicate of the first worker's socket. Runs
+ * in w's thread; first's list is read under listener_first_lock, and
+ * matched by address, not by pointer: first may have taken a newer
+ * configuration than the one w is opening.
  */
 static int
 listener_share(struct gw_worker *w, const struct gw_worker *first,
     const struct config_addr *a, const char *name)
 {
 	const struct listener *l;
-	int fd;
+	int fd = -1, err = 0;
 
+	pthread_mutex_lock(&listener_first_lock);
 	LIST_FOREACH(l, &first->listeners, entry) {
-		if (l->addr != a)
+		if (!listener_same(l->addr, a))
 			continue;
-		fd = fcntl(l->fd, F_DUPFD_CLOEXEC, 0);
-		if (fd == -1) {
-			log_warn("%s: dup", name);
-			return -1;
-		}
-		return listener_add(w, fd, name, NULL, a);
+		if ((fd = fcntl(l->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+			err = errno;
+		break;
 	}
-	log_warnx("%s: not bound by the first worker", name);
-	return -1;
+	pthread_mutex_unlock(&listener_first_lock);
+	if (l == NULL) {
+		log_warnx("%s: not bound by the first worker", name);
+		return -1;
+	}
+	if (fd == -1) {
+		errno = err;
+		log_warn("%s: dup", name);
+		return -1;
+	}
+	return listener_add(w, fd, name, NULL, a);
 }
 
 static int
@@ -500,7 +546,9 @@ listener_free(struct listener *l)
 {
 	while (!LIST_EMPTY(&l->sniffs))
 		listener_sniff_free(LIST_FIRST(&l->sniffs), true);
+	listener_first_enter(l->w);
 	LIST_REMOVE(l, entry);
+	listener_first_leave(l->w);
 	event_del(&l->pause_timer);
 	event_del(&l->ev);
 	close(l->fd);
@@ -518,11 +566,7 @@ listener_find(const struct config *ncfg, const struct config_addr *a)
 	size_t i;
 
 	for (i = 0; i < ncfg->nlistens; i++)
-		if (ncfg->listens[i].tls == a->tls &&
-		    ncfg->listens[i].tls_auto == a->tls_auto &&
-		    ncfg->listens[i].mode == a->mode &&
-		    ncfg->listens[i].proxy_protocol == a->proxy_protocol &&
-		    strcmp(ncfg->listens[i].spec, a->spec) == 0)
+		if (listener_same(&ncfg->listens[i], a))
 			return &ncfg->listens[i];
 	return NULL;
 }
@@ -540,7 +584,9 @@ listener_reload(struct gw_worker *w, const struct gw_worker *first,
 	for (l = LIST_FIRST(&w->listeners); l != NULL; l = next) {
 		next = LIST_NEXT(l, entry);
 		if ((a = listener_find(ncfg, l->addr)) != NULL) {
+			listener_first_enter(w);
 			l->addr = a;
+			listener_first_leave(w);
 			continue;
 		}
 		if (w->index == 0)

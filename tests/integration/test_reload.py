@@ -2,6 +2,7 @@
 theirs, new sessions see the new routes and listeners, a broken config is
 refused with file:line and the running one stays."""
 import os
+import re
 import signal
 import socket
 
@@ -83,3 +84,62 @@ def test_broken_config_is_refused_and_the_old_one_keeps_running(
     assert echo_once(g.port, "/a", b"still here") == b"still here"
     assert status_of(g.port, "/c") == 404
     assert g.alive()
+
+
+def unix_listener_fds(pid, path):
+    """How many of pid's descriptors are the socket listening on path
+    (the first worker's and each other worker's duplicate of it)."""
+    inodes = set()
+    with open("/proc/net/unix") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if len(cols) >= 8 and cols[7] == path:
+                inodes.add("socket:[%s]" % cols[6])
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def test_reloads_in_a_row_share_a_unix_listener_with_every_worker(
+        gateway_factory, backends, tmp_path):
+    """Workers after the first accept on a duplicate of the first worker's
+    Unix socket, found in its listener list: on a reload they read that
+    list from their own threads while the main thread may already take
+    the next reload. Three reloads (add the socket, keep it, drop it):
+    every worker listens on it, then none does. Under make test-tsan the
+    unlocked read of the list was reported as a data race."""
+    a = backends(echo_handler)
+    g = gateway_factory(routes=[("/a", {"backend": a.spec})],
+                        gateway={"workers": "2"})
+    sock_path = str(tmp_path / "gw.sock")
+    base = render_config(g.port, [("/a", {"backend": a.spec})],
+                         {"workers": "2"})
+    with_unix = base.replace("[gateway]\n", "[gateway]\nlisten = unix:%s\n"
+                             % sock_path, 1)
+    for n, text in enumerate((with_unix, with_unix + "\n[route /b]\n"
+                              "backend = %s\n" % a.spec, base), 1):
+        with open(g.config_path, "w") as f:
+            f.write(text)
+        g.send_signal(signal.SIGHUP)
+        wait_for(lambda: len(re.findall(r"reloaded ", g.log_text())) == n,
+                 10, what="reload %d" % n)
+        want = 2 if text is not base else 0
+        wait_for(lambda: unix_listener_fds(g.proc.pid, sock_path) == want,
+                 10, what=lambda: "%d descriptors on %s after reload %d, "
+                 "not %d" % (unix_listener_fds(g.proc.pid, sock_path),
+                             sock_path, n, want))
+        if want:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(5)
+            s.connect(sock_path)
+            head, _ = RawWS.request_head(path="/a")
+            s.sendall(head)
+            assert s.recv(12).startswith(b"HTTP/1.1 101")
+            s.close()
+    assert not os.path.exists(sock_path)
+    assert "not bound by the first worker" not in g.log_text()
