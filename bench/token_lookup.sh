@@ -3,7 +3,8 @@
 # token_file lookup and a plain route, with bench/loadgen's connect mode
 # (handshake, one echo, close) on one wsgate worker. Starts its own
 # redis-server (Debian), bench backend and wsgate on 127.0.0.1, stops them
-# by pid. Prints one loadgen line per (route, concurrency).
+# by pid, and a token API (python3 http.server) for a token_api route.
+# Prints one loadgen line per (route, concurrency).
 #   bench/token_lookup.sh               (builds ./wsgate and bench/ first)
 #   TL_SECS=3 TL_CONNS="1 16" TL_PORT=24500 WSGATE=./wsgate
 set -eu
@@ -38,6 +39,26 @@ PIDS="$PIDS $!"
 wait_port $((P + 2))
 redis-cli -p $((P + 2)) SET tok:t "127.0.0.1:$((P + 1))" >/dev/null
 echo "t: 127.0.0.1:$((P + 1))" >"$D/tokens"
+# A token API (HTTP/1.1, kept alive; TL_API_HTTP10=1: HTTP/1.0, one
+# connection per lookup) answering every token with the backend.
+/usr/bin/python3 - $((P + 4)) "127.0.0.1:$((P + 1))" "${TL_API_HTTP10:-0}" \
+    >"$D/api.log" 2>&1 <<'PY' &
+import http.server, sys
+port, target, http10 = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0" if http10 == "1" else "HTTP/1.1"
+    disable_nagle_algorithm = True  # head and body are two writes
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(target)))
+        self.end_headers()
+        self.wfile.write(target)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+PIDS="$PIDS $!"
+wait_port $((P + 4))
 cat >"$D/g.conf" <<EOF
 [gateway]
 listen = 127.0.0.1:$((P + 3))
@@ -52,6 +73,8 @@ token_file = $D/tokens
 [route /redis]
 token_redis = on
 token_redis_prefix = tok:
+[route /api]
+token_api = http://127.0.0.1:$((P + 4))/t/%s
 EOF
 "$WSGATE" -d -c "$D/g.conf" >"$D/wsgate.log" 2>&1 &
 WPID=$!
@@ -59,7 +82,7 @@ PIDS="$PIDS $WPID"
 wait_port $((P + 3))
 wait_port $((P + 9))
 for n in $CONNS; do
-	for u in "/plain" "/file?token=t" "/redis?token=t"; do
+	for u in "/plain" "/file?token=t" "/redis?token=t" "/api?token=t"; do
 		printf '%-16s ' "$u"
 		"$TOP/bench/loadgen" -m connect -p $((P + 3)) -u "$u" -t "$SECS" \
 		    -n "$n" -P "$WPID" 2>&1 | tail -1

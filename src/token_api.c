@@ -1,13 +1,20 @@
 /*
  * token_api: HTTP token lookups; see include/token_api.h.
  *
- * One connection per lookup, closed after it ("Connection: close"):
- * token APIs are asked once per handshake, and a kept-alive pool per
- * worker would have to be kept per URL and reaped; not worth it at
- * handshake rates. libevent 2.1 must not free a connection inside its
- * request callback, and its free_on_completion leaks connections whose
- * connect failed, so each one is freed by us on the next loop turn. The
- * requests in flight are listed per worker, so that shutdown frees them.
+ * Connections are kept alive and reused: each worker keeps a small pool
+ * per origin (scheme, host, port and timeout), at most
+ * TOKEN_API_IDLE_MAX of them idle; a lookup takes an idle one or opens
+ * a new one, so it never waits behind another lookup (a hanging API
+ * holds only its own connections). One evhttp connection is one TCP (or
+ * TLS) connection here: once the server closes it (its idle timeout, a
+ * "Connection: close", an HTTP/1.0 answer) or a request on it fails, it
+ * is freed, never reconnected, so a TLS one never reuses a spent SSL.
+ * A lookup whose reused connection turns out to be closed (EOF before
+ * any answer: the server closed it as we wrote) is sent once more on a
+ * new connection; GET is idempotent. libevent 2.1 must not free a
+ * connection inside its callbacks, so it is freed on the next loop
+ * turn. Requests in flight and connections are listed per worker, so
+ * that shutdown frees them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,40 +42,102 @@
 
 #define TOKEN_API_MAX_BODY	4096
 #define TOKEN_API_MAX_HEADERS	16384
+#define TOKEN_API_IDLE_MAX	4	/* idle connections kept per origin */
+
+/* One connection to a token API, in its worker's pool or being freed. */
+struct token_api_conn {
+	LIST_ENTRY(token_api_conn) link;
+	struct evhttp_connection *con;
+	char			 origin[320];	/* scheme host port timeout */
+	bool			 busy;		/* a request of ours on it */
+	bool			 served;	/* answered one: may be stale */
+	bool			 dead;		/* closed or failed: no reuse */
+	bool			 retiring;	/* free_ev is active */
+	struct event		*free_ev;	/* frees it, next loop turn */
+	struct token_api_worker	*tw;
+};
 
 struct token_api_req {
 	LIST_ENTRY(token_api_req) link;		/* in its worker's list */
 	struct gw_worker	*w;
 	uint64_t		 ticket;
-	struct evhttp_connection *con;
-	struct event		*free_ev;	/* frees con, then this */
+	struct token_api_conn	*tc;		/* the request is on it */
+	char			*target;	/* path and query */
+	char			 hosthdr[300];
+	bool			 tls;
+	char			*host;
+	int			 port;
+	uint64_t		 timeout_ms;
+	bool			 reused;	/* tc had answered before */
+	bool			 eof;		/* no answer: EOF */
+	bool			 retried;
 };
 
-/* Requests in flight, one list per worker (indexed by w->index). */
-LIST_HEAD(token_api_list, token_api_req);
-static struct token_api_list	*token_api_lists;
-static unsigned			 token_api_nlists;
+/* A worker's requests in flight and connections (indexed by w->index). */
+struct token_api_worker {
+	LIST_HEAD(, token_api_req)  reqs;
+	LIST_HEAD(, token_api_conn) pool;	/* busy and idle */
+	LIST_HEAD(, token_api_conn) retired;	/* free_ev active */
+};
+static struct token_api_worker	*token_api_workers;
+static unsigned			 token_api_nworkers;
 /* https:// token APIs: TLS 1.2+, verified against OpenSSL's default store
  * (so SSL_CERT_FILE / SSL_CERT_DIR work), the URL's host checked. */
 static SSL_CTX			*token_api_tls;
 
 static void
-token_api_req_free(struct token_api_req *tr)
+token_api_conn_free(struct token_api_conn *tc)
 {
-	LIST_REMOVE(tr, link);
-	if (tr->con != NULL)
-		evhttp_connection_free(tr->con);
-	if (tr->free_ev != NULL)
-		event_free(tr->free_ev);
-	free(tr);
+	LIST_REMOVE(tc, link);
+	if (tc->con != NULL) {
+		evhttp_connection_set_closecb(tc->con, NULL, NULL);
+		evhttp_connection_free(tc->con);	/* and its bev */
+	}
+	if (tc->free_ev != NULL)
+		event_free(tc->free_ev);
+	free(tc);
 }
 
 static void
-token_api_free_cb(evutil_socket_t fd, short what, void *arg)
+token_api_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	token_api_req_free(arg);
+	token_api_conn_free(arg);
+}
+
+/* Out of the pool; freed on the next loop turn (we may be inside one of
+ * its callbacks). */
+static void
+token_api_conn_retire(struct token_api_conn *tc)
+{
+	if (tc->retiring)
+		return;
+	tc->retiring = true;
+	LIST_REMOVE(tc, link);
+	LIST_INSERT_HEAD(&tc->tw->retired, tc, link);
+	event_active(tc->free_ev, EV_TIMEOUT, 0);
+}
+
+/* The server closed it (from inside libevent): never reused again. */
+static void
+token_api_conn_closed_cb(struct evhttp_connection *con, void *arg)
+{
+	struct token_api_conn *tc = arg;
+
+	(void)con;
+	tc->dead = true;
+	if (!tc->busy)
+		token_api_conn_retire(tc);
+}
+
+static void
+token_api_req_free(struct token_api_req *tr)
+{
+	LIST_REMOVE(tr, link);
+	free(tr->target);
+	free(tr->host);
+	free(tr);
 }
 
 int
@@ -76,12 +145,15 @@ token_api_init(unsigned nworkers)
 {
 	unsigned i;
 
-	if ((token_api_lists = calloc(nworkers, sizeof(*token_api_lists))) ==
-	    NULL)
+	if ((token_api_workers = calloc(nworkers,
+	    sizeof(*token_api_workers))) == NULL)
 		return -1;
-	for (i = 0; i < nworkers; i++)
-		LIST_INIT(&token_api_lists[i]);
-	token_api_nlists = nworkers;
+	for (i = 0; i < nworkers; i++) {
+		LIST_INIT(&token_api_workers[i].reqs);
+		LIST_INIT(&token_api_workers[i].pool);
+		LIST_INIT(&token_api_workers[i].retired);
+	}
+	token_api_nworkers = nworkers;
 	if ((token_api_tls = SSL_CTX_new(TLS_client_method())) == NULL)
 		return -1;
 	SSL_CTX_set_min_proto_version(token_api_tls, TLS1_2_VERSION);
@@ -123,12 +195,98 @@ token_api_tls_bev(struct event_base *base, const char *host)
 void
 token_api_worker_free(struct gw_worker *w)
 {
+	struct token_api_worker *tw;
+	struct token_api_conn *tc;
 	struct token_api_req *tr;
 
-	if (w->index >= token_api_nlists)
+	if (w->index >= token_api_nworkers)
 		return;
-	while ((tr = LIST_FIRST(&token_api_lists[w->index])) != NULL)
+	tw = &token_api_workers[w->index];
+	/* Freeing a connection frees its requests; no callback runs. */
+	while ((tc = LIST_FIRST(&tw->pool)) != NULL)
+		token_api_conn_free(tc);
+	while ((tc = LIST_FIRST(&tw->retired)) != NULL)
+		token_api_conn_free(tc);
+	while ((tr = LIST_FIRST(&tw->reqs)) != NULL)
 		token_api_req_free(tr);
+}
+
+/*
+ * An idle live connection to origin from w's pool, or a new one (host,
+ * port, tls, timeout_ms as the origin says), marked busy. NULL when out
+ * of memory.
+ */
+static struct token_api_conn *
+token_api_conn_get(struct gw_worker *w, const char *origin, bool tls,
+    const char *host, int port, uint64_t timeout_ms)
+{
+	struct token_api_worker *tw = &token_api_workers[w->index];
+	struct bufferevent *bev = NULL;
+	struct token_api_conn *tc;
+	struct timeval tv;
+
+	LIST_FOREACH(tc, &tw->pool, link)
+		if (!tc->busy && !tc->dead && strcmp(tc->origin, origin) == 0) {
+			tc->busy = true;
+			return tc;
+		}
+	if ((tc = calloc(1, sizeof(*tc))) == NULL ||
+	    (tc->free_ev = event_new(w->base, -1, 0, token_api_conn_free_cb,
+	    tc)) == NULL ||
+	    (tls && (bev = token_api_tls_bev(w->base, host)) == NULL)) {
+		if (tc != NULL && tc->free_ev != NULL)
+			event_free(tc->free_ev);
+		free(tc);
+		return NULL;
+	}
+	/* bev (NULL for http: evhttp makes a socket one) is con's now. */
+	if ((tc->con = evhttp_connection_base_bufferevent_new(w->base, w->dns,
+	    bev, host, (unsigned short)port)) == NULL) {
+		event_free(tc->free_ev);
+		free(tc);
+		return NULL;
+	}
+	snprintf(tc->origin, sizeof(tc->origin), "%s", origin);
+	tc->tw = tw;
+	tc->busy = true;
+	tv = gw_ms_to_tv(timeout_ms);
+	evhttp_connection_set_timeout_tv(tc->con, &tv);
+	evhttp_connection_set_retries(tc->con, 0);
+	evhttp_connection_set_max_body_size(tc->con, TOKEN_API_MAX_BODY);
+	evhttp_connection_set_max_headers_size(tc->con,
+	    TOKEN_API_MAX_HEADERS);
+	evhttp_connection_set_closecb(tc->con, token_api_conn_closed_cb, tc);
+	LIST_INSERT_HEAD(&tw->pool, tc, link);
+	return tc;
+}
+
+/* A request is done with tc: keep it idle, or let it go. */
+static void
+token_api_conn_put(struct token_api_conn *tc, bool answered)
+{
+	struct token_api_conn *o;
+	unsigned idle = 0;
+
+	tc->busy = false;
+	tc->served = true;
+	if (!answered)
+		tc->dead = true;	/* failed or timed out: start afresh */
+	LIST_FOREACH(o, &tc->tw->pool, link)
+		if (o != tc && !o->busy && !o->dead &&
+		    strcmp(o->origin, tc->origin) == 0)
+			idle++;
+	if (tc->dead || idle >= TOKEN_API_IDLE_MAX)
+		token_api_conn_retire(tc);
+}
+
+static int	token_api_send(struct token_api_req *);
+
+static void
+token_api_error_cb(enum evhttp_request_error err, void *arg)
+{
+	struct token_api_req *tr = arg;
+
+	tr->eof = err == EVREQ_HTTP_EOF;
 }
 
 static void
@@ -141,6 +299,14 @@ token_api_done_cb(struct evhttp_request *req, void *arg)
 	size_t len = 0;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 
+	token_api_conn_put(tr->tc, code != 0);
+	tr->tc = NULL;
+	if (code == 0 && tr->eof && tr->reused && !tr->retried) {
+		/* The server had closed the kept-alive connection. */
+		tr->retried = true;
+		if (token_api_send(tr) == 0)
+			return;
+	}
 	if (code == 200 && (body = evhttp_request_get_input_buffer(req)) !=
 	    NULL && (len = evbuffer_get_length(body)) <= TOKEN_API_MAX_BODY) {
 		/* evbuffer_pullup() is NULL for an empty body as well as
@@ -156,8 +322,42 @@ token_api_done_cb(struct evhttp_request *req, void *arg)
 		    "failed or timed out)" : "unexpected status or body");
 	lookup_answer(tr->w, tr->ticket, st, st == LOOKUP_OK ? v : NULL,
 	    st == LOOKUP_OK ? len : 0);
-	tr->ticket = 0;
-	event_active(tr->free_ev, EV_TIMEOUT, 0);
+	token_api_req_free(tr);
+}
+
+/*
+ * Put tr's GET on a connection of the pool. 0: done_cb will run (never
+ * inside this call); -1: it will not (tr unchanged, still the caller's).
+ */
+static int
+token_api_send(struct token_api_req *tr)
+{
+	struct evhttp_request *req;
+	struct token_api_conn *tc;
+	char origin[320];
+
+	snprintf(origin, sizeof(origin), "%s %s %d %llu", tr->tls ? "https" :
+	    "http", tr->host, tr->port, (unsigned long long)tr->timeout_ms);
+	if ((tc = token_api_conn_get(tr->w, origin, tr->tls, tr->host,
+	    tr->port, tr->timeout_ms)) == NULL)
+		return -1;
+	if ((req = evhttp_request_new(token_api_done_cb, tr)) == NULL) {
+		token_api_conn_put(tc, true);
+		return -1;
+	}
+	evhttp_request_set_error_cb(req, token_api_error_cb);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host",
+	    tr->hosthdr);
+	tr->reused = tc->served;
+	tr->eof = false;
+	/* On failure evhttp_make_request frees req; the callback never runs. */
+	if (evhttp_make_request(tc->con, req, EVHTTP_REQ_GET, tr->target) ==
+	    -1) {
+		token_api_conn_put(tc, false);
+		return -1;
+	}
+	tr->tc = tc;
+	return 0;
 }
 
 /* url_tmpl with the encoded token for "%s"; NULL when out of memory. */
@@ -183,75 +383,46 @@ int
 token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
     const char *tok, size_t len, uint64_t timeout_ms)
 {
-	struct evhttp_connection *con = NULL;
-	struct evhttp_request *req = NULL;
 	struct token_api_req *tr = NULL;
 	struct evhttp_uri *uri = NULL;
-	struct bufferevent *bev = NULL;
-	struct timeval tv;
 	const char *host, *path, *query, *scheme;
-	bool tls;
-	char *url, target[4096], hosthdr[300];
-	int port, rc = -1;
+	char *url, target[4096];
+	int rc = -1;
 
-	if ((url = token_api_url(url_tmpl, tok, len)) == NULL ||
-	    (uri = evhttp_uri_parse(url)) == NULL ||
-	    (host = evhttp_uri_get_host(uri)) == NULL)
+	if (w->index >= token_api_nworkers ||
+	    (url = token_api_url(url_tmpl, tok, len)) == NULL)
+		return -1;
+	if ((uri = evhttp_uri_parse(url)) == NULL ||
+	    (host = evhttp_uri_get_host(uri)) == NULL ||
+	    (tr = calloc(1, sizeof(*tr))) == NULL)
 		goto out;
 	scheme = evhttp_uri_get_scheme(uri);
-	tls = scheme != NULL && strcmp(scheme, "https") == 0;
-	port = evhttp_uri_get_port(uri);
-	if (port < 0)
-		port = tls ? 443 : 80;
+	tr->tls = scheme != NULL && strcmp(scheme, "https") == 0;
+	tr->port = evhttp_uri_get_port(uri);
+	if (tr->port < 0)
+		tr->port = tr->tls ? 443 : 80;
 	path = evhttp_uri_get_path(uri);
 	query = evhttp_uri_get_query(uri);
 	snprintf(target, sizeof(target), "%s%s%s", path != NULL &&
 	    path[0] != '\0' ? path : "/", query != NULL ? "?" : "",
 	    query != NULL ? query : "");
-	snprintf(hosthdr, sizeof(hosthdr), strchr(host, ':') != NULL ?
-	    "[%s]:%d" : "%s:%d", host, port);
-	if (w->index >= token_api_nlists ||
-	    (tr = calloc(1, sizeof(*tr))) == NULL ||
-	    (tls && (bev = token_api_tls_bev(w->base, host)) == NULL))
-		goto out;
-	/* bev (NULL for http: evhttp makes a socket one) is con's from here. */
-	con = evhttp_connection_base_bufferevent_new(w->base, w->dns, bev, host,
-	    (unsigned short)port);
-	bev = NULL;
-	if (con == NULL || (tr->free_ev = event_new(w->base, -1, 0,
-	    token_api_free_cb, tr)) == NULL)
-		goto out;
+	snprintf(tr->hosthdr, sizeof(tr->hosthdr), strchr(host, ':') != NULL ?
+	    "[%s]:%d" : "%s:%d", host, tr->port);
 	tr->w = w;
 	tr->ticket = ticket;
-	tv = gw_ms_to_tv(timeout_ms);
-	evhttp_connection_set_timeout_tv(con, &tv);
-	evhttp_connection_set_retries(con, 0);
-	evhttp_connection_set_max_body_size(con, TOKEN_API_MAX_BODY);
-	evhttp_connection_set_max_headers_size(con, TOKEN_API_MAX_HEADERS);
-	if ((req = evhttp_request_new(token_api_done_cb, tr)) == NULL)
+	tr->timeout_ms = timeout_ms;
+	if ((tr->target = strdup(target)) == NULL ||
+	    (tr->host = strdup(host)) == NULL || token_api_send(tr) == -1)
 		goto out;
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Host",
-	    hosthdr);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
-	    "close");
-	/* On failure evhttp_make_request frees req; the callback never runs. */
-	if (evhttp_make_request(con, req, EVHTTP_REQ_GET, target) == -1) {
-		req = NULL;
-		goto out;
-	}
-	tr->con = con;
-	LIST_INSERT_HEAD(&token_api_lists[w->index], tr, link);
-	con = NULL;
+	LIST_INSERT_HEAD(&token_api_workers[w->index].reqs, tr, link);
 	tr = NULL;
 	rc = 0;
  out:
-	if (con != NULL)
-		evhttp_connection_free(con);	/* and its bev */
-	if (bev != NULL)
-		bufferevent_free(bev);
-	if (tr != NULL && tr->free_ev != NULL)
-		event_free(tr->free_ev);
-	free(tr);
+	if (tr != NULL) {
+		free(tr->target);
+		free(tr->host);
+		free(tr);
+	}
 	if (uri != NULL)
 		evhttp_uri_free(uri);
 	free(url);

@@ -263,21 +263,38 @@ def test_redis_refused_config(tmp_path):
 
 class TokenAPI:
     """A real HTTP token API: /t/<token> answers by token name; over TLS
-    with tls=(cert, key)."""
+    with tls=(cert, key). .connections counts the connections it took.
+    keepalive: answer HTTP/1.1 and keep connections open (else HTTP/1.0,
+    closed after each answer); once: (with keepalive) answer the first
+    request of each connection only and close it, silently, when the
+    next one comes, as a server whose idle timeout fires just then."""
 
-    def __init__(self, targets, tls=None):
+    def __init__(self, targets, tls=None, keepalive=False, once=False):
         self.targets = targets
         self.release = threading.Event()
         self.hits = []
+        self.connections = 0
         api = self
 
         class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keepalive else "HTTP/1.0"
+            disable_nagle_algorithm = True  # head and body: two writes
+
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                api.connections += 1
+                self.served = 0
+                super().setup()
 
             def do_GET(self):
                 tok = self.path.rsplit("/", 1)[-1]
                 api.hits.append(self.path)
+                self.served += 1
+                if once and self.served > 1:
+                    self.close_connection = True
+                    return
                 if tok == "hang":
                     api.release.wait(30)
                     return
@@ -381,9 +398,65 @@ def test_token_api_over_https_is_verified(gateway_factory, backends,
                                    env={"SSL_CERT_FILE": str(ca[0])})
         assert status_of(misnamed.port, "/t?token=j") == (503, "1")
         assert one.count == 1
+        # Kept alive over TLS too: three lookups, one TLS connection.
+        alive = TokenAPI({"j": body}, tls=good, keepalive=True)
+        try:
+            kept = gateway_factory(routes=route(alive), name="kept",
+                                   env={"SSL_CERT_FILE": str(ca[0])},
+                                   gateway={"workers": 1})
+            for _ in range(3):
+                greets(kept.port, "/t?token=j", b"one:").close()
+            assert alive.connections == 1 and len(alive.hits) == 3
+        finally:
+            alive.close()
     finally:
         api.close()
         wrong.close()
+
+
+def test_token_api_lookups_share_a_kept_alive_connection(gateway_factory,
+                                                         backends):
+    one = backends(greet_echo_handler(b"one:"))
+    api = TokenAPI({"text": (200, b"127.0.0.1:%d" % one.port)},
+                   keepalive=True)
+    try:
+        g = gateway_factory(routes=[("/t", {
+            "token_api": "http://127.0.0.1:%d/t/%%s" % api.port})],
+            gateway={"workers": 1})
+        for _ in range(10):
+            greets(g.port, "/t?token=text", b"one:").close()
+        assert status_of(g.port, "/t?token=nosuch")[0] == 404
+        assert len(api.hits) == 11
+        assert api.connections == 1
+    finally:
+        api.close()
+
+
+def test_token_api_a_closed_kept_alive_connection_is_replaced(
+        gateway_factory, backends):
+    """The server closes each connection when its second request comes
+    (its idle timeout firing as the gateway reuses it): the lookup goes
+    again on a new connection, and no handshake sees the failure."""
+    one = backends(greet_echo_handler(b"one:"))
+    api = TokenAPI({"text": (200, b"127.0.0.1:%d" % one.port)},
+                   keepalive=True, once=True)
+    plain = TokenAPI({"text": (200, b"127.0.0.1:%d" % one.port)})
+    try:
+        g = gateway_factory(routes=[
+            ("/t", {"token_api": "http://127.0.0.1:%d/t/%%s" % api.port}),
+            ("/p", {"token_api": "http://127.0.0.1:%d/t/%%s" % plain.port})],
+            gateway={"workers": 1})
+        for _ in range(5):
+            greets(g.port, "/t?token=text", b"one:").close()
+        # Each reuse met a closing server and went again on a new one.
+        assert api.connections == 5 and len(api.hits) == 9
+        # An HTTP/1.0 API closes after every answer: a new one each time.
+        for _ in range(3):
+            greets(g.port, "/p?token=text", b"one:").close()
+        assert plain.connections == 3
+    finally:
+        api.close()
+        plain.close()
 
 
 def test_token_api_unreachable_is_503(gateway_factory):
