@@ -8,6 +8,7 @@
 #define ADMIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct gw_worker;
 struct config;
@@ -28,6 +29,14 @@ int	admin_start(struct gw_worker *workers, unsigned nworkers,
  * thread, as the endpoint runs there.
  */
 void	admin_reload(const struct config *cfg);
+
+/*
+ * Descriptors the endpoint may hold for connections at once: its
+ * admin_max_connections, and one more being refused (admin_adopt_cb
+ * counts each new one before the next accept); 0 when it is off. The
+ * sessions' room under the open-files limit leaves them out (main.c).
+ */
+uint64_t admin_fds_max(void);
 
 /*
  * Answer req with code and reason, Content-Type type and the len bytes

@@ -79,10 +79,12 @@ struct gw_worker {
 extern _Atomic uint64_t	 gw_sessions_total;
 /*
  * Sessions the open-files limit leaves room for (two descriptors each,
- * after those open at start and a reserve), set once at start: beyond it
- * clients get 503 rather than a backend leg we cannot open.
+ * after those open at start, a reserve and the admin endpoint's
+ * admin_max_connections), set at start and by a SIGHUP (main thread;
+ * workers read it): beyond it clients get 503 rather than a backend leg
+ * we cannot open.
  */
-extern uint64_t		 gw_session_cap;
+extern _Atomic uint64_t	 gw_session_cap;
 /*
  * The descriptors themselves (UINT64_MAX: no limit), set with
  * gw_session_cap: a session holds GW_FDS_SESSION of them (client and
@@ -91,7 +93,7 @@ extern uint64_t		 gw_session_cap;
  * session's backend socket). Starting one briefly needs GW_FDS_SPAWN more
  * (the child's ends, closed once it runs).
  */
-extern uint64_t		 gw_fd_room;
+extern _Atomic uint64_t	 gw_fd_room;
 #define GW_FDS_SESSION	2
 #define GW_FDS_EXEC	2
 #define GW_FDS_SPAWN	2

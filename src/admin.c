@@ -374,6 +374,12 @@ admin_reload(const struct config *cfg)
 	}
 }
 
+uint64_t
+admin_fds_max(void)
+{
+	return admin_http != NULL ? admin_max_conns + 1 : 0;
+}
+
 void
 admin_stop(void)
 {

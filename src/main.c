@@ -62,9 +62,11 @@ static enum log_level	 main_level;	/* -v floor for reloads */
 _Atomic uint64_t	 gw_sessions_total;
 _Atomic uint64_t	 gw_session_ids;
 _Atomic bool		 gw_stopping;
-uint64_t		 gw_session_cap = UINT64_MAX;
-uint64_t		 gw_fd_room = UINT64_MAX;
+_Atomic uint64_t	 gw_session_cap = UINT64_MAX;
+_Atomic uint64_t	 gw_fd_room = UINT64_MAX;
 static uint64_t		 main_nofile = UINT64_MAX;
+/* Descriptors free at start less the fixed reserve; UINT64_MAX: no limit. */
+static uint64_t		 main_fd_spare = UINT64_MAX;
 static struct gw_worker	*main_workers;
 static unsigned		 main_nworkers;
 static struct redis_opts	 main_redis;	/* [gateway] redis; spec NULL: none */
@@ -181,6 +183,8 @@ main_same_string(const char *a, const char *b)
 	    strcmp(a, b) == 0);
 }
 
+static void	main_fd_room_set(void);
+
 /*
  * SIGHUP: build the new generation aside; if anything is wrong, say
  * where and keep running the old one. Worker 0 switches first (others
@@ -236,6 +240,7 @@ main_reload(struct gw_worker *w0)
 	    strcmp(cfg->admin_listen, w0->cfg->admin_listen) != 0))
 		log_warnx("reload: admin_listen changes take a restart");
 	admin_reload(cfg);
+	main_fd_room_set();
 	if (!main_same_string(cfg->log_file, w0->cfg->log_file) ||
 	    !main_same_string(cfg->syslog_server, w0->cfg->syslog_server) ||
 	    cfg->syslog_format != w0->cfg->syslog_format)
@@ -353,9 +358,29 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
+ * gw_fd_room and gw_session_cap: the spare descriptors less those the
+ * admin endpoint may hold (admin_fds_max: admin_max_connections + 1),
+ * which a SIGHUP may change. Without that, sessions filling the limit
+ * left admin accepts failing with EMFILE (and libevent's listener
+ * spinning on them), or admin connections left sessions short.
+ */
+static void
+main_fd_room_set(void)
+{
+	uint64_t admin = admin_fds_max(), room;
+
+	if (main_fd_spare == UINT64_MAX)
+		return;
+	room = main_fd_spare > admin ? main_fd_spare - admin : 0;
+	gw_fd_room = room;
+	gw_session_cap = room / GW_FDS_SESSION;
+}
+
+/*
  * Room left under the open-files limit once everything is set up: two
- * descriptors per session (more for exec: routes, see gw.h), and a
- * reserve for evdns, the admin endpoint and accepts in flight.
+ * descriptors per session (more for exec: routes, see gw.h), a reserve
+ * for evdns and accepts in flight, and the admin endpoint's connections
+ * (main_fd_room_set).
  */
 static void
 main_session_cap(void)
@@ -371,11 +396,13 @@ main_session_cap(void)
 		if (d->d_name[0] != '.')
 			used++;
 	closedir(dir);
-	gw_fd_room = main_nofile > used + reserve ?
+	main_fd_spare = main_nofile > used + reserve ?
 	    main_nofile - used - reserve : 0;
-	gw_session_cap = gw_fd_room / GW_FDS_SESSION;
-	log_debug("open-files limit %llu, %llu in use: room for %llu sessions",
+	main_fd_room_set();
+	log_debug("open-files limit %llu, %llu in use, %llu for the admin "
+	    "endpoint: room for %llu sessions",
 	    (unsigned long long)main_nofile, (unsigned long long)used,
+	    (unsigned long long)admin_fds_max(),
 	    (unsigned long long)gw_session_cap);
 }
 

@@ -331,3 +331,52 @@ def test_sighup_applies_a_new_admin_max_connections(gateway_factory,
     finally:
         for s in held:
             s.close()
+
+
+def test_admin_connections_have_descriptors_when_sessions_fill_the_limit(
+        gateway_factory, backends, tmp_path):
+    """RLIMIT_NOFILE 128, admin_max_connections 32: sessions are admitted
+    until 503 "open-files limit reached"; then all 32 admin connections
+    are still served (their descriptors are kept out of the sessions'
+    room), a further session still gets 503, and the open ones relay.
+    Without the reserve the sessions took the descriptors the admin
+    endpoint needed: its accepts failed with EMFILE (libevent's listener
+    spinning on them) until idle admin connections timed out."""
+    from faultkit import prlimit_wrapper
+    from gatewaykit import WSGATE_BIN
+    from wskit import OP_BINARY, RawWS
+    nofile = 128
+    wrapper = prlimit_wrapper(tmp_path, WSGATE_BIN, nofile)
+    if wrapper is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    g = make_admin(gateway_factory, backends, binary=wrapper,
+                   gateway={"admin_max_connections": "32", "workers": "1",
+                            "heartbeat_interval": "0"})
+    sessions = []
+    try:
+        while True:
+            ws = RawWS.open(g.port, path="/echo", expect=None)
+            if ws.status != 101:
+                assert ws.status == 503, ws.head_raw
+                ws.close()
+                break
+            sessions.append(ws)
+            assert len(sessions) < nofile, "no 503 before the limit"
+        assert len(sessions) >= 8, "only %d sessions fit" % len(sessions)
+        held = _hold(g.admin_port, 32)
+        try:
+            for s in held:      # all 32 at once, none closed to make room
+                assert _keepalive_get(s) == 200
+            ws = RawWS.open(g.port, path="/echo", expect=None)
+            assert ws.status == 503, ws.head_raw
+            ws.close()
+            for ws in sessions:
+                ws.send_frame(OP_BINARY, b"x")
+                assert ws.recv_frame(timeout=5).payload == b"x"
+        finally:
+            for s in held:
+                s.close()
+    finally:
+        for ws in sessions:
+            ws.close()
+    assert "Too many open files" not in g.log_text(), g.log_tail(20)
