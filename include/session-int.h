@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <event2/event_struct.h>
 
 #include "config.h"
@@ -97,9 +98,11 @@ struct session_dial {
 	size_t			 attempt;	/* failovers so far */
 	int			 err;		/* errno of a failed attempt */
 	bool			 in_connect;	/* inside upstream_connect() */
-	struct event		 wait;		/* our own connect's wait (a TCP
-						 * literal, not tls:) */
-	bool			 waiting;	/* ... it is added */
+	bool			 waiting;	/* our own connect (a TCP literal,
+						 * not tls:) waits on the
+						 * bufferevent's ev_write */
+	event_callback_fn	 write_cb;	/* ... libevent's callback of
+						 * that event, put back after */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	uint8_t			*proxy_hdr;	/* PROXY header for each backend */
 	uint8_t			 proxy_hdr_len;

@@ -19,6 +19,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
@@ -166,12 +167,27 @@ upstream_tls_start(struct session *s, struct bufferevent *under)
 	return 0;
 }
 
+/*
+ * Our connect's wait is over (fired, or cancelled): bev's ev_write is
+ * libevent's own event again, as bufferevent_socket_new() assigned it.
+ * event_assign() must not touch a pending event: the wait fired (it is
+ * not persistent) or was deleted.
+ */
+static void
+upstream_wait_restore(struct session *s, struct bufferevent *bev)
+{
+	s->dial.waiting = false;
+	event_assign(&bev->ev_write, bufferevent_get_base(bev),
+	    bufferevent_getfd(bev), EV_WRITE | EV_PERSIST | EV_FINALIZE,
+	    s->dial.write_cb, bev);
+}
+
 void
 upstream_cancel(struct session *s)
 {
 	if (s->dial.waiting) {
-		event_del(&s->dial.wait);
-		s->dial.waiting = false;
+		event_del(&s->upstream.bev->ev_write);
+		upstream_wait_restore(s, s->upstream.bev);
 	}
 }
 
@@ -183,7 +199,7 @@ upstream_wait_cb(evutil_socket_t fd, short what, void *arg)
 	socklen_t len = sizeof(int);
 	int err = 0;
 
-	s->dial.waiting = false;	/* not persistent: it is off again */
+	upstream_wait_restore(s, s->upstream.bev);
 	/* EV_WRITE alone: connected, and nothing to read yet. */
 	if ((what & EV_READ) &&
 	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
@@ -205,9 +221,15 @@ upstream_wait_cb(evutil_socket_t fd, short what, void *arg)
  * too (an error, or a backend that speaks first) is the socket asked. The
  * socket is bev's from its birth (upstream_connect; BEV_OPT_CLOSE_ON_FREE
  * frees it with a failed attempt), with bev's own events off until
- * session_upstream_ready() turns reading on; meanwhile
- * the client's bytes wait in bev's output (session_leg_flush leaves a leg
- * that is not up alone). Returns 0, or -1 (s->dial.err).
+ * session_upstream_ready() turns reading on; meanwhile the client's bytes
+ * wait in bev's output (session_leg_flush leaves a leg that is not up
+ * alone). The wait is bev's own ev_write, assigned our callback for the
+ * connect and given back to libevent when it ends (upstream_wait_restore),
+ * as leg_read.c does with ev_read: an event of our own in every session
+ * cost ~150 bytes that nothing used once the backend was up. With EV_WRITE
+ * disabled libevent adds ev_write nowhere (not when bytes are queued), so
+ * nothing of libevent's runs on it meanwhile. Returns 0, or -1
+ * (s->dial.err).
  */
 static int
 upstream_start_tcp(struct session *s, const struct config_addr *a,
@@ -222,13 +244,15 @@ upstream_start_tcp(struct session *s, const struct config_addr *a,
 		s->dial.err = errno;
 		return -1;
 	}
-	event_assign(&s->dial.wait, s->w->base, fd, EV_READ | EV_WRITE,
-	    upstream_wait_cb, s);
-	if (event_add(&s->dial.wait, NULL) == -1) {
+	s->dial.write_cb = event_get_callback(&bev->ev_write);
+	event_assign(&bev->ev_write, s->w->base, fd,
+	    EV_READ | EV_WRITE | EV_FINALIZE, upstream_wait_cb, s);
+	s->dial.waiting = true;
+	if (event_add(&bev->ev_write, NULL) == -1) {
+		upstream_wait_restore(s, bev);
 		s->dial.err = ENOMEM;
 		return -1;
 	}
-	s->dial.waiting = true;
 	return 0;
 }
 
