@@ -27,4 +27,15 @@ struct bufferevent;
  */
 void	leg_read_own(struct bufferevent *bev);
 
+/*
+ * Read bev now, as if its read event had fired (bev reads through
+ * leg_read_own already, and reading is enabled): what the socket holds
+ * goes to the callbacks at once, and with nothing there (EAGAIN) nothing
+ * happens. For a socket that most likely holds bytes already (a client
+ * that speaks first, just accepted): the loop turn that would announce
+ * them is saved. The callbacks may free bev: the caller touches neither
+ * bev nor what owns it afterwards.
+ */
+void	leg_read_now(struct bufferevent *bev);
+
 #endif /* LEG_READ_H */

@@ -143,3 +143,9 @@ leg_read_own(struct bufferevent *bev)
 	if (reading)
 		bufferevent_enable(bev, EV_READ);
 }
+
+void
+leg_read_now(struct bufferevent *bev)
+{
+	leg_read_cb(bufferevent_getfd(bev), EV_READ, bev);
+}

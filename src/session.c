@@ -366,6 +366,15 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	bufferevent_enable(s->client.bev, EV_READ);
 	log_debug("session %llu: accepted from %s", (unsigned long long)s->id,
 	    s->peer);
+	/*
+	 * A client speaks first, and by the time a connection is accepted
+	 * its request head is usually in the socket already: read it now
+	 * rather than after a loop turn (HAProxy reads at accept too). When
+	 * it is not there yet the read finds EAGAIN and the read event,
+	 * already enabled, waits for it. s may be gone after this.
+	 */
+	if (!tls)
+		leg_read_now(s->client.bev);
 	return 0;
 
 	/* Undo in the reverse order of acquisition. */
