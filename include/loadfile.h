@@ -27,6 +27,25 @@
 int	loadfile_read(const char *path, size_t max, unsigned flags,
 	    char **buf, size_t *len, char *err, size_t errlen);
 
+#define LOADFILE_SECRET_LINE	0x1	/* one line: no '\n' inside */
+#define LOADFILE_SECRET_FIRST	0x2	/* the first line; the rest ignored */
+
+/*
+ * The one reader of secret files (admin_token_file, token_id_key_file,
+ * redis_password_file): a private file (LOADFILE_PRIVATE). how 0: the
+ * whole file less its trailing line ends ('\n', '\r'), min..max bytes;
+ * LOADFILE_SECRET_LINE: the same, and no '\n' left inside;
+ * LOADFILE_SECRET_FIRST: its first line (up to the first '\r', '\n' or
+ * NUL), at least min bytes, of a file of at most max bytes. Returns 0
+ * with *out a malloc'd copy of the secret's *outlen bytes, a NUL after
+ * them (the caller's: free it with loadfile_free(*out, *outlen)); or -1
+ * with *out NULL and err set to "PATH: reason" (as loadfile_read, or
+ * "want one line of 1 to 1024 bytes", "the key must be 16 to 1024
+ * bytes", "empty first line", "out of memory").
+ */
+int	loadfile_secret(const char *path, size_t min, size_t max, unsigned how,
+	    char **out, size_t *outlen, char *err, size_t errlen);
+
 /* Wipe buf[0..len] (secrets) and free it; buf may be NULL. */
 void	loadfile_free(char *buf, size_t len);
 

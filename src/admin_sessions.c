@@ -88,34 +88,20 @@ int
 admin_sessions_load(const struct config *cfg, char *err, size_t errlen)
 {
 	const char *path = cfg->admin_token_file;
-	char *buf, why[512];
-	size_t len, n;
+	char *secret, why[512];
+	size_t n;
 
 	if (path == NULL)
 		return 0;
 	/* One line, "\r\n" after it allowed; a key is a key (600). */
-	if (loadfile_read(path, ASESS_SECRET_MAX + 2, LOADFILE_PRIVATE, &buf,
-	    &len, why, sizeof(why)) == -1) {
+	if (loadfile_secret(path, 1, ASESS_SECRET_MAX, LOADFILE_SECRET_LINE,
+	    &secret, &n, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "admin_token_file %s", why);
 		return -1;
 	}
-	for (n = len; n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'); n--)
-		;
-	if (n == 0 || n > ASESS_SECRET_MAX || memchr(buf, '\n', n)) {
-		snprintf(err, errlen, "admin_token_file %s: want one line of "
-		    "1 to %d bytes", path, ASESS_SECRET_MAX);
-		loadfile_free(buf, len);
-		return -1;
-	}
 	admin_sessions_stop();
-	if ((asess_secret = malloc(n)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		loadfile_free(buf, len);
-		return -1;
-	}
-	memcpy(asess_secret, buf, n);
+	asess_secret = secret;
 	asess_secretlen = n;
-	loadfile_free(buf, len);
 	return 0;
 }
 

@@ -571,69 +571,72 @@ auth_key_free(struct auth_key *key)
 	free(key);
 }
 
+enum auth_key_file {
+	AUTH_KEY_FILE_SECRET = 0,	/* an HS256 secret, private */
+	AUTH_KEY_FILE_PUBLIC,		/* a PEM public key */
+	AUTH_KEY_FILE_ANY,		/* a PEM if it starts like one */
+};
+
+/*
+ * The one loader of key files: read path as kind says and build *out
+ * from it. A secret file must be private (relayd's check_file_secrecy:
+ * a shared secret is a private key) and loses one trailing "\n" and
+ * then one "\r"; a file of kind ANY that does not start as a PEM is read
+ * again as a secret, through its own door (size and mode checked).
+ * 0, or -1 with err set.
+ */
+static int
+auth_key_load(const char *path, enum auth_key_file kind,
+    struct auth_key **out, char *err, size_t errlen)
+{
+	bool secret = kind == AUTH_KEY_FILE_SECRET;
+	char *buf, msg[512];
+	size_t len, n;
+	int rc;
+
+	*out = NULL;
+	if (loadfile_read(path, secret ? AUTH_SECRET_FILE_MAX :
+	    AUTH_PEM_FILE_MAX, secret ? LOADFILE_PRIVATE : 0, &buf, &len, err,
+	    errlen) == -1)
+		return -1;
+	if (kind == AUTH_KEY_FILE_ANY && !(len >= 10 &&
+	    memcmp(buf, "-----BEGIN", 10) == 0)) {
+		loadfile_free(buf, len);
+		return auth_key_load(path, AUTH_KEY_FILE_SECRET, out, err,
+		    errlen);
+	}
+	n = len;
+	if (secret && n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (secret && n > 0 && buf[n - 1] == '\r')
+		n--;
+	rc = secret ? auth_key_new_secret(buf, n, out, msg, sizeof(msg)) :
+	    auth_key_new_public(buf, len, out, msg, sizeof(msg));
+	if (rc == -1)
+		snprintf(err, errlen, "%s: %s", path, msg);
+	loadfile_free(buf, len);
+	return rc == -1 ? -1 : 0;
+}
+
 int
 auth_key_load_secret(const char *path, struct auth_key **out, char *err,
     size_t errlen)
 {
-	char		*buf, msg[256];
-	size_t		 len, n;
-	int		 rc = -1;
-
-	*out = NULL;
-	/* relayd's check_file_secrecy: a shared secret is a private key. */
-	if (loadfile_read(path, AUTH_SECRET_FILE_MAX, LOADFILE_PRIVATE, &buf,
-	    &len, err, errlen) == -1)
-		return -1;
-	n = len;
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	if (auth_key_new_secret(buf, n, out, msg, sizeof(msg)) == -1)
-		snprintf(err, errlen, "%s: %s", path, msg);
-	else
-		rc = 0;
-	loadfile_free(buf, len);
-	return rc;
+	return auth_key_load(path, AUTH_KEY_FILE_SECRET, out, err, errlen);
 }
 
 int
 auth_key_load_public(const char *path, struct auth_key **out, char *err,
     size_t errlen)
 {
-	char		*buf, msg[512];
-	size_t		 len;
-	int		 rc;
-
-	*out = NULL;
-	if (loadfile_read(path, AUTH_PEM_FILE_MAX, 0, &buf, &len, err,
-	    errlen) == -1)
-		return -1;
-	if ((rc = auth_key_new_public(buf, len, out, msg, sizeof(msg))) == -1)
-		snprintf(err, errlen, "%s: %s", path, msg);
-	loadfile_free(buf, len);
-	return rc;
+	return auth_key_load(path, AUTH_KEY_FILE_PUBLIC, out, err, errlen);
 }
 
 int
 auth_key_load_any(const char *path, struct auth_key **out, char *err,
     size_t errlen)
 {
-	char		*buf, msg[512];
-	size_t		 len;
-	int		 pem, rc = -1;
-
-	*out = NULL;
-	if (loadfile_read(path, AUTH_PEM_FILE_MAX, 0, &buf, &len, err,
-	    errlen) == -1)
-		return -1;
-	pem = len >= 10 && memcmp(buf, "-----BEGIN", 10) == 0;
-	if (pem && (rc = auth_key_new_public(buf, len, out, msg,
-	    sizeof(msg))) == -1)
-		snprintf(err, errlen, "%s: %s", path, msg);
-	loadfile_free(buf, len);
-	/* A secret again through its own door: size and mode checked. */
-	return pem ? rc : auth_key_load_secret(path, out, err, errlen);
+	return auth_key_load(path, AUTH_KEY_FILE_ANY, out, err, errlen);
 }
 
 /* ---- finding the token in a request -------------------------------- */

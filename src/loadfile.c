@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,44 @@ loadfile_read(const char *path, size_t max, unsigned flags, char **buf,
 	if (fd != -1)
 		close(fd);
 	return -1;
+}
+
+int
+loadfile_secret(const char *path, size_t min, size_t max, unsigned how,
+    char **out, size_t *outlen, char *err, size_t errlen)
+{
+	bool first = (how & LOADFILE_SECRET_FIRST) != 0;
+	char *buf;
+	size_t len, n;
+
+	*out = NULL;
+	/* relayd's check_file_secrecy: a secret is a key. "\r\n" after it
+	 * may make the file two bytes longer than the secret. */
+	if (loadfile_read(path, first ? max : max + 2, LOADFILE_PRIVATE, &buf,
+	    &len, err, errlen) == -1)
+		return -1;
+	if (first)
+		n = strcspn(buf, "\r\n");
+	else
+		for (n = len; n > 0 && (buf[n - 1] == '\n' ||
+		    buf[n - 1] == '\r'); n--)
+			;
+	if (first && n < min)
+		snprintf(err, errlen, "%s: empty first line", path);
+	else if (!first && (n < min || n > max || ((how &
+	    LOADFILE_SECRET_LINE) && memchr(buf, '\n', n) != NULL)))
+		snprintf(err, errlen, (how & LOADFILE_SECRET_LINE) ?
+		    "%s: want one line of %zu to %zu bytes" :
+		    "%s: the key must be %zu to %zu bytes", path, min, max);
+	else if ((*out = malloc(n + 1)) == NULL)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else {
+		memcpy(*out, buf, n);
+		(*out)[n] = '\0';
+		*outlen = n;
+	}
+	loadfile_free(buf, len);
+	return *out != NULL ? 0 : -1;
 }
 
 void

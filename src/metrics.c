@@ -2,6 +2,7 @@
  * metrics: see include/metrics.h.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "metrics.h"
@@ -176,43 +177,78 @@ metrics_hist(char *buf, size_t cap, size_t *off, const char *name,
 	    (double)h->sum_us / 1e6, name, (unsigned long long)h->count);
 }
 
-/* Per-route families: one sample per route (and per end cause). */
+/* One sample of a per-route family: an extra label (key NULL: none) and
+ * the counter's place in struct metrics_route. */
+struct metrics_route_sample {
+	const char	*key;
+	const char	*val;
+	size_t		 field;
+};
+
+/* The one route loop: family name, then each route's samples in order. */
+static void
+metrics_route_family(char *buf, size_t cap, size_t *off, const char *name,
+    const char *type, const char *help, const struct metrics_route *routes,
+    const char *const *names, size_t nroutes,
+    const struct metrics_route_sample *smp, size_t nsmp)
+{
+	const uint64_t *v;
+	size_t i, k;
+
+	metrics_head(buf, cap, off, name, type, help);
+	for (i = 0; i < nroutes; i++)
+		for (k = 0; k < nsmp; k++) {
+			v = (const uint64_t *)(const void *)((const char *)
+			    &routes[i] + smp[k].field);
+			if (smp[k].key == NULL)
+				metrics_put(buf, cap, off, "%s{route=\"%s\"} "
+				    "%llu\n", name, names[i],
+				    (unsigned long long)*v);
+			else
+				metrics_put(buf, cap, off, "%s{route=\"%s\","
+				    "%s=\"%s\"} %llu\n", name, names[i],
+				    smp[k].key, smp[k].val,
+				    (unsigned long long)*v);
+		}
+}
+
+#define METRICS_ROUTE_FIELD(f)	offsetof(struct metrics_route, f)
+
+/* Per-route families: one sample per route (and per direction, cause). */
 static void
 metrics_routes(const struct metrics_route *routes, const char *const *names,
     size_t nroutes, char *buf, size_t cap, size_t *off)
 {
-	size_t i, e;
+	static const struct metrics_route_sample active[] = {
+		{ NULL, NULL, METRICS_ROUTE_FIELD(active) },
+	}, sessions[] = {
+		{ NULL, NULL, METRICS_ROUTE_FIELD(sessions) },
+	}, bytes[] = {
+		{ "direction", "up", METRICS_ROUTE_FIELD(bytes_up) },
+		{ "direction", "down", METRICS_ROUTE_FIELD(bytes_down) },
+	};
+	struct metrics_route_sample ended[METRICS_END_MAX];
+	size_t e;
 
-	metrics_head(buf, cap, off, "wsgate_route_sessions_active", "gauge",
-	    "Sessions alive, by route.");
-	for (i = 0; i < nroutes; i++)
-		metrics_put(buf, cap, off,
-		    "wsgate_route_sessions_active{route=\"%s\"} %llu\n",
-		    names[i], (unsigned long long)routes[i].active);
-	metrics_head(buf, cap, off, "wsgate_route_sessions_total", "counter",
-	    "Sessions upgraded, by route.");
-	for (i = 0; i < nroutes; i++)
-		metrics_put(buf, cap, off,
-		    "wsgate_route_sessions_total{route=\"%s\"} %llu\n",
-		    names[i], (unsigned long long)routes[i].sessions);
-	metrics_head(buf, cap, off, "wsgate_route_bytes_total", "counter",
-	    "Payload bytes relayed by ended sessions, by route and direction.");
-	for (i = 0; i < nroutes; i++)
-		metrics_put(buf, cap, off,
-		    "wsgate_route_bytes_total{route=\"%s\",direction=\"up\"} "
-		    "%llu\nwsgate_route_bytes_total{route=\"%s\","
-		    "direction=\"down\"} %llu\n", names[i],
-		    (unsigned long long)routes[i].bytes_up, names[i],
-		    (unsigned long long)routes[i].bytes_down);
-	metrics_head(buf, cap, off, "wsgate_route_sessions_ended_total",
-	    "counter", "Sessions ended, by route and cause.");
-	for (i = 0; i < nroutes; i++)
-		for (e = 0; e < METRICS_END_MAX; e++)
-			metrics_put(buf, cap, off,
-			    "wsgate_route_sessions_ended_total{route=\"%s\","
-			    "cause=\"%s\"} %llu\n", names[i],
-			    metrics_end_names[e],
-			    (unsigned long long)routes[i].ended[e]);
+	for (e = 0; e < METRICS_END_MAX; e++) {
+		ended[e].key = "cause";
+		ended[e].val = metrics_end_names[e];
+		ended[e].field = METRICS_ROUTE_FIELD(ended) +
+		    e * sizeof(uint64_t);
+	}
+	metrics_route_family(buf, cap, off, "wsgate_route_sessions_active",
+	    "gauge", "Sessions alive, by route.", routes, names, nroutes,
+	    active, METRICS_N(active));
+	metrics_route_family(buf, cap, off, "wsgate_route_sessions_total",
+	    "counter", "Sessions upgraded, by route.", routes, names, nroutes,
+	    sessions, METRICS_N(sessions));
+	metrics_route_family(buf, cap, off, "wsgate_route_bytes_total",
+	    "counter", "Payload bytes relayed by ended sessions, by route and "
+	    "direction.", routes, names, nroutes, bytes, METRICS_N(bytes));
+	metrics_route_family(buf, cap, off,
+	    "wsgate_route_sessions_ended_total", "counter",
+	    "Sessions ended, by route and cause.", routes, names, nroutes,
+	    ended, METRICS_N(ended));
 }
 
 int

@@ -522,22 +522,14 @@ redis_conn_up(const struct redis_conn *c)
 static int
 redis_read_secret(const char *path, char **out, char *err, size_t errlen)
 {
-	char *buf, why[512];
-	size_t len;
+	char why[512];
+	size_t n;
 
-	if (loadfile_read(path, REDIS_SECRET_MAX, LOADFILE_PRIVATE, &buf, &len,
-	    why, sizeof(why)) == -1) {
+	if (loadfile_secret(path, 1, REDIS_SECRET_MAX, LOADFILE_SECRET_FIRST,
+	    out, &n, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "redis_password_file: %s", why);
 		return -1;
 	}
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (buf[0] == '\0' || (*out = strdup(buf)) == NULL) {
-		snprintf(err, errlen, "redis_password_file: %s: %s", path,
-		    buf[0] == '\0' ? "empty first line" : "out of memory");
-		loadfile_free(buf, len);
-		return -1;
-	}
-	loadfile_free(buf, len);
 	return 0;
 }
 

@@ -53,26 +53,17 @@ static size_t			 registry_keylen;
 static int
 registry_read_key(const char *path, char *err, size_t errlen)
 {
-	char *buf, why[512];
-	size_t len, n;
+	char *key, why[512];
+	size_t n;
 
-	/* relayd's check_file_secrecy: a key is a key. */
-	if (loadfile_read(path, REGISTRY_KEY_MAX + 2, LOADFILE_PRIVATE, &buf,
-	    &len, why, sizeof(why)) == -1) {
+	if (loadfile_secret(path, REGISTRY_KEY_MIN, REGISTRY_KEY_MAX, 0, &key,
+	    &n, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "token_id_key_file %s", why);
 		return -1;
 	}
-	for (n = len; n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'); n--)
-		;
-	if (n < REGISTRY_KEY_MIN || n > REGISTRY_KEY_MAX) {
-		snprintf(err, errlen, "token_id_key_file %s: the key must be "
-		    "%d to %d bytes", path, REGISTRY_KEY_MIN, REGISTRY_KEY_MAX);
-		loadfile_free(buf, len);
-		return -1;
-	}
-	memcpy(registry_key, buf, n);
+	memcpy(registry_key, key, n);
 	registry_keylen = n;
-	loadfile_free(buf, len);
+	loadfile_free(key, n);
 	return 0;
 }
 

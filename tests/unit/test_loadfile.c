@@ -186,6 +186,87 @@ test_not_regular(void **state)
 	assert_string_equal(err, want);
 }
 
+/* secret(how, min, max) of s[0..n) at mode 600: the secret or NULL. */
+static char *
+secret(const char *s, size_t n, unsigned how, size_t min, size_t max,
+    size_t *len, char *err, size_t errlen)
+{
+	static char	 junk[] = "x";
+	char		*out = junk;
+
+	if (loadfile_secret(put("s", s, n, 0600), min, max, how, &out, len,
+	    err, errlen) == -1) {
+		assert_null(out);
+		return NULL;
+	}
+	assert_int_equal(out[*len], '\0');
+	return out;
+}
+
+static void
+test_secret(void **state)
+{
+	char	*v, err[512], want[600];
+	size_t	 len;
+
+	(void)state;
+	/* Whole: trailing line ends go, line ends inside stay. */
+	v = secret("0123456789abcdef\r\n\n", 19, 0, 16, 20, &len, err,
+	    sizeof(err));
+	assert_non_null(v);
+	assert_int_equal(len, 16);
+	assert_memory_equal(v, "0123456789abcdef", 16);
+	loadfile_free(v, len);
+	v = secret("01234567\n89abcdef\n", 18, 0, 16, 20, &len, err,
+	    sizeof(err));
+	assert_non_null(v);
+	assert_int_equal(len, 17);
+	loadfile_free(v, len);
+	assert_null(secret("short\n", 6, 0, 16, 20, &len, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: the key must be 16 to 20 bytes",
+	    path);
+	assert_string_equal(err, want);
+	/* max bytes and "\r\n" fit; one byte more does not. */
+	v = secret("0123456789abcdefghij\r\n", 22, 0, 16, 20, &len, err,
+	    sizeof(err));
+	assert_non_null(v);
+	assert_int_equal(len, 20);
+	loadfile_free(v, len);
+	assert_null(secret("0123456789abcdefghijk", 21, 0, 16, 20, &len, err,
+	    sizeof(err)));
+	/* One line: a line end inside is refused. */
+	v = secret("tok\r\n", 5, LOADFILE_SECRET_LINE, 1, 8, &len, err,
+	    sizeof(err));
+	assert_non_null(v);
+	assert_string_equal(v, "tok");
+	loadfile_free(v, len);
+	assert_null(secret("to\nk\n", 5, LOADFILE_SECRET_LINE, 1, 8, &len,
+	    err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: want one line of 1 to 8 bytes",
+	    path);
+	assert_string_equal(err, want);
+	assert_null(secret("\n", 1, LOADFILE_SECRET_LINE, 1, 8, &len, err,
+	    sizeof(err)));
+	/* First line: the rest is ignored; an empty one is refused. */
+	v = secret("user pw\r\nmore\n", 14, LOADFILE_SECRET_FIRST, 1, 64,
+	    &len, err, sizeof(err));
+	assert_non_null(v);
+	assert_string_equal(v, "user pw");
+	assert_int_equal(len, 7);
+	loadfile_free(v, len);
+	assert_null(secret("\npw\n", 4, LOADFILE_SECRET_FIRST, 1, 64, &len,
+	    err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: empty first line", path);
+	assert_string_equal(err, want);
+	/* A secret is private: 644 is refused, with loadfile_read's words. */
+	put("s", "0123456789abcdef", 16, 0644);
+	v = err;
+	assert_int_equal(loadfile_secret(path, 16, 20, 0, &v, &len, err,
+	    sizeof(err)), -1);
+	assert_null(v);
+	assert_non_null(strstr(err, "readable by group or others"));
+}
+
 int
 main(void)
 {
@@ -196,6 +277,7 @@ main(void)
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_not_regular),
+		cmocka_unit_test(test_secret),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
