@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <event2/util.h>
 
 #include "config.h"
 #include "heartbeat.h"
@@ -241,6 +242,14 @@ void	session_upstream_ready(struct session *s, struct bufferevent *bev);
 void	session_upstream_failed(struct session *s, uint16_t code,
 	    const char *reason);
 
+/*
+ * The read event of a plain leg (leg_read_own_cb): leg_read's read, with
+ * bytes that need not wait in the input relayed at once (ws_conn_take for
+ * the client, framed to the client for the backend). arg is the leg's
+ * bufferevent, whose callback argument is the leg.
+ */
+void	session_leg_read_ev(evutil_socket_t fd, short what, void *arg);
+
 /* --- session_leg.c: what a leg does, the same for either half --- */
 
 /* Set up leg as one of s's halves (peer: the other); bev stays NULL. */
@@ -258,6 +267,18 @@ void	session_leg_free(struct session_leg *leg);
  * (session_leg_write_idle).
  */
 void	session_leg_flush(struct session_leg *leg);
+
+/*
+ * Send p[0..n) (copied) to leg, after what its output holds: written at
+ * once when the leg writes through and nothing waits before them, else
+ * queued and flushed. What the socket does not take is queued with
+ * EV_WRITE on, as session_leg_flush() leaves it. The leg must be there.
+ * Returns 0 if the socket took it all, 1 if bytes wait in the leg's
+ * output (the caller checks flow control), or -1 out of memory: nothing
+ * of p[w..n) was queued, where w is what the socket took (the caller ends
+ * the session).
+ */
+int	session_leg_send(struct session_leg *leg, const uint8_t *p, size_t n);
 
 /* In the leg's write callback: drained, so back to write-through. */
 void	session_leg_write_idle(struct session_leg *leg);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ws_frame.h"
 #include "ws_utf8.h"
@@ -40,6 +41,18 @@ struct ws_conn_rx {
  */
 int	ws_conn_input(struct session *s);
 
+/*
+ * A read of the client's, before it is queued (leg_read's take hook, see
+ * include/leg_read.h): p[0..n) is writable. If the session is open, relays
+ * plainly (no transform, no recording) and nothing waits in the client's
+ * input, decodes all of it as ws_conn_input() would, the payload unmasked
+ * in place and sent to the backend at once (session_leg_send), and
+ * returns n. Otherwise takes nothing and returns 0: the bytes go to the
+ * input and ws_conn_input(). Returns LEG_READ_GONE if session_close() was
+ * called (s may be gone).
+ */
+ssize_t	ws_conn_take(struct session *s, uint8_t *p, size_t n);
+
 /* The first header byte of a frame ws_conn_send() queues (RFC 6455
  * §5.2): FIN and the RSV bits, or'ed with the opcode. */
 #define WS_CONN_FIN	0x80u
@@ -66,5 +79,16 @@ size_t	ws_conn_send(struct session *s, unsigned b0, const void *p,
  */
 void	ws_conn_send_close(struct session *s, uint16_t code,
 	    const char *reason);
+
+/*
+ * ws_conn_send() of the len bytes at p (copied, or sent at once), with
+ * the frame's header written into the 14 bytes before p, which must be
+ * the caller's to write, so header and payload go in one write
+ * (session_leg_send). p stays the caller's. Returns 0 if the socket took
+ * it all, 1 if bytes wait in the client's output (the caller checks flow
+ * control), or -1 out of memory (the caller ends the session).
+ */
+int	ws_conn_send_read(struct session *s, unsigned b0, uint8_t *p,
+	    size_t len);
 
 #endif

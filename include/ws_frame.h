@@ -114,8 +114,10 @@ ssize_t	ws_frame_decode(struct ws_frame_decoder *d, const uint8_t *in,
 
 /*
  * XOR len bytes of src with mask, starting at mask index off (0..3), into
- * dst. dst may equal src (unmask in place). Works 64 bytes at a time (four
- * 16-byte vectors), then a machine word at a time.
+ * dst. dst may equal src (unmask in place) or lie before it in the same
+ * buffer (a move toward the front); otherwise they do not overlap. Works
+ * 64 bytes at a time (four 16-byte vectors), then a machine word at a
+ * time, each block read before it is written.
  * Returns the mask index after the last byte: (off + len) % 4.
  */
 unsigned ws_frame_unmask(const uint8_t mask[4], unsigned off, uint8_t *dst,

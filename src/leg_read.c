@@ -26,6 +26,7 @@
  * readiness that finds nothing (EAGAIN) changes nothing, as in libevent.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -41,35 +42,50 @@
 #define LEG_READ_MAX	4096
 
 /*
- * Read up to max bytes of fd into in. Returns what read() returned; *err
- * is its errno. The read goes through a stack buffer: without FIONREAD
- * the size is not known before, and reserving 4 KiB in the buffer would
- * make libevent allocate an 8 KiB chain (4 KiB and its header, rounded up
- * to a power of two) for every read, however small, where one sized to
- * what came (from malloc's per-thread cache when small) costs less than
- * copying those bytes once. Bulk reads (session_leg_read_more) still go
- * straight into the buffer.
+ * Read up to max bytes of fd, offer them to take (if any), and add what it
+ * left to in. Returns what read() returned, or LEG_READ_GONE if take said
+ * bev may be gone; *err is read()'s errno; *left is what went to in. The
+ * read goes through a stack buffer: without FIONREAD the size is not known
+ * before, and reserving 4 KiB in the buffer would make libevent allocate
+ * an 8 KiB chain (4 KiB and its header, rounded up to a power of two) for
+ * every read, however small, where one sized to what came (from malloc's
+ * per-thread cache when small) costs less than copying those bytes once.
+ * Bulk reads (session_leg_read_more) still go straight into the buffer.
  */
 static ssize_t
-leg_read_into(struct evbuffer *in, evutil_socket_t fd, size_t max, int *err)
+leg_read_into(struct bufferevent *bev, evutil_socket_t fd, size_t max,
+    leg_read_take_fn take, int *err, size_t *left)
 {
-	char buf[LEG_READ_MAX];
-	ssize_t r;
+	uint8_t buf[LEG_READ_HEADROOM + LEG_READ_MAX], *p;
+	struct evbuffer *in = bev->input;
+	ssize_t r, t = 0;
+	size_t n;
 
-	if (max > sizeof(buf))
-		max = sizeof(buf);
-	r = read(fd, buf, max);
+	if (max > LEG_READ_MAX)
+		max = LEG_READ_MAX;
+	p = buf + LEG_READ_HEADROOM;
+	r = read(fd, p, max);
 	*err = errno;
+	*left = 0;
 	if (r <= 0)
+		return r;
+	n = (size_t)r;
+	/* A full read leaves the rest of a stream to the bulk reads the
+	 * read callback makes (64 KiB a readv): not offered. */
+	if (take != NULL && n < max &&
+	    (t = take(bev->cbarg, p, n)) == LEG_READ_GONE)
+		return LEG_READ_GONE;
+	if ((size_t)t == n)
 		return r;
 	/* The socket bufferevent freezes its input's end between reads.
 	 * The input's callbacks run in evbuffer_add (a read high-water mark
 	 * suspends reading through one). */
 	evbuffer_unfreeze(in, 0);
-	if (evbuffer_add(in, buf, (size_t)r) == -1) {
+	if (evbuffer_add(in, p + t, n - (size_t)t) == -1) {
 		r = -1;
 		*err = ENOMEM;
-	}
+	} else
+		*left = n - (size_t)t;
 	evbuffer_freeze(in, 0);
 	return r;
 }
@@ -84,12 +100,12 @@ leg_read_into(struct evbuffer *in, evutil_socket_t fd, size_t max, int *err)
  * (libevent finalizes a bufferevent freed inside its own event's callback
  * once that callback returns).
  */
-static void
-leg_read_cb(evutil_socket_t fd, short what, void *arg)
+void
+leg_read_run(evutil_socket_t fd, short what, struct bufferevent *bev,
+    leg_read_take_fn take)
 {
-	struct bufferevent *bev = arg;
 	struct evbuffer *in = bev->input;
-	size_t max = LEG_READ_MAX, len;
+	size_t max = LEG_READ_MAX, len, left;
 	short ev = BEV_EVENT_READING;
 	ssize_t r;
 	int err = 0;
@@ -106,9 +122,11 @@ leg_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (bev->wm_read.high - len < max)
 			max = bev->wm_read.high - len;
 	}
-	r = leg_read_into(in, fd, max, &err);
+	r = leg_read_into(bev, fd, max, take, &err, &left);
+	if (r == LEG_READ_GONE)
+		return;
 	if (r > 0) {
-		if (bev->readcb != NULL &&
+		if (left > 0 && bev->readcb != NULL &&
 		    evbuffer_get_length(in) >= bev->wm_read.low)
 			bev->readcb(bev, bev->cbarg);
 		return;
@@ -125,8 +143,20 @@ leg_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void
+leg_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	leg_read_run(fd, what, arg, NULL);
+}
+
 void
 leg_read_own(struct bufferevent *bev)
+{
+	leg_read_own_cb(bev, leg_read_cb);
+}
+
+void
+leg_read_own_cb(struct bufferevent *bev, event_callback_fn cb)
 {
 	int reading = (bufferevent_get_enabled(bev) & EV_READ) != 0;
 
@@ -139,7 +169,7 @@ leg_read_own(struct bufferevent *bev)
 		bufferevent_disable(bev, EV_READ);
 	event_assign(&bev->ev_read, bufferevent_get_base(bev),
 	    bufferevent_getfd(bev), EV_READ | EV_PERSIST | EV_FINALIZE,
-	    leg_read_cb, bev);
+	    cb, bev);
 	if (reading)
 		bufferevent_enable(bev, EV_READ);
 }
@@ -147,5 +177,7 @@ leg_read_own(struct bufferevent *bev)
 void
 leg_read_now(struct bufferevent *bev)
 {
-	leg_read_cb(bufferevent_getfd(bev), EV_READ, bev);
+	/* The callback leg_read_own_cb() assigned, with its take hook. */
+	event_get_callback(&bev->ev_read)(bufferevent_getfd(bev), EV_READ,
+	    event_get_callback_arg(&bev->ev_read));
 }

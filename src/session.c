@@ -272,7 +272,7 @@ session_client_open(struct session *s, int fd, bool tls)
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		close(fd);
 	else
-		leg_read_own(c->bev);	/* no FIONREAD per read */
+		leg_read_own_cb(c->bev, session_leg_read_ev);	/* no FIONREAD */
 	if (c->bev == NULL) {
 		log_warnx("session: cannot set up a bufferevent");
 		return -1;
@@ -884,6 +884,52 @@ session_relay_down(struct session *s)
 	    s->cfg->max_buffer)
 		session_leg_pause(&s->upstream, &s->client);
 	return 0;
+}
+
+/*
+ * A backend read before it is queued (see session_leg_take): framed and
+ * sent to the client at once, as session_relay_down() would, when the
+ * session relays plainly and nothing of the backend waits before it.
+ */
+static ssize_t
+session_relay_down_take(struct session *s, uint8_t *p, size_t n)
+{
+	int r;
+
+	if (s->state != SESSION_OPEN || s->x != NULL || s->rec != NULL ||
+	    s->client.bev == NULL || s->upstream.discard ||
+	    evbuffer_get_length(bufferevent_get_input(s->upstream.bev)) != 0)
+		return 0;
+	if ((r = ws_conn_send_read(s, WS_CONN_FIN | WS_OP_BINARY, p, n)) ==
+	    -1) {
+		session_close(s, 1011, "internal error: out of memory");
+		return LEG_READ_GONE;
+	}
+	s->bytes_down += n;
+	s->mr->bytes_down += n;	/* live in /metrics, per read */
+	hb_activity(s);
+	if (r == 1 && evbuffer_get_length(bufferevent_get_output(
+	    s->client.bev)) >= s->cfg->max_buffer)
+		session_leg_pause(&s->upstream, &s->client);
+	return (ssize_t)n;
+}
+
+/* leg_read's take hook for both legs (include/leg_read.h): a read that
+ * can skip the input buffer. */
+static ssize_t
+session_leg_take(void *cbarg, uint8_t *p, size_t n)
+{
+	struct session_leg *leg = cbarg;
+
+	if (leg == &leg->s->client)
+		return ws_conn_take(leg->s, p, n);
+	return session_relay_down_take(leg->s, p, n);
+}
+
+void
+session_leg_read_ev(evutil_socket_t fd, short what, void *arg)
+{
+	leg_read_run(fd, what, arg, session_leg_take);
 }
 
 /* What a leg sent, to its peer. Returns -1 if s may be gone. */

@@ -105,8 +105,11 @@ upstream_up(struct session *s, struct bufferevent *bev)
 			return;
 		}
 		/* The socket is final (an exec: program's too, set
-		 * before this): no FIONREAD per read. */
-		leg_read_own(bev);
+		 * before this): no FIONREAD per read. No read runs
+		 * before session_upstream_ready(), just below, has made
+		 * the leg the callbacks' argument, which the read
+		 * event's take hook reads. */
+		leg_read_own_cb(bev, session_leg_read_ev);
 		if (s->dial.proxy_hdr_len > 0)
 			evbuffer_prepend(bufferevent_get_output(bev),
 			    s->dial.proxy_hdr, s->dial.proxy_hdr_len);

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "heartbeat.h"
+#include "leg_read.h"
 #include "record.h"
 #include "session-int.h"
 #include "tls.h"
@@ -134,9 +135,14 @@ ws_conn_client_full(struct session *s)
 	return true;
 }
 
-/* A frame header arrived: message-level checks (RFC 6455 §5.4). */
-static int
-ws_conn_frame_header(struct session *s, const struct ws_frame_ev *ev)
+/*
+ * A frame header arrived: message-level checks (RFC 6455 §5.4). Returns
+ * 0, or the close code to answer with (*cause says why); nothing is
+ * closed here.
+ */
+static uint16_t
+ws_conn_header_fault(struct session *s, const struct ws_frame_ev *ev,
+    const char **cause)
 {
 	uint64_t max = s->route->max_message_size;
 
@@ -146,15 +152,14 @@ ws_conn_frame_header(struct session *s, const struct ws_frame_ev *ev)
 	}
 	if (ev->opcode == WS_OP_CONT) {
 		if (!s->rx.in_message) {
-			session_close(s, 1002, "continuation frame without a "
-			    "message to continue");
-			return -1;
+			*cause = "continuation frame without a message to "
+			    "continue";
+			return 1002;
 		}
 	} else {
 		if (s->rx.in_message) {
-			session_close(s, 1002, "new data frame inside a "
-			    "fragmented message");
-			return -1;
+			*cause = "new data frame inside a fragmented message";
+			return 1002;
 		}
 		s->rx.in_message = true;
 		s->rx.msg_text = ev->opcode == WS_OP_TEXT;
@@ -167,7 +172,21 @@ ws_conn_frame_header(struct session *s, const struct ws_frame_ev *ev)
 	/* A compressed message is held to max_message_size as inflated
 	 * (xform.c); on the wire it may be a little larger. */
 	if (max != 0 && s->rx.msg_size > max && !xform_client_inflating(s)) {
-		session_close(s, 1009, "message too big");
+		*cause = "message too big";
+		return 1009;
+	}
+	return 0;
+}
+
+/* The same, closing on a fault: -1 then (s may be gone). */
+static int
+ws_conn_frame_header(struct session *s, const struct ws_frame_ev *ev)
+{
+	const char *cause = NULL;
+	uint16_t code;
+
+	if ((code = ws_conn_header_fault(s, ev, &cause)) != 0) {
+		session_close(s, code, cause);
 		return -1;
 	}
 	return 0;
@@ -357,6 +376,150 @@ ws_conn_frame_end(struct session *s)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The payload a read brought, gathered at p[0..n) by ws_conn_take(), to
+ * the backend. Returns 0, 1 if bytes wait in the backend's output, or -1
+ * if the session was closed (s may be gone).
+ */
+static int
+ws_conn_take_send(struct session *s, const uint8_t *p, size_t n)
+{
+	int r;
+
+	if (n == 0)
+		return 0;
+	if ((r = session_leg_send(&s->upstream, p, n)) == -1) {
+		session_close(s, 1011, "internal error: out of memory");
+		return -1;
+	}
+	s->bytes_up += n;
+	s->mr->bytes_up += n;	/* live in /metrics, per read */
+	hb_activity(s);
+	return r;
+}
+
+/*
+ * Would the end of the frame being decoded close the session? A close
+ * frame does, and so may the end of a text message (an unfinished UTF-8
+ * sequence): the payload before it goes to the backend first.
+ */
+static bool
+ws_conn_end_may_close(const struct session *s)
+{
+	if (s->rx.dec.opcode == WS_OP_CLOSE)
+		return true;
+	return !(s->rx.dec.opcode & 0x8) && s->rx.dec.fin &&
+	    s->rx.msg_text && !ws_utf8_complete(&s->rx.utf8);
+}
+
+/*
+ * The contract is in include/ws_conn.h. The frames are decoded where they
+ * lie, as ws_conn_input() does over the input's first extent; data payload
+ * is unmasked to the front of p, behind what was gathered there already
+ * (dst never passes src: headers are dropped), and goes to the backend in
+ * one send, before anything that may close the session and at the end.
+ */
+ssize_t
+ws_conn_take(struct session *s, uint8_t *p, size_t n)
+{
+	struct session_leg *u = &s->upstream;
+	struct ws_frame_ev ev;
+	const char *cause = NULL;
+	size_t i = 0, out = 0;
+	bool queued = false, ctrl = false;
+	uint16_t code;
+	ssize_t r;
+	int q;
+
+	/* Only the plain relay of an open session, with nothing waiting in
+	 * the input, and not while the client's own output is full
+	 * (ws_conn_input pauses the client then). A full backend output
+	 * has the client paused already. */
+	if (s->state != SESSION_OPEN || s->x != NULL || s->rec != NULL ||
+	    s->fin.received || s->fin.failed || u->bev == NULL || !u->up ||
+	    evbuffer_get_length(bufferevent_get_input(s->client.bev)) != 0 ||
+	    evbuffer_get_length(bufferevent_get_output(s->client.bev)) >=
+	    s->cfg->max_buffer)
+		return 0;
+	hb_alive(s);
+	while (i < n) {
+		r = ws_frame_decode(&s->rx.dec, p + i, n - i, &ev);
+		if (r < 0) {
+			if (ws_conn_take_send(s, p, out) != -1)
+				session_close(s, s->rx.dec.close_code,
+				    ws_frame_strerror((int)r));
+			return LEG_READ_GONE;
+		}
+		if (ev.type == WS_FRAME_EV_PAYLOAD && (s->rx.dec.opcode & 0x8)) {
+			ws_frame_unmask(s->rx.dec.mask, ev.mask_off,
+			    s->rx.ctrl + s->rx.ctrl_len, p + i, ev.len);
+			s->rx.ctrl_len += (uint8_t)ev.len;
+		} else if (ev.type == WS_FRAME_EV_PAYLOAD) {
+			ws_frame_unmask(s->rx.dec.mask, ev.mask_off, p + out,
+			    p + i, ev.len);
+			/* §8.1: nothing of a chunk with invalid UTF-8 moves. */
+			if (s->rx.msg_text &&
+			    ws_utf8_feed(&s->rx.utf8, p + out, ev.len) == -1) {
+				if (ws_conn_take_send(s, p, out) != -1)
+					session_close(s, 1007, "invalid UTF-8 "
+					    "in a text message");
+				return LEG_READ_GONE;
+			}
+			out += ev.len;
+		} else if (ev.type == WS_FRAME_EV_HEADER &&
+		    (code = ws_conn_header_fault(s, &ev, &cause)) != 0) {
+			if (ws_conn_take_send(s, p, out) != -1)
+				session_close(s, code, cause);
+			return LEG_READ_GONE;
+		}
+		i += (size_t)r;
+		if (!ev.frame_end)
+			continue;
+		if (ws_conn_end_may_close(s)) {
+			if ((q = ws_conn_take_send(s, p, out)) == -1)
+				return LEG_READ_GONE;
+			queued |= q == 1;
+			out = 0;
+		}
+		ctrl |= (s->rx.dec.opcode & 0x8) != 0;
+		if (ws_conn_frame_end(s) == -1)
+			return LEG_READ_GONE;
+	}
+	if ((q = ws_conn_take_send(s, p, out)) == -1)
+		return LEG_READ_GONE;
+	/* Full now? Then stop reading, as ws_conn_input() would. */
+	if ((queued || q == 1) && ws_conn_upstream_full(s))
+		return (ssize_t)n;
+	if (ctrl)
+		(void)ws_conn_client_full(s);	/* pongs */
+	return (ssize_t)n;
+}
+
+/* The contract is in include/ws_conn.h. */
+int
+ws_conn_send_read(struct session *s, unsigned b0, uint8_t *p, size_t len)
+{
+	uint8_t *h;
+	size_t hl;
+	int r;
+
+	if (s->client.tls) {	/* one record, sent now (tls_send) */
+		(void)ws_conn_send(s, b0, p, len, NULL);
+		return 1;
+	}
+	/* Server frames are never masked (RFC 6455 §5.1). The header goes
+	 * right before the payload: one write. */
+	hl = len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+	h = p - hl;
+	(void)ws_frame_header_encode(h, (b0 & WS_CONN_FIN) != 0,
+	    (enum ws_opcode)(b0 & 0x0f), len, NULL);
+	h[0] |= (uint8_t)(b0 & 0x70);		/* RSV1-3 */
+	if ((r = session_leg_send(&s->client, h, hl + len)) == -1)
+		return -1;
+	s->out_total += hl + len;
+	return r;
 }
 
 /* The contract is in include/ws_conn.h. The first extent of the input is

@@ -300,7 +300,8 @@ typedef uint64_t ws_frame_v16 __attribute__((vector_size(16)));
 
 /*
  * §5.3: octet i of the payload is XORed with mask[(off + i) % 4]. dst and
- * src are either the same buffer or do not overlap; neither need be
+ * src are the same, or dst lies before src (each block is loaded before
+ * the store that could reach it), or they do not overlap; neither need be
  * aligned.
  */
 unsigned

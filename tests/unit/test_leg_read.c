@@ -40,6 +40,14 @@ struct test_rec {
 	int	enabled_after;		/* EV_READ enabled in the event cb */
 	bool	drain;			/* the read cb drains its input */
 	bool	free_in_read;		/* the read cb frees the bufferevent */
+	/* the take hook (test_take): how much of each read it takes
+	 * (SIZE_MAX: all), or free the bufferevent and say so */
+	size_t	take;
+	bool	take_frees;
+	int	offers;			/* reads offered to it */
+	size_t	offered;		/* their bytes */
+	size_t	taken;			/* the bytes it took */
+	char	seen[16];		/* the first bytes it was offered */
 	struct event_base	*base;
 	struct bufferevent	*bev;
 };
@@ -449,6 +457,131 @@ test_own_first(void **state)
 	test_same(&a, &b);
 }
 
+/* ---- the take hook (leg_read_own_cb, leg_read_run) ---------------- */
+
+static ssize_t
+test_take(void *cbarg, uint8_t *p, size_t n)
+{
+	struct test_rec *r = cbarg;
+	size_t t = r->take == SIZE_MAX || r->take > n ? n : r->take;
+
+	if (r->offers++ == 0)
+		memcpy(r->seen, p, n < sizeof(r->seen) ? n : sizeof(r->seen));
+	r->offered += n;
+	/* The headroom before p is the hook's to write (a frame header). */
+	memset(p - LEG_READ_HEADROOM, 0x5a, LEG_READ_HEADROOM);
+	if (r->take_frees) {
+		bufferevent_free(r->bev);
+		r->bev = NULL;
+		event_base_loopbreak(r->base);
+		return LEG_READ_GONE;
+	}
+	r->taken += t;
+	return (ssize_t)t;
+}
+
+static void
+test_take_ev(evutil_socket_t fd, short what, void *arg)
+{
+	leg_read_run(fd, what, arg, test_take);
+}
+
+/* len bytes ('a'..'z' over and over), then EOF, read with the hook. */
+static void
+run_take(struct test_rec *r, size_t len)
+{
+	char buf[10000];
+	size_t i;
+	int sv[2];
+
+	assert_true(len <= sizeof(buf));
+	for (i = 0; i < len; i++)
+		buf[i] = (char)('a' + i % 26);
+	test_pair(sv);
+	r->drain = true;
+	test_open(r, sv[0], false);
+	leg_read_own_cb(r->bev, test_take_ev);
+	assert_true(bufferevent_get_enabled(r->bev) & EV_READ);
+	assert_int_equal(write(sv[1], buf, len), (ssize_t)len);
+	shutdown(sv[1], SHUT_WR);
+	test_run(r, 5000);
+	close(sv[1]);
+	test_close(r);
+}
+
+/* A short read taken whole: no read callback, then EOF as usual. */
+static void
+test_take_all(void **state)
+{
+	struct test_rec r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.take = SIZE_MAX;
+	run_take(&r, 5);
+	assert_int_equal(r.offers, 1);
+	assert_memory_equal(r.seen, "abcde", 5);
+	assert_int_equal(r.taken, 5);
+	assert_int_equal(r.nreads, 0);
+	assert_int_equal(r.event, BEV_EVENT_READING | BEV_EVENT_EOF);
+	assert_int_equal(r.enabled_after, 0);
+}
+
+/* Taken in part: the read callback gets the rest, in order. */
+static void
+test_take_part(void **state)
+{
+	struct test_rec r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.take = 2;
+	run_take(&r, 5);
+	assert_int_equal(r.offers, 1);
+	assert_int_equal(r.taken, 2);
+	assert_int_equal(r.nreads, 1);
+	assert_int_equal(r.reads[0], 3);
+	assert_int_equal(r.total, 3);
+	assert_int_equal(r.event, BEV_EVENT_READING | BEV_EVENT_EOF);
+}
+
+/* A full 4 KiB read is not offered (the read callback reads on in bulk);
+ * the short one after it is. */
+static void
+test_take_not_full(void **state)
+{
+	struct test_rec r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.take = SIZE_MAX;
+	run_take(&r, 5000);
+	assert_int_equal(r.nreads, 1);
+	assert_int_equal(r.reads[0], 4096);
+	assert_int_equal(r.offers, 1);
+	assert_int_equal(r.offered, 5000 - 4096);
+	assert_int_equal(r.taken, 5000 - 4096);
+	assert_int_equal(r.seen[0], 'a' + 4096 % 26);
+	assert_int_equal(r.event, BEV_EVENT_READING | BEV_EVENT_EOF);
+}
+
+/* The hook frees the bufferevent: nothing of it is touched after (ASan
+ * would say), no callback runs, the peer sees the socket closed. */
+static void
+test_take_gone(void **state)
+{
+	struct test_rec r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.take_frees = true;
+	run_take(&r, 3);
+	assert_null(r.bev);
+	assert_int_equal(r.offers, 1);
+	assert_int_equal(r.nreads, 0);
+	assert_int_equal(r.event, 0);
+}
+
 int
 main(void)
 {
@@ -461,6 +594,10 @@ main(void)
 		cmocka_unit_test(test_free_in_read),
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_own_first),
+		cmocka_unit_test(test_take_all),
+		cmocka_unit_test(test_take_part),
+		cmocka_unit_test(test_take_not_full),
+		cmocka_unit_test(test_take_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,9 @@
  * heartbeat's notes) is this file's own: it records what was asked and
  * does what session.c does to the client (the close frame), no more.
  * Every case runs with the input fed whole, one byte at a time, and in
- * 7-byte steps (each step followed by a ws_conn_input() call).
+ * 7-byte steps (each step followed by a ws_conn_input() call), and the
+ * same three again through ws_conn_take() first, as session.c's read hook
+ * offers a read before it is queued.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +29,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "leg_read.h"
 #include "record.h"
 #include "session-int.h"
 #include "ws_conn.h"
@@ -348,16 +351,52 @@ test_arrive(struct test_conn *t, const uint8_t *p, size_t n)
 }
 
 /*
+ * A read as leg_read hands it over with session.c's take hook: offered to
+ * ws_conn_take() first (in a buffer with the headroom leg_read gives),
+ * what it leaves to the input and ws_conn_input(). Returns false once the
+ * session was closed (LEG_READ_GONE: the rest of the read is dropped, as
+ * a closed session's input is).
+ */
+static bool
+test_arrive_take(struct test_conn *t, const uint8_t *p, size_t n)
+{
+	uint8_t *buf;
+	ssize_t r;
+
+	assert_non_null(buf = malloc(LEG_READ_HEADROOM + n));
+	memcpy(buf + LEG_READ_HEADROOM, p, n);
+	r = ws_conn_take(&t->s, buf + LEG_READ_HEADROOM, n);
+	if (r != LEG_READ_GONE) {
+		assert_true(r >= 0 && (size_t)r <= n);
+		if ((size_t)r < n) {
+			test_arrive(t, buf + LEG_READ_HEADROOM + r,
+			    n - (size_t)r);
+			(void)ws_conn_input(&t->s);
+		}
+	} else
+		assert_true(t->closes > 0);
+	free(buf);
+	return r != LEG_READ_GONE;
+}
+
+/*
  * Feed in to the client leg in steps of step bytes (0: whole), running
- * ws_conn_input() after each, as the read callback would.
+ * ws_conn_input() after each, as the read callback would; with take,
+ * through ws_conn_take() first (test_arrive_take).
  */
 static void
-test_feed(struct test_conn *t, const struct test_buf *in, size_t step)
+test_feed(struct test_conn *t, const struct test_buf *in, size_t step,
+    bool take)
 {
 	size_t off = 0, n;
 
 	while (off < in->len && t->closes == 0) {
 		n = step == 0 || in->len - off < step ? in->len - off : step;
+		if (take) {
+			(void)test_arrive_take(t, in->p + off, n);
+			off += n;
+			continue;
+		}
 		test_arrive(t, in->p + off, n);
 		off += n;
 		(void)ws_conn_input(&t->s);
@@ -439,8 +478,11 @@ test_expect_close(struct test_conn *t, uint16_t code)
 	assert_int_equal(t->close_code, code);
 }
 
-static const size_t test_steps[] = { 0, 1, 7 };
+/* Feeding modes: whole, by 1 and by 7 bytes, each through the input
+ * alone and through ws_conn_take() first. */
+static const size_t test_steps[] = { 0, 1, 7, 0, 1, 7 };
 #define TEST_NSTEPS (sizeof(test_steps) / sizeof(test_steps[0]))
+#define TEST_TAKE(i)	((i) >= 3)
 
 /* Run in through every feeding mode; check(t) after each. */
 static void
@@ -452,7 +494,7 @@ test_each_step(struct test_conn *t, const struct test_buf *in,
 	for (i = 0; i < TEST_NSTEPS; i++) {
 		if (i > 0)
 			test_reset(t);
-		test_feed(t, in, test_steps[i]);
+		test_feed(t, in, test_steps[i], TEST_TAKE(i));
 		check(t);
 	}
 }
@@ -836,7 +878,7 @@ test_data_after_our_close(void **state)
 		t->s.state = SESSION_CLOSING;
 		t->s.fin.sent = true;
 		t->s.fin.code = 1001;
-		test_feed(t, &in, test_steps[i]);
+		test_feed(t, &in, test_steps[i], TEST_TAKE(i));
 		check_after_our_close(t);
 	}
 	free(in.p);
@@ -860,7 +902,7 @@ test_backpressure(void **state)
 	memset(chunk, 'q', sizeof(chunk));
 	for (i = 0; i < 20; i++)
 		test_frame(&in, WS_CONN_FIN | WS_OP_BINARY, chunk, sizeof(chunk));
-	test_feed(t, &in, 0);
+	test_feed(t, &in, 0, false);
 	assert_true(t->s.client.paused);
 	assert_true(evbuffer_get_length(bufferevent_get_output(t->pair_b[0]))
 	    >= 4096);

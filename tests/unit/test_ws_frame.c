@@ -811,6 +811,34 @@ test_frame_unmask(void **state)
 	}
 }
 
+/*
+ * dst before src in the same buffer (ws_conn_take gathers payload over
+ * the headers it drops): every distance up to 16 bytes, every length
+ * through the vector, word and byte loops, every alignment of dst.
+ */
+static void
+test_frame_unmask_forward(void **state)
+{
+	static const uint8_t mask[4] = { 0x9c, 0x03, 0xe1, 0x48 };
+	uint8_t buf[16 + 224 + 8], ref[224];
+	unsigned off;
+	size_t len, gap, da, i;
+
+	(void)state;
+	for (off = 0; off < 4; off += 3)
+	for (da = 0; da < 8; da++)
+	for (gap = 1; gap <= 16; gap++)
+	for (len = 0; len <= 208; len += len < 80 ? 1 : 7) {
+		for (i = 0; i < sizeof(buf); i++)
+			buf[i] = (uint8_t)(i * 29 + 3);
+		test_frame_unmask_ref(mask, off, ref, buf + da + gap, len);
+		assert_int_equal(ws_frame_unmask(mask, off, buf + da,
+		    buf + da + gap, len), (off + len) % 4);
+		if (len > 0)
+			assert_memory_equal(buf + da, ref, len);
+	}
+}
+
 /* Unmask chunk by chunk carrying the returned offset equals one pass. */
 static void
 test_frame_unmask_chunked(void **state)
@@ -1125,6 +1153,7 @@ main(void)
 		cmocka_unit_test(test_frame_one_event_per_call),
 		cmocka_unit_test(test_frame_error_sticky),
 		cmocka_unit_test(test_frame_unmask),
+		cmocka_unit_test(test_frame_unmask_forward),
 		cmocka_unit_test(test_frame_unmask_chunked),
 		cmocka_unit_test(test_frame_unmask_guarded),
 		cmocka_unit_test(test_frame_encode),
