@@ -207,6 +207,34 @@ ws_frame_ev_fields(const struct ws_frame_decoder *d, struct ws_frame_ev *ev)
 	ev->payload_len = d->payload_len;
 }
 
+/*
+ * A whole header at in (need bytes, none of it taken yet): the checks the
+ * byte-wise path makes, at the only lengths where ws_frame_check() can
+ * find something (1, 2, 3 for the 64-bit form, and 2 + ext), so a bad
+ * header fails at the same byte with hdr_len the same. Returns need, or a
+ * negative error.
+ */
+static ssize_t
+ws_frame_take_whole(struct ws_frame_decoder *d, const uint8_t *in,
+    unsigned need)
+{
+	unsigned ext = ws_frame_ext_len(in[1]);
+	unsigned at[4] = { 1, 2, 3, 2 + ext }, k, nk;
+	int err;
+
+	memcpy(d->hdr, in, need);
+	nk = ext == 0 ? 2 : ext == 8 ? 4 : 3;
+	if (ext == 2)
+		at[2] = 4;
+	for (k = 0; k < nk; k++)
+		if ((err = ws_frame_check(d, at[k])) != WS_FRAME_OK) {
+			d->hdr_len = (uint8_t)at[k];
+			return ws_frame_fail(d, err);
+		}
+	d->hdr_len = (uint8_t)need;
+	return need;
+}
+
 /* Header state: take header bytes until the header is whole. */
 static ssize_t
 ws_frame_decode_header(struct ws_frame_decoder *d, const uint8_t *in,
@@ -216,6 +244,15 @@ ws_frame_decode_header(struct ws_frame_decoder *d, const uint8_t *in,
 	unsigned need;
 	int err;
 
+	if (d->hdr_len == 0 && len >= 2 &&
+	    len >= (need = ws_frame_hdr_need(in[1]))) {
+		/* The usual case: the whole header is here. */
+		ssize_t r = ws_frame_take_whole(d, in, need);
+
+		if (r < 0)
+			return r;
+		n = (size_t)r;
+	}
 	need = d->hdr_len >= 2 ? ws_frame_hdr_need(d->hdr[1]) : 2;
 	while (d->hdr_len < need) {
 		if (n == len)
@@ -308,10 +345,10 @@ unsigned
 ws_frame_unmask(const uint8_t mask[4], unsigned off, uint8_t *dst,
     const uint8_t *src, size_t len)
 {
-	uint8_t m8[8];
+	uint8_t m12[12];
 	uint64_t m, w;
 	size_t i = 0;
-	unsigned k = off & 3, j;
+	unsigned k = off & 3;
 
 	/* Head: bytes until dst is 8-byte aligned (or len is done). */
 	while (i < len && ((uintptr_t)(dst + i) & 7) != 0) {
@@ -320,12 +357,13 @@ ws_frame_unmask(const uint8_t mask[4], unsigned off, uint8_t *dst,
 		i++;
 	}
 	if (len - i >= 8) {
-		/* The mask rotated to index k, repeated over a word; built
-		 * bytewise so it is right on either byte order. A word is a
+		/* The mask rotated to index k, repeated over a word: bytes
+		 * k..k+7 of it three times, right on either byte order. A word is a
 		 * multiple of 4 bytes, so k is the same after each one. */
-		for (j = 0; j < 8; j++)
-			m8[j] = mask[(k + j) & 3];
-		memcpy(&m, m8, sizeof(m));
+		memcpy(m12, mask, 4);
+		memcpy(m12 + 4, mask, 4);
+		memcpy(m12 + 8, mask, 4);
+		memcpy(&m, m12 + k, sizeof(m));
 		if (len - i >= 64) {
 			/* 64 bytes a turn as four 16-byte vectors (SSE2 on
 			 * x86-64, NEON on arm64; GCC and clang split them on
