@@ -72,7 +72,8 @@ typedef ssize_t (*leg_read_take_fn)(void *cbarg, uint8_t *p, size_t n);
 void	leg_read_own_cb(struct bufferevent *bev, event_callback_fn cb);
 
 /* One read event of an owned bufferevent (fd and what as libevent passes
- * them), with take offered the bytes first if it is not NULL. */
+ * them), with take offered the bytes first if it is not NULL; then fd
+ * must be a socket (it is read with recv). */
 void	leg_read_run(evutil_socket_t fd, short what, struct bufferevent *bev,
 	    leg_read_take_fn take);
 

@@ -14,7 +14,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <linux/sockios.h>
 
@@ -105,8 +104,10 @@ session_leg_send(struct session_leg *leg, const uint8_t *p, size_t n)
 		return 1;
 	}
 	/* The socket's descriptor without bufferevent_getfd()'s lock and
-	 * control call (~65 instructions): the write event holds it. */
-	w = write(event_get_fd(&leg->bev->ev_write), p, n);
+	 * control call (~65 instructions): the write event holds it. A
+	 * leg is always a socket (an exec: program's is a socketpair), and
+	 * send() skips the VFS layer write() goes through. */
+	w = send(event_get_fd(&leg->bev->ev_write), p, n, MSG_NOSIGNAL);
 	if (w == (ssize_t)n)
 		return 0;
 	if (w < 0)
