@@ -23,6 +23,9 @@ SECS=${BENCH_SECS:-2}
 NSESS=${BENCH_EXEC_SESSIONS:-100}
 MIB=${BENCH_DEFLATE_MIB:-64}
 P=${BENCH_PORT_BEYOND:-23100}
+# WSGATE=path: that binary as it is; else ./wsgate, built first (make is
+# a no-op when it is fresh; a stale one would be measured otherwise).
+WSGATE_GIVEN=${WSGATE:-}
 WSGATE=${WSGATE:-$TOP/wsgate}
 LOADGEN=$BENCH_DIR/loadgen
 PY=/usr/bin/python3
@@ -73,7 +76,11 @@ for port in $(seq "$P" $((P + 9))); do
 		exit 1
 	fi
 done
-[ -x "$WSGATE" ] || make -C "$TOP" --no-print-directory wsgate >&2
+if [ -z "$WSGATE_GIVEN" ]; then
+	make -C "$TOP" --no-print-directory wsgate >&2 ||
+	    { log "bench: wsgate does not build"; exit 1; }
+fi
+[ -x "$WSGATE" ] || { log "bench: $WSGATE is not executable"; exit 1; }
 make -C "$BENCH_DIR" --no-print-directory loadgen >&2
 if ! command -v websocketd >/dev/null 2>&1 && [ "${BENCH_INSTALL:-1}" = 1 ]; then
 	sh "$TOP/packaging/install-deps.sh" only websocketd >&2 || true
