@@ -7,7 +7,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import stat
 import time
 import urllib.request
