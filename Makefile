@@ -100,7 +100,7 @@ UNIT_DEPS_cli_websockify := cli_websockify config $(CONFIG_PARTS) target token_f
 UNIT_DEPS_record_fmt := record_fmt
 
 .PHONY: all test unit-test integration-test run clean install fuzz bench \
-	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind soak bench-fleet
+	bench-instr bench-instr-check bench-instr-record deps test-deps run-deps deb e2e test-valgrind test-tsan soak bench-fleet
 all: wsgate
 
 wsgate: $(BUILD)/wsgate
@@ -177,6 +177,19 @@ integration-test:
 	$(Q)WSGATE_BIN=$(CURDIR)/build/san-address-undefined/wsgate \
 	  WSGATE_RELEASE_BIN=$(CURDIR)/wsgate WSGATE_DEB_TEST=1 \
 	  $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# The integration tests that cross threads (reload, signals, drain, several
+# workers, the admin endpoint, exec:, lookups, the fleet) on a
+# ThreadSanitizer build: a race report fails the test that ran it
+# (tests/tsan.supp lists the known non-races). Not part of `make test`.
+TSAN_TESTS := reload service cli close_first admin admin_limits exec \
+	basic_auth sessions startup_signals rolling fleet token_sources tls
+test-tsan: test-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SANITIZER=thread $$(echo build/san-thread/wsgate)
+	$(Q)WSGATE_BIN=$(CURDIR)/build/san-thread/wsgate \
+	  WSGATE_RELEASE_BIN=$(CURDIR)/wsgate \
+	  $(PYTHON) -m pytest -q $(patsubst %,tests/integration/test_%.py,$(TSAN_TESTS)) $(PYTEST_ARGS)
 
 test: test-deps
 	$(Q)$(MAKE) --no-print-directory WERROR=1 unit-test

@@ -159,6 +159,8 @@ class Gateway:
             env.setdefault("ASAN_OPTIONS",
                            "halt_on_error=1:abort_on_error=0:detect_leaks=1")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+            env.setdefault("TSAN_OPTIONS", "suppressions=%s" % os.path.join(
+                ROOT, "tests", "tsan.supp"))
             if self.env:
                 env.update(self.env)
             self._logf = open(self.log_path, "ab")
