@@ -176,7 +176,15 @@ def test_200_concurrent_logins_do_not_stall_the_loop(gateway_factory,
                                                      backends, tmp_path):
     """One worker; 200 bcrypt logins at once. Were the hashes computed on
     the event loop, the pings of another session would wait seconds
-    behind them (200 x ~11 ms at cost 8) and the stream would stop."""
+    behind them (200 x ~11 ms at cost 8) and the stream would stop.
+
+    The pings are held to what pings measured just before showed, in the
+    same test with the stream flowing and no login in flight (a run at
+    load 5.8 once had a ping over a fixed 250 ms): no ping over 1 s (a
+    loop hashing the 200 logins in one turn holds one ping 2.2 s), and
+    no two over 250 ms or 3 times the worst ping before, whichever is
+    more (logins hashed on the loop a few at a time hold many pings; one
+    ping preempted on a loaded machine is not a stall)."""
     echo = backends(echo_handler)
     src = backends(source_handler(1 << 40, chunk=64 * 1024, then_eof=False))
     f = tmp_path / "htpasswd"
@@ -192,10 +200,13 @@ def test_200_concurrent_logins_do_not_stall_the_loop(gateway_factory,
                  "max_connections_per_ip": "0"})
     pinger = RawWS.open(g.port, path="/echo")
     stream = RawWS.open(g.port, path="/stream")
-    base_rate = stream_rate(stream, 1.0)
     stop, rtts = threading.Event(), []
     pt = threading.Thread(target=ping_rtts, args=(pinger, stop, rtts))
     pt.start()
+    base_rate = stream_rate(stream, 1.0)
+    before = len(rtts)
+    assert before, "no ping answered before the logins"
+    base_worst = max(rtts[:before])
     # The logins come from another process, so that their 200 threads
     # do not take the GIL from the stream reader and the pinger here.
     proc = subprocess.Popen([sys.executable, "-c", LOGINS, str(g.port),
@@ -212,13 +223,22 @@ def test_200_concurrent_logins_do_not_stall_the_loop(gateway_factory,
     results = json.loads(out)
     assert len(results) == 200
     assert set(results) == {"HTTP/1.1 101 Switching Protocols"}, set(results)
-    assert rtts, "no ping answered during the logins"
-    worst = max(rtts)
-    print("200 logins in %.2fs; ping rtt max %.1f ms over %d pings; stream "
-          "%.0f MB/s before, %.0f MB/s during" % (
-              took, worst * 1e3, len(rtts), base_rate / 1e6, during / 1e6))
-    assert worst < 0.25, "a ping waited %.0f ms behind the logins" % (
+    during_rtts = sorted(rtts[before:])
+    assert len(during_rtts) >= 2, "fewer than 2 pings answered during the " \
+        "logins"
+    worst, second = during_rtts[-1], during_rtts[-2]
+    bound = max(0.25, 3 * base_worst)
+    print("200 logins in %.2fs; ping rtt max %.1f ms, next %.1f ms over %d "
+          "pings (before: max %.1f ms over %d); stream %.0f MB/s before, "
+          "%.0f MB/s during" % (took, worst * 1e3, second * 1e3,
+                                len(during_rtts), base_worst * 1e3, before,
+                                base_rate / 1e6, during / 1e6))
+    assert worst < 1.0, "a ping waited %.0f ms behind the logins" % (
         worst * 1e3)
+    assert second < bound, ("two pings waited %.0f and %.0f ms behind the "
+                            "logins (bound %.0f ms; %.0f ms at most before "
+                            "them)" % (worst * 1e3, second * 1e3,
+                                       bound * 1e3, base_worst * 1e3))
     assert during > base_rate * 0.25, (base_rate, during)
     pinger.close()
     stream.close()
