@@ -61,7 +61,7 @@ PURE_MODS := addr loadfile pct config route upgrade ws_frame ws_utf8 proxy_proto
 	     iplimit target pmd zstream framing exec_env cli_websockify \
 	     record_fmt
 DAEMON_MODS := main worker log listener session session_leg leg_read handshake ws_conn upstream \
-	       heartbeat metrics tls admin confgen static registry admin_sessions cli_front \
+	       heartbeat metrics tls tls_sock admin confgen static registry admin_sessions cli_front \
 	       lifecycle post lookup redis token_source token_api pwcheck basic_auth \
 	       wrap record fleet fleet_order exec xform
 # The config loader's other files: pure, tested through test_config.

@@ -98,6 +98,13 @@ size_t	tls_read_more(struct bufferevent *bev, size_t room);
  */
 void	tls_read_pending(struct bufferevent *bev);
 
+/*
+ * A TLS client leg's handshake is done (its BEV_EVENT_CONNECTED): leaves
+ * the write event disarmed while there is nothing to write, then as
+ * tls_read_pending(). Does nothing for other bufferevents.
+ */
+void	tls_handshake_done(struct bufferevent *bev);
+
 /* Send close_notify on bev if it is a TLS bufferevent (before our FIN). */
 void	tls_shutdown(struct bufferevent *bev);
 

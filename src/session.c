@@ -1020,7 +1020,7 @@ session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		/* TLS handshake done; the HTTP head is next, perhaps read
 		 * ahead with the client's Finished already. */
-		tls_read_pending(bev);
+		tls_handshake_done(bev);
 		return;
 	}
 	if (leg->discard || (s->state == SESSION_CLOSING && s->fin.received)) {

@@ -26,6 +26,7 @@
 #include "loadfile.h"
 #include "log.h"
 #include "tls.h"
+#include "tls_sock.h"
 
 #define TLS_KEY_FILE_MAX	(1024 * 1024)	/* a PEM key (RSA 16384 is 13K) */
 #define TLS_PASSWORD_FILE_MAX	(64 * 1024)
@@ -482,6 +483,7 @@ tls_flush(struct bufferevent *bev)
 	return 0;
 }
 
+
 struct bufferevent *
 tls_accept_bev(struct event_base *base, SSL_CTX *ctx, int fd)
 {
@@ -489,6 +491,11 @@ tls_accept_bev(struct event_base *base, SSL_CTX *ctx, int fd)
 	SSL *ssl;
 
 	if ((ssl = SSL_new(ctx)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	if (tls_sock_attach(ssl, fd) == -1) {
+		SSL_free(ssl);
 		close(fd);
 		return NULL;
 	}
@@ -508,7 +515,32 @@ tls_accept_bev(struct event_base *base, SSL_CTX *ctx, int fd)
 		bufferevent_free(bev);
 		return NULL;
 	}
+	/*
+	 * libevent arms the write event with the read event for the
+	 * handshake, though a server has nothing to write before the
+	 * ClientHello: an EPOLLOUT wakeup and an epoll_ctl to drop it again
+	 * once OpenSSL wants to read. Disarmed in this loop turn it costs no
+	 * epoll_ctl (the changelist); libevent arms it again if OpenSSL ever
+	 * wants to write.
+	 */
+	event_del(&bev->ev_write);
 	return bev;
+}
+
+void
+tls_handshake_done(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (ssl == NULL || bufferevent_get_underlying(bev) != NULL)
+		return;
+	/* libevent re-enables writing as the handshake ends, with nothing to
+	 * write: disarmed in this loop turn it costs no epoll_ctl, where
+	 * libevent's write callback would disarm it a wakeup later. What is
+	 * written later arms it again (tls_outbuf_cb, libevent's own). */
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		event_del(&bev->ev_write);
+	tls_read_pending(bev);
 }
 
 size_t
