@@ -6,6 +6,8 @@
  * (redis_opts_load), and every command's answer comes back as a callback
  * on the same loop.
  *
+ * (The one exception: redis_command_blocking, at exit.)
+ *
  * A connection keeps itself up: after a failed connect, a lost connection
  * or a command left unanswered for redis_timeout, it is dropped (every
  * pending command's callback gets NULL) and opened again after a backoff
@@ -127,5 +129,14 @@ typedef void redis_message_fn(void *arg, const char *channel, size_t clen,
  */
 int	redis_subscribe(struct redis_conn *c, const char *channel,
 	    redis_message_fn *fn, void *arg);
+
+/*
+ * At exit only, once no loop runs: one command on a connection of its
+ * own that blocks, each step within o->timeout_ms (connect, AUTH,
+ * SELECT, the command). Returns 0 when Redis answered, not with an
+ * error; -1 (logged) otherwise.
+ */
+int	redis_command_blocking(const struct redis_opts *o, int argc,
+	    const char **argv);
 
 #endif

@@ -482,6 +482,42 @@ fleet_start(struct gw_worker *workers, unsigned nworkers,
 	    o->spec);
 }
 
+/*
+ * Leave the fleet as the process ends (the loops have stopped): drop
+ * the lease and the entries now rather than when the lease runs out, so
+ * that orders no longer wait for this gateway (they expect an answer
+ * from every gateway holding a lease) and fleet limits stop counting it.
+ * Blocks, within redis_timeout a step; a failure only leaves the lease
+ * to expire, as after a crash.
+ */
+static const char fleet_leave_lua[] =
+"redis.call('ZREM', KEYS[1], ARGV[1])\n"
+"redis.call('ZREM', KEYS[2], ARGV[2])\n"
+"redis.call('DEL', KEYS[3])\n"
+"return 1\n";
+
+static void
+fleet_leave(void)
+{
+	char instances[FLEET_KEYLEN], live[FLEET_KEYLEN], skey[FLEET_KEYLEN];
+	const char *argv[8];
+
+	fleet_key(instances, "instances", NULL);
+	fleet_key(live, "live", NULL);
+	fleet_key(skey, "sessions:", registry_instance());
+	argv[0] = "EVAL";
+	argv[1] = fleet_leave_lua;
+	argv[2] = "3";
+	argv[3] = instances;
+	argv[4] = live;
+	argv[5] = skey;
+	argv[6] = registry_instance();
+	argv[7] = fleet_inc;
+	if (redis_command_blocking(fleet_o, 8, argv) == 0)
+		log_info("fleet: instance %s left the fleet",
+		    registry_instance());
+}
+
 void
 fleet_stop(void)
 {
@@ -494,6 +530,7 @@ fleet_stop(void)
 	if (fleet_renew != NULL)
 		event_free(fleet_renew);
 	fleet_renew = NULL;
+	fleet_leave();
 }
 
 /* ---- fleet-wide limits (limits_scope = fleet) ---- */

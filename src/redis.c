@@ -516,6 +516,60 @@ redis_conn_up(const struct redis_conn *c)
 	return c != NULL && c->state == REDIS_UP;
 }
 
+/* ---- at exit ---- */
+
+int
+redis_command_blocking(const struct redis_opts *o, int argc,
+    const char **argv)
+{
+	struct timeval tv = gw_ms_to_tv(o->timeout_ms);
+	const char *setup[3];
+	redisContext *rc;
+	redisReply *r;
+	char db[24];
+	int n = 0, ok = -1;
+
+	rc = o->path != NULL ? redisConnectUnixWithTimeout(o->path, tv) :
+	    redisConnectWithTimeout(o->host, o->port, tv);
+	if (rc == NULL || rc->err != 0 || redisSetTimeout(rc, tv) !=
+	    REDIS_OK)
+		goto out;
+	if (o->password != NULL) {
+		setup[n++] = "AUTH";
+		if (o->user != NULL)
+			setup[n++] = o->user;
+		setup[n++] = o->password;
+		r = redisCommandArgv(rc, n, setup, NULL);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			freeReplyObject(r);
+			goto out;
+		}
+		freeReplyObject(r);
+	}
+	if (o->db != 0) {
+		snprintf(db, sizeof(db), "%llu", (unsigned long long)o->db);
+		setup[0] = "SELECT";
+		setup[1] = db;
+		r = redisCommandArgv(rc, 2, setup, NULL);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			freeReplyObject(r);
+			goto out;
+		}
+		freeReplyObject(r);
+	}
+	r = redisCommandArgv(rc, argc, argv, NULL);
+	ok = r != NULL && r->type != REDIS_REPLY_ERROR ? 0 : -1;
+	freeReplyObject(r);
+ out:
+	if (ok == -1)
+		log_warnx("redis %s: %s at exit failed: %s", o->spec, argv[0],
+		    rc == NULL ? "out of memory" : rc->err != 0 ? rc->errstr :
+		    "refused");
+	if (rc != NULL)
+		redisFree(rc);
+	return ok;
+}
+
 /* ---- options ---- */
 
 /* The first line of a private file into *out (allocated). 0 or -1. */

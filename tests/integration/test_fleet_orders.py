@@ -128,3 +128,19 @@ def test_the_504_names_the_gateway_that_did_not_answer(fleet):
     wait_for(lambda: fleet_metrics(fleet.gws[2])[
         "wsgate_fleet_orders_applied_total"] == 1, 10,
         what="gw3 applied the order once")
+
+
+def test_a_stopped_gateway_leaves_the_fleet_at_once(fleet):
+    """SIGTERM: once gw3 has drained and exited, its lease is gone at
+    once (not 10 s later), so an order no longer waits for it."""
+    alphas = fleet.open_on_each(1, path="/t?token=alpha")
+    fleet.gws[2].stop()
+    fleet.gws[2].stopped = True
+    assert "gw3" not in fleet.redis.command(
+        "ZRANGE", "wsgate:fleet:instances", 0, -1)
+    assert fleet.redis.command("EXISTS", "wsgate:fleet:sessions:gw3") == 0
+    assert "fleet: instance gw3 left the fleet" in fleet.gws[2].log_text()
+    assert admin_call(fleet.gws[0].admin_port, "/sessions?token=alpha",
+                      method="DELETE", timeout=30) == (200, {"ended": 2})
+    for h in alphas[:2]:
+        h[0].expect_close(1008, timeout=5)
