@@ -76,7 +76,8 @@ UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
 # Event-driven modules tested on a real event_base (libevent's regress
 # style): they link libevent, and stub the rest of the daemon.
 EVENT_UNIT_TESTS := $(BUILD)/test_lookup $(BUILD)/test_redis \
-		    $(BUILD)/test_ws_conn $(BUILD)/test_leg_read
+		    $(BUILD)/test_ws_conn $(BUILD)/test_leg_read \
+		    $(BUILD)/test_tls_bev
 
 # Which pure objects each unit test links (never libevent).
 UNIT_DEPS_addr     := addr
@@ -160,6 +161,12 @@ $(BUILD)/test_ws_conn: $(BUILD)/tests/test_ws_conn.o $(BUILD)/ws_conn.o \
 
 # leg_read against libevent's own read path, on real descriptors.
 $(BUILD)/test_leg_read: $(BUILD)/tests/test_leg_read.o $(BUILD)/leg_read.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
+
+# tls.c's bufferevent constructors when libevent runs out of memory.
+$(BUILD)/test_tls_bev: $(BUILD)/tests/test_tls_bev.o $(BUILD)/tls.o \
+	    $(BUILD)/tls_sock.o $(BUILD)/addr.o $(BUILD)/loadfile.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 

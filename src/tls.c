@@ -310,12 +310,12 @@ tls_connect_bev(struct event_base *base, SSL_CTX *ctx,
 		SSL_free(ssl);
 		return NULL;
 	}
+	/* On failure libevent 2.1.12 has freed ssl (BEV_OPT_CLOSE_ON_FREE)
+	 * and left under alone. */
 	bev = bufferevent_openssl_filter_new(base, under, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		SSL_free(ssl);
+	if (bev == NULL)
 		return NULL;
-	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
 }
@@ -502,8 +502,8 @@ tls_accept_bev(struct event_base *base, SSL_CTX *ctx, int fd)
 	bev = bufferevent_openssl_socket_new(base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
-		/* libevent 2.1 frees neither on failure. */
-		SSL_free(ssl);
+		/* libevent 2.1.12 has freed ssl (BEV_OPT_CLOSE_ON_FREE: its
+		 * bufferevent_openssl_new_impl() error path), not fd. */
 		close(fd);
 		return NULL;
 	}
