@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/util.h>
 
@@ -101,9 +100,7 @@ struct session_dial {
 	bool			 in_connect;	/* inside upstream_connect() */
 	bool			 waiting;	/* our own connect (a TCP literal,
 						 * not tls:) waits on the
-						 * bufferevent's ev_write */
-	event_callback_fn	 write_cb;	/* ... libevent's callback of
-						 * that event, put back after */
+						 * bufferevent's ev_read */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	uint8_t			*proxy_hdr;	/* PROXY header for each backend */
 	uint8_t			 proxy_hdr_len;

@@ -170,27 +170,13 @@ upstream_tls_start(struct session *s, struct bufferevent *under)
 	return 0;
 }
 
-/*
- * Our connect's wait is over (fired, or cancelled): bev's ev_write is
- * libevent's own event again, as bufferevent_socket_new() assigned it.
- * event_assign() must not touch a pending event: the wait fired (it is
- * not persistent) or was deleted.
- */
-static void
-upstream_wait_restore(struct session *s, struct bufferevent *bev)
-{
-	s->dial.waiting = false;
-	event_assign(&bev->ev_write, bufferevent_get_base(bev),
-	    bufferevent_getfd(bev), EV_WRITE | EV_PERSIST | EV_FINALIZE,
-	    s->dial.write_cb, bev);
-}
-
 void
 upstream_cancel(struct session *s)
 {
+	/* bev is freed next: its ev_read needs no callback of its own. */
 	if (s->dial.waiting) {
-		event_del(&s->upstream.bev->ev_write);
-		upstream_wait_restore(s, s->upstream.bev);
+		event_del(&s->upstream.bev->ev_read);
+		s->dial.waiting = false;
 	}
 }
 
@@ -198,11 +184,13 @@ upstream_cancel(struct session *s)
 static void
 upstream_wait_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct session *s = arg;
+	struct bufferevent *bev = arg;
+	struct session *s;
 	socklen_t len = sizeof(int);
 	int err = 0;
 
-	upstream_wait_restore(s, s->upstream.bev);
+	bufferevent_getcb(bev, NULL, NULL, NULL, (void **)&s);
+	s->dial.waiting = false;	/* not persistent: it is off again */
 	/* EV_WRITE alone: connected, and nothing to read yet. */
 	if ((what & EV_READ) &&
 	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
@@ -211,7 +199,7 @@ upstream_wait_cb(evutil_socket_t fd, short what, void *arg)
 		upstream_failover(s, evutil_socket_error_to_string(err));
 		return;
 	}
-	upstream_up(s, s->upstream.bev);
+	upstream_up(s, bev);	/* leg_read_own: ev_read is bev's own again */
 }
 
 /*
@@ -226,13 +214,16 @@ upstream_wait_cb(evutil_socket_t fd, short what, void *arg)
  * frees it with a failed attempt), with bev's own events off until
  * session_upstream_ready() turns reading on; meanwhile the client's bytes
  * wait in bev's output (session_leg_flush leaves a leg that is not up
- * alone). The wait is bev's own ev_write, assigned our callback for the
- * connect and given back to libevent when it ends (upstream_wait_restore),
- * as leg_read.c does with ev_read: an event of our own in every session
- * cost ~150 bytes that nothing used once the backend was up. With EV_WRITE
- * disabled libevent adds ev_write nowhere (not when bytes are queued), so
- * nothing of libevent's runs on it meanwhile. Returns 0, or -1
- * (s->dial.err).
+ * alone).
+ *
+ * The wait is bev's own ev_read, assigned our callback: an event of our
+ * own in every session cost ~150 bytes that nothing used once the backend
+ * was up. Once connected, upstream_up() -> leg_read_own() assigns ev_read
+ * its read callback, as it would anyway, so nothing is given back; a
+ * failed or cancelled attempt's bev is freed. Until then nothing enables
+ * reading on a leg that is not up (session_leg_progress and the pause
+ * code look at leg->up), so libevent neither adds nor deletes ev_read
+ * meanwhile. Returns 0, or -1 (s->dial.err).
  */
 static int
 upstream_start_tcp(struct session *s, const struct config_addr *a,
@@ -247,15 +238,15 @@ upstream_start_tcp(struct session *s, const struct config_addr *a,
 		s->dial.err = errno;
 		return -1;
 	}
-	s->dial.write_cb = event_get_callback(&bev->ev_write);
-	event_assign(&bev->ev_write, s->w->base, fd,
-	    EV_READ | EV_WRITE | EV_FINALIZE, upstream_wait_cb, s);
-	s->dial.waiting = true;
-	if (event_add(&bev->ev_write, NULL) == -1) {
-		upstream_wait_restore(s, bev);
+	/* The argument stays bev: libevent's finalizer, when bev is freed,
+	 * takes it from the event (s is bev's event callback argument). */
+	event_assign(&bev->ev_read, s->w->base, fd,
+	    EV_READ | EV_WRITE | EV_FINALIZE, upstream_wait_cb, bev);
+	if (event_add(&bev->ev_read, NULL) == -1) {
 		s->dial.err = ENOMEM;
 		return -1;
 	}
+	s->dial.waiting = true;
 	return 0;
 }
 
