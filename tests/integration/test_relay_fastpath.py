@@ -17,6 +17,7 @@ from backendkit import (close_quietly, echo_handler, greet_echo_handler,
                         record_handler, send_then_eof)
 from basekit import MiB
 from gatewaykit import WSGATE_RELEASE_BIN
+from tlskit import insecure_ctx, make_self_signed
 from wskit import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
                    RawWS, build_frame, close_payload)
 
@@ -567,3 +568,160 @@ def test_drain_close_after_the_data_in_flight(gateway_factory, backends):
         after += b
     assert after == b"", "bytes after the close frame: %r" % after[:32]
     assert g.stop() == 0
+
+
+def test_pongs_and_data_interleave_to_a_client_that_stalls(gateway_factory,
+                                                           backends):
+    """The client sends pings (each read a fast-path one) and reads
+    nothing while the backend streams small pieces: pongs (ws_conn_send)
+    and data frames (session_leg_send) share the client's output. Once
+    it reads: every pong, in order, and the data whole and in order."""
+    chunks = small_chunks(2 << 20, seed=8, hi=1400)
+    want = b"".join(bytes(c) for c in chunks)
+    src = backends(chunked_source(chunks, pause_every=10), keep=False)
+    g = gateway_factory(routes=[("/src", {"backend": src.spec,
+                                          "heartbeat_interval": "0"})],
+                        gateway={"max_buffer": "16K"})
+    ws = RawWS.open(g.port, "/src", rcvbuf=8192, timeout=60)
+    npings = 3000
+    done = threading.Event()
+    sent = [0]
+
+    def pinger():
+        for i in range(npings):
+            ws.send(build_frame(OP_PING, b"%d" % i))
+            sent[0] += 1
+        done.set()
+    t = threading.Thread(target=pinger, daemon=True)
+    t.start()
+    c = src.wait_conn()
+    # Reading nothing until both have stopped: the client's output full.
+    wait_stalled(lambda: (sent[0], c.nsent), g, still=0.3)
+    data, pongs = bytearray(), []
+    while True:
+        f = ws.recv_frame(timeout=60)
+        assert not f.masked and f.rsv == 0, f
+        if f.opcode == OP_PONG:
+            pongs.append(int(f.payload))
+        elif f.opcode == OP_BINARY:
+            data += f.payload
+        elif f.opcode == OP_CLOSE:
+            break
+        else:
+            raise AssertionError("unexpected frame %r" % f)
+    assert done.wait(10)
+    assert f.close_code == 1000, f
+    assert bytes(data) == want
+    # Those read before the close all come back, in order.
+    assert len(pongs) > 0
+    assert pongs == list(range(len(pongs))), pongs[:20]
+
+
+def test_wss_small_reads_heartbeats_and_a_stalled_client(gateway_factory,
+                                                         backends, tmp_path):
+    """wss: backend reads framed by ws_conn_send_read go through tls_send
+    (one record each) and queue behind what waits, pings on a short
+    interval among them; the client stalls, then reads: all in order."""
+    cert, key = make_self_signed(tmp_path)
+    chunks = small_chunks(2 << 20, seed=9, hi=1500)
+    src = backends(chunked_source(chunks, pause_every=25), keep=False)
+    g = gateway_factory(config_text=(
+        "[gateway]\nlisten = 127.0.0.1:{port} tls\nmax_buffer = 16K\n"
+        "drain_timeout = 2s\n[tls]\ncertificate = %s\nprivate_key = %s\n"
+        "[route /src]\nbackend = %s\nheartbeat_interval = 30ms\n"
+        "heartbeat_timeout = 10s\n" % (cert, key, src.spec)))
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    raw.settimeout(20)
+    raw.connect(("127.0.0.1", g.port))
+    ws = RawWS(g.port, sock=insecure_ctx().wrap_socket(raw), timeout=60)
+    head, ws.key = RawWS.request_head(path="/src")
+    ws.sock.sendall(head)
+    ws.read_head()
+    assert ws.status == 101
+    c = src.wait_conn()
+    wait_stalled(lambda: c.nsent, g, still=0.3)
+    h = hashlib.sha256()
+    n, pings = 0, 0
+    while True:
+        f = ws.recv_frame(timeout=60)
+        assert not f.masked and f.rsv == 0, f
+        if f.opcode == OP_PING:
+            pings += 1
+            ws.send_frame(OP_PONG, f.payload)
+        elif f.opcode == OP_BINARY:
+            h.update(f.payload)
+            n += len(f.payload)
+        elif f.opcode == OP_CLOSE:
+            break
+        else:
+            raise AssertionError("unexpected frame %r" % f)
+    assert f.close_code == 1000, f
+    assert n == 2 << 20
+    assert h.hexdigest() == digest(chunks)
+
+
+def tiny_window_reader(rcvbuf=4096):
+    """A backend with a 4 KiB receive buffer that reads nothing until
+    c.go, then everything until EOF (slowly: the window stays small)."""
+    def handler(c, stop):
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        while not c.go.wait(0.02):
+            if stop.is_set():
+                return
+        while c.recv_some(stop, size=65536):
+            pass
+        close_quietly(c.sock)
+    return handler
+
+
+def test_up_trickle_into_a_full_backend_partial_sends(gateway_factory,
+                                                      backends):
+    """Frames trickle in one at a time (each read empties the socket: the
+    fast path) while the backend's small window fills: the send() that
+    meets the full socket goes partial or EAGAIN, the rest queues, later
+    frames queue behind it. Then the backend reads: every byte once, in
+    order."""
+    sink = backends(tiny_window_reader(), keep=False)
+    g = gateway_factory(routes=[("/sink", {"backend": sink.spec,
+                                           "heartbeat_interval": "0"})],
+                        gateway={"max_buffer": "16K"})
+    ws = RawWS.open(g.port, "/sink", timeout=60)
+    c = sink.wait_conn()
+    chunks = small_chunks(160 * 1024, seed=10, lo=300, hi=1400)
+    for i, ch in enumerate(chunks):
+        ws.send(build_frame(OP_BINARY, bytes(ch)))
+        if i % 4 == 0:
+            time.sleep(0.0005)      # a trickle: reads stay small
+    c.go.set()
+    ws.send_close(1000)
+    ws.expect_close(1000, timeout=60)
+    c.wait_eof(60)
+    assert c.nreceived == 160 * 1024
+    assert c.hash.hexdigest() == digest(chunks)
+
+
+def test_down_trickle_into_a_full_client_partial_sends(gateway_factory,
+                                                       backends):
+    """The backend trickles small pieces (each read the fast path) to a
+    client whose 4 KiB window fills: partial sends, EAGAIN, the rest
+    queued, later reads behind it. Then the client reads it all."""
+    chunks = small_chunks(160 * 1024, seed=12, lo=300, hi=1400)
+    src = backends(chunked_source(chunks, pause_every=4, pause=0.0005),
+                   keep=False)
+    g = gateway_factory(routes=[("/src", {"backend": src.spec,
+                                          "heartbeat_interval": "0"})],
+                        gateway={"max_buffer": "16K"})
+    ws = RawWS.open(g.port, "/src", rcvbuf=4096, timeout=60)
+    c = src.wait_conn()
+    wait_stalled(lambda: c.nsent, g, still=0.3)
+    h = hashlib.sha256()
+    n = [0]
+
+    def on_data(b):
+        h.update(b)
+        n[0] += len(b)
+    _, close = ws.recv_until_close(timeout=60, on_data=on_data)
+    assert n[0] == 160 * 1024
+    assert h.hexdigest() == digest(chunks)
+    assert close is not None and close.close_code == 1000, close
