@@ -7,6 +7,7 @@ and a message saying what never happened, never on a sleep.
 """
 
 import hashlib
+import random
 import resource
 import socket
 import time
@@ -14,14 +15,35 @@ import time
 MiB = 1024 * 1024
 
 
+# Ports handed out come from below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768-60999 by default). A port the
+# kernel picked for bind(0) is in that range, and once the probe socket
+# is closed an outgoing connection of the suite itself (or of anything on
+# the machine) may be given it as its local port before the daemon binds
+# it: the daemon then fails with "Address already in use". Ports below
+# the range are never given out that way. Each run walks them from a
+# random start, so one run never hands out a port twice and two runs at
+# once walk different stretches.
+_PORT_LO, _PORT_HI = 10000, 32767
+_port_next = _PORT_LO + random.randrange(_PORT_HI - _PORT_LO)
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A TCP port on 127.0.0.1 that nothing is bound to right now, not
+    handed out before in this run, and outside the ephemeral range."""
+    global _port_next
+    for _ in range(_PORT_HI - _PORT_LO):
+        port = _port_next
+        _port_next = _PORT_LO + (port + 1 - _PORT_LO) % (_PORT_HI - _PORT_LO)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port in %d-%d" % (_PORT_LO, _PORT_HI))
 
 
 def closed_port():
