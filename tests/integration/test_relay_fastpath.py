@@ -8,10 +8,14 @@ arrives once, in order, with the close code a user would see."""
 import hashlib
 import os
 import random
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
+
+import pytest
 
 from backendkit import (close_quietly, echo_handler, greet_echo_handler,
                         record_handler, send_then_eof)
@@ -725,3 +729,77 @@ def test_down_trickle_into_a_full_client_partial_sends(gateway_factory,
     assert n[0] == 160 * 1024
     assert h.hexdigest() == digest(chunks)
     assert close is not None and close.close_code == 1000, close
+
+
+SHORT_SEND_C = r"""
+/* Test shim (LD_PRELOAD): every third send() with MSG_NOSIGNAL (the
+ * relay's session_leg_send) writes only half of what it is given, as a
+ * socket with little room would. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+ssize_t
+send(int fd, const void *p, size_t n, int flags)
+{
+	static ssize_t (*real)(int, const void *, size_t, int);
+	static unsigned calls;
+
+	if (real == NULL)
+		real = (ssize_t (*)(int, const void *, size_t, int))
+		    dlsym(RTLD_NEXT, "send");
+	if ((flags & MSG_NOSIGNAL) && n > 1 &&
+	    __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED) % 3 == 0)
+		n /= 2;
+	return real(fd, p, n, flags);
+}
+"""
+
+
+def short_send_shim(tmp_path):
+    """The shim above, built into tmp_path; its path."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler for the short-send shim")
+    src = tmp_path / "short_send.c"
+    src.write_text(SHORT_SEND_C)
+    so = tmp_path / "short_send.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(so), str(src),
+                    "-ldl"], check=True)
+    return str(so)
+
+
+def test_short_sends_keep_every_byte_in_order(gateway_factory, backends,
+                                              tmp_path):
+    """Every third fast-path send() goes short (an LD_PRELOAD shim, release
+    build): the rest must queue, and what the next reads bring must queue
+    behind it, not go out ahead. Echo of small messages both ways, read
+    as they come: every byte once, in order."""
+    echo = backends(echo_handler)
+    g = gateway_factory(routes=[("/e", {"backend": echo.spec,
+                                        "heartbeat_interval": "0"})],
+                        binary=WSGATE_RELEASE_BIN,
+                        env={"LD_PRELOAD": short_send_shim(tmp_path)})
+    ws = RawWS.open(g.port, "/e", timeout=30)
+    chunks = small_chunks(2 << 20, seed=13, lo=2, hi=1400)
+    want = b"".join(bytes(c) for c in chunks)
+    got = bytearray()
+
+    def reader():
+        while len(got) < len(want):
+            f = ws.recv_frame(timeout=30)
+            assert f.opcode == OP_BINARY and not f.masked, f
+            got.extend(f.payload)
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    for i, ch in enumerate(chunks):
+        ws.send(build_frame(OP_BINARY, bytes(ch)))
+        if i % 8 == 0:
+            time.sleep(0.0002)      # small reads: the fast path
+    t.join(60)
+    assert len(got) == len(want)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(want).digest()
+    ws.send_close(1000)
+    ws.expect_close(1000, timeout=10)
