@@ -803,3 +803,35 @@ def test_short_sends_keep_every_byte_in_order(gateway_factory, backends,
     assert hashlib.sha256(got).digest() == hashlib.sha256(want).digest()
     ws.send_close(1000)
     ws.expect_close(1000, timeout=10)
+
+
+def test_short_sends_then_close_and_eof(gateway_factory, backends, tmp_path):
+    """Short fast-path sends (the shim) right before a close: the client's
+    data and close in one segment reach the backend whole, then EOF; the
+    backend's data and FIN reach the client whole, then 1000."""
+    shim = {"LD_PRELOAD": short_send_shim(tmp_path)}
+    rec = backends(record_handler)
+    g = gateway_factory(routes=[("/rec", {"backend": rec.spec,
+                                          "heartbeat_interval": "0"})],
+                        binary=WSGATE_RELEASE_BIN, env=shim)
+    for k, n in enumerate((2, 300, 1000, 3000)):
+        ws = RawWS.open(g.port, "/rec")
+        c = rec.wait_conn(k)
+        payload = random.Random(n).randbytes(n)
+        ws.send(b"".join(build_frame(OP_BINARY, payload[i:i + n // 3 + 1])
+                         for i in range(0, n, n // 3 + 1)) +
+                build_frame(OP_CLOSE, close_payload(1000)))
+        ws.expect_close(1000, timeout=10)
+        c.wait_eof(10)
+        assert bytes(c.received) == payload, n
+    for n in (2, 300, 1000, 3000):
+        data = random.Random(n + 1).randbytes(n)
+        src = backends(send_then_eof(data))
+        g2 = gateway_factory(routes=[("/src", {"backend": src.spec,
+                                               "heartbeat_interval": "0"})],
+                             binary=WSGATE_RELEASE_BIN, env=shim)
+        ws = RawWS.open(g2.port, "/src")
+        got, close = ws.recv_until_close(timeout=10)
+        assert got == data, n
+        assert close is not None and close.close_code == 1000, close
+        assert g2.stop() == 0
