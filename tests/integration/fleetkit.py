@@ -196,10 +196,22 @@ class HAProxy:
         self.proc = subprocess.Popen([self.bin, "-db", "-f", HAPROXY_CFG],
                                      env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log)
+        # The socket's file appears at bind(), before listen(): a connect
+        # in between is refused. Wait until one is accepted.
         wait_for(lambda: self.proc.poll() is not None or
-                 os.path.exists(self.stats), 10, what="haproxy stats socket")
+                 self._stats_accepts(), 10, what="haproxy stats socket")
         assert self.proc.poll() is None, self.log_text()
         return self
+
+    def _stats_accepts(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.stats)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def runtime(self, cmd):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
