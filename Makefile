@@ -60,7 +60,7 @@ endif
 PURE_MODS := addr loadfile pct config route upgrade ws_frame ws_utf8 proxy_proto auth token_file \
 	     iplimit target pmd zstream framing exec_env cli_websockify \
 	     record_fmt
-DAEMON_MODS := main worker log listener session session_leg leg_read handshake ws_conn upstream \
+DAEMON_MODS := main worker log listener session session_leg leg_read bev_pool handshake ws_conn upstream \
 	       heartbeat metrics tls tls_sock admin confgen static registry admin_sessions cli_front \
 	       lifecycle post lookup redis token_source token_api pwcheck basic_auth \
 	       wrap record fleet fleet_order exec xform
@@ -77,7 +77,7 @@ UNIT_TESTS := $(addprefix $(BUILD)/test_,$(PURE_MODS))
 # style): they link libevent, and stub the rest of the daemon.
 EVENT_UNIT_TESTS := $(BUILD)/test_lookup $(BUILD)/test_redis \
 		    $(BUILD)/test_ws_conn $(BUILD)/test_leg_read \
-		    $(BUILD)/test_tls_bev
+		    $(BUILD)/test_bev_pool $(BUILD)/test_tls_bev
 
 # Which pure objects each unit test links (never libevent).
 UNIT_DEPS_addr     := addr
@@ -155,12 +155,19 @@ $(BUILD)/test_lookup: $(BUILD)/tests/test_lookup.o $(BUILD)/lookup.o \
 # The message layer on bufferevent_pair_new() legs; the session lifecycle
 # it calls (session_close, the heartbeat's notes) is the test's own.
 $(BUILD)/test_ws_conn: $(BUILD)/tests/test_ws_conn.o $(BUILD)/ws_conn.o \
-	    $(BUILD)/ws_frame.o $(BUILD)/ws_utf8.o $(BUILD)/session_leg.o
+	    $(BUILD)/ws_frame.o $(BUILD)/ws_utf8.o $(BUILD)/session_leg.o \
+	    $(BUILD)/bev_pool.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 
 # leg_read against libevent's own read path, on real descriptors.
 $(BUILD)/test_leg_read: $(BUILD)/tests/test_leg_read.o $(BUILD)/leg_read.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
+
+# A reused pooled bufferevent against a new one, on real descriptors.
+$(BUILD)/test_bev_pool: $(BUILD)/tests/test_bev_pool.o $(BUILD)/bev_pool.o \
+	    $(BUILD)/leg_read.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS)
 

@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 #include <sys/time.h>
 
+#include "bev_pool.h"
 #include "metrics.h"
 
 struct event_base;
@@ -66,6 +67,9 @@ struct gw_worker {
 	 * one took the arena's bins every connection. */
 	struct session		*spare[GW_SPARE_SESSIONS];
 	unsigned		 nspare;
+	/* Plain socket bufferevents of ended legs, for the next ones
+	 * (bev_pool.c): each new one was ~2,000 instructions. */
+	struct bev_pool		 bevs;
 	struct metrics		 m;
 };
 

@@ -87,6 +87,8 @@ struct session_leg {
 	bool			 eof;		/* it sent EOF */
 	bool			 wr_shut;	/* we sent it EOF */
 	bool			 discard;	/* its input is read and dropped */
+	bool			 pooled;	/* bev is from the worker's
+						   bev_pool: goes back there */
 	int			 read_err;
 };
 

@@ -31,6 +31,7 @@
 #include <event2/event.h>
 #include <sanitizer/asan_interface.h>	/* no-ops without ASan */
 
+#include "bev_pool.h"
 #include "config.h"
 #include "exec.h"
 #include "fleet.h"
@@ -268,11 +269,13 @@ session_client_open(struct session *s, int fd, bool tls)
 	 * sockets inherit them from the listener (listener.c). */
 	if (tls)
 		c->bev = tls_accept_bev(s->w->base, s->gen->tls_ctx, fd);
-	else if ((c->bev = bufferevent_socket_new(s->w->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+	else if ((c->bev = bev_pool_get(&s->w->bevs, s->w->base,
+	    fd)) == NULL)
 		close(fd);
-	else
+	else {
+		c->pooled = true;
 		leg_read_own_cb(c->bev, session_leg_read_ev);	/* no FIONREAD */
+	}
 	if (c->bev == NULL) {
 		log_warnx("session: cannot set up a bufferevent");
 		return -1;
@@ -835,12 +838,14 @@ session_free_all(struct gw_worker *w)
 		session_drop_leg(&s->upstream);
 		session_free(s);
 	}
-	/* The worker is ending: its spare sessions go too. */
+	/* The worker is ending: its spare sessions and bufferevents go
+	 * too. */
 	while (w->nspare > 0) {
 		s = w->spare[--w->nspare];
 		ASAN_UNPOISON_MEMORY_REGION(s, sizeof(*s));
 		free(s);
 	}
+	bev_pool_clear(&w->bevs);
 }
 
 /* ------------------------------------------------------------ the relay */

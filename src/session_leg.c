@@ -22,6 +22,8 @@
 #include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
+#include "bev_pool.h"
+#include "gw.h"
 #include "session-int.h"
 #include "tls.h"
 
@@ -30,6 +32,7 @@ session_leg_init(struct session_leg *leg, struct session *s,
     struct session_leg *peer)
 {
 	leg->bev = NULL;
+	leg->pooled = false;
 	leg->peer = peer;
 	leg->s = s;
 }
@@ -37,10 +40,14 @@ session_leg_init(struct session_leg *leg, struct session *s,
 void
 session_leg_free(struct session_leg *leg)
 {
-	if (leg->bev != NULL) {
+	if (leg->bev == NULL)
+		return;
+	if (leg->pooled)
+		bev_pool_put(&leg->s->w->bevs, leg->bev);
+	else
 		bufferevent_free(leg->bev);
-		leg->bev = NULL;
-	}
+	leg->bev = NULL;
+	leg->pooled = false;
 }
 
 /*

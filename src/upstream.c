@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "bev_pool.h"
 #include "config.h"
 #include "confgen.h"
 #include "gw.h"
@@ -161,6 +162,7 @@ upstream_tls_start(struct session *s, struct bufferevent *under)
 	if (bev == NULL)
 		return upstream_failover(s, "TLS: cannot set up");
 	s->upstream.bev = bev;
+	s->upstream.pooled = false;	/* a filter: under is bev's now */
 	s->upstream.tls = true;
 	bufferevent_setcb(bev, NULL, NULL, upstream_event_cb, s);
 	evbuffer_add_buffer(bufferevent_get_output(bev), raw);
@@ -322,7 +324,11 @@ upstream_connect(struct session *s)
 	    (fd = socket(s->backend->sa.ss_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		s->dial.err = errno;
-	bev = bufferevent_socket_new(s->w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (fd != -1)
+		bev = bev_pool_get(&s->w->bevs, s->w->base, fd);
+	else
+		bev = bufferevent_socket_new(s->w->base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		if (fd != -1)
 			close(fd);
@@ -343,9 +349,10 @@ upstream_connect(struct session *s)
 		/* Client bytes queued toward the failed attempt move on. */
 		evbuffer_add_buffer(bufferevent_get_output(bev),
 		    bufferevent_get_output(old));
-		bufferevent_free(old);
+		session_leg_free(&s->upstream);	/* old */
 	}
 	s->upstream.bev = bev;
+	s->upstream.pooled = fd != -1;	/* bev_pool_get()'s, our connect */
 	if (s->dial.err != 0 || upstream_start(s, s->backend, bev) == -1) {
 		if (s->dial.err == EMFILE || s->dial.err == ENFILE) {
 			/* Our shortage, not the backend's: 1013, no failover. */
