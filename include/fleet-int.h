@@ -37,6 +37,14 @@ void	fleet_key(char *buf, const char *what, const char *name);
 int	fleet_cmd(struct redis_conn *c, redis_reply_fn *cb, void *arg, int argc,
 	    const char **argv);
 
+/*
+ * Ask c for the instances whose lease has not expired (the members of the
+ * "instances" sorted set scored from now on): cb gets the array of names.
+ * 0, or -1 when c is down (cb never runs).
+ */
+int	fleet_live_instances(struct redis_conn *c, redis_reply_fn *cb,
+	    void *arg);
+
 /* fleet_order.c: every message on worker 0's subscriptions. */
 void	fleet_order_message(void *arg, const char *channel, size_t clen,
 	    const char *payload, size_t plen);

@@ -121,6 +121,21 @@ fleet_cmd(struct redis_conn *c, redis_reply_fn *cb, void *arg, int argc,
 	    argv, lens);
 }
 
+int
+fleet_live_instances(struct redis_conn *c, redis_reply_fn *cb, void *arg)
+{
+	char key[FLEET_KEYLEN], now[24];
+	const char *argv[4];
+
+	fleet_key(key, "instances", NULL);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)fleet_now_ms());
+	argv[0] = "ZRANGEBYSCORE";
+	argv[1] = key;
+	argv[2] = now;
+	argv[3] = "+inf";
+	return fleet_cmd(c, cb, arg, 4, argv);
+}
+
 /* A write to the registry from worker w, counted when it fails. */
 static void
 fleet_write(struct gw_worker *w, int argc, const char **argv)
@@ -397,9 +412,7 @@ int
 fleet_list_remote(fleet_list_fn *done, void *arg)
 {
 	struct fleet_listing *fl;
-	char key[FLEET_KEYLEN], now[24];
-	const char *argv[4];
-
+	
 	if (fleet_w == NULL || !redis_conn_up(fleet_w[0].redis) ||
 	    (fl = calloc(1, sizeof(*fl))) == NULL)
 		return -1;
@@ -408,13 +421,7 @@ fleet_list_remote(fleet_list_fn *done, void *arg)
 	fl->pending = 1;
 	fl->sessions = json_array();
 	fl->instances = json_array();
-	fleet_key(key, "instances", NULL);
-	snprintf(now, sizeof(now), "%llu", (unsigned long long)fleet_now_ms());
-	argv[0] = "ZRANGEBYSCORE";
-	argv[1] = key;
-	argv[2] = now;
-	argv[3] = "+inf";
-	if (fleet_cmd(fleet_w[0].redis, fleet_members_cb, fl, 4, argv) ==
+	if (fleet_live_instances(fleet_w[0].redis, fleet_members_cb, fl) ==
 	    -1) {
 		json_decref(fl->sessions);
 		json_decref(fl->instances);

@@ -231,9 +231,7 @@ fleet_order_start(const char *target, json_t *msg, fleet_order_fn *done,
 {
 	struct redis_conn *c = fleet_w[0].redis;
 	uint64_t ms = 2 * fleet_o->timeout_ms;
-	char key[FLEET_KEYLEN], now[24];
 	struct fleet_wait *fw;
-	const char *argv[4];
 	struct timeval tv;
 
 	if (!redis_conn_up(c) || msg == NULL ||
@@ -249,20 +247,14 @@ fleet_order_start(const char *target, json_t *msg, fleet_order_fn *done,
 	json_decref(msg);
 	fw->done = done;
 	fw->arg = arg;
-	fleet_key(key, "instances", NULL);
-	snprintf(now, sizeof(now), "%llu", (unsigned long long)fleet_now_ms());
-	argv[0] = "ZRANGEBYSCORE";
-	argv[1] = key;
-	argv[2] = now;
-	argv[3] = "+inf";
 	if (fw->text == NULL || (target != NULL && (fw->target =
 	    strdup(target)) == NULL) ||
 	    (fw->deadline = evtimer_new(fleet_w[0].base,
 	    fleet_order_deadline_cb, fw)) == NULL ||
 	    (fw->retry = event_new(fleet_w[0].base, -1, EV_PERSIST,
 	    fleet_order_retry_cb, fw)) == NULL ||
-	    fleet_cmd(c, fleet_order_members_cb, (void *)(uintptr_t)fw->seq, 4,
-	    argv) == -1) {
+	    fleet_live_instances(c, fleet_order_members_cb,
+	    (void *)(uintptr_t)fw->seq) == -1) {
 		if (fw->text != NULL)
 			OPENSSL_cleanse(fw->text, strlen(fw->text));
 		free(fw->text);
