@@ -124,6 +124,14 @@ unsigned ws_frame_unmask(const uint8_t mask[4], unsigned off, uint8_t *dst,
 	    const uint8_t *src, size_t len);
 
 /*
+ * The length of the header ws_frame_header_encode() writes for a payload
+ * of len bytes, unmasked (a mask adds 4): 2, 4 or 10 (§5.2's minimal
+ * length encoding). For a caller that places the header before a payload
+ * it already holds.
+ */
+size_t	ws_frame_header_len(uint64_t len);
+
+/*
  * Write a frame header for a payload of len bytes into out (up to 14 bytes)
  * using the minimal length encoding. mask is NULL for server-to-client
  * frames, else the 4-byte key to put in the header (the payload is masked

@@ -511,7 +511,7 @@ ws_conn_send_read(struct session *s, unsigned b0, uint8_t *p, size_t len)
 	}
 	/* Server frames are never masked (RFC 6455 §5.1). The header goes
 	 * right before the payload: one write. */
-	hl = len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+	hl = ws_frame_header_len(len);
 	h = p - hl;
 	(void)ws_frame_header_encode(h, (b0 & WS_CONN_FIN) != 0,
 	    (enum ws_opcode)(b0 & 0x0f), len, NULL);

@@ -410,6 +410,12 @@ ws_frame_unmask(const uint8_t mask[4], unsigned off, uint8_t *dst,
 	return (off + (unsigned)(len & 3)) & 3;
 }
 
+size_t
+ws_frame_header_len(uint64_t len)
+{
+	return len < WS_FRAME_LEN16 ? 2 : len <= 0xffff ? 4 : 10;
+}
+
 /*
  * len must be below 2^63 (§5.2); the caller's own limits keep it far below.
  * op is written as given: sending a reserved opcode is the caller's bug.

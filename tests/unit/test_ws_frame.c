@@ -1140,10 +1140,30 @@ test_rsv1_negotiated(void **state)
 	    WS_FRAME_ERR_RSV);
 }
 
+/* ws_frame_header_len() is the encoder's length, at every boundary. */
+static void
+test_header_len_matches_encode(void **state)
+{
+	static const uint64_t lens[] = { 0, 1, 125, 126, 127, 0xffff,
+	    0x10000, (uint64_t)1 << 32, ((uint64_t)1 << 63) - 1 };
+	uint8_t hdr[14];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		assert_int_equal(ws_frame_header_len(lens[i]),
+		    ws_frame_header_encode(hdr, true, WS_OP_BINARY, lens[i],
+		    NULL));
+	assert_int_equal(ws_frame_header_len(125), 2);
+	assert_int_equal(ws_frame_header_len(126), 4);
+	assert_int_equal(ws_frame_header_len(0x10000), 10);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_len_matches_encode),
 		cmocka_unit_test(test_rsv1_negotiated),
 		cmocka_unit_test(test_frame_vectors),
 		cmocka_unit_test(test_frame_rfc_big),
