@@ -89,6 +89,8 @@ struct session_leg {
 	bool			 discard;	/* its input is read and dropped */
 	bool			 pooled;	/* bev is from the worker's
 						   bev_pool: goes back there */
+	bool			 held;		/* output waits for the last
+						   write, with our FIN */
 	int			 read_err;
 };
 
@@ -266,6 +268,9 @@ void	session_leg_free(struct session_leg *leg);
  * (session_leg_write_idle).
  */
 void	session_leg_flush(struct session_leg *leg);
+/* The leg's last bytes, our FIN to follow in the same segment: see
+ * session_leg.c. 0: all written; -1: some wait in the output. */
+int	session_leg_send_last(struct session_leg *leg);
 
 /*
  * Send p[0..n) (copied) to leg, after what its output holds: written at

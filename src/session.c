@@ -545,6 +545,13 @@ session_leg_progress(struct session_leg *leg)
 	if (leg->bev == NULL || !leg->up)
 		return 0;	/* session_upstream_ready() comes back here */
 	if (!leg->wr_shut) {
+		if (leg->held && session_leg_owed_nothing(leg) &&
+		    session_leg_closes_now(leg) &&
+		    session_leg_send_last(leg) == 0) {
+			session_drop_leg(leg);
+			return session_maybe_free(leg->s);
+		}
+		leg->held = false;
 		session_leg_flush(leg);
 		out = bufferevent_get_output(leg->bev);
 		if (evbuffer_get_length(out) > 0) {
@@ -737,6 +744,9 @@ session_close_client(struct session *s, uint16_t code)
 	} else if (!s->fin.sent && s->client.bev != NULL) {
 		s->fin.sent = true;
 		s->fin.code = code;
+		/* A reply the client's close waits for: it and our FIN in
+		 * one segment when the leg closes at once (progress). */
+		s->client.held = s->fin.received && !s->client.tls;
 		ws_conn_send_close(s, code, s->fin.cause);
 	}
 	/*

@@ -74,7 +74,8 @@ session_leg_flush(struct session_leg *leg)
 		(void)tls_flush(leg->bev);	/* one record per 16 KiB */
 		return;
 	}
-	if (!leg->up || (bufferevent_get_enabled(leg->bev) & EV_WRITE))
+	if (!leg->up || leg->held ||
+	    (bufferevent_get_enabled(leg->bev) & EV_WRITE))
 		return;		/* connecting, or libevent writes this leg */
 	out = bufferevent_get_output(leg->bev);
 	if (evbuffer_get_length(out) == 0)
@@ -87,6 +88,38 @@ session_leg_flush(struct session_leg *leg)
 	evbuffer_freeze(out, 1);
 	if (evbuffer_get_length(out) > 0)
 		bufferevent_enable(leg->bev, EV_WRITE);
+}
+
+/*
+ * The leg's last bytes (a close reply, at most a page), written with
+ * MSG_MORE: the kernel holds the segment, and the close() that follows at
+ * once puts our FIN in it, one packet and one wakeup of the peer instead
+ * of two. Anything else (TLS, a write under way, more bytes) is flushed
+ * as usual. Returns 0 when the socket took everything, -1 when bytes are
+ * left queued (then written without MSG_MORE, which sends the held ones).
+ * The leg must be there; it stays the caller's.
+ */
+int
+session_leg_send_last(struct session_leg *leg)
+{
+	struct evbuffer *out = bufferevent_get_output(leg->bev);
+	size_t n = evbuffer_get_length(out);
+	unsigned char *p;
+	ssize_t w = -1;
+
+	leg->held = false;
+	if (!leg->tls && leg->up && n > 0 && n <= 4096 &&
+	    !(bufferevent_get_enabled(leg->bev) & EV_WRITE)) {
+		evbuffer_unfreeze(out, 1);
+		if ((p = evbuffer_pullup(out, -1)) != NULL)
+			w = send(event_get_fd(&leg->bev->ev_write), p, n,
+			    MSG_NOSIGNAL | MSG_MORE);
+		if (w > 0)
+			evbuffer_drain(out, (size_t)w);
+		evbuffer_freeze(out, 1);
+	}
+	session_leg_flush(leg);
+	return evbuffer_get_length(out) == 0 ? 0 : -1;
 }
 
 /*

@@ -6,6 +6,8 @@ connection; the backend leg sets them after connect. Keepalive is what a
 user notices: a peer that vanished without a FIN is found even when no
 heartbeat runs."""
 
+import socket
+import struct
 import subprocess
 
 from backendkit import echo_handler
@@ -51,5 +53,35 @@ def test_inetd_socket_clients_have_tcp_keepalive(backends, tmp_path):
             filt = "( sport = :%d )" % port
             wait_for(lambda: "timer:(keepalive" in _ss(filt), 10,
                      what="keepalive timer on %s: %r" % (filt, _ss(filt)))
+        finally:
+            ws.close()
+
+
+def _segs_in(sock):
+    """Segments this socket has received (struct tcp_info's tcpi_segs_in,
+    Linux 4.2 and later: the u32 after tcpi_segs_out, at byte 140)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return struct.unpack_from("I", info, 140)[0]
+
+
+def test_close_reply_and_fin_come_in_one_segment(gateway_factory, backends):
+    """The gateway's answer to a client's close frame is the last thing on
+    the connection, so the FIN rides in the same segment: one packet, one
+    wakeup of the client, instead of two. Counted by the client's kernel,
+    not timed."""
+    echo = backends(echo_handler)
+    g = gateway_factory(routes=[("/echo", {"backend": echo.spec})],
+                        gateway={"heartbeat_interval": "0"})
+    for _ in range(3):
+        ws = RawWS.open(g.port, "/echo")
+        try:
+            ws.send_frame(0x2, b"x")
+            assert ws.recv_frame(timeout=10).payload == b"x"
+            before = _segs_in(ws.sock)
+            ws.send_close(1000)
+            f = ws.recv_frame(timeout=10)
+            assert f.opcode == 0x8 and f.payload[:2] == b"\x03\xe8"
+            ws.wait_eof(timeout=10)
+            assert _segs_in(ws.sock) - before == 1
         finally:
             ws.close()
