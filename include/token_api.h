@@ -29,6 +29,14 @@ int	token_api_get(struct gw_worker *w, uint64_t ticket,
 /* At start: room for nworkers workers' requests. 0, or -1 (no memory). */
 int	token_api_init(unsigned nworkers);
 
+/*
+ * SIGHUP, in w's thread once w->cfg is the new config: close w's idle
+ * connections to origins that no route's token_api names any more (else
+ * they stayed open until token_api_timeout, up to 10 minutes); one in
+ * use is closed when its lookup ends.
+ */
+void	token_api_reload(struct gw_worker *w);
+
 /* At exit, in w's thread or after it stopped: free its requests in
  * flight (their callbacks do not run). */
 void	token_api_worker_free(struct gw_worker *w);

@@ -14,8 +14,11 @@
  * new connection; GET is idempotent. libevent 2.1 must not free a
  * connection inside its callbacks, so it is freed on the next loop
  * turn. Requests in flight and connections are listed per worker, so
- * that shutdown frees them.
+ * that shutdown frees them. A SIGHUP closes the connections to origins
+ * no route's token_api names any more (token_api_reload); one still in
+ * use goes once its request is done.
  */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "config.h"
 #include "gw.h"
 #include "log.h"
 #include "lookup.h"
@@ -53,6 +57,7 @@ struct token_api_conn {
 	bool			 served;	/* answered one: may be stale */
 	bool			 dead;		/* closed or failed: no reuse */
 	bool			 retiring;	/* free_ev is active */
+	const struct config	*checked;	/* a route of it names origin */
 	struct event		*free_ev;	/* frees it, next loop turn */
 	struct token_api_worker	*tw;
 };
@@ -78,6 +83,7 @@ struct token_api_worker {
 	LIST_HEAD(, token_api_req)  reqs;
 	LIST_HEAD(, token_api_conn) pool;	/* busy and idle */
 	LIST_HEAD(, token_api_conn) retired;	/* free_ev active */
+	struct gw_worker	   *w;		/* set by its first lookup */
 };
 static struct token_api_worker	*token_api_workers;
 static unsigned			 token_api_nworkers;
@@ -260,6 +266,89 @@ token_api_conn_get(struct gw_worker *w, const char *origin, bool tls,
 	return tc;
 }
 
+/* uri's scheme (tls: https), port (the scheme's by default) and host
+ * (NULL when it has none). */
+static const char *
+token_api_authority(const struct evhttp_uri *uri, bool *tls, int *port)
+{
+	const char *scheme = evhttp_uri_get_scheme(uri);
+
+	*tls = scheme != NULL && strcmp(scheme, "https") == 0;
+	*port = evhttp_uri_get_port(uri);
+	if (*port < 0)
+		*port = *tls ? 443 : 80;
+	return evhttp_uri_get_host(uri);
+}
+
+/* The pool's key for a connection: scheme, host, port and timeout. */
+static void
+token_api_origin_key(char *out, size_t size, bool tls, const char *host,
+    int port, uint64_t timeout_ms)
+{
+	snprintf(out, size, "%s %s %d %llu", tls ? "https" : "http", host,
+	    port, (unsigned long long)timeout_ms);
+}
+
+/*
+ * The origin key of url_tmpl's lookups, with "*" for the token (a
+ * fnmatch pattern when the token is in the host). 0, or -1 when that
+ * does not parse as a URL with a host.
+ */
+static int
+token_api_origin(const char *url_tmpl, uint64_t timeout_ms, char *out,
+    size_t size)
+{
+	const char *p = strstr(url_tmpl, "%s"), *host;
+	struct evhttp_uri *uri;
+	char url[4096];
+	bool tls;
+	int port, rc = -1;
+
+	if (p == NULL)
+		return -1;
+	snprintf(url, sizeof(url), "%.*s*%s", (int)(p - url_tmpl), url_tmpl,
+	    p + 2);
+	if ((uri = evhttp_uri_parse(url)) == NULL)
+		return -1;
+	if ((host = token_api_authority(uri, &tls, &port)) != NULL) {
+		token_api_origin_key(out, size, tls, host, port, timeout_ms);
+		rc = 0;
+	}
+	evhttp_uri_free(uri);
+	return rc;
+}
+
+/*
+ * Does a token_api route of cfg name tc's origin? The route's origin is
+ * worked out from its URL with "*" where the token goes, so that a token
+ * in the host name matches any host there (fnmatch). A URL that does
+ * not parse so (the token in the port) is taken to name every origin.
+ * Remembered per cfg: one check for each connection and generation.
+ */
+static bool
+token_api_wanted(struct token_api_conn *tc, const struct config *cfg)
+{
+	const struct config_route *r;
+	char pat[320];
+	size_t i;
+	int n;
+
+	if (tc->checked == cfg)
+		return true;
+	for (i = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		if (r->token_api == NULL)
+			continue;
+		n = token_api_origin(r->token_api, r->token_api_timeout_ms, pat,
+		    sizeof(pat));
+		if (n == -1 || fnmatch(pat, tc->origin, 0) == 0) {
+			tc->checked = cfg;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* A request is done with tc: keep it idle, or let it go. */
 static void
 token_api_conn_put(struct token_api_conn *tc, bool answered)
@@ -275,7 +364,8 @@ token_api_conn_put(struct token_api_conn *tc, bool answered)
 		if (o != tc && !o->busy && !o->dead &&
 		    strcmp(o->origin, tc->origin) == 0)
 			idle++;
-	if (tc->dead || idle >= TOKEN_API_IDLE_MAX)
+	if (tc->dead || idle >= TOKEN_API_IDLE_MAX ||
+	    !token_api_wanted(tc, tc->tw->w->cfg))
 		token_api_conn_retire(tc);
 }
 
@@ -336,8 +426,8 @@ token_api_send(struct token_api_req *tr)
 	struct token_api_conn *tc;
 	char origin[320];
 
-	snprintf(origin, sizeof(origin), "%s %s %d %llu", tr->tls ? "https" :
-	    "http", tr->host, tr->port, (unsigned long long)tr->timeout_ms);
+	token_api_origin_key(origin, sizeof(origin), tr->tls, tr->host,
+	    tr->port, tr->timeout_ms);
 	if ((tc = token_api_conn_get(tr->w, origin, tr->tls, tr->host,
 	    tr->port, tr->timeout_ms)) == NULL)
 		return -1;
@@ -385,7 +475,7 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 {
 	struct token_api_req *tr = NULL;
 	struct evhttp_uri *uri = NULL;
-	const char *host, *path, *query, *scheme;
+	const char *host, *path, *query;
 	char *url, target[4096];
 	int rc = -1;
 
@@ -393,14 +483,9 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 	    (url = token_api_url(url_tmpl, tok, len)) == NULL)
 		return -1;
 	if ((uri = evhttp_uri_parse(url)) == NULL ||
-	    (host = evhttp_uri_get_host(uri)) == NULL ||
-	    (tr = calloc(1, sizeof(*tr))) == NULL)
+	    (tr = calloc(1, sizeof(*tr))) == NULL ||
+	    (host = token_api_authority(uri, &tr->tls, &tr->port)) == NULL)
 		goto out;
-	scheme = evhttp_uri_get_scheme(uri);
-	tr->tls = scheme != NULL && strcmp(scheme, "https") == 0;
-	tr->port = evhttp_uri_get_port(uri);
-	if (tr->port < 0)
-		tr->port = tr->tls ? 443 : 80;
 	path = evhttp_uri_get_path(uri);
 	query = evhttp_uri_get_query(uri);
 	snprintf(target, sizeof(target), "%s%s%s", path != NULL &&
@@ -409,6 +494,7 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 	snprintf(tr->hosthdr, sizeof(tr->hosthdr), strchr(host, ':') != NULL ?
 	    "[%s]:%d" : "%s:%d", host, tr->port);
 	tr->w = w;
+	token_api_workers[w->index].w = w;
 	tr->ticket = ticket;
 	tr->timeout_ms = timeout_ms;
 	if ((tr->target = strdup(target)) == NULL ||
@@ -427,4 +513,24 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 		evhttp_uri_free(uri);
 	free(url);
 	return rc;
+}
+
+void
+token_api_reload(struct gw_worker *w)
+{
+	struct token_api_conn *tc, *next;
+	struct token_api_worker *tw;
+
+	if (w->index >= token_api_nworkers)
+		return;
+	tw = &token_api_workers[w->index];
+	for (tc = LIST_FIRST(&tw->pool); tc != NULL; tc = next) {
+		next = LIST_NEXT(tc, link);
+		tc->checked = NULL;	/* cfg may sit where a freed one was */
+		if (tc->dead || token_api_wanted(tc, w->cfg))
+			continue;
+		tc->dead = true;	/* busy: retired when its request ends */
+		if (!tc->busy)
+			token_api_conn_retire(tc);
+	}
 }

@@ -173,6 +173,7 @@ worker_take(struct gw_worker *w, struct gw_gen *gen)
 	confgen_ref(gen);
 	w->gen = gen;
 	w->cfg = gen->cfg;
+	token_api_reload(w);
 	if (!w->draining && listener_reload(w, w->index > 0 ?
 	    &worker_all[0] : NULL, gen->cfg) == -1)
 		log_warnx("reload: worker %u could not open every listener",

@@ -263,7 +263,8 @@ def test_redis_refused_config(tmp_path):
 
 class TokenAPI:
     """A real HTTP token API: /t/<token> answers by token name; over TLS
-    with tls=(cert, key). .connections counts the connections it took.
+    with tls=(cert, key). .connections counts the connections it took,
+    .open those still open (the handler has not seen the client go).
     keepalive: answer HTTP/1.1 and keep connections open (else HTTP/1.0,
     closed after each answer); once: (with keepalive) answer the first
     request of each connection only and close it, silently, when the
@@ -274,6 +275,8 @@ class TokenAPI:
         self.release = threading.Event()
         self.hits = []
         self.connections = 0
+        self.open = 0
+        lock = threading.Lock()
         api = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -284,9 +287,18 @@ class TokenAPI:
                 pass
 
             def setup(self):
-                api.connections += 1
+                with lock:
+                    api.connections += 1
+                    api.open += 1
                 self.served = 0
                 super().setup()
+
+            def finish(self):
+                try:
+                    super().finish()
+                finally:
+                    with lock:
+                        api.open -= 1
 
             def do_GET(self):
                 tok = self.path.rsplit("/", 1)[-1]
@@ -457,6 +469,57 @@ def test_token_api_a_closed_kept_alive_connection_is_replaced(
     finally:
         api.close()
         plain.close()
+
+
+def test_reload_closes_kept_alive_connections_to_a_removed_token_api(
+        gateway_factory, backends):
+    """Two workers each keep a connection to the token API of /old and
+    of /kept. A SIGHUP that drops /old's URL (its route now asks another
+    API) closes the connections to it: the old API sees none left open.
+    Those to /kept's API, still named, stay and are reused (its URL has
+    the token in the host name, the one an origin is matched to by
+    pattern). Before, the
+    old ones stayed until token_api_timeout (evhttp's idle timeout on
+    them; 60 s here, up to 10 min) or the API closed them."""
+    import signal
+    from gatewaykit import render_config
+    one = backends(greet_echo_handler(b"one:"))
+    answers = {"text": (200, b"127.0.0.1:%d" % one.port)}
+    old = TokenAPI(answers, keepalive=True)
+    kept = TokenAPI(answers, keepalive=True)
+    new = TokenAPI(answers, keepalive=True)
+    try:
+        def routes(api):
+            return [("/old", {"token_api": "http://127.0.0.1:%d/t/%%s"
+                              % api.port, "token_api_timeout": "60s"}),
+                    ("/kept", {"token_api": "http://%%s:%d/t/text"
+                               % kept.port, "token_api_timeout": "60s"})]
+        g = gateway_factory(routes=routes(old), gateway={"workers": 2})
+        g.wait_log(r"wsgate \S+ started")    # SIGHUP is caught from here
+        # Enough handshakes that both workers looked up (and kept a
+        # connection to) each API; SO_REUSEPORT spreads them.
+        for _ in range(16):
+            greets(g.port, "/old?token=text", b"one:").close()
+            greets(g.port, "/kept?token=127.0.0.1", b"one:").close()
+        assert old.open == 2 and kept.open == 2, (old.open, kept.open)
+        kept_before = kept.connections
+        with open(g.config_path, "w") as f:
+            f.write(render_config(g.port, routes(new), {"workers": 2}))
+        g.send_signal(signal.SIGHUP)
+        g.wait_log(r"reloaded ")
+        wait_for(lambda: old.open == 0, 10,
+                 what="the connections to the removed token API closed")
+        greets(g.port, "/old?token=text", b"one:").close()
+        assert new.open == 1
+        for _ in range(8):
+            greets(g.port, "/kept?token=127.0.0.1", b"one:").close()
+        assert kept.connections == kept_before, \
+            "the kept API's connections were closed by the reload"
+        assert kept.open == 2
+    finally:
+        old.close()
+        kept.close()
+        new.close()
 
 
 def test_token_api_unreachable_is_503(gateway_factory):
