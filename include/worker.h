@@ -43,6 +43,18 @@ void	worker_take(struct gw_worker *w, struct gw_gen *gen);
 void	worker_hand(struct gw_worker *w, struct gw_gen *gen);
 
 /*
+ * SIGHUP, in worker 0's thread (w0): w0 takes gen now and every other
+ * worker in its own thread soon (each takes a reference); done(w0) runs
+ * in w0's thread once all of them serve gen, at once with one worker.
+ * Only while worker_reloading() is false: one reload at a time, so that
+ * done means every worker has that generation.
+ */
+void	worker_reload_all(struct gw_worker *w0, struct gw_gen *gen,
+	    void (*done)(struct gw_worker *w0));
+/* A worker_reload_all is waiting for workers to take its generation. */
+bool	worker_reloading(void);
+
+/*
  * lifecycle.c and wrap.c: every worker stops accepting; the process
  * exits once the open sessions end. Any thread.
  */

@@ -184,11 +184,31 @@ main_same_string(const char *a, const char *b)
 }
 
 static void	main_fd_room_set(void);
+static void	main_reload(struct gw_worker *);
+static bool	main_reload_again;	/* asked while one was under way */
+
+/*
+ * Every worker serves the new generation: only now is the reload said
+ * done (systemd's READY=1 is what `systemctl reload` waits for). One
+ * asked for meanwhile runs now.
+ */
+static void
+main_reloaded(struct gw_worker *w0)
+{
+	log_info("reloaded %s: %zu routes, %zu listen addresses",
+	    main_opts.conf, w0->cfg->nroutes, w0->cfg->nlistens);
+	sd_notify(0, "READY=1\nSTATUS=reloaded");
+	if (main_reload_again && !atomic_load(&gw_stopping)) {
+		main_reload_again = false;
+		main_reload(w0);
+	}
+}
 
 /*
  * SIGHUP: build the new generation aside; if anything is wrong, say
  * where and keep running the old one. Worker 0 switches first (others
- * share its Unix listeners), then the rest are handed the new one.
+ * share its Unix listeners), then the rest are handed the new one; a
+ * SIGHUP before they all took it is taken up after (main_reloaded).
  */
 static void
 main_reload(struct gw_worker *w0)
@@ -197,10 +217,14 @@ main_reload(struct gw_worker *w0)
 	struct gw_gen *gen;
 	SSL_CTX *ctx = NULL;
 	char *err, *line, *save = NULL;
-	unsigned i;
 
 	if (main_opts.ws_text != NULL) {
 		log_warnx("SIGHUP: nothing to reload (no config file)");
+		return;
+	}
+	if (worker_reloading()) {
+		log_debug("SIGHUP: after the reload under way");
+		main_reload_again = true;
 		return;
 	}
 	if ((err = calloc(1, MAIN_ERRLEN)) == NULL)
@@ -266,12 +290,7 @@ main_reload(struct gw_worker *w0)
 	    (enum log_level)cfg->log_level : main_level,
 	    cfg->log_format == CONFIG_LOG_JSON);
 	sd_notify(0, "RELOADING=1");
-	worker_take(w0, gen);
-	for (i = 1; i < main_nworkers; i++)
-		worker_hand(&main_workers[i], gen);
-	log_info("reloaded %s: %zu routes, %zu listen addresses",
-	    main_opts.conf, cfg->nroutes, cfg->nlistens);
-	sd_notify(0, "READY=1\nSTATUS=reloaded");
+	worker_reload_all(w0, gen, main_reloaded);
 	confgen_unref(gen);
 }
 

@@ -47,6 +47,16 @@ static _Atomic bool worker_close_sessions;
 /* Slots of worker.c's own posted events in every worker. */
 enum { WORKER_POST_WAKE, WORKER_POST_RELOAD, WORKER_POST_EXIT };
 
+/*
+ * worker_reload_all: how many workers have still to take the generation
+ * handed last (each decrements it in its own thread; the last one posts
+ * worker_reloaded_ev to worker 0), and what worker 0 then runs.
+ */
+static _Atomic unsigned	 worker_reload_left;
+static void		(*worker_reload_done)(struct gw_worker *);
+static struct event	*worker_reloaded_ev;	/* worker 0's */
+static int		 worker_reloaded_slot;
+
 static void
 worker_exit_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -196,7 +206,19 @@ worker_reload_cb(evutil_socket_t fd, short what, void *arg)
 	if (gen != NULL) {
 		worker_take(w, gen);
 		confgen_unref(gen);
+		if (atomic_fetch_sub(&worker_reload_left, 1) == 1)
+			post_event(&worker_all[0],
+			    (unsigned)worker_reloaded_slot);
 	}
+}
+
+/* Worker 0: every worker serves the generation worker_reload_all handed. */
+static void
+worker_reloaded_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_reload_done(arg);
 }
 
 /*
@@ -251,6 +273,10 @@ worker_init(struct gw_worker *w, unsigned index, struct gw_gen *gen)
 	    WORKER_POST_WAKE || post_slot(w, w->reload_ev) !=
 	    WORKER_POST_RELOAD || post_slot(w, w->exit_ev) != WORKER_POST_EXIT)
 		fatalx("event_new failed");
+	if (index == 0 && ((worker_reloaded_ev = event_new(w->base, -1, 0,
+	    worker_reloaded_cb, w)) == NULL || (worker_reloaded_slot =
+	    post_slot(w, worker_reloaded_ev)) == -1))
+		fatalx("event_new failed");
 	if (lookup_worker_init(w) == -1)
 		fatalx("event_new failed");
 }
@@ -270,6 +296,10 @@ worker_free(struct gw_worker *w)
 	event_free(w->reload_ev);
 	event_free(w->exit_ev);
 	event_free(w->drain_timer);
+	if (w->index == 0 && worker_reloaded_ev != NULL) {
+		event_free(worker_reloaded_ev);
+		worker_reloaded_ev = NULL;
+	}
 	post_free(w);
 	confgen_unref(w->pending);
 	confgen_unref(w->gen);
@@ -329,6 +359,28 @@ worker_hand(struct gw_worker *w, struct gw_gen *gen)
 	pthread_mutex_unlock(&worker_lock);
 	confgen_unref(old);
 	post_event(w, WORKER_POST_RELOAD);
+}
+
+bool
+worker_reloading(void)
+{
+	return atomic_load(&worker_reload_left) > 0;
+}
+
+void
+worker_reload_all(struct gw_worker *w0, struct gw_gen *gen,
+    void (*done)(struct gw_worker *w0))
+{
+	unsigned i;
+
+	worker_reload_done = done;
+	worker_take(w0, gen);
+	atomic_store(&worker_reload_left, worker_n - 1);
+	for (i = 0; i < worker_n; i++)
+		if (&worker_all[i] != w0)
+			worker_hand(&worker_all[i], gen);
+	if (worker_n == 1)
+		done(w0);
 }
 
 void

@@ -143,3 +143,88 @@ def test_reloads_in_a_row_share_a_unix_listener_with_every_worker(
             s.close()
     assert not os.path.exists(sock_path)
     assert "not bound by the first worker" not in g.log_text()
+
+
+def _statuses(port, path, n=16):
+    """Status lines of n handshakes for path sent at once, from as many
+    source ports (so that every worker gets some)."""
+    head, _ = RawWS.request_head(path=path)
+    clients = [socket.create_connection(("127.0.0.1", port), 5)
+               for _ in range(n)]
+    for s in clients:
+        s.sendall(head)
+    got = []
+    for s in clients:
+        s.settimeout(5)
+        got.append(s.recv(12))
+        s.close()
+    return got
+
+
+def test_reload_is_told_done_once_every_worker_serves_it(gateway_factory,
+                                                        backends, tmp_path):
+    """Four workers: once the reload is told done (systemd's READY=1,
+    what `systemctl reload` waits for, and the "reloaded" log line), a
+    client of any worker gets the new routes. Before, both were said
+    when worker 0 had switched and the others had only been asked to:
+    a client that one of them accepted a moment later still got the
+    old routes (404 for a route just added), more often on a busy
+    machine."""
+    from test_service import next_state, notify_socket
+    a = backends(echo_handler)
+    sock, path = notify_socket(tmp_path)
+    opts = {"workers": "4"}
+    g = gateway_factory(routes=[("/a", {"backend": a.spec})], gateway=opts,
+                        env={"NOTIFY_SOCKET": path})
+    assert next_state(sock).get("READY") == "1"
+    for n in range(1, 9):
+        have_b = n % 2 == 1
+        routes = [("/a", {"backend": a.spec})]
+        if have_b:
+            routes.append(("/b", {"backend": a.spec}))
+        with open(g.config_path, "w") as f:
+            f.write(render_config(g.port, routes, opts))
+        g.send_signal(signal.SIGHUP)
+        assert next_state(sock).get("RELOADING") == "1"
+        assert next_state(sock).get("STATUS") == "reloaded"
+        got = _statuses(g.port, "/b")
+        want = b"HTTP/1.1 101" if have_b else b"HTTP/1.1 404"
+        assert got == [want] * len(got), \
+            "reload %d (%s /b): %r" % (n, "with" if have_b else "without",
+                                       got)
+    assert len(re.findall(r"reloaded ", g.log_text())) == 8
+    sock.close()
+
+
+def _last_reload_routes(g):
+    """Routes of the last reload told done in g's log (None: none)."""
+    found = re.findall(r"reloaded [^\n]*: (\d+) routes", g.log_text())
+    return int(found[-1]) if found else None
+
+
+def test_sighups_in_a_row_end_on_the_last_config(gateway_factory, backends):
+    """A SIGHUP while the workers still take the previous reload is not
+    lost: it runs once they have (one reload at a time), and every
+    worker ends on the last config."""
+    a = backends(echo_handler)
+    opts = {"workers": "4"}
+    g = gateway_factory(routes=[("/a", {"backend": a.spec})], gateway=opts)
+    g.wait_log(r"wsgate \S+ started")    # SIGHUP is caught from here on
+    def write(paths):
+        # Whole or not at all: a reload may read the file at any moment.
+        with open(g.config_path + ".new", "w") as f:
+            f.write(render_config(g.port, [(p, {"backend": a.spec})
+                                           for p in paths], opts))
+        os.replace(g.config_path + ".new", g.config_path)
+    for _ in range(5):
+        for paths in (["/a", "/b"], ["/a", "/c", "/d"]):
+            write(paths)
+            g.send_signal(signal.SIGHUP)
+        wait_for(lambda: _last_reload_routes(g) == 3, 10,
+                 what="the last reload (3 routes) told done")
+        assert _statuses(g.port, "/c") == [b"HTTP/1.1 101"] * 16
+        assert _statuses(g.port, "/b") == [b"HTTP/1.1 404"] * 16
+        write(["/a"])
+        g.send_signal(signal.SIGHUP)
+        wait_for(lambda: _last_reload_routes(g) == 1, 10,
+                 what="the reload back to /a told done")
