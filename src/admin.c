@@ -1,6 +1,7 @@
 /*
  * admin: see include/admin.h.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "admin.h"
 #include "admin_sessions.h"
@@ -32,9 +34,12 @@ static unsigned		 admin_nworkers;
  */
 static struct event	 *admin_adopt_ev;	/* counts admin_pending[] */
 static struct event	 *admin_burst_ev;	/* ends a burst of refusals */
+static struct event	 *admin_resume_ev;	/* ends an accept pause */
+static struct evconnlistener *admin_lev;	/* evhttp's listener */
 static struct bufferevent **admin_pending;
 static size_t		  admin_npending, admin_pending_cap;
 static uint64_t		  admin_nconns, admin_max_conns;
+static void		(*admin_fds_changed)(void);	/* admin_fds_max moved */
 static uint64_t		  admin_refused, admin_refused_told;
 
 /*
@@ -49,6 +54,7 @@ static uint64_t		  admin_refused, admin_refused_told;
 #define ADMIN_MAX_BODY		4096	/* read and ignored; larger: 413 */
 #define ADMIN_TIMEOUT_S		5	/* no byte either way this long: close */
 #define ADMIN_BURST_S		10	/* refusals: one log line per this */
+#define ADMIN_PAUSE_S		1	/* accept out of descriptors: pause */
 
 /*
  * Every method evhttp knows, and the bit it gives a method it does not
@@ -251,8 +257,12 @@ admin_closed_cb(struct evhttp_connection *evcon, void *arg)
 {
 	(void)evcon;
 	(void)arg;
-	if (admin_nconns > 0)
-		admin_nconns--;
+	if (admin_nconns == 0)
+		return;
+	/* Open past a lowered cap: their descriptors come back to the
+	 * sessions one by one (admin_fds_max). */
+	if (admin_nconns-- > admin_max_conns && admin_fds_changed != NULL)
+		admin_fds_changed();
 }
 
 /*
@@ -288,6 +298,43 @@ admin_adopt_cb(evutil_socket_t fd, short what, void *arg)
 		bufferevent_decref(admin_pending[i]);
 	}
 	admin_npending = 0;
+}
+
+/*
+ * accept() failed. Out of descriptors (a SIGHUP raised
+ * admin_max_connections while sessions held what the new cap keeps for
+ * us: they are not closed for it), stop accepting for ADMIN_PAUSE_S, as
+ * the session listeners do: the clients wait in the backlog. Without
+ * it, libevent's listener (with no error callback of ours) logged and
+ * tried again at once, a loop at 100 % CPU in worker 0.
+ */
+static void
+admin_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct timeval	tv = { ADMIN_PAUSE_S, 0 };
+	int		err = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS &&
+	    err != ENOMEM) {
+		log_warnx("admin: accept: %s", strerror(err));
+		return;
+	}
+	log_warnx("admin: accept: %s; pausing %d s (%llu connections "
+	    "open)", strerror(err), ADMIN_PAUSE_S,
+	    (unsigned long long)admin_nconns);
+	evconnlistener_disable(lev);
+	evtimer_add(admin_resume_ev, &tv);
+}
+
+static void
+admin_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (admin_lev != NULL)
+		evconnlistener_enable(admin_lev);
 }
 
 /*
@@ -328,12 +375,14 @@ admin_bev_cb(struct event_base *base, void *arg)
 
 int
 admin_start(struct gw_worker *workers, unsigned nworkers,
-    const struct config *cfg)
+    const struct config *cfg, void (*fds_changed)(void))
 {
 	const struct config_addr *a = &cfg->admin_addr;
+	struct evhttp_bound_socket *bound;
 
 	if (cfg->admin_listen == NULL)
 		return 0;
+	admin_fds_changed = fds_changed;
 	admin_workers = workers;
 	admin_nworkers = nworkers;
 	admin_max_conns = cfg->admin_max_connections;
@@ -341,6 +390,8 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 	    (admin_adopt_ev = event_new(workers[0].base, -1, 0, admin_adopt_cb,
 	    NULL)) == NULL ||
 	    (admin_burst_ev = evtimer_new(workers[0].base, admin_burst_cb,
+	    NULL)) == NULL ||
+	    (admin_resume_ev = evtimer_new(workers[0].base, admin_resume_cb,
 	    NULL)) == NULL)
 		fatalx("admin endpoint: out of memory");
 	evhttp_set_bevcb(admin_http, admin_bev_cb, NULL);
@@ -352,12 +403,14 @@ admin_start(struct gw_worker *workers, unsigned nworkers,
 	evhttp_set_cb(admin_http, "/healthz", admin_healthz_cb, NULL);
 	evhttp_set_cb(admin_http, "/readyz", admin_readyz_cb, NULL);
 	admin_sessions_setup(admin_http, cfg);
-	if (evhttp_bind_socket_with_handle(admin_http,
-	    a->host != NULL ? a->host : "0.0.0.0", a->port) == NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(admin_http,
+	    a->host != NULL ? a->host : "0.0.0.0", a->port)) == NULL) {
 		log_warn("admin_listen %s", cfg->admin_listen);
 		admin_stop();
 		return -1;
 	}
+	admin_lev = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(admin_lev, admin_accept_error_cb);
 	log_info("admin endpoint on http://%s/metrics", cfg->admin_listen);
 	return 0;
 }
@@ -377,7 +430,10 @@ admin_reload(const struct config *cfg)
 uint64_t
 admin_fds_max(void)
 {
-	return admin_http != NULL ? admin_max_conns + 1 : 0;
+	if (admin_http == NULL)
+		return 0;
+	return (admin_nconns > admin_max_conns ? admin_nconns :
+	    admin_max_conns) + 1;
 }
 
 void
@@ -395,5 +451,8 @@ admin_stop(void)
 		event_free(admin_adopt_ev);
 	if (admin_burst_ev != NULL)
 		event_free(admin_burst_ev);
-	admin_adopt_ev = admin_burst_ev = NULL;
+	if (admin_resume_ev != NULL)
+		event_free(admin_resume_ev);
+	admin_adopt_ev = admin_burst_ev = admin_resume_ev = NULL;
+	admin_lev = NULL;	/* evhttp_free freed it */
 }

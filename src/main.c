@@ -378,8 +378,10 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /*
  * gw_fd_room and gw_session_cap: the spare descriptors less those the
- * admin endpoint may hold (admin_fds_max: admin_max_connections + 1),
- * which a SIGHUP may change. Without that, sessions filling the limit
+ * admin endpoint may hold (admin_fds_max: admin_max_connections + 1, or
+ * more while more are open), which a SIGHUP changes, and the admin
+ * endpoint as those open past a lowered cap close (admin_start's
+ * fds_changed). Without that, sessions filling the limit
  * left admin accepts failing with EMFILE (and libevent's listener
  * spinning on them), or admin connections left sessions short.
  */
@@ -695,7 +697,8 @@ main_workers_open(const struct config *cfg, struct gw_gen *gen,
 			fatalx("cannot listen; exiting");
 	}
 	registry_start(main_workers, main_nworkers, instance);
-	if (admin_start(main_workers, main_nworkers, cfg) == -1)
+	if (admin_start(main_workers, main_nworkers, cfg,
+	    main_fd_room_set) == -1)
 		fatalx("cannot serve admin_listen; exiting");
 	if (!main_opts.foreground) {
 		if (daemon(0, 0) == -1)

@@ -4,6 +4,7 @@ body, 405 with Allow for other methods. admin_listen is often reachable
 from a pod network: one client must not be able to get the process
 OOM-killed or pin worker 0 (which also runs sessions)."""
 import os
+import re
 import signal
 import socket
 import time
@@ -333,6 +334,22 @@ def test_sighup_applies_a_new_admin_max_connections(gateway_factory,
             s.close()
 
 
+NOFILE = 128
+
+
+def _low_nofile_admin(gateway_factory, backends, tmp_path, admin_max):
+    """make_admin under RLIMIT_NOFILE NOFILE with admin_max_connections
+    admin_max, one worker, no pings."""
+    from faultkit import prlimit_wrapper
+    from gatewaykit import WSGATE_BIN
+    wrapper = prlimit_wrapper(tmp_path, WSGATE_BIN, NOFILE)
+    if wrapper is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    return make_admin(gateway_factory, backends, binary=wrapper,
+                      gateway={"admin_max_connections": str(admin_max),
+                               "workers": "1", "heartbeat_interval": "0"})
+
+
 def test_admin_connections_have_descriptors_when_sessions_fill_the_limit(
         gateway_factory, backends, tmp_path):
     """RLIMIT_NOFILE 128, admin_max_connections 32: sessions are admitted
@@ -342,16 +359,8 @@ def test_admin_connections_have_descriptors_when_sessions_fill_the_limit(
     Without the reserve the sessions took the descriptors the admin
     endpoint needed: its accepts failed with EMFILE (libevent's listener
     spinning on them) until idle admin connections timed out."""
-    from faultkit import prlimit_wrapper
-    from gatewaykit import WSGATE_BIN
     from wskit import OP_BINARY, RawWS
-    nofile = 128
-    wrapper = prlimit_wrapper(tmp_path, WSGATE_BIN, nofile)
-    if wrapper is None:
-        pytest.skip("prlimit (util-linux) is not installed")
-    g = make_admin(gateway_factory, backends, binary=wrapper,
-                   gateway={"admin_max_connections": "32", "workers": "1",
-                            "heartbeat_interval": "0"})
+    g = _low_nofile_admin(gateway_factory, backends, tmp_path, 32)
     sessions = []
     try:
         while True:
@@ -361,7 +370,7 @@ def test_admin_connections_have_descriptors_when_sessions_fill_the_limit(
                 ws.close()
                 break
             sessions.append(ws)
-            assert len(sessions) < nofile, "no 503 before the limit"
+            assert len(sessions) < NOFILE, "no 503 before the limit"
         assert len(sessions) >= 8, "only %d sessions fit" % len(sessions)
         held = _hold(g.admin_port, 32)
         try:
@@ -380,3 +389,121 @@ def test_admin_connections_have_descriptors_when_sessions_fill_the_limit(
         for ws in sessions:
             ws.close()
     assert "Too many open files" not in g.log_text(), g.log_tail(20)
+
+
+def _fill_sessions(g, sessions, limit):
+    """Open sessions on /echo until one gets 503; each one admitted must
+    relay. Returns how many were opened."""
+    from wskit import OP_BINARY, RawWS
+    n = 0
+    while True:
+        ws = RawWS.open(g.port, path="/echo", expect=None, timeout=5)
+        if ws.status != 101:
+            assert ws.status == 503, ws.head_raw
+            ws.close()
+            return n
+        sessions.append(ws)
+        n += 1
+        ws.send_frame(OP_BINARY, b"x")
+        assert ws.recv_frame(timeout=5).payload == b"x", \
+            "session %d admitted but not relaying" % len(sessions)
+        assert len(sessions) < limit, "no 503 before the limit"
+
+
+def _set_admin_max(g, n, was):
+    with open(g.config_path) as f:
+        text = f.read()
+    text = re.sub(r"admin_max_connections = \d+",
+                  "admin_max_connections = %d" % n, text)
+    with open(g.config_path, "w") as f:
+        f.write(text)
+    g.send_signal(signal.SIGHUP)
+    g.wait_log(r"admin: admin_max_connections %d \(was %d\)" % (n, was))
+    g.wait_log(r"reloaded ")
+
+
+def test_lowering_admin_max_connections_counts_those_open(
+        gateway_factory, backends, tmp_path):
+    """RLIMIT_NOFILE 128, admin_max_connections 40, 40 admin connections
+    open when a SIGHUP lowers it to 1. The 40 stay (docs/LIMITS.md), so
+    their descriptors stay out of the sessions' room: sessions are
+    admitted until 503, every one relays, no descriptor runs out. Once
+    the 40 close, the room is what the new cap leaves: more sessions fit.
+    Before, the reserve became 1 + 1 at once: sessions were admitted
+    into the descriptors the 40 still held, and accept() failed with
+    EMFILE (listener paused, clients left waiting)."""
+    g = _low_nofile_admin(gateway_factory, backends, tmp_path, 40)
+    held = _hold(g.admin_port, 40)
+    sessions = []
+    try:
+        _set_admin_max(g, 1, 40)
+        first = _fill_sessions(g, sessions, NOFILE)
+        assert first >= 8, "only %d sessions fit" % first
+        for s in held:          # still open and served
+            assert _keepalive_get(s) == 200
+        for s in held:
+            s.close()
+        held = []
+        # The room grows by the 40 - (1 + 1) descriptors held no more.
+        wait_for(lambda: _metrics_if_served(g.admin_port), 20,
+                 what="an admin connection served once the 40 closed")
+        more = wait_for(lambda: _fill_sessions(g, sessions, NOFILE), 5,
+                        what="more sessions admitted once the 40 closed")
+        print("%d sessions with 40 admin connections open, %d more once "
+              "they closed" % (first, more))
+        assert more >= 15, "only %d more sessions once 40 admin " \
+            "connections closed" % more
+        assert _metrics_if_served(g.admin_port) is not None
+    finally:
+        for s in held:
+            s.close()
+        for ws in sessions:
+            ws.close()
+    assert "Too many open files" not in g.log_text(), g.log_tail(20)
+
+
+def test_raising_admin_max_connections_takes_room_as_sessions_end(
+        gateway_factory, backends, tmp_path):
+    """RLIMIT_NOFILE 128, admin_max_connections 2, sessions admitted
+    until 503; then a SIGHUP raises it to 32. Open sessions are not
+    closed for it, so the new reserve is theirs until they end: new
+    sessions get 503, and the admin connections past the descriptors
+    free wait in the backlog (the admin listener pauses, as the session
+    listeners do) without burning CPU. Once enough sessions end, all 32
+    are served. Before, libevent's listener tried accept() again at once:
+    worker 0 at 100 % CPU, a log line per try."""
+    from wskit import RawWS
+    g = _low_nofile_admin(gateway_factory, backends, tmp_path, 2)
+    sessions, clients = [], []
+    try:
+        opened = _fill_sessions(g, sessions, NOFILE)
+        _set_admin_max(g, 32, 2)
+        ws = RawWS.open(g.port, path="/echo", expect=None, timeout=5)
+        assert ws.status == 503, ws.head_raw
+        ws.close()
+        cpu0 = cpu_seconds(g.pid)
+        for _ in range(32):
+            s = socket.create_connection(("127.0.0.1", g.admin_port), 5)
+            # Kept alive: those served keep their descriptors.
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            clients.append(s)
+        time.sleep(2)           # what the daemon does while they wait
+        cpu = cpu_seconds(g.pid) - cpu0
+        print("%.2f s of CPU in 2 s, %d log lines" % (
+            cpu, g.log_text().count("\n")))
+        assert cpu < 0.5, "%.2f s of CPU in 2 s with admin connections " \
+            "waiting for descriptors" % cpu
+        assert "Error from accept() call" not in g.log_text(), \
+            g.log_tail(5)
+        # (32 + 1) - (2 + 1) descriptors are the new cap's: 15 sessions.
+        for ws in sessions[:opened // 2]:
+            ws.close()
+        for s in clients:
+            s.settimeout(10)
+            assert s.recv(12) == b"HTTP/1.1 200", \
+                "an admin connection not served once sessions ended"
+    finally:
+        for s in clients:
+            s.close()
+        for ws in sessions:
+            ws.close()
