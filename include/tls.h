@@ -105,8 +105,24 @@ void	tls_read_pending(struct bufferevent *bev);
  */
 void	tls_handshake_done(struct bufferevent *bev);
 
-/* Send close_notify on bev if it is a TLS bufferevent (before our FIN). */
-void	tls_shutdown(struct bufferevent *bev);
+/*
+ * A TLS client leg whose next record is its last (the reply to the
+ * client's close frame, our FIN to follow): that record waits for
+ * tls_shutdown(), which sends it with the close_notify, and the FIN then
+ * rides in the same segment. Only when nothing waits in bev's output (the
+ * record is then written, not queued); otherwise does nothing, as for
+ * other bufferevents.
+ */
+void	tls_hold_last(struct bufferevent *bev);
+
+/*
+ * Send close_notify on bev if it is a TLS bufferevent, before our FIN:
+ * for a TLS client leg together with what tls_hold_last() held, in one
+ * send() whose segment the caller's shutdown(SHUT_WR) also puts the FIN
+ * in. Returns 0, or -1 when the socket did not take it all (the stream
+ * cannot end cleanly: close it).
+ */
+int	tls_shutdown(struct bufferevent *bev);
 
 /*
  * mTLS routes: did the client present a certificate that verified against

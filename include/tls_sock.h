@@ -1,7 +1,8 @@
 /*
  * tls_sock: the socket BIO under a TLS client leg's SSL. OpenSSL's socket
  * BIO, except that the session tickets written at the end of a handshake
- * wait for the next record we write and leave in one write() with it.
+ * wait for the next record we write and leave in one write() with it, and
+ * that a connection's last records wait for its close_notify.
  */
 #ifndef TLS_SOCK_H
 #define TLS_SOCK_H
@@ -14,5 +15,23 @@
  * memory) with ssl and fd as they were, still the caller's.
  */
 int	tls_sock_attach(SSL *ssl, int fd);
+
+/*
+ * The records ssl writes from now on (a close frame's, the close_notify)
+ * wait in its tls_sock BIO, up to 2 KiB, for tls_sock_send_held(); past
+ * that they go out with what waits before them. Does nothing to an SSL
+ * whose BIO is not a tls_sock.
+ */
+void	tls_sock_hold(SSL *ssl);
+
+/*
+ * Send what waits in ssl's tls_sock BIO (held records, tickets never
+ * sent) now, with MSG_MORE: the caller ends the stream at once
+ * (shutdown(SHUT_WR)), which puts the FIN in the same segment. Holds no
+ * more from then on. Returns 0 (all sent, or nothing waited, or not a
+ * tls_sock), or -1 when the socket took not all of it (the rest is
+ * dropped; the connection cannot end cleanly).
+ */
+int	tls_sock_send_held(SSL *ssl);
 
 #endif

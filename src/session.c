@@ -747,6 +747,8 @@ session_close_client(struct session *s, uint16_t code)
 		/* A reply the client's close waits for: it and our FIN in
 		 * one segment when the leg closes at once (progress). */
 		s->client.held = s->fin.received && !s->client.tls;
+		if (s->fin.received && s->client.tls)
+			tls_hold_last(s->client.bev);	/* with close_notify */
 		ws_conn_send_close(s, code, s->fin.cause);
 	}
 	/*

@@ -258,8 +258,8 @@ int
 session_leg_shut(struct session_leg *leg)
 {
 	leg->wr_shut = true;
-	if (leg->tls)
-		tls_shutdown(leg->bev);
+	if (leg->tls && tls_shutdown(leg->bev) == -1)
+		return -1;
 	return shutdown(bufferevent_getfd(leg->bev), SHUT_WR);
 }
 

@@ -594,12 +594,27 @@ tls_read_pending(struct bufferevent *bev)
 }
 
 void
+tls_hold_last(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (ssl != NULL && SSL_is_init_finished(ssl) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		tls_sock_hold(ssl);
+}
+
+int
 tls_shutdown(struct bufferevent *bev)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
-	if (ssl != NULL)
-		SSL_shutdown(ssl);
+	if (ssl == NULL)
+		return 0;
+	/* The close_notify joins what waits (tls_hold_last), and all of it
+	 * goes in one send(); the caller's shutdown() adds the FIN. */
+	tls_sock_hold(ssl);
+	(void)SSL_shutdown(ssl);
+	return tls_sock_send_held(ssl);
 }
 
 /* Does name (len bytes) appear in list? */

@@ -13,12 +13,19 @@
  * speaks (they are for resuming later), so holding them until we answer
  * costs it nothing; a connection that ends before we write anything
  * never gets them, like one that closes before reading them.
+ *
+ * The end of a connection is held the same way (tls_sock_hold): the
+ * record of our close frame waits for the close_notify, and both leave
+ * in one send() with MSG_MORE, so the shutdown(SHUT_WR) that follows
+ * puts our FIN in the same segment (tls_sock_send_held).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -32,11 +39,13 @@
 struct tls_sock {
 	SSL		*ssl;		/* the SSL this BIO serves (not ours) */
 	int		 fd;		/* libevent's */
+	bool		 hold;		/* records wait for the last one */
 	unsigned	 held_len;
-	unsigned char	*held;		/* malloc'd while tickets wait */
+	unsigned char	*held;		/* malloc'd while records wait */
 };
 
 static BIO_METHOD	*tls_sock_meth;
+static int		 tls_sock_type;	/* its BIO_method_type() */
 static pthread_once_t	 tls_sock_once = PTHREAD_ONCE_INIT;
 
 /* Write what is held, then (if n > 0) the n bytes at p, in one writev().
@@ -93,7 +102,7 @@ tls_sock_write(BIO *b, const char *in, int inl)
 
 	if (inl <= 0)
 		return 0;
-	if (SSL_get_state(ts->ssl) == TLS_ST_SW_SESSION_TICKET &&
+	if ((ts->hold || SSL_get_state(ts->ssl) == TLS_ST_SW_SESSION_TICKET) &&
 	    ts->held_len + (unsigned)inl <= TLS_HOLD_MAX &&
 	    (p = realloc(ts->held, ts->held_len + (size_t)inl)) != NULL) {
 		memcpy(p + ts->held_len, in, (size_t)inl);
@@ -142,8 +151,9 @@ tls_sock_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_DUP:
 		return 1;
 	case BIO_CTRL_FLUSH:
-		/* OpenSSL flushes after each ticket: those stay. */
-		if (ts->held_len == 0 ||
+		/* OpenSSL flushes after each ticket and after an alert:
+		 * those stay, until the next record or the last. */
+		if (ts->held_len == 0 || ts->hold ||
 		    SSL_get_state(ts->ssl) == TLS_ST_SW_SESSION_TICKET)
 			return 1;
 		return tls_sock_writev(b, ts, NULL, 0) == -1 ? -1 : 1;
@@ -172,8 +182,9 @@ tls_sock_meth_init(void)
 {
 	BIO_METHOD *m;
 
-	m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
-	    BIO_TYPE_DESCRIPTOR, "wsgate socket");
+	tls_sock_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+	    BIO_TYPE_DESCRIPTOR;
+	m = BIO_meth_new(tls_sock_type, "wsgate socket");
 	if (m == NULL || BIO_meth_set_write(m, tls_sock_write) != 1 ||
 	    BIO_meth_set_read(m, tls_sock_read) != 1 ||
 	    BIO_meth_set_ctrl(m, tls_sock_ctrl) != 1 ||
@@ -203,4 +214,79 @@ tls_sock_attach(SSL *ssl, int fd)
 	BIO_set_init(b, 1);
 	SSL_set_bio(ssl, b, b);		/* b is ssl's from here */
 	return 0;
+}
+
+/* ssl's tls_sock, or NULL if its BIO is another's (a backend's filter). */
+static struct tls_sock *
+tls_sock_of(SSL *ssl)
+{
+	BIO *b = SSL_get_wbio(ssl);
+
+	if (b == NULL || tls_sock_meth == NULL ||
+	    BIO_method_type(b) != tls_sock_type)
+		return NULL;
+	return BIO_get_data(b);
+}
+
+void
+tls_sock_hold(SSL *ssl)
+{
+	struct tls_sock *ts = tls_sock_of(ssl);
+
+	if (ts != NULL)
+		ts->hold = true;
+}
+
+/*
+ * send() all of p[0..n) with MSG_MORE. The bytes are the connection's
+ * last and few (a close record and a close_notify, some 200 bytes); when
+ * the socket's buffer has no room for them (a client that stopped reading
+ * while data to it was queued) the buffer is made that much larger
+ * instead of waiting for room, since nothing else will write them.
+ */
+static int
+tls_sock_send_all(int fd, const unsigned char *p, size_t n)
+{
+	ssize_t r;
+	int sz, grown = 0;
+	socklen_t len = sizeof(sz);
+
+	while (n > 0) {
+		r = send(fd, p, n, MSG_NOSIGNAL | MSG_MORE);
+		if (r > 0) {
+			p += r;
+			n -= (size_t)r;
+			continue;
+		}
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    grown++ > 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, &len) == -1)
+			return -1;
+		/* The kernel doubles what it is given, and counts overhead;
+		 * it caps the size at net.core.wmem_max (then this fails). */
+		sz = sz / 2 + (int)n + 4096;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+tls_sock_send_held(SSL *ssl)
+{
+	struct tls_sock *ts = tls_sock_of(ssl);
+	int r;
+
+	if (ts == NULL)
+		return 0;
+	ts->hold = false;
+	if (ts->held_len == 0)
+		return 0;
+	r = tls_sock_send_all(ts->fd, ts->held, ts->held_len);
+	free(ts->held);
+	ts->held = NULL;
+	ts->held_len = 0;
+	return r;
 }
