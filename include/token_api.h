@@ -30,6 +30,15 @@ int	token_api_get(struct gw_worker *w, uint64_t ticket,
 int	token_api_init(unsigned nworkers);
 
 /*
+ * A route's token_api URL template, as a config is loaded (main thread,
+ * before its routes are in use): for the first https:// one, the client
+ * TLS context, with OpenSSL's default CA store read (a failure to read it
+ * is logged: https lookups then fail). Nothing for http://, or once made.
+ * 0, or -1 (out of memory).
+ */
+int	token_api_prepare(const char *url_tmpl);
+
+/*
  * SIGHUP, in w's thread once w->cfg is the new config: close w's idle
  * connections to origins that no route's token_api names any more (else
  * they stayed open until token_api_timeout, up to 10 minutes); one in

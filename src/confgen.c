@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "target.h"
 #include "tls.h"
+#include "token_api.h"
 #include "token_file.h"
 
 struct gw_gen *
@@ -125,6 +126,9 @@ confgen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 		    r->nallow_targets, &gr->allow_targets) == -1)
 			snprintf(why, sizeof(why), "allow_targets: out of "
 			    "memory");
+		if (why[0] == '\0' && r->token_api != NULL &&
+		    token_api_prepare(r->token_api) == -1)
+			snprintf(why, sizeof(why), "token_api: out of memory");
 		if (why[0] == '\0' && confgen_route_has_tls(r))
 			gr->backend_tls = tls_backend_ctx_new(r, why,
 			    sizeof(why));

@@ -88,7 +88,9 @@ struct token_api_worker {
 static struct token_api_worker	*token_api_workers;
 static unsigned			 token_api_nworkers;
 /* https:// token APIs: TLS 1.2+, verified against OpenSSL's default store
- * (so SSL_CERT_FILE / SSL_CERT_DIR work), the URL's host checked. */
+ * (so SSL_CERT_FILE / SSL_CERT_DIR work), the URL's host checked. Made by
+ * token_api_prepare(), in the main thread, before a config whose routes
+ * use it goes to the workers (which then only read it). */
 static SSL_CTX			*token_api_tls;
 
 static void
@@ -160,13 +162,26 @@ token_api_init(unsigned nworkers)
 		LIST_INIT(&token_api_workers[i].retired);
 	}
 	token_api_nworkers = nworkers;
-	if ((token_api_tls = SSL_CTX_new(TLS_client_method())) == NULL)
+	return 0;
+}
+
+int
+token_api_prepare(const char *url_tmpl)
+{
+	SSL_CTX *ctx;
+
+	if (token_api_tls != NULL || strncmp(url_tmpl, "https://", 8) != 0)
+		return 0;
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		return -1;
-	SSL_CTX_set_min_proto_version(token_api_tls, TLS1_2_VERSION);
-	SSL_CTX_set_verify(token_api_tls, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_set_default_verify_paths(token_api_tls) != 1)
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* The whole system bundle is parsed here (~235 M instructions for
+	 * Debian's): once, and only for a config that needs it. */
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
 		log_warnx("token_api: no default CA store: https token APIs "
 		    "will fail");
+	token_api_tls = ctx;
 	return 0;
 }
 

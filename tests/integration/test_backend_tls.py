@@ -1,8 +1,11 @@
 """tls: backends: certificate and host-name verification against
 backend_ca (1014 with the reason otherwise), SNI, and a TLS echo server
 made with Python's ssl module."""
+import errno
+import os
 import socket
 import ssl
+import subprocess
 import threading
 
 import pytest
@@ -140,3 +143,39 @@ def test_failover_from_unverifiable_tls_keeps_proxy_header_and_data(
     wait_for(lambda: bytes(conn.received) == want, 5,
              what="PROXY header then both frames at the second backend")
     ws.close()
+
+
+def test_system_store_verifies_a_backend_without_backend_ca(
+        gateway_factory, pki, tls_echo, tmp_path):
+    """No backend_ca: the backend is checked against OpenSSL's default
+    store, here SSL_CERT_FILE naming the test CA."""
+    empty = tmp_path / "no-certs"
+    empty.mkdir()
+    g = gateway_factory(routes=[
+        ("/sys", {"backend": "tls:127.0.0.1:%d" % tls_echo.port})],
+        env={"SSL_CERT_FILE": str(pki["ca"][0]), "SSL_CERT_DIR": str(empty)})
+    assert echo_through(g, "/sys") == b"over tls"
+
+
+def test_system_store_is_not_read_when_nothing_verifies_with_it(
+        gateway_factory, tls_echo, tmp_path):
+    """The system store is read (Debian's bundle: ~235 M instructions and
+    ~1 MiB at start) only for a check that uses it: with a TLS backend
+    whose verification is off (and no https token_api), SSL_CERT_FILE may
+    name a FIFO no one writes to, which would block its reader: wsgate -t
+    and the gateway start, the backend is relayed, and the FIFO never had
+    a reader."""
+    fifo = tmp_path / "store.fifo"
+    os.mkfifo(fifo)
+    env = {"SSL_CERT_FILE": str(fifo),
+           "SSL_CERT_DIR": str(tmp_path / "absent")}
+    routes = [("/off", {"backend": "tls:127.0.0.1:%d" % tls_echo.port,
+                        "backend_verify": "off"})]
+    g = gateway_factory(routes=routes, env=env)  # listening: not blocked
+    assert echo_through(g, "/off") == b"over tls"
+    with pytest.raises(OSError) as e:   # ENXIO: no reader has it open
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert e.value.errno == errno.ENXIO
+    r = subprocess.run([g.binary, "-t", "-c", g.config_path], env=dict(
+        os.environ, **env), capture_output=True, timeout=10)
+    assert r.returncode == 0, r.stderr
