@@ -1,7 +1,8 @@
 /*
  * metrics: flat counters, incremented inline by the worker that owns them
- * (no locks, no atomics on the relay path), summed and rendered as
- * Prometheus text by the pure metrics_add() and metrics_render().
+ * (no locks, no read-modify-write atomics on the relay path), summed and
+ * rendered as Prometheus text by the pure metrics_add() and
+ * metrics_render().
  *
  * Byte counters move as the relay moves bytes (per read or frame chunk), so
  * a long session's traffic shows while it runs.
@@ -81,6 +82,41 @@ struct metrics {
 	uint64_t	fleet_registry_write_errors; /* HSET/HDEL/lease writes
 						   refused or not sent */
 };
+
+/*
+ * Move counter c by n (metrics_inc: 1, metrics_dec: -1; a gauge never
+ * goes below 0). Each counter has one writer, the thread of the worker
+ * that owns it, so this is a relaxed atomic load and store, not a
+ * read-modify-write: a plain load, add and store (no locked
+ * instruction), while /metrics (metrics_add, in worker 0) reads it from
+ * another thread with a relaxed load, and ThreadSanitizer sees both
+ * sides as atomic.
+ */
+static inline void
+metrics_addn(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n,
+	    __ATOMIC_RELAXED);
+}
+
+static inline void
+metrics_inc(uint64_t *c)
+{
+	metrics_addn(c, 1);
+}
+
+static inline void
+metrics_dec(uint64_t *c)
+{
+	metrics_addn(c, (uint64_t)-1);
+}
+
+/* Set gauge c to v (one writer, as above). */
+static inline void
+metrics_set(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, v, __ATOMIC_RELAXED);
+}
 
 /* Add src into dst. The reads are relaxed atomic loads: src may belong
  * to a running worker. */

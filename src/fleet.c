@@ -105,7 +105,7 @@ fleet_write_cb(void *arg, struct redisReply *r)
 	struct metrics *m = arg;
 
 	if (r == NULL || r->type == REDIS_REPLY_ERROR)
-		m->fleet_registry_write_errors++;
+		metrics_inc(&m->fleet_registry_write_errors);
 }
 
 int
@@ -141,7 +141,7 @@ static void
 fleet_write(struct gw_worker *w, int argc, const char **argv)
 {
 	if (fleet_cmd(w->redis, fleet_write_cb, &w->m, argc, argv) == -1)
-		w->m.fleet_registry_write_errors++;
+		metrics_inc(&w->m.fleet_registry_write_errors);
 }
 
 bool
@@ -484,7 +484,7 @@ fleet_start(struct gw_worker *workers, unsigned nworkers,
 			fatalx("fleet: out of memory");
 	}
 	event_add(fleet_renew, &tv);
-	__atomic_store_n(&workers[0].m.fleet_on, 1, __ATOMIC_RELAXED);
+	metrics_set(&workers[0].m.fleet_on, 1);
 	log_info("fleet: instance %s on redis %s", registry_instance(),
 	    o->spec);
 }

@@ -364,7 +364,7 @@ fleet_job_done(struct gw_worker *w0, void *arg, size_t ended, json_t *list)
 
 	json_decref(list);
 	if (w0 != NULL && !fleet_stopping) {
-		w0->m.fleet_orders_applied++;
+		metrics_inc(&w0->m.fleet_orders_applied);
 		if ((e = fleet_seen_find(job->key)) != NULL) {
 			e->done = true;
 			e->ended = ended;
@@ -400,7 +400,7 @@ fleet_order_take(json_t *msg)
 			    (uint64_t)seq, e->ended);
 		return;
 	}
-	fleet_w[0].m.fleet_orders_received++;	/* worker 0's thread */
+	metrics_inc(&fleet_w[0].m.fleet_orders_received); /* worker 0's */
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		return;
 	snprintf(job->from, sizeof(job->from), "%s", from);

@@ -399,12 +399,12 @@ handshake_open(struct session *s, const struct config_route *r,
 	s->rec = record_open(r, s->id);
 	s->mr = confgen_route_metrics(s->gen, s->w->index,
 	    (size_t)(r - s->cfg->routes));
-	s->mr->active++;
-	s->mr->sessions++;
+	metrics_inc(&s->mr->active);
+	metrics_inc(&s->mr->sessions);
 	evbuffer_drain(bufferevent_get_input(s->client.bev), head_len);
 	/* Counted (hb_client_acked counts from 0) and written through. */
 	ws_conn_send(s, WS_CONN_RAW, NULL, (size_t)n, NULL);
-	s->w->m.handshakes_ok++;
+	metrics_inc(&s->w->m.handshakes_ok);
 	event_del(&s->state_timer);
 	ws_frame_decoder_init(&s->rx.dec, xform_frame_limit(s,
 	    r->max_message_size), true);

@@ -120,7 +120,7 @@ hb_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		s->hb.waiting = false;	/* the next ping starts a new wait */
 		return;
 	}
-	s->w->m.heartbeat_timeouts++;
+	metrics_inc(&s->w->m.heartbeat_timeouts);
 	s->fin.end = METRICS_END_HEARTBEAT;
 	s->fin.end_set = true;
 	log_info("session %llu: client=%s heartbeat timeout: no pong "

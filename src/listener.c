@@ -180,7 +180,7 @@ listener_accept_failed(struct listener *l, int err)
 		log_warnx("%s: accept: %s; pausing %d ms (%llu sessions)",
 		    l->name, strerror(err), LISTENER_PAUSE_MS,
 		    (unsigned long long)l->w->nsessions);
-		l->w->m.accept_paused++;
+		metrics_inc(&l->w->m.accept_paused);
 		event_del(&l->ev);
 		evtimer_add(&l->pause_timer, &tv);
 		return;

@@ -100,7 +100,7 @@ redis_set_state(struct redis_conn *c, enum redis_state st)
 
 	c->state = st;
 	if (c->m != NULL)
-		c->m->redis_up = st == REDIS_UP;
+		metrics_set(&c->m->redis_up, st == REDIS_UP);
 	if (was_up != (st == REDIS_UP) && c->state_cb != NULL)
 		c->state_cb(c->state_arg, st == REDIS_UP);
 }
@@ -113,7 +113,7 @@ static void
 redis_fail(struct redis_conn *c, const char *why)
 {
 	if (c->m != NULL)
-		c->m->redis_errors++;
+		metrics_inc(&c->m->redis_errors);
 	if (c->why[0] == '\0')
 		snprintf(c->why, sizeof(c->why), "%s", why);
 	event_active(c->drop, EV_TIMEOUT, 0);
@@ -202,7 +202,7 @@ redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	c->pending--;
 	c->since_ms = redis_now_ms();
 	if (r != NULL && r->type == REDIS_REPLY_ERROR && c->m != NULL)
-		c->m->redis_errors++;
+		metrics_inc(&c->m->redis_errors);
 	cmd->cb(cmd->arg, r);
 	free(cmd);
 }
@@ -345,7 +345,7 @@ redis_connect_cb(const redisAsyncContext *ac, int status)
 		return;
 	/* hiredis frees ac after this call. */
 	if (c->m != NULL)
-		c->m->redis_errors++;
+		metrics_inc(&c->m->redis_errors);
 	redis_lost(c, ac->errstr[0] != '\0' ? ac->errstr : "connect failed");
 }
 
@@ -358,7 +358,7 @@ redis_disconnect_cb(const redisAsyncContext *ac, int status)
 	if (c == NULL || c->ac != ac)
 		return;		/* our own redisAsyncFree */
 	if (c->m != NULL)
-		c->m->redis_errors++;
+		metrics_inc(&c->m->redis_errors);
 	redis_lost(c, ac->errstr[0] != '\0' ? ac->errstr :
 	    "connection closed");
 }
@@ -384,7 +384,7 @@ redis_connect(struct redis_conn *c)
 		if (ac != NULL)
 			redisAsyncFree(ac);
 		if (c->m != NULL)
-			c->m->redis_errors++;
+			metrics_inc(&c->m->redis_errors);
 		redis_lost(c, why);
 		return;
 	}
@@ -468,7 +468,7 @@ redis_conn_new(struct event_base *base, const struct redis_opts *o,
 	tv = gw_ms_to_tv(tick);
 	event_add(c->watchdog, &tv);
 	if (m != NULL)
-		m->redis_workers = 1;
+		metrics_set(&m->redis_workers, 1);
 	redis_connect(c);
 	return c;
 }
@@ -499,8 +499,8 @@ redis_conn_free(struct redis_conn *c)
 	if (c->drop != NULL)
 		event_free(c->drop);
 	if (c->m != NULL) {
-		c->m->redis_workers = 0;
-		c->m->redis_up = 0;
+		metrics_set(&c->m->redis_workers, 0);
+		metrics_set(&c->m->redis_up, 0);
 	}
 	for (size_t i = 0; i < c->nsubs; i++) {
 		free(c->subs[i]->channel);

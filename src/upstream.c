@@ -73,7 +73,7 @@ upstream_failover(struct session *s, const char *why)
 {
 	char reason[160];
 
-	s->w->m.upstream_connect_failed++;
+	metrics_inc(&s->w->m.upstream_connect_failed);
 	log_warnx("session %llu: backend %s: %s", (unsigned long long)s->id,
 	    s->backend->spec, why);
 	snprintf(reason, sizeof(reason), "bad gateway: %s", why);

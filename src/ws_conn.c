@@ -294,7 +294,7 @@ ws_conn_frame_payload(struct session *s, const struct ws_frame_ev *ev,
 		    ev->len);
 	}
 	s->bytes_up += ev->len;
-	s->mr->bytes_up += ev->len;	/* live in /metrics, per chunk */
+	metrics_addn(&s->mr->bytes_up, ev->len); /* live in /metrics */
 	hb_activity(s);
 	return 0;
 }
@@ -395,7 +395,7 @@ ws_conn_take_send(struct session *s, const uint8_t *p, size_t n)
 		return -1;
 	}
 	s->bytes_up += n;
-	s->mr->bytes_up += n;	/* live in /metrics, per read */
+	metrics_addn(&s->mr->bytes_up, n);	/* live in /metrics, per read */
 	hb_activity(s);
 	return r;
 }

@@ -199,7 +199,7 @@ xform_spawn(struct xform *x, const struct config_route *r, size_t ri,
 	    &x->proc_fd, err, sizeof(err));
 	free(envp);
 	if (x->proc == NULL) {
-		s->w->m.exec_spawn_failed++;
+		metrics_inc(&s->w->m.exec_spawn_failed);
 		log_warnx("session %llu: client=%s cannot start %s: %s",
 		    (unsigned long long)s->id, s->peer, r->backends[0].spec,
 		    err);
@@ -461,7 +461,7 @@ xform_up_sink(void *arg, const uint8_t *p, size_t n)
 	x->up_any = true;
 	x->up_last = p[n - 1];
 	s->bytes_up += n;
-	s->mr->bytes_up += n;
+	metrics_addn(&s->mr->bytes_up, n);
 	/* Inflating: stop once the backend's output is full, as the plain
 	 * relay stops reading the client (a bomb never piles up here). */
 	if (x->up_compressed && s->upstream.bev != NULL &&
