@@ -1,7 +1,8 @@
 #!/bin/bash
-# instr.sh: `make bench-instr`. Instructions (and syscalls) wsgate spends per
-# echoed message and per connect cycle, counted by valgrind's callgrind on
-# fixed runs, so the figure does not move with the machine's load.
+# instr.sh: `make bench-instr`. Instructions (and syscalls, and the TCP
+# segments on loopback) wsgate spends per echoed message and per connect
+# cycle, counted by valgrind's callgrind on fixed runs, so the figure does
+# not move with the machine's load.
 #
 #   bench/instr.sh [show]     measure, print, compare with the baseline
 #   bench/instr.sh check      the same; exit 1 if a figure grew > 5 %
@@ -19,6 +20,16 @@
 # Ir counts user-space instructions only (wsgate, libevent, libc, OpenSSL);
 # the kernel's work shows as sysCount, the syscalls made (clock_gettime and
 # gettimeofday left out: natively they are vDSO calls, not syscalls).
+#
+# TCP segments per operation (shown, never gated): Tcp OutSegs of
+# /proc/net/snmp read before and after each run, the same difference of
+# the two lengths; every segment on loopback of both legs, both directions,
+# the loadgen's and the backend's included. The counter is per network
+# namespace, so as root (with unshare and ip) the whole script runs itself
+# in a private one (only its own loopback: nothing else on the machine is
+# counted, and the figure is exact); without one the figures are skipped
+# with a note. INSTR_SEGS=host reads the host's counter instead (right only
+# on a quiet machine); INSTR_SEGS=0: not counted.
 #
 # INSTR_PEER=haproxy counts HAProxy (TCP mode, nbthread 1, raw TCP from the
 # loadgen) the same way instead, for comparison; the baseline is wsgate's.
@@ -39,6 +50,29 @@ ACTION=${1:-show}
 case $ACTION in
 show|check|record) ;;
 *) echo "usage: instr.sh [show|check|record]" >&2; exit 2 ;;
+esac
+# A private network namespace for the segment count (see the top).
+SEGS=${INSTR_SEGS:-1}
+if [ "$SEGS" = 1 ] && [ -z "${INSTR_NETNS:-}" ]; then
+	if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+	    command -v ip >/dev/null &&
+	    unshare -n -- ip link set lo up >/dev/null 2>&1; then
+		export INSTR_NETNS=1
+		exec unshare -n -- bash -c 'ip link set lo up && exec bash "$0" "$@"' \
+		    "$BENCH_DIR/instr.sh" "$@"
+	fi
+	INSTR_NETNS=0
+fi
+case $SEGS in
+1)	if [ "${INSTR_NETNS:-0}" = 1 ]; then
+		SEGS_NOTE="counted in a private network namespace (exact)"
+	else
+		SEGS=0
+		SEGS_NOTE="not counted: no private network namespace (needs root, unshare and ip; INSTR_SEGS=host counts host-wide)"
+	fi ;;
+host)	SEGS=1
+	SEGS_NOTE="counted host-wide (INSTR_SEGS=host): every process's TCP traffic counts" ;;
+*)	SEGS_NOTE="not counted (INSTR_SEGS=$SEGS)"; SEGS=0 ;;
 esac
 read -r E1 E2 <<<"${INSTR_ECHO:-5000 25000}"
 read -r C1 C2 <<<"${INSTR_CONNECT:-1000 5000}"
@@ -149,10 +183,19 @@ BACKEND=$!
 PIDS="$PIDS $BACKEND"
 wait_port $B_CTL 5 || { echo "instr: backend did not start" >&2; exit 1; }
 
+# out_segs: Tcp OutSegs (this network namespace's), or 0 when not counted.
+out_segs() {
+	[ "$SEGS" = 1 ] || { echo 0; return; }
+	awk '$1 == "Tcp:" { if (!n++) { for (i = 2; i <= NF; i++) c[$i] = i }
+	    else { print $c["OutSegs"]; exit } }' /proc/net/snmp 2>/dev/null
+}
+
 # one MODE N: wsgate under callgrind for N messages or cycles; sets TOT to
-# "Ir sysCount" of the whole process.
+# "Ir sysCount segments" (the whole process; segments: every TCP segment
+# sent from before its start to after its exit).
 one() {
-	local mode=$1 n=$2 f=$OUT/$1-$2 gw rc args
+	local mode=$1 n=$2 f=$OUT/$1-$2 gw rc args s0 s1
+	s0=$(out_segs)
 	valgrind --tool=callgrind --collect-systime=yes \
 	    --callgrind-out-file="$f.cg" $PEER_CMD >"$f.log" 2>&1 &
 	gw=$!
@@ -168,6 +211,7 @@ one() {
 	rc=$?
 	kill -TERM $gw 2>/dev/null
 	wait $gw
+	s1=$(out_segs)
 	PIDS=${PIDS% $gw}
 	if [ $rc != 0 ]; then
 		echo "instr: loadgen $mode -N $n failed: $(cat "$f.lg")" >&2
@@ -183,19 +227,26 @@ one() {
 	vdso=$(callgrind_annotate --show=sysCount --sort=sysCount "$f.cg" \
 	    2>/dev/null | awk '/clock_gettime|gettimeofday|:time[@ ]/ {
 	    gsub(",", "", $1); n += $1 } END { print n + 0 }')
-	TOT=$(echo "$TOT $vdso" | awk '{ print $1, $2 - $3 }')
+	TOT=$(echo "$TOT $vdso ${s0:-0} ${s1:-0}" |
+	    awk '{ print $1, $2 - $3, $5 - $4 }')
 }
 
-measure() {	# measure MODE N1 N2: sets IR and SYS per op
-	local ir1 sys1 ir2 sys2
+measure() {	# measure MODE N1 N2: sets IR, SYS and SEG per op
+	local ir1 sys1 seg1 ir2 sys2 seg2 segs=""
 	one "$1" "$2" || exit 1
-	read -r ir1 sys1 <<<"$TOT"
+	read -r ir1 sys1 seg1 <<<"$TOT"
 	one "$1" "$3" || exit 1
-	read -r ir2 sys2 <<<"$TOT"
+	read -r ir2 sys2 seg2 <<<"$TOT"
 	IR=$(( (ir2 - ir1) / ($3 - $2) ))
 	SYS=$(awk -v a="$sys1" -v b="$sys2" -v n=$(( $3 - $2 )) \
 	    'BEGIN { printf "%.2f", (b - a) / n }')
-	echo "  $1: N=$2: Ir=$ir1 syscalls=$sys1; N=$3: Ir=$ir2 syscalls=$sys2" >&2
+	SEG=-
+	if [ "$SEGS" = 1 ]; then
+		SEG=$(awk -v a="$seg1" -v b="$seg2" -v n=$(( $3 - $2 )) \
+		    'BEGIN { printf "%.2f", (b - a) / n }')
+		segs=" segments=$seg1/$seg2"
+	fi
+	echo "  $1: N=$2: Ir=$ir1 syscalls=$sys1; N=$3: Ir=$ir2 syscalls=$sys2;$segs" >&2
 }
 
 if [ $PEER = haproxy ]; then
@@ -204,9 +255,9 @@ else
 	echo "instr: $("$OUT/wsgate" --version 2>/dev/null | head -1), $(valgrind --version), output in $OUT" >&2
 fi
 measure echo "$E1" "$E2"
-ECHO_IR=$IR; ECHO_SYS=$SYS
+ECHO_IR=$IR; ECHO_SYS=$SYS; ECHO_SEG=$SEG
 measure connect "$C1" "$C2"
-CONN_IR=$IR; CONN_SYS=$SYS
+CONN_IR=$IR; CONN_SYS=$SYS; CONN_SEG=$SEG
 
 REV=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$TOP" status --porcelain -- src include 2>/dev/null)" ] &&
@@ -217,6 +268,8 @@ cat > "$OUT/result.txt" <<EOF
 # per_msg: one 1 KiB message echoed (client -> backend -> client), 1 conn.
 # per_cycle: TCP connect, upgrade, 1 byte echoed, close handshake, close.
 # Ir = user-space instructions; sys = syscalls (vDSO clock calls left out).
+# segs = TCP segments sent, both legs, loadgen and backend included:
+# $SEGS_NOTE.
 # Each figure is (total(N2) - total(N1)) / (N2 - N1).
 commit $REV
 date $(date -u '+%Y-%m-%d %H:%M UTC')
@@ -224,26 +277,30 @@ echo_ir_per_msg $ECHO_IR
 echo_sys_per_msg $ECHO_SYS
 connect_ir_per_cycle $CONN_IR
 connect_sys_per_cycle $CONN_SYS
+echo_segs_per_msg $ECHO_SEG
+connect_segs_per_cycle $CONN_SEG
 EOF
 
 base() { awk -v k="$1" '$1 == k { print $2 }' "$BASELINE" 2>/dev/null; }
 fail=0
 printf '%-22s %12s %12s %8s\n' figure now baseline change
-for k in echo_ir_per_msg echo_sys_per_msg connect_ir_per_cycle connect_sys_per_cycle; do
+for k in echo_ir_per_msg echo_sys_per_msg connect_ir_per_cycle connect_sys_per_cycle \
+    echo_segs_per_msg connect_segs_per_cycle; do
 	now=$(awk -v k=$k '$1 == k { print $2 }' "$OUT/result.txt")
 	was=$(base $k)
-	if [ -z "$was" ]; then
+	if [ -z "$was" ] || [ "$now" = - ] || [ "$was" = - ]; then
 		printf '%-22s %12s %12s %8s\n' $k "$now" - -
 		continue
 	fi
 	verdict=$(awk -v a="$now" -v b="$was" -v t="$TOL" -v k=$k 'BEGIN {
 	    d = (a - b) * 100 / b
-	    # The gate is on instructions; syscalls are reported beside them.
+	    # The gate is on instructions; syscalls and segments are shown.
 	    bad = (k ~ /_ir_/ && d > t)
 	    printf "%+.1f%%%s", d, bad ? " FAIL" : ""; exit }')
 	printf '%-22s %12s %12s %8s\n' $k "$now" "$was" "$verdict"
 	case $verdict in *FAIL) fail=1 ;; esac
 done
+echo "segments: $SEGS_NOTE"
 [ -f "$BASELINE" ] && echo "baseline: $BASELINE (commit $(base commit), $(awk '$1 == "date" { $1 = ""; print substr($0, 2) }' "$BASELINE"))"
 case $ACTION in
 record)
