@@ -5,14 +5,18 @@
 #   wsgate      this project, WebSocket
 #   haproxy     HAProxy in TCP mode (Debian `haproxy`), raw TCP
 #   websockify  Debian `websockify` (Python), WebSocket
-# Every cell is the median of BENCH_RUNS runs. One table comes out at the end
+# Every cell is the median of its runs; a ratio to HAProxy (or direct) is the
+# median of the per-round ratios (see "1. rates"). One table comes out at the end
 # (also written to out/<stamp>/table.md), with every raw result line in
 # out/<stamp>/results.txt and every process's log next to it.
 #
 # Knobs (environment):
 #   BENCH_QUICK=1        1 run per cell, 1 s runs, smaller idle/large/hold
-#   BENCH_RUNS=3         runs per cell (median)
-#   BENCH_SECS=2         measuring seconds per run (after BENCH_WARM=0.5)
+#   BENCH_ROUNDS=5       rounds of the rate modes (stream, echo, rtt, connect,
+#                        wss-*): every peer runs once per round, back to back
+#                        (default: BENCH_RUNS when that is set, else 5)
+#   BENCH_SECS=2         measuring seconds per rate run (after BENCH_WARM=0.5)
+#   BENCH_RUNS=3         runs per cell of idle and large (fresh peer each)
 #   BENCH_PEERS="direct wsgate haproxy websockify"
 #   BENCH_MODES="verify stream-up stream-down echo rtt connect wss-stream-up
 #                wss-stream-down wss-echo wss-connect idle large hold"
@@ -39,11 +43,13 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$BENCH_DIR/.." && pwd)
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-	RUNS=${BENCH_RUNS:-1}; SECS=${BENCH_SECS:-1}; WARM=${BENCH_WARM:-0.3}
+	RUNS=${BENCH_RUNS:-1}; ROUNDS=${BENCH_ROUNDS:-$RUNS}
+	SECS=${BENCH_SECS:-1}; WARM=${BENCH_WARM:-0.3}
 	IDLE_N=${BENCH_IDLE_CONNS:-2000}; HOLD_N=${BENCH_HOLD_CONNS:-0}
 	LARGE=${BENCH_LARGE_BYTES:-268435456}
 else
-	RUNS=${BENCH_RUNS:-3}; SECS=${BENCH_SECS:-2}; WARM=${BENCH_WARM:-0.5}
+	RUNS=${BENCH_RUNS:-3}; ROUNDS=${BENCH_ROUNDS:-${BENCH_RUNS:-5}}
+	SECS=${BENCH_SECS:-2}; WARM=${BENCH_WARM:-0.5}
 	IDLE_N=${BENCH_IDLE_CONNS:-10000}; HOLD_N=${BENCH_HOLD_CONNS:-50000}
 	LARGE=${BENCH_LARGE_BYTES:-1073741824}
 fi
@@ -452,7 +458,7 @@ NPROC=$(nproc)
 HAPROXY_V=$(haproxy -v 2>/dev/null | head -1 | awk '{print $3}')
 WSK_V=$(dpkg-query -W -f '${Version}' websockify 2>/dev/null)
 log "bench: $NPROC cores ($CPU_MODEL), kernel $(uname -r); loadgen, backend"
-log "bench: and the peer share these cores. runs=$RUNS secs=$SECS warm=$WARM"
+log "bench: and the peer share these cores. rounds=$ROUNDS secs=$SECS warm=$WARM runs=$RUNS"
 log "bench: output in $OUT"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 case $LOAD0 in
@@ -489,8 +495,11 @@ if mode_wanted verify; then
 fi
 
 # --- 1. rates: stream-up, stream-down, echo, rtt, connect --------------------
-# Every peer runs at once and the runs go round robin over the peers, so a
-# burst of outside load on the shared cores hits every column alike.
+# Every peer runs at once and each round runs every peer once, back to back,
+# so a burst of outside load on the shared cores hits every column alike; the
+# order is reversed every second round (wsgate before HAProxy in odd rounds,
+# after it in even ones), so a steady drift of the load cancels in the
+# per-round ratios that summarize.awk takes the median of.
 start_backend
 UP=""
 for peer in $ACTIVE; do
@@ -502,8 +511,10 @@ for mode in stream-up stream-down echo rtt connect wss-stream-up \
 	LABEL=""
 	case $mode in wss-*) [ $WSS = 1 ] || continue; LABEL=$mode ;; esac
 	log "== $mode"
-	for run in $(seq "$RUNS"); do
-		for peer in $UP; do
+	for run in $(seq "$ROUNDS"); do
+		order=$UP
+		[ $((run % 2)) = 0 ] && order=$(echo $UP | tr ' ' '\n' | tac)
+		for peer in $order; do
 			if [ -n "$LABEL" ]; then
 				peer_args "$peer" "$(svc_of $mode)" tls || continue
 			else
@@ -593,8 +604,12 @@ T1=$(date +%s)
 	    "HAProxy ${HAPROXY_V:-n/a} in TCP mode (default nbthread;" \
 	    "${THREADS_haproxy:-?} thread(s));" \
 	    "websockify ${WSK_V:-n/a} (a process per connection)."
-	echo "Median of $RUNS run(s) of ${SECS}s (after ${WARM}s warm-up);" \
-	    "ratios: ×d = vs direct, ×h = vs HAProxy."
+	echo "Rate rows: the median of $ROUNDS round(s) of ${SECS}s runs" \
+	    "(after ${WARM}s warm-up), each round every peer back to back," \
+	    "the order reversed every second round; idle and large: the" \
+	    "median of $RUNS run(s). Ratios (×d vs direct, ×h vs HAProxy):" \
+	    "the median of the per-round ratios (run i ÷ the reference's run" \
+	    "i), [lo–hi] the smallest and the largest of them (×h)."
 	[ -n "$NOTES" ] && printf "Notes:$NOTES\n"
 	echo
 	awk -v peers="${ACTIVE# }" -v large="$LARGE" -f "$BENCH_DIR/summarize.awk" "$RESULTS"

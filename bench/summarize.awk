@@ -1,22 +1,49 @@
 # summarize.awk: results.txt (one "peer=.. run=.. rc=.. mode=.. k=v .." line
 # per loadgen run) -> one markdown table. Cells are medians over the runs that
-# succeeded (rc=0); "†" marks a cell where some run failed; ratios are
-# against the direct and HAProxy medians of the same row.
+# succeeded (rc=0); "†" marks a cell where some run failed. Ratios are paired:
+# "×h" is the median over the rounds of (this peer's run i ÷ HAProxy's run i),
+# over the rounds where both succeeded, and "[lo–hi]" the smallest and the
+# largest of those per-round ratios; "×d" the same against direct (median only).
 # Usage: awk -v peers="direct wsgate haproxy websockify" -f summarize.awk FILE
 
-function median(key,    n, i, j, t, a) {
-	n = cnt[key]
+# Sorts a[1..n] (insertion sort: n is a handful) and returns its median.
+function amedian(a, n,    i, j, t) {
 	if (n == 0)
 		return ""
-	for (i = 1; i <= n; i++)
-		a[i] = val[key, i]
-	for (i = 2; i <= n; i++)	# insertion sort: n is 1..5
+	for (i = 2; i <= n; i++)
 		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
 			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
 		}
 	if (n % 2)
 		return a[(n + 1) / 2]
 	return (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
+function median(key,    n, i, a) {
+	n = cnt[key]
+	for (i = 1; i <= n; i++)
+		a[i] = val[key, i]
+	return amedian(a, n)
+}
+
+# Paired ratio of peer p to reference q for mode/key: the median over the
+# runs (rounds) both have of p's value ÷ q's; sets PR_LO, PR_HI, PR_N.
+function pratio(p, q, mode, key,    i, r, n, a, kp, kq) {
+	kp = p SUBSEP mode SUBSEP key
+	kq = q SUBSEP mode SUBSEP key
+	n = 0
+	for (i = 1; i <= cnt[kp]; i++) {
+		r = run_of[kp, i]
+		if (!((kq, r) in at) || val[kq, at[kq, r]] + 0 == 0)
+			continue
+		a[++n] = val[kp, i] / val[kq, at[kq, r]]
+	}
+	PR_N = n
+	if (n == 0)
+		return ""
+	r = amedian(a, n)
+	PR_LO = a[1]; PR_HI = a[n]
+	return sprintf("%.2f", r)
 }
 
 function commas(s,    out) {
@@ -40,19 +67,9 @@ function fmt(v) {
 	return sprintf("%.2f", v)
 }
 
-function ratio(v, ref) {
-	if (v == "" || ref == "" || ref + 0 == 0)
-		return ""
-	return sprintf("%.2f", v / ref)
-}
-
 # One row: label, mode, key, scale (divide by).
 function row(label, mode, key, scale,    i, p, m, cell, d, h, r, out) {
 	out = "| " label
-	d = median("direct" SUBSEP mode SUBSEP key)
-	h = median("haproxy" SUBSEP mode SUBSEP key)
-	if (d != "") d /= scale
-	if (h != "") h /= scale
 	any = 0
 	for (i = 1; i <= np; i++) {
 		p = plist[i]
@@ -67,10 +84,13 @@ function row(label, mode, key, scale,    i, p, m, cell, d, h, r, out) {
 			m /= scale
 			cell = fmt(m)
 			r = ""
-			if (p != "direct" && ratio(m, d) != "")
-				r = ratio(m, d) "×d"
-			if (p != "haproxy" && ratio(m, h) != "")
-				r = r (r != "" ? ", " : "") ratio(m, h) "×h"
+			if (p != "direct" && (d = pratio(p, "direct", mode, key)) != "")
+				r = d "×d"
+			if (p != "haproxy" && (h = pratio(p, "haproxy", mode, key)) != "") {
+				r = r (r != "" ? ", " : "") h "×h"
+				if (PR_N > 1)
+					r = r sprintf(" [%.2f–%.2f]", PR_LO, PR_HI)
+			}
 			if (r != "")
 				cell = cell " (" r ")"
 			if (fails[p, mode])
@@ -80,6 +100,10 @@ function row(label, mode, key, scale,    i, p, m, cell, d, h, r, out) {
 	}
 	if (any)
 		print out " |"
+}
+
+BEGIN {
+	units["msg"]; units["cycle"]
 }
 
 {
@@ -103,11 +127,19 @@ function row(label, mode, key, scale,    i, p, m, cell, d, h, r, out) {
 			    f["timeout_s"], f["sink_got"] / 1048576)
 		next
 	}
+	# The whole system's CPU per operation: proxy + loadgen + backend (on
+	# 2 shared cores the rate is set by the sum; direct has no proxy).
+	for (u in units)
+		if (("gen_backend_us_per_" u) in f)
+			f["all_us_per_" u] = f["gen_backend_us_per_" u] + \
+			    (("cpu_us_per_" u) in f ? f["cpu_us_per_" u] : 0)
 	for (k in f) {
 		if (k == "peer" || k == "run" || k == "rc" || k == "mode")
 			continue
 		key = p SUBSEP m SUBSEP k
 		val[key, ++cnt[key]] = f[k]
+		run_of[key, cnt[key]] = f["run"]
+		at[key, f["run"]] = cnt[key]
 	}
 }
 
@@ -132,8 +164,10 @@ END {
 	row("proxy CPU s per GB, stream down ↓", "stream-down", "cpu_s_per_gb", 1)
 	row("proxy CPU µs per echoed message ↓", "echo", "cpu_us_per_msg", 1)
 	row("loadgen + backend CPU µs per echoed message", "echo", "gen_backend_us_per_msg", 1)
+	row("whole system CPU µs per echoed message (proxy + loadgen + backend) ↓", "echo", "all_us_per_msg", 1)
 	row("proxy CPU µs per connect cycle ↓", "connect", "cpu_us_per_cycle", 1)
 	row("loadgen + backend CPU µs per connect cycle", "connect", "gen_backend_us_per_cycle", 1)
+	row("whole system CPU µs per connect cycle (proxy + loadgen + backend) ↓", "connect", "all_us_per_cycle", 1)
 	row("wss stream up, MB/s (TLS 1.3, 1 conn, 64 KiB frames) ↑", "wss-stream-up", "mbps", 1)
 	row("wss stream down, MB/s (TLS 1.3, 1 conn) ↑", "wss-stream-down", "mbps", 1)
 	row("wss echo, msg/s (TLS 1.3, 100 conns × 1 KiB) ↑", "wss-echo", "msgs_per_s", 1)
@@ -143,6 +177,7 @@ END {
 	row("wss proxy CPU µs per echoed message ↓", "wss-echo", "cpu_us_per_msg", 1)
 	row("wss proxy CPU µs per full handshake cycle ↓", "wss-connect", "cpu_us_per_cycle", 1)
 	row("wss loadgen + backend CPU µs per full handshake cycle", "wss-connect", "gen_backend_us_per_cycle", 1)
+	row("wss whole system CPU µs per full handshake cycle (proxy + loadgen + backend) ↓", "wss-connect", "all_us_per_cycle", 1)
 	row("wss session tickets received per handshake", "wss-connect", "tickets_per_handshake", 1)
 	row("idle memory per session, KiB ↓", "idle", "kib_per_conn", 1)
 	row("idle sessions opened", "idle", "open", 1)
