@@ -19,10 +19,12 @@ function amedian(a, n,    i, j, t) {
 	return (a[n / 2] + a[n / 2 + 1]) / 2
 }
 
+# The values are strings (substr of the line): + 0 makes the sort numeric;
+# compared as strings, "101" sorts before "68".
 function median(key,    n, i, a) {
 	n = cnt[key]
 	for (i = 1; i <= n; i++)
-		a[i] = val[key, i]
+		a[i] = val[key, i] + 0
 	return amedian(a, n)
 }
 
