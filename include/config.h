@@ -199,6 +199,8 @@ struct config {
 	uint64_t	 redis_timeout_ms;
 	char		*instance;	/* NULL: the host name */
 	char		*tls_key_password;	/* pass:X, env:VAR, file:PATH */
+	uint64_t	 tls_session_tickets;	/* TLS 1.3 tickets per full
+						   handshake; 0: none */
 	char		*log_file;		/* also log here; NULL: no */
 	char		*syslog_server;		/* /path or HOST:PORT (UDP) */
 	uint64_t	 syslog_format;		/* 0 rfc5424, 1 rfc3164 */
@@ -234,6 +236,7 @@ struct config {
 #define CONFIG_DEFAULT_EXEC_KILL_TIMEOUT_MS	5000
 #define CONFIG_DEFAULT_REDIS_TIMEOUT_MS		1000
 #define CONFIG_DEFAULT_TOKEN_API_TIMEOUT_MS	5000
+#define CONFIG_DEFAULT_TLS_SESSION_TICKETS	2	/* OpenSSL's */
 
 /*
  * Read and check the file at path. On success returns 0 and *out owns a new

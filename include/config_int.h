@@ -84,7 +84,7 @@ enum config_rkey {
 };
 
 #define CONFIG_GKEY_COUNT	34	/* entries in config_gateway_keys[] */
-#define CONFIG_TKEY_COUNT	8	/* entries in config_tls_keys[] */
+#define CONFIG_TKEY_COUNT	9	/* entries in config_tls_keys[] */
 
 /* For each route key: the line it was set on in that section, 0 = unset. */
 struct config_rset {

@@ -206,6 +206,7 @@ config_new(void)
 	cfg->log_level = CONFIG_LOG_INFO;
 	cfg->log_format = CONFIG_LOG_TEXT;
 	cfg->redis_timeout_ms = CONFIG_DEFAULT_REDIS_TIMEOUT_MS;
+	cfg->tls_session_tickets = CONFIG_DEFAULT_TLS_SESSION_TICKETS;
 	return cfg;
 }
 

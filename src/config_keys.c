@@ -129,6 +129,9 @@ const struct config_key config_tls_keys[CONFIG_TKEY_COUNT] = {
 	{ .name = "verify_client", .set = config_set_verify_client },
 	{ .name = "private_key_password", .set = config_set_password,
 	    .off = CONFIG_G(tls_key_password) },
+	{ .name = "session_tickets", .set = config_set_count,
+	    .off = CONFIG_G(tls_session_tickets), .min = 0, .max = 16,
+	    .range = "0..16" },
 };
 
 const struct config_key config_route_keys[CONFIG_RKEY_COUNT] = {

@@ -10,6 +10,7 @@ import websockets
 
 from backendkit import echo_handler
 from basekit import pattern_bytes, run_async, wait_for
+from gatewaykit import WSGATE_BIN
 from tlskit import gateway_from_text
 
 
@@ -282,3 +283,91 @@ def test_client_gone_before_it_speaks_frees_its_held_tickets(tmp_path, certs,
         assert not reused
     finally:
         assert g.stop() == 0
+
+
+def _tickets_gateway(tmp_path, certs, echo, tickets):
+    cert, key = certs
+    return gateway_from_text(tmp_path, (
+        "[gateway]\nlisten = 127.0.0.1:{port} tls\n[tls]\ncertificate = %s\n"
+        "private_key = %s\n%s[route /echo]\nbackend = %s\n" % (
+            cert, key, "" if tickets is None else
+            "session_tickets = %d\n" % tickets, echo.spec))).start()
+
+
+def _s_client_tickets(port, version):
+    """Upgrade through openssl s_client; the number of session tickets it
+    reports (they come with the 101, which is awaited first)."""
+    import select
+    p = subprocess.Popen(
+        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+         "-servername", "localhost", version, "-no_ign_eof"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    p.stdin.write(b"GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n\r\n")
+    p.stdin.flush()
+    got = bytearray()
+
+    def upgraded():
+        if select.select([p.stdout], [], [], 0)[0]:
+            chunk = os.read(p.stdout.fileno(), 65536)
+            if not chunk:
+                return True
+            got.extend(chunk)
+        return b"HTTP/1.1 101" in got
+    wait_for(upgraded, 10, what=lambda: "the 101 from s_client: %r"
+             % bytes(got[-300:]))
+    out, _ = p.communicate(timeout=10)     # stdin EOF: it closes
+    got.extend(out)
+    assert b"HTTP/1.1 101" in got, bytes(got[-500:])
+    return got.count(b"New Session Ticket arrived")
+
+
+@pytest.mark.parametrize("tickets", [None, 0, 1, 3])
+def test_session_tickets_sets_how_many_a_handshake_sends(tmp_path, certs,
+                                                         backends, tickets):
+    """[tls] session_tickets: the TLS 1.3 tickets a full handshake sends,
+    as openssl s_client counts them (default: OpenSSL's 2); one is enough
+    to resume."""
+    echo = backends(echo_handler)
+    g = _tickets_gateway(tmp_path, certs, echo, tickets)
+    try:
+        want = 2 if tickets is None else tickets
+        assert _s_client_tickets(g.port, "-tls1_3") == want
+        ctx = ssl.create_default_context(cafile=str(certs[0]))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        sess, _ = _wss_echo_once(g.port, ctx)
+        assert (sess is not None and sess.has_ticket) == (want > 0)
+        if want > 0:
+            assert _wss_echo_once(g.port, ctx, session=sess)[1]
+    finally:
+        assert g.stop() == 0
+
+
+def test_session_tickets_0_sends_tls12_clients_none(tmp_path, certs,
+                                                    backends):
+    echo = backends(echo_handler)
+    g = _tickets_gateway(tmp_path, certs, echo, 0)
+    try:
+        ctx = ssl.create_default_context(cafile=str(certs[0]))
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        sess, _ = _wss_echo_once(g.port, ctx)
+        assert sess is None or not sess.has_ticket
+    finally:
+        assert g.stop() == 0
+
+
+@pytest.mark.parametrize("value", ["17", "-1", "two", ""])
+def test_bad_session_tickets_names_file_and_line(tmp_path, certs, value):
+    cert, key = certs
+    conf = tmp_path / "t.conf"
+    conf.write_text("[gateway]\nlisten = 127.0.0.1:1 tls\n[tls]\n"
+                    "certificate = %s\nprivate_key = %s\n"
+                    "session_tickets = %s\n[route /e]\n"
+                    "backend = tcp:127.0.0.1:1\n" % (cert, key, value))
+    r = subprocess.run([WSGATE_BIN, "-t", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0
+    assert "%s:6: session_tickets" % conf in r.stderr, r.stderr

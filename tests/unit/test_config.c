@@ -1548,6 +1548,25 @@ test_beyond_bytes_errors(void **state)
 	    "wsgate drops root ([route /])");
 }
 
+/* [tls] session_tickets: OpenSSL's 2 by default, 0..16. */
+static void
+test_session_tickets(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = parse_ok(HEAD ROUTE);
+	assert_int_equal(cfg->tls_session_tickets, 2);
+	config_free(cfg);
+	cfg = parse_ok(HEAD "[tls]\nsession_tickets = 0\n" ROUTE);
+	assert_int_equal(cfg->tls_session_tickets, 0);
+	config_free(cfg);
+	parse_err(HEAD "[tls]\nsession_tickets = 17\n" ROUTE,
+	    "t.conf:4: session_tickets: '17' out of range (0..16)");
+	parse_err(HEAD "[tls]\nsession_tickets = one\n" ROUTE,
+	    "t.conf:4: session_tickets: bad number 'one'");
+}
+
 /*
  * The word lists: each accumulates over its lines, a route without its
  * own takes a copy of [gateway]'s, a route's own replaces it, and a bad
@@ -1688,6 +1707,7 @@ main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_from_args),
 		cmocka_unit_test(test_websockify_keys),
+		cmocka_unit_test(test_session_tickets),
 		cmocka_unit_test(test_root),
 		cmocka_unit_test(test_token_source_keys),
 		cmocka_unit_test(test_word_lists),
