@@ -30,18 +30,6 @@ metrics_load(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-/*
- * The same, for the counters src/session.c still moves with plain ++,
- * -- and += (accepted, sessions_active, handshake_timeouts; a route's
- * active, ended and bytes_down): named apart so that tests/tsan.supp
- * passes these reads alone, until those writes use metrics_inc.
- */
-static uint64_t __attribute__((noinline))
-metrics_load_plain(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
 static void
 metrics_add_array(uint64_t *dst, const uint64_t *src, size_t n)
 {
@@ -62,10 +50,10 @@ metrics_add_hist(struct metrics_hist *dst, const struct metrics_hist *src)
 void
 metrics_add(struct metrics *dst, const struct metrics *src)
 {
-	dst->accepted += metrics_load_plain(&src->accepted);
+	dst->accepted += metrics_load(&src->accepted);
 	dst->handshakes_ok += metrics_load(&src->handshakes_ok);
-	dst->handshake_timeouts += metrics_load_plain(&src->handshake_timeouts);
-	dst->sessions_active += metrics_load_plain(&src->sessions_active);
+	dst->handshake_timeouts += metrics_load(&src->handshake_timeouts);
+	dst->sessions_active += metrics_load(&src->sessions_active);
 	dst->upstream_connect_failed +=
 	    metrics_load(&src->upstream_connect_failed);
 	dst->heartbeat_timeouts += metrics_load(&src->heartbeat_timeouts);
@@ -95,12 +83,12 @@ metrics_add_routes(struct metrics_route *dst, const struct metrics_route *src,
 	size_t i, j;
 
 	for (i = 0; i < n; i++) {
-		dst[i].active += metrics_load_plain(&src[i].active);
+		dst[i].active += metrics_load(&src[i].active);
 		dst[i].sessions += metrics_load(&src[i].sessions);
 		dst[i].bytes_up += metrics_load(&src[i].bytes_up);
-		dst[i].bytes_down += metrics_load_plain(&src[i].bytes_down);
+		dst[i].bytes_down += metrics_load(&src[i].bytes_down);
 		for (j = 0; j < METRICS_END_MAX; j++)
-			dst[i].ended[j] += metrics_load_plain(&src[i].ended[j]);
+			dst[i].ended[j] += metrics_load(&src[i].ended[j]);
 	}
 }
 

@@ -327,7 +327,7 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	struct session *s;
 	int r, rc = -1;
 
-	w->m.accepted++;
+	metrics_inc(&w->m.accepted);
 	if (session_admit(w, fd) == -1)
 		return 0;
 	if ((s = session_alloc(w)) == NULL) {
@@ -364,7 +364,7 @@ session_new(struct gw_worker *w, int fd, const struct sockaddr *sa,
 	evtimer_assign(&s->state_timer, w->base, session_state_timer_cb, s);
 	LIST_INSERT_HEAD(&w->sessions, s, entry);
 	w->nsessions++;
-	w->m.sessions_active++;
+	metrics_inc(&w->m.sessions_active);
 	session_timer_ms(&s->state_timer, s->cfg->handshake_timeout_ms);
 	bufferevent_enable(s->client.bev, EV_READ);
 	log_debug("session %llu: accepted from %s", (unsigned long long)s->id,
@@ -445,8 +445,9 @@ session_free(struct session *s)
 	if (s->fin.code != 0)
 		metrics_count_close(&w->m, s->fin.code);
 	if (s->mr != NULL) {
-		s->mr->active--;
-		s->mr->ended[s->fin.end_set ? s->fin.end : METRICS_END_OTHER]++;
+		metrics_dec(&s->mr->active);
+		metrics_inc(&s->mr->ended[s->fin.end_set ? s->fin.end :
+		    METRICS_END_OTHER]);
 	}
 	event_del(&s->state_timer);
 	hb_stop(s);
@@ -461,7 +462,7 @@ session_free(struct session *s)
 	xform_free(s);
 	confgen_unref(s->gen);
 	w->nsessions--;
-	w->m.sessions_active--;
+	metrics_dec(&w->m.sessions_active);
 	atomic_fetch_sub(&gw_sessions_total, 1);
 	session_release(w, s);
 	if (w->draining && w->nsessions == 0 && w->index != 0)
@@ -895,7 +896,7 @@ session_relay_down(struct session *s)
 	} else
 		ws_conn_send(s, WS_CONN_FIN | WS_OP_BINARY, NULL, 0, in);
 	s->bytes_down += len;
-	s->mr->bytes_down += len;	/* live in /metrics, per read */
+	metrics_addn(&s->mr->bytes_down, len); /* live in /metrics */
 	hb_activity(s);
 	if (evbuffer_get_length(bufferevent_get_output(s->client.bev)) >=
 	    s->cfg->max_buffer)
@@ -923,7 +924,7 @@ session_relay_down_take(struct session *s, uint8_t *p, size_t n)
 		return LEG_READ_GONE;
 	}
 	s->bytes_down += n;
-	s->mr->bytes_down += n;	/* live in /metrics, per read */
+	metrics_addn(&s->mr->bytes_down, n); /* live in /metrics */
 	hb_activity(s);
 	if (r == 1 && evbuffer_get_length(bufferevent_get_output(
 	    s->client.bev)) >= s->cfg->max_buffer)
@@ -1210,7 +1211,7 @@ session_state_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case SESSION_HANDSHAKE:
 		log_info("session %llu: client=%s dropped: handshake timeout",
 		    (unsigned long long)s->id, s->peer);
-		s->w->m.handshake_timeouts++;
+		metrics_inc(&s->w->m.handshake_timeouts);
 		session_close(s, 0, "handshake timeout");
 		break;
 	case SESSION_HTTP_ERROR:

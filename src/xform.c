@@ -532,7 +532,7 @@ xform_newline(struct session *s)
 	evbuffer_add(o, "\n", 1);
 	record_chunk(s->rec, 0, o, evbuffer_get_length(o) - 1, 1);
 	s->bytes_up++;
-	s->mr->bytes_up++;
+	metrics_inc(&s->mr->bytes_up);
 }
 
 bool
