@@ -149,9 +149,13 @@ static_http_date(time_t t, char *out)
 	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
 	    tm.tm_year + 1900 < 0)
 		memset(&tm, 0, sizeof(tm));	/* 1900: far past, harmless */
-	snprintf(out, STATIC_DATE_LEN + 1, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    static_days[tm.tm_wday % 7], tm.tm_mday, static_months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/* Each field bounded to its width, as gmtime_r() leaves them, so
+	 * the compiler sees the text fit STATIC_DATE_LEN. */
+	snprintf(out, STATIC_DATE_LEN + 1, "%s, %02u %s %04u %02u:%02u:%02u GMT",
+	    static_days[tm.tm_wday % 7], (unsigned)tm.tm_mday % 100u,
+	    static_months[tm.tm_mon % 12], (unsigned)(tm.tm_year + 1900) % 10000u,
+	    (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+	    (unsigned)tm.tm_sec % 100u);
 }
 
 /* n decimal digits at p, or -1. */
@@ -664,7 +668,7 @@ static_serve(const struct config_route *r, const struct upgrade_req *req,
 	char			 path[STATIC_PATH_MAX];
 	size_t			 plen = strlen(r->path), rlen;
 	bool			 slash;
-	int			 rootfd, dirfd, st;
+	int			 rootfd, dirfd = -1, st;
 
 	if (!req->head && (req->method.len != 3 ||
 	    memcmp(req->method.p, "GET", 3) != 0))
