@@ -1,6 +1,6 @@
 # wsgate — plain Makefile. See README.md.
 #   make                 build ./wsgate (release, -O2)
-#   make test            unit tests (ASan+UBSan) + integration tests
+#   make test            unit tests (ASan+UBSan), the bench table's own check, integration tests
 #   make run             run on ./gateway.conf with the demo backend
 #   make SANITIZER=address,undefined   sanitized build in build/san-*/
 #   make WERROR=1        warnings are errors (CI)
@@ -207,6 +207,7 @@ test-tsan: test-deps
 
 test: test-deps
 	$(Q)$(MAKE) --no-print-directory WERROR=1 unit-test
+	$(Q)$(MAKE) --no-print-directory -C bench check
 	$(Q)$(MAKE) --no-print-directory WERROR=1 integration-test
 
 # Install build and run dependencies (Debian 12, as root); a no-op when
