@@ -32,6 +32,10 @@ struct confgen_route {
 struct gw_gen {
 	struct config		*cfg;		/* owned */
 	SSL_CTX			*tls_ctx;	/* owned; NULL: no tls listener */
+	/* The system CA store, read once for all of this generation's
+	 * contexts that verify against it (tls_system_store); NULL until
+	 * one does. A reload reads it anew. */
+	X509_STORE		*system_ca;
 	unsigned		 nworkers;
 	/* [nworkers][cfg->nroutes]: each worker writes its own row only */
 	struct metrics_route	*mroutes;

@@ -33,12 +33,23 @@ struct bufferevent *tls_accept_bev(struct event_base *base, SSL_CTX *ctx,
 	    int fd);
 
 /*
- * The client context for route r's tls: backends: certificates verified
- * against backend_ca (else the system store), our client certificate if
- * backend_certificate is set. NULL with the reason in err.
+ * OpenSSL's default store (the system bundle, or SSL_CERT_FILE and
+ * SSL_CERT_DIR), read into *sys the first time a context of one
+ * configuration generation needs it; the contexts share it from then on
+ * (SSL_CTX_set1_cert_store: each holds a reference), and *sys holds the
+ * generation's (X509_STORE_free). Returns *sys, or NULL with the reason in
+ * err.
  */
-SSL_CTX	*tls_backend_ctx_new(const struct config_route *r, char *err,
-	    size_t errlen);
+X509_STORE *tls_system_store(X509_STORE **sys, char *err, size_t errlen);
+
+/*
+ * The client context for route r's tls: backends: certificates verified
+ * against backend_ca, else the generation's system store (*sys, as
+ * tls_system_store), our client certificate if backend_certificate is set.
+ * NULL with the reason in err.
+ */
+SSL_CTX	*tls_backend_ctx_new(const struct config_route *r, X509_STORE **sys,
+	    char *err, size_t errlen);
 
 /* Sets what a client SSL* checks of its server: SNI and the host name for
  * a name, the address for an IPv4/IPv6 literal (no SNI, RFC 6066 §3).

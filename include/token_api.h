@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 struct gw_worker;
 
 /*
@@ -32,11 +34,12 @@ int	token_api_init(unsigned nworkers);
 /*
  * A route's token_api URL template, as a config is loaded (main thread,
  * before its routes are in use): for the first https:// one, the client
- * TLS context, with OpenSSL's default CA store read (a failure to read it
- * is logged: https lookups then fail). Nothing for http://, or once made.
- * 0, or -1 (out of memory).
+ * TLS context, verifying against the loading generation's system CA store
+ * (*sys, as tls_system_store: read now if none of its contexts has yet;
+ * a failure to read it is logged: https lookups then fail). Nothing for
+ * http://, or once made. 0, or -1 (out of memory).
  */
-int	token_api_prepare(const char *url_tmpl);
+int	token_api_prepare(const char *url_tmpl, X509_STORE **sys);
 
 /*
  * SIGHUP, in w's thread once w->cfg is the new config: close w's idle

@@ -65,6 +65,7 @@ confgen_unref(struct gw_gen *g)
 	free(g->routes);
 	config_free(g->cfg);
 	SSL_CTX_free(g->tls_ctx);
+	X509_STORE_free(g->system_ca);	/* each context holds its own ref */
 	free(g->mroutes);
 	free(g);
 }
@@ -127,11 +128,11 @@ confgen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 			snprintf(why, sizeof(why), "allow_targets: out of "
 			    "memory");
 		if (why[0] == '\0' && r->token_api != NULL &&
-		    token_api_prepare(r->token_api) == -1)
+		    token_api_prepare(r->token_api, &g->system_ca) == -1)
 			snprintf(why, sizeof(why), "token_api: out of memory");
 		if (why[0] == '\0' && confgen_route_has_tls(r))
-			gr->backend_tls = tls_backend_ctx_new(r, why,
-			    sizeof(why));
+			gr->backend_tls = tls_backend_ctx_new(r,
+			    &g->system_ca, why, sizeof(why));
 		if (why[0] == '\0' && confgen_route_has_tls(r) &&
 		    !r->backend_verify)
 			log_warnx("[route %s%s]: backend_verify = off: the TLS "

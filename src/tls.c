@@ -245,8 +245,51 @@ tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
 	return ctx;
 }
 
+X509_STORE *
+tls_system_store(X509_STORE **sys, char *err, size_t errlen)
+{
+	X509_STORE *st;
+
+	if (*sys != NULL)
+		return *sys;
+	/* The whole bundle is parsed here (~235 M instructions, ~1 MiB, for
+	 * Debian's): once per generation, however many contexts use it. */
+	if ((st = X509_STORE_new()) == NULL ||
+	    X509_STORE_set_default_paths(st) != 1) {
+		X509_STORE_free(st);
+		tls_openssl_err(err, errlen, "CA store", "(system)");
+		return NULL;
+	}
+	*sys = st;
+	return st;
+}
+
+/* What route r's backends are verified against into ctx: backend_ca, or
+ * the system store only for a check that uses it. 0, or -1 with err. */
+static int
+tls_backend_store(SSL_CTX *ctx, const struct config_route *r,
+    X509_STORE **sys, char *err, size_t errlen)
+{
+	X509_STORE *st;
+
+	if (r->backend_ca != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, r->backend_ca, NULL) !=
+		    1) {
+			tls_openssl_err(err, errlen, "backend_ca",
+			    r->backend_ca);
+			return -1;
+		}
+	} else if (r->backend_verify) {
+		if ((st = tls_system_store(sys, err, errlen)) == NULL)
+			return -1;
+		SSL_CTX_set1_cert_store(ctx, st);
+	}
+	return 0;
+}
+
 SSL_CTX *
-tls_backend_ctx_new(const struct config_route *r, char *err, size_t errlen)
+tls_backend_ctx_new(const struct config_route *r, X509_STORE **sys,
+    char *err, size_t errlen)
 {
 	SSL_CTX *ctx;
 
@@ -258,13 +301,7 @@ tls_backend_ctx_new(const struct config_route *r, char *err, size_t errlen)
 	/* backend_verify = off: the opt-out, warned about at load (gen.c). */
 	SSL_CTX_set_verify(ctx, r->backend_verify ? SSL_VERIFY_PEER :
 	    SSL_VERIFY_NONE, NULL);
-	/* The system store only for a check that uses it: it is the whole
-	 * bundle parsed (~235 M instructions, ~1 MiB, for Debian's). */
-	if ((r->backend_ca != NULL || r->backend_verify) &&
-	    (r->backend_ca != NULL ? SSL_CTX_load_verify_locations(ctx,
-	    r->backend_ca, NULL) : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-		tls_openssl_err(err, errlen, "backend_ca", r->backend_ca != NULL ?
-		    r->backend_ca : "(system store)");
+	if (tls_backend_store(ctx, r, sys, err, errlen) == -1) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}

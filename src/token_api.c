@@ -166,9 +166,11 @@ token_api_init(unsigned nworkers)
 }
 
 int
-token_api_prepare(const char *url_tmpl)
+token_api_prepare(const char *url_tmpl, X509_STORE **sys)
 {
+	X509_STORE *st;
 	SSL_CTX *ctx;
+	char why[512];
 
 	if (token_api_tls != NULL || strncmp(url_tmpl, "https://", 8) != 0)
 		return 0;
@@ -176,11 +178,14 @@ token_api_prepare(const char *url_tmpl)
 		return -1;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	/* The whole system bundle is parsed here (~235 M instructions for
-	 * Debian's): once, and only for a config that needs it. */
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-		log_warnx("token_api: no default CA store: https token APIs "
-		    "will fail");
+	/* The system bundle (~235 M instructions to parse, for Debian's):
+	 * the one the tls: backends of this generation use, if any, and
+	 * only for a config that needs it. Kept past the generation: this
+	 * context is made once. */
+	if ((st = tls_system_store(sys, why, sizeof(why))) == NULL)
+		log_warnx("token_api: %s: https token APIs will fail", why);
+	else
+		SSL_CTX_set1_cert_store(ctx, st);
 	token_api_tls = ctx;
 	return 0;
 }

@@ -3,6 +3,7 @@ backend_ca (1014 with the reason otherwise), SNI, and a TLS echo server
 made with Python's ssl module."""
 import errno
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -91,6 +92,15 @@ def echo_through(g, path, data=b"over tls"):
     return got
 
 
+def refused(g, path):
+    """The backend did not verify: 1014 with the TLS reason."""
+    ws = RawWS.open(g.port, path=path)
+    ws.send_frame(OP_BINARY, b"secret")
+    f = ws.expect_close(1014, timeout=5)
+    assert f.close_reason.startswith("bad gateway: TLS")
+    ws.close()
+
+
 def test_verified_by_ip_and_by_server_name(gateway_factory, pki, tls_echo):
     g = gateway_factory(routes=[
         ("/ip", {"backend": "tls:127.0.0.1:%d" % tls_echo.port,
@@ -114,11 +124,7 @@ def test_unverifiable_backend_gets_1014_with_reason(gateway_factory, pki,
         keys["backend_ca"] = str(pki["ca"][0])
         keys["backend_server_name"] = "other.test"
     g = gateway_factory(routes=[("/t", keys)])
-    ws = RawWS.open(g.port, path="/t")
-    ws.send_frame(OP_BINARY, b"secret")
-    f = ws.expect_close(1014, timeout=5)
-    assert f.close_reason.startswith("bad gateway: TLS")
-    ws.close()
+    refused(g, "/t")
     g.wait_log(r"certificate verify failed")
 
 
@@ -179,3 +185,73 @@ def test_system_store_is_not_read_when_nothing_verifies_with_it(
     r = subprocess.run([g.binary, "-t", "-c", g.config_path], env=dict(
         os.environ, **env), capture_output=True, timeout=10)
     assert r.returncode == 0, r.stderr
+
+
+class StoreFIFO:
+    """SSL_CERT_FILE as a FIFO: each feed() answers exactly one open of it
+    with a bundle; a further open blocks its reader (wsgate's loading
+    thread) until the next feed."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        os.mkfifo(self.path)
+
+    def feed(self, pem_file):
+        data = open(str(pem_file), "rb").read()
+
+        def write():
+            fd = os.open(self.path, os.O_WRONLY)    # until one reader opens
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+        t = threading.Thread(target=write, daemon=True)
+        t.start()
+        return t
+
+    def read_once(self, t):
+        """The feed t was read, and no other reader waits."""
+        t.join(5)
+        assert not t.is_alive(), "the CA bundle was never read"
+        with pytest.raises(OSError) as e:   # ENXIO: no reader has it open
+            os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+        assert e.value.errno == errno.ENXIO, "a second read of the bundle"
+
+
+def test_system_store_read_once_per_load_for_all_routes(
+        gateway_factory, pki, tls_echo, tmp_path):
+    """Four tls: routes without backend_ca and an https token_api share
+    one read of the system store (Debian's bundle: ~235 M instructions
+    each) at start, for wsgate -t, and again at each reload: SSL_CERT_FILE
+    is a FIFO written once per read we allow. Shared, it checks as much:
+    three backends verify, the one asked for another name does not. A
+    reload reads the bundle anew: after it, the backends are checked
+    against the changed one."""
+    store = StoreFIFO(tmp_path / "store.fifo")
+    env = {"SSL_CERT_FILE": store.path,
+           "SSL_CERT_DIR": str(tmp_path / "absent")}
+    paths = ["/a", "/b", "/c"]
+    routes = [(p, {"backend": "tls:127.0.0.1:%d" % tls_echo.port,
+                   "connect_timeout": "3s"}) for p in paths]
+    routes.append(("/name", {"backend": "tls:127.0.0.1:%d" % tls_echo.port,
+                             "backend_server_name": "other.test"}))
+    routes.append(("/t", {"token_api": "https://127.0.0.1:1/t/%s"}))
+    fed = store.feed(pki["ca"][0])
+    g = gateway_factory(routes=routes, env=env)     # blocks on a 2nd read
+    store.read_once(fed)
+    for p in paths:
+        assert echo_through(g, p) == b"over tls"
+    refused(g, "/name")
+
+    fed = store.feed(pki["ca"][0])
+    r = subprocess.run([g.binary, "-t", "-c", g.config_path], env=dict(
+        os.environ, **env), capture_output=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    store.read_once(fed)
+
+    fed = store.feed(pki["rogue"][0])   # ca-certificates changed
+    g.send_signal(signal.SIGHUP)
+    g.wait_log(r"reloaded ")
+    store.read_once(fed)
+    for p in paths:
+        refused(g, p)
