@@ -39,9 +39,6 @@ void	*worker_run(void *w);
  * listeners follow gen's listen lines; live sessions keep their own.
  */
 void	worker_take(struct gw_worker *w, struct gw_gen *gen);
-/* From another thread: have w take gen in its own thread soon. */
-void	worker_hand(struct gw_worker *w, struct gw_gen *gen);
-
 /*
  * SIGHUP, in worker 0's thread (w0): w0 takes gen now and every other
  * worker in its own thread soon (each takes a reference); done(w0) runs

@@ -746,10 +746,12 @@ session_close_client(struct session *s, uint16_t code)
 		s->fin.sent = true;
 		s->fin.code = code;
 		/* A reply the client's close waits for: it and our FIN in
-		 * one segment when the leg closes at once (progress). */
-		s->client.held = s->fin.received && !s->client.tls;
+		 * one segment when the leg closes at once (progress), or
+		 * over TLS with the close_notify (tls_shutdown). */
 		if (s->fin.received && s->client.tls)
-			tls_hold_last(s->client.bev);	/* with close_notify */
+			tls_hold_last(s->client.bev);
+		else if (s->fin.received)
+			s->client.held = true;
 		ws_conn_send_close(s, code, s->fin.cause);
 	}
 	/*

@@ -347,7 +347,12 @@ worker_pool_free(void)
 	worker_n = 0;
 }
 
-void
+/*
+ * From another thread: have w take gen in its own thread soon. Only
+ * worker_reload_all hands generations: worker_reload_cb counts each one
+ * taken against worker_reload_left.
+ */
+static void
 worker_hand(struct gw_worker *w, struct gw_gen *gen)
 {
 	struct gw_gen *old;
