@@ -34,7 +34,8 @@ struct gw_worker {
 	struct gw_gen		*gen;		/* current generation (a ref) */
 	const struct config	*cfg;		/* gen->cfg: for new sessions */
 	struct gw_gen		*pending;	/* next gen; worker.c's lock
-						   (worker_hand) */
+						   (worker_reload_all) */
+	bool			 ended;		/* loop over; worker.c's lock */
 	struct event		*reload_ev;	/* another thread: take pending */
 	LIST_HEAD(, session)	 sessions;	/* every live session */
 	LIST_HEAD(, listener)	 listeners;

@@ -195,8 +195,9 @@ static bool	main_reload_again;	/* asked while one was under way */
 static void
 main_reloaded(struct gw_worker *w0)
 {
-	log_info("reloaded %s: %zu routes, %zu listen addresses",
-	    main_opts.conf, w0->cfg->nroutes, w0->cfg->nlistens);
+	log_info("reloaded %s: %zu routes, %zu listen addresses%s",
+	    main_opts.conf, w0->cfg->nroutes, w0->cfg->nlistens,
+	    w0->draining ? " (stopping: not accepting connections)" : "");
 	sd_notify(0, "READY=1\nSTATUS=reloaded");
 	if (main_reload_again && !atomic_load(&gw_stopping)) {
 		main_reload_again = false;
@@ -340,6 +341,8 @@ main_drain_start_cb(evutil_socket_t sig, short what, void *arg)
 	worker_drain_all(w0);
 }
 
+static int	main_stop_sig;	/* the TERM or INT that set gw_stopping */
+
 /* Signals are caught by worker 0 only; it tells the others. */
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -352,6 +355,9 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		if (!atomic_load(&gw_stopping))
 			main_reload(w0);
+		else
+			log_warnx("SIGHUP: draining (signal %d), not "
+			    "reloading", (int)main_stop_sig);
 		return;
 	}
 	if (atomic_load(&gw_stopping)) {
@@ -360,6 +366,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	atomic_store(&gw_stopping, true);
+	main_stop_sig = (int)sig;
 	sd_notify(0, "STOPPING=1\nSTATUS=draining");
 	delay = w0->cfg->drain_delay_ms;
 	if (delay == 0) {

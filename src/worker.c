@@ -31,7 +31,7 @@
 
 static struct gw_worker	*worker_all;	/* [worker_n], worker_pool_new */
 static unsigned		 worker_n;
-/* Guards every worker's pending generation (worker_hand). */
+/* Guards every worker's pending generation and ended flag. */
 static pthread_mutex_t	 worker_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
@@ -191,6 +191,15 @@ worker_take(struct gw_worker *w, struct gw_gen *gen)
 	confgen_unref(old);
 }
 
+/* One worker more serves (or, ended, never will serve) the generation
+ * handed last; the last one tells worker 0. */
+static void
+worker_reload_ack(void)
+{
+	if (atomic_fetch_sub(&worker_reload_left, 1) == 1)
+		post_event(&worker_all[0], (unsigned)worker_reloaded_slot);
+}
+
 static void
 worker_reload_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -206,9 +215,7 @@ worker_reload_cb(evutil_socket_t fd, short what, void *arg)
 	if (gen != NULL) {
 		worker_take(w, gen);
 		confgen_unref(gen);
-		if (atomic_fetch_sub(&worker_reload_left, 1) == 1)
-			post_event(&worker_all[0],
-			    (unsigned)worker_reloaded_slot);
+		worker_reload_ack();
 	}
 }
 
@@ -312,10 +319,28 @@ void *
 worker_run(void *arg)
 {
 	struct gw_worker *w = arg;
+	struct gw_gen *gen;
 
 	post_enter(w);
 	event_base_dispatch(w->base);
 	post_enter(NULL);
+	/*
+	 * A worker's loop ends before the process does: a soft stop
+	 * (lifecycle.c) ends those without sessions at once while the others
+	 * run on, and SIGHUP still reloads. This one takes no generation from
+	 * now on (worker_reload_all counts it out); one handed to it already
+	 * is answered here, or the reload waited for it forever, and every
+	 * SIGHUP after it.
+	 */
+	pthread_mutex_lock(&worker_lock);
+	w->ended = true;
+	gen = w->pending;
+	w->pending = NULL;
+	pthread_mutex_unlock(&worker_lock);
+	if (gen != NULL) {
+		confgen_unref(gen);
+		worker_reload_ack();
+	}
 	return NULL;
 }
 
@@ -347,25 +372,6 @@ worker_pool_free(void)
 	worker_n = 0;
 }
 
-/*
- * From another thread: have w take gen in its own thread soon. Only
- * worker_reload_all hands generations: worker_reload_cb counts each one
- * taken against worker_reload_left.
- */
-static void
-worker_hand(struct gw_worker *w, struct gw_gen *gen)
-{
-	struct gw_gen *old;
-
-	confgen_ref(gen);
-	pthread_mutex_lock(&worker_lock);
-	old = w->pending;
-	w->pending = gen;
-	pthread_mutex_unlock(&worker_lock);
-	confgen_unref(old);
-	post_event(w, WORKER_POST_RELOAD);
-}
-
 bool
 worker_reloading(void)
 {
@@ -376,15 +382,35 @@ void
 worker_reload_all(struct gw_worker *w0, struct gw_gen *gen,
     void (*done)(struct gw_worker *w0))
 {
-	unsigned i;
+	struct gw_worker *w;
+	struct gw_gen *old;
+	unsigned i, n = 0;
 
 	worker_reload_done = done;
 	worker_take(w0, gen);
-	atomic_store(&worker_reload_left, worker_n - 1);
-	for (i = 0; i < worker_n; i++)
-		if (&worker_all[i] != w0)
-			worker_hand(&worker_all[i], gen);
-	if (worker_n == 1)
+	/*
+	 * Each other worker whose loop still runs takes gen in its own
+	 * thread soon (worker_reload_cb) and counts itself off; one whose
+	 * loop has ended is not waited for (worker_run). Under the lock, a
+	 * worker ending meanwhile is either counted out here or answers
+	 * for the generation it was handed; the count is set before any
+	 * worker can take gen (that takes the lock).
+	 */
+	pthread_mutex_lock(&worker_lock);
+	for (i = 0; i < worker_n; i++) {
+		w = &worker_all[i];
+		if (w == w0 || w->ended)
+			continue;
+		confgen_ref(gen);
+		old = w->pending;	/* NULL: one reload at a time */
+		w->pending = gen;
+		confgen_unref(old);
+		post_event(w, WORKER_POST_RELOAD);
+		n++;
+	}
+	atomic_store(&worker_reload_left, n);
+	pthread_mutex_unlock(&worker_lock);
+	if (n == 0)
 		done(w0);
 }
 

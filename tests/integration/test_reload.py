@@ -228,3 +228,60 @@ def test_sighups_in_a_row_end_on_the_last_config(gateway_factory, backends):
         g.send_signal(signal.SIGHUP)
         wait_for(lambda: _last_reload_routes(g) == 1, 10,
                  what="the reload back to /a told done")
+
+
+def _threads(pid):
+    return len(os.listdir("/proc/%d/task" % pid))
+
+
+def test_a_reload_during_a_soft_stop_is_told_done(gateway_factory, backends):
+    """exit_after_sessions stops accepting once its session is in (a soft
+    stop: that session runs on). The workers without a session end their
+    loops at once, the daemon lives on, and a SIGHUP still reloads: it is
+    told done, and so is the next one. Before, the reload waited for the
+    ended workers to take the new config, which they never did: no
+    "reloaded", and every later SIGHUP put off behind it for good."""
+    a = backends(echo_handler)
+    opts = {"workers": "4", "exit_after_sessions": "1"}
+    g = gateway_factory(routes=[("/a", {"backend": a.spec})], gateway=opts)
+    g.wait_log(r"wsgate \S+ started")
+    before = _threads(g.proc.pid)
+    live = RawWS.open(g.port, path="/a")
+    g.wait_log(r"exit_after_sessions reached")
+    # At least the two workers that neither have the session nor are
+    # worker 0 (the main thread) end.
+    wait_for(lambda: _threads(g.proc.pid) <= before - 2, 10,
+             what="idle workers ending")
+    for n, paths in enumerate((["/a", "/b"], ["/a"]), 1):
+        with open(g.config_path, "w") as f:
+            f.write(render_config(g.port, [(p, {"backend": a.spec})
+                                           for p in paths], opts))
+        g.send_signal(signal.SIGHUP)
+        wait_for(lambda: len(re.findall(r"reloaded ", g.log_text())) == n,
+                 10, what="reload %d told done" % n)
+        assert _last_reload_routes(g) == len(paths)
+    assert re.search(r"reloaded [^\n]*\(stopping: not accepting "
+                     r"connections\)", g.log_text())
+    live.send_frame(OP_BINARY, b"still")
+    assert live.recv_frame(timeout=5).payload == b"still"
+    live.send_close(1000)
+    live.expect_close(1000, timeout=5)
+    live.close()
+    assert g.proc.wait(10) == 0         # the soft stop ends the daemon
+    g.stopped = True
+
+
+def test_a_sighup_while_draining_is_answered(gateway_factory, backends):
+    """SIGTERM with drain_delay: the daemon is up (/readyz 503) but will
+    not reload; a SIGHUP then says so instead of vanishing."""
+    a = backends(echo_handler)
+    g = gateway_factory(routes=[("/a", {"backend": a.spec})],
+                        gateway={"drain_delay": "3s"})
+    g.wait_log(r"wsgate \S+ started")
+    g.send_signal(signal.SIGTERM)
+    g.wait_log(r"not ready; draining in")
+    g.send_signal(signal.SIGHUP)
+    g.wait_log(r"SIGHUP: draining \(signal 15\), not reloading")
+    assert "reloaded " not in g.log_text()
+    assert g.proc.wait(10) == 0
+    g.stopped = True
