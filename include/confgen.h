@@ -44,10 +44,16 @@ struct gw_gen {
 };
 
 /*
- * Wrap cfg and ctx (both owned by the generation from here on, even on
- * failure) with one reference held by the caller. NULL when out of memory.
+ * Wrap cfg (owned by the generation from here on, even on failure) with
+ * one reference held by the caller. NULL when out of memory.
  */
-struct gw_gen	*confgen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers);
+struct gw_gen	*confgen_new(struct config *cfg, unsigned nworkers);
+/*
+ * The server TLS context, if a listener wants TLS (tls_server_ctx_new,
+ * with the generation's system store: the first of this and
+ * confgen_load_routes to need it reads it). 0, or -1 with the reason in err.
+ */
+int		 confgen_load_tls(struct gw_gen *g, char *err, size_t errlen);
 /*
  * Read every route's key and token files (refusing key files others may
  * read). Returns 0, or -1 with "file:line: message" lines in err.

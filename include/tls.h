@@ -18,11 +18,13 @@ struct evbuffer;
 
 /*
  * Build the server context from cfg's certificate (with its chain) and
- * private key, TLS 1.2 at least. Refuses a key file that group or others
- * may read. Returns the context (caller frees with SSL_CTX_free), or NULL
- * with the reason in err.
+ * private key, TLS 1.2 at least; client_ca = system verifies against the
+ * generation's system store (*sys, as tls_system_store). Refuses a key
+ * file that group or others may read. Returns the context (caller frees
+ * with SSL_CTX_free), or NULL with the reason in err.
  */
-SSL_CTX	*tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen);
+SSL_CTX	*tls_server_ctx_new(const struct config *cfg, X509_STORE **sys,
+	    char *err, size_t errlen);
 
 /*
  * A bufferevent doing the server side of TLS on fd. fd belongs to the

@@ -18,7 +18,7 @@
 #include "token_file.h"
 
 struct gw_gen *
-confgen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers)
+confgen_new(struct config *cfg, unsigned nworkers)
 {
 	struct gw_gen *g;
 
@@ -31,11 +31,9 @@ confgen_new(struct config *cfg, SSL_CTX *ctx, unsigned nworkers)
 			free(g->mroutes);
 		free(g);
 		config_free(cfg);
-		SSL_CTX_free(ctx);
 		return NULL;
 	}
 	g->cfg = cfg;
-	g->tls_ctx = ctx;
 	g->nworkers = nworkers;
 	atomic_init(&g->refs, 1);
 	return g;
@@ -68,6 +66,20 @@ confgen_unref(struct gw_gen *g)
 	X509_STORE_free(g->system_ca);	/* each context holds its own ref */
 	free(g->mroutes);
 	free(g);
+}
+
+int
+confgen_load_tls(struct gw_gen *g, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < g->cfg->nlistens; i++)
+		if (g->cfg->listens[i].tls)
+			break;
+	if (i == g->cfg->nlistens)
+		return 0;
+	g->tls_ctx = tls_server_ctx_new(g->cfg, &g->system_ca, err, errlen);
+	return g->tls_ctx != NULL ? 0 : -1;
 }
 
 /* Append "file:line: what: why" to err. */

@@ -42,7 +42,6 @@
 #include "redis.h"
 #include "registry.h"
 #include "session.h"
-#include "tls.h"
 #include "token_api.h"
 #include "token_file.h"
 
@@ -57,7 +56,6 @@ struct main_opts {
 };
 
 static struct main_opts	 main_opts;
-static bool		 main_needs_tls(const struct config *);
 static enum log_level	 main_level;	/* -v floor for reloads */
 _Atomic uint64_t	 gw_sessions_total;
 _Atomic uint64_t	 gw_session_ids;
@@ -215,8 +213,7 @@ static void
 main_reload(struct gw_worker *w0)
 {
 	struct config *cfg = NULL;
-	struct gw_gen *gen;
-	SSL_CTX *ctx = NULL;
+	struct gw_gen *gen = NULL;
 	char *err, *line, *save = NULL;
 
 	if (main_opts.ws_text != NULL) {
@@ -230,32 +227,19 @@ main_reload(struct gw_worker *w0)
 	}
 	if ((err = calloc(1, MAIN_ERRLEN)) == NULL)
 		return;
-	if (config_load(main_opts.conf, &cfg, err, MAIN_ERRLEN) == -1 ||
-	    (main_needs_tls(cfg) && (ctx = tls_server_ctx_new(cfg, err,
-	    MAIN_ERRLEN)) == NULL)) {
+	if (config_load(main_opts.conf, &cfg, err, MAIN_ERRLEN) == -1)
+		config_free(cfg);
+	else if ((gen = confgen_new(cfg, main_nworkers)) == NULL)
+		snprintf(err, MAIN_ERRLEN, "out of memory");
+	if (gen == NULL || confgen_load_tls(gen, err, MAIN_ERRLEN) == -1 ||
+	    confgen_load_routes(gen, err, MAIN_ERRLEN) == -1) {
 		for (line = strtok_r(err, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save))
 			log_warnx("reload: %s", line);
 		log_warnx("reload failed: still running the previous "
 		    "configuration");
-		config_free(cfg);
-		free(err);
-		return;
-	}
-	free(err);
-	if ((gen = confgen_new(cfg, ctx, main_nworkers)) == NULL) {
-		log_warnx("reload failed: out of memory");
-		return;
-	}
-	if ((err = calloc(1, MAIN_ERRLEN)) == NULL ||
-	    confgen_load_routes(gen, err, MAIN_ERRLEN) == -1) {
-		for (line = err != NULL ? strtok_r(err, "\n", &save) : NULL;
-		    line != NULL; line = strtok_r(NULL, "\n", &save))
-			log_warnx("reload: %s", line);
-		log_warnx("reload failed: still running the previous "
-		    "configuration");
-		free(err);
 		confgen_unref(gen);
+		free(err);
 		return;
 	}
 	free(err);
@@ -498,30 +482,20 @@ main_dns(struct event_base *base)
 	return dns;
 }
 
-static bool
-main_needs_tls(const struct config *cfg)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nlistens; i++)
-		if (cfg->listens[i].tls)
-			return true;
-	return false;
-}
-
-/* The server TLS context, if any listener wants one. */
-static SSL_CTX *
-main_tls(const struct config *cfg)
+/* The generation at start: its server TLS context, if any listener
+ * wants one, or exit saying what is wrong. */
+static struct gw_gen *
+main_gen(struct config *cfg, unsigned nworkers)
 {
 	char err[512];
-	SSL_CTX *ctx;
+	struct gw_gen *gen;
 
-	if (!main_needs_tls(cfg))
-		return NULL;
-	if ((ctx = tls_server_ctx_new(cfg, err, sizeof(err))) == NULL)
+	if ((gen = confgen_new(cfg, nworkers)) == NULL)
+		fatal("calloc");
+	if (confgen_load_tls(gen, err, sizeof(err)) == -1)
 		fatalx("%s: [tls]: %s", cfg->file != NULL ? cfg->file :
 		    "command line", err);
-	return ctx;
+	return gen;
 }
 
 /* log_file and syslog: opened once, at start (a change takes a restart). */
@@ -662,8 +636,7 @@ main_check(struct config *cfg)
 	struct gw_gen *gen;
 
 	/* Certificates, keys and token files load too? */
-	if ((gen = confgen_new(cfg, main_tls(cfg), 1)) == NULL)
-		fatal("calloc");
+	gen = main_gen(cfg, 1);
 	main_load_routes(gen);
 	main_load_redis(cfg);
 	if (cfg->user != NULL && getpwnam(cfg->user) == NULL) {
@@ -764,8 +737,7 @@ main(int argc, char **argv)
 	level = main_process_setup(cfg, signums, &mask);
 
 	main_nworkers = worker_count(cfg);
-	if ((gen = confgen_new(cfg, main_tls(cfg), main_nworkers)) == NULL)
-		fatal("calloc");
+	gen = main_gen(cfg, main_nworkers);
 	main_load_routes(gen);
 	main_load_keys(cfg);
 	main_instance(cfg, instance, sizeof(instance));

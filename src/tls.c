@@ -46,18 +46,22 @@ tls_openssl_err(char *err, size_t errlen, const char *what, const char *path)
 
 /* Client certificates: the CA to check them against, and the mode. */
 static int
-tls_client_ca(SSL_CTX *ctx, const struct config *cfg, char *err,
-    size_t errlen)
+tls_client_ca(SSL_CTX *ctx, const struct config *cfg, X509_STORE **sys,
+    char *err, size_t errlen)
 {
 	STACK_OF(X509_NAME) *names;
+	X509_STORE *st;
+	char why[400];
 
 	/* "system": OpenSSL's default store (SSL_CERT_FILE, SSL_CERT_DIR), as
-	 * websockify --verify-client without --cafile; no CA names sent. */
+	 * websockify --verify-client without --cafile; no CA names sent. The
+	 * generation's, shared with its other contexts that use it. */
 	if (strcmp(cfg->tls_client_ca, "system") == 0) {
-		if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-			tls_openssl_err(err, errlen, "client_ca", "system");
+		if ((st = tls_system_store(sys, why, sizeof(why))) == NULL) {
+			snprintf(err, errlen, "client_ca system: %s", why);
 			return -1;
 		}
+		SSL_CTX_set1_cert_store(ctx, st);
 	} else if (SSL_CTX_load_verify_locations(ctx, cfg->tls_client_ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(cfg->tls_client_ca)) == NULL) {
 		tls_openssl_err(err, errlen, "client_ca", cfg->tls_client_ca);
@@ -182,7 +186,8 @@ tls_load_key(SSL_CTX *ctx, const struct config *cfg, char *err,
 }
 
 SSL_CTX *
-tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
+tls_server_ctx_new(const struct config *cfg, X509_STORE **sys, char *err,
+    size_t errlen)
 {
 	SSL_CTX *ctx;
 
@@ -205,7 +210,7 @@ tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	if (cfg->tls_verify_client != 0 && tls_client_ca(ctx, cfg, err,
+	if (cfg->tls_verify_client != 0 && tls_client_ca(ctx, cfg, sys, err,
 	    errlen) == -1) {
 		SSL_CTX_free(ctx);
 		return NULL;

@@ -1,7 +1,10 @@
 """Client certificates (mTLS): verify_client = require | optional against
 client_ca, and per-route allow_client_cn / allow_client_san (403)."""
 import asyncio
+import os
+import signal
 import ssl
+import subprocess
 
 import pytest
 import websockets
@@ -24,6 +27,7 @@ def pki(tmp_path_factory):
         "alice": make_cert(d, "alice", ca, "alice"),
         "bob": make_cert(d, "bob", ca, "bob", san="DNS:bob.example"),
         "mallory": make_cert(rogue_dir, "mallory", rogue_ca, "alice"),
+        "rogue": rogue_ca,
     }
 
 
@@ -85,3 +89,47 @@ def test_optional_mode_lets_anonymous_clients_reach_open_routes(
         assert connect(g, pki, "/alice", "alice") == b"hi"
     finally:
         assert g.stop() == 0
+
+
+def test_client_ca_system_shares_the_generation_store(gateway_factory, pki,
+                                                      tmp_path):
+    """client_ca = system checks client certificates against the one read
+    of the system store that the generation's other checks share (here a
+    tls: backend verified without backend_ca): SSL_CERT_FILE is a FIFO
+    written once per read we allow, at start, for wsgate -t, and at a
+    reload, which reads the bundle anew: after it, a client certificate
+    of a CA the new bundle lacks is refused. Before, the server context
+    read the store on its own: a second read, which blocked the start."""
+    from test_backend_tls import StoreFIFO, TLSEcho
+    backend = TLSEcho(make_cert(tmp_path, "backend", pki["ca"], "backend",
+                                san="IP:127.0.0.1", server=True))
+    store = StoreFIFO(tmp_path / "store.fifo")
+    env = {"SSL_CERT_FILE": store.path,
+           "SSL_CERT_DIR": str(tmp_path / "absent")}
+    text = ("[gateway]\nlisten = 127.0.0.1:{port} tls\n"
+            "handshake_timeout = 2s\ndrain_timeout = 2s\n"
+            "[tls]\ncertificate = %s\nprivate_key = %s\nclient_ca = system\n"
+            "verify_client = require\n"
+            "[route /any]\nbackend = tls:127.0.0.1:%d\n"
+            % (pki["server"][0], pki["server"][1], backend.port))
+    try:
+        fed = store.feed(pki["ca"][0])
+        g = gateway_factory(config_text=text, env=env)  # blocks on a 2nd read
+        store.read_once(fed)
+        assert connect(g, pki, "/any", "alice") == b"hi"
+        assert connect(g, pki, "/any", None) == "tls-refused"
+        assert connect(g, pki, "/any", "mallory") == "tls-refused"
+
+        fed = store.feed(pki["ca"][0])
+        r = subprocess.run([g.binary, "-t", "-c", g.config_path], env=dict(
+            os.environ, **env), capture_output=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        store.read_once(fed)
+
+        fed = store.feed(pki["rogue"][0])   # ca-certificates changed
+        g.send_signal(signal.SIGHUP)
+        g.wait_log(r"reloaded ")
+        store.read_once(fed)
+        assert connect(g, pki, "/any", "alice") == "tls-refused"
+    finally:
+        backend.close()
