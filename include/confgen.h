@@ -32,6 +32,8 @@ struct confgen_route {
 struct gw_gen {
 	struct config		*cfg;		/* owned */
 	SSL_CTX			*tls_ctx;	/* owned; NULL: no tls listener */
+	SSL_CTX			*token_api_tls;	/* owned; NULL: no https
+						   token_api (token_api.c) */
 	/* The system CA store, read once for all of this generation's
 	 * contexts that verify against it (tls_system_store); NULL until
 	 * one does. A reload reads it anew. */

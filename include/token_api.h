@@ -11,20 +11,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 struct gw_worker;
 
 /*
  * GET url_tmpl with tok[0..len) percent-encoded in place of its "%s",
- * within timeout_ms, and answer ticket on w: LOOKUP_OK with the body
+ * within timeout_ms (https:// over tls, the context token_api_prepare
+ * made for the session's generation; NULL: none, and an https lookup
+ * fails), and answer ticket on w: LOOKUP_OK with the body
  * (200), LOOKUP_NOT_FOUND (404), LOOKUP_UNAVAILABLE (anything else: a
  * failed connect, another status, a body over 4K, no answer in time).
  * Returns 0 (the answer comes later, never inside this call), or -1 when
  * the request could not be started (bad URL, out of memory): nothing
  * will answer.
  */
-int	token_api_get(struct gw_worker *w, uint64_t ticket,
+int	token_api_get(struct gw_worker *w, uint64_t ticket, SSL_CTX *tls,
 	    const char *url_tmpl, const char *tok, size_t len,
 	    uint64_t timeout_ms);
 
@@ -33,13 +36,15 @@ int	token_api_init(unsigned nworkers);
 
 /*
  * A route's token_api URL template, as a config is loaded (main thread,
- * before its routes are in use): for the first https:// one, the client
- * TLS context, verifying against the loading generation's system CA store
- * (*sys, as tls_system_store: read now if none of its contexts has yet;
- * a failure to read it is logged: https lookups then fail). Nothing for
- * http://, or once made. 0, or -1 (out of memory).
+ * before its routes are in use): for its generation's first https:// one,
+ * the client TLS context into *tls (the generation's, SSL_CTX_free),
+ * verifying against the generation's system CA store (*sys, as
+ * tls_system_store: read now if none of its contexts has yet; a failure
+ * to read it is logged: https lookups then fail). Nothing for http://, or
+ * once made. 0, or -1 (out of memory).
  */
-int	token_api_prepare(const char *url_tmpl, X509_STORE **sys);
+int	token_api_prepare(const char *url_tmpl, SSL_CTX **tls,
+	    X509_STORE **sys);
 
 /*
  * SIGHUP, in w's thread once w->cfg is the new config: close w's idle

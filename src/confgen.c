@@ -63,6 +63,7 @@ confgen_unref(struct gw_gen *g)
 	free(g->routes);
 	config_free(g->cfg);
 	SSL_CTX_free(g->tls_ctx);
+	SSL_CTX_free(g->token_api_tls);
 	X509_STORE_free(g->system_ca);	/* each context holds its own ref */
 	free(g->mroutes);
 	free(g);
@@ -140,7 +141,8 @@ confgen_load_routes(struct gw_gen *g, char *err, size_t errlen)
 			snprintf(why, sizeof(why), "allow_targets: out of "
 			    "memory");
 		if (why[0] == '\0' && r->token_api != NULL &&
-		    token_api_prepare(r->token_api, &g->system_ca) == -1)
+		    token_api_prepare(r->token_api, &g->token_api_tls,
+		    &g->system_ca) == -1)
 			snprintf(why, sizeof(why), "token_api: out of memory");
 		if (why[0] == '\0' && confgen_route_has_tls(r))
 			gr->backend_tls = tls_backend_ctx_new(r,

@@ -70,6 +70,7 @@ struct token_api_req {
 	char			*target;	/* path and query */
 	char			 hosthdr[300];
 	bool			 tls;
+	SSL_CTX			*tls_ctx;	/* https: a ref (token_api_get) */
 	char			*host;
 	int			 port;
 	uint64_t		 timeout_ms;
@@ -87,11 +88,6 @@ struct token_api_worker {
 };
 static struct token_api_worker	*token_api_workers;
 static unsigned			 token_api_nworkers;
-/* https:// token APIs: TLS 1.2+, verified against OpenSSL's default store
- * (so SSL_CERT_FILE / SSL_CERT_DIR work), the URL's host checked. Made by
- * token_api_prepare(), in the main thread, before a config whose routes
- * use it goes to the workers (which then only read it). */
-static SSL_CTX			*token_api_tls;
 
 static void
 token_api_conn_free(struct token_api_conn *tc)
@@ -143,6 +139,7 @@ static void
 token_api_req_free(struct token_api_req *tr)
 {
 	LIST_REMOVE(tr, link);
+	SSL_CTX_free(tr->tls_ctx);
 	free(tr->target);
 	free(tr->host);
 	free(tr);
@@ -165,28 +162,36 @@ token_api_init(unsigned nworkers)
 	return 0;
 }
 
+/*
+ * https:// token APIs: TLS 1.2+, verified against OpenSSL's default store
+ * (so SSL_CERT_FILE / SSL_CERT_DIR work), the URL's host checked. One
+ * context per generation, made in the main thread before its routes go
+ * to the workers (which then only read it): a reload reads the store
+ * anew. A request holds a reference (it may outlive its session, and so
+ * the generation), and each connection's SSL holds one; a connection kept
+ * alive across a reload stays, verified when it was opened.
+ */
 int
-token_api_prepare(const char *url_tmpl, X509_STORE **sys)
+token_api_prepare(const char *url_tmpl, SSL_CTX **tls, X509_STORE **sys)
 {
 	X509_STORE *st;
 	SSL_CTX *ctx;
 	char why[512];
 
-	if (token_api_tls != NULL || strncmp(url_tmpl, "https://", 8) != 0)
+	if (*tls != NULL || strncmp(url_tmpl, "https://", 8) != 0)
 		return 0;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		return -1;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	/* The system bundle (~235 M instructions to parse, for Debian's):
-	 * the one the tls: backends of this generation use, if any, and
-	 * only for a config that needs it. Kept past the generation: this
-	 * context is made once. */
+	 * the one the generation's other checks use, if any, and only for
+	 * a config that needs it. */
 	if ((st = tls_system_store(sys, why, sizeof(why))) == NULL)
 		log_warnx("token_api: %s: https token APIs will fail", why);
 	else
 		SSL_CTX_set1_cert_store(ctx, st);
-	token_api_tls = ctx;
+	*tls = ctx;
 	return 0;
 }
 
@@ -196,12 +201,12 @@ token_api_prepare(const char *url_tmpl, X509_STORE **sys)
  * SNI for address literals). NULL on failure.
  */
 static struct bufferevent *
-token_api_tls_bev(struct event_base *base, const char *host)
+token_api_tls_bev(struct event_base *base, SSL_CTX *ctx, const char *host)
 {
 	struct bufferevent *bev;
 	SSL *ssl;
 
-	if (token_api_tls == NULL || (ssl = SSL_new(token_api_tls)) == NULL)
+	if (ctx == NULL || (ssl = SSL_new(ctx)) == NULL)
 		return NULL;
 	if (tls_set_peer_name(ssl, host) == -1) {
 		SSL_free(ssl);
@@ -239,11 +244,11 @@ token_api_worker_free(struct gw_worker *w)
 
 /*
  * An idle live connection to origin from w's pool, or a new one (host,
- * port, tls, timeout_ms as the origin says), marked busy. NULL when out
- * of memory.
+ * port, timeout_ms as the origin says; over TLS with tls, NULL for
+ * http), marked busy. NULL when out of memory.
  */
 static struct token_api_conn *
-token_api_conn_get(struct gw_worker *w, const char *origin, bool tls,
+token_api_conn_get(struct gw_worker *w, const char *origin, SSL_CTX *tls,
     const char *host, int port, uint64_t timeout_ms)
 {
 	struct token_api_worker *tw = &token_api_workers[w->index];
@@ -259,7 +264,8 @@ token_api_conn_get(struct gw_worker *w, const char *origin, bool tls,
 	if ((tc = calloc(1, sizeof(*tc))) == NULL ||
 	    (tc->free_ev = event_new(w->base, -1, 0, token_api_conn_free_cb,
 	    tc)) == NULL ||
-	    (tls && (bev = token_api_tls_bev(w->base, host)) == NULL)) {
+	    (tls != NULL && (bev = token_api_tls_bev(w->base, tls, host)) ==
+	    NULL)) {
 		if (tc != NULL && tc->free_ev != NULL)
 			event_free(tc->free_ev);
 		free(tc);
@@ -448,7 +454,7 @@ token_api_send(struct token_api_req *tr)
 
 	token_api_origin_key(origin, sizeof(origin), tr->tls, tr->host,
 	    tr->port, tr->timeout_ms);
-	if ((tc = token_api_conn_get(tr->w, origin, tr->tls, tr->host,
+	if ((tc = token_api_conn_get(tr->w, origin, tr->tls_ctx, tr->host,
 	    tr->port, tr->timeout_ms)) == NULL)
 		return -1;
 	if ((req = evhttp_request_new(token_api_done_cb, tr)) == NULL) {
@@ -490,8 +496,8 @@ token_api_url(const char *url_tmpl, const char *tok, size_t len)
 }
 
 int
-token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
-    const char *tok, size_t len, uint64_t timeout_ms)
+token_api_get(struct gw_worker *w, uint64_t ticket, SSL_CTX *tls,
+    const char *url_tmpl, const char *tok, size_t len, uint64_t timeout_ms)
 {
 	struct token_api_req *tr = NULL;
 	struct evhttp_uri *uri = NULL;
@@ -504,8 +510,11 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 		return -1;
 	if ((uri = evhttp_uri_parse(url)) == NULL ||
 	    (tr = calloc(1, sizeof(*tr))) == NULL ||
-	    (host = token_api_authority(uri, &tr->tls, &tr->port)) == NULL)
+	    (host = token_api_authority(uri, &tr->tls, &tr->port)) == NULL ||
+	    (tr->tls && (tls == NULL || SSL_CTX_up_ref(tls) != 1)))
 		goto out;
+	if (tr->tls)
+		tr->tls_ctx = tls;
 	path = evhttp_uri_get_path(uri);
 	query = evhttp_uri_get_query(uri);
 	snprintf(target, sizeof(target), "%s%s%s", path != NULL &&
@@ -525,6 +534,7 @@ token_api_get(struct gw_worker *w, uint64_t ticket, const char *url_tmpl,
 	rc = 0;
  out:
 	if (tr != NULL) {
+		SSL_CTX_free(tr->tls_ctx);
 		free(tr->target);
 		free(tr->host);
 		free(tr);

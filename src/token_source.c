@@ -336,8 +336,8 @@ token_source_api(struct session *s, const struct config_route *r,
 		handshake_refuse(s, 500, "out of memory", NULL);
 		return -1;
 	}
-	if (token_api_get(s->w, ticket, r->token_api, tok, len,
-	    r->token_api_timeout_ms) == -1)
+	if (token_api_get(s->w, ticket, s->gen->token_api_tls, r->token_api,
+	    tok, len, r->token_api_timeout_ms) == -1)
 		lookup_answer(s->w, ticket, LOOKUP_UNAVAILABLE, NULL, 0);
 	return 0;
 }

@@ -426,6 +426,47 @@ def test_token_api_over_https_is_verified(gateway_factory, backends,
         wrong.close()
 
 
+def test_token_api_over_https_follows_a_reload_of_the_store(
+        gateway_factory, backends, tmp_path):
+    """The https token API is checked against the store of the
+    configuration generation, read anew at each reload: an authority
+    added to the bundle (ca-certificates updated) is trusted after a
+    SIGHUP. Before, the first generation's store stayed until a restart:
+    the lookup still failed. The connection kept alive then stays over
+    the next reload (its origin is still named)."""
+    import signal
+    import tlskit
+    one = backends(greet_echo_handler(b"one:"))
+    ca = tlskit.make_ca(tmp_path)
+    (tmp_path / "other").mkdir()
+    other = tlskit.make_ca(tmp_path / "other")
+    good = tlskit.make_cert(tmp_path, "api", ca, "127.0.0.1",
+                            san="IP:127.0.0.1", server=True)
+    bundle = tmp_path / "bundle.pem"
+    shutil.copy(str(other[0]), str(bundle))
+    body = (200, json.dumps({"host": "127.0.0.1", "port": one.port}).encode())
+    api = TokenAPI({"j": body}, tls=good, keepalive=True)
+    try:
+        g = gateway_factory(routes=[("/t", {
+            "token_api": "https://127.0.0.1:%d/t/%%s" % api.port,
+            "token_api_timeout": "2s"})], gateway={"workers": 1},
+            env={"SSL_CERT_FILE": str(bundle),
+                 "SSL_CERT_DIR": str(tmp_path / "absent")})
+        assert status_of(g.port, "/t?token=j") == (503, "1")
+        shutil.copy(str(ca[0]), str(bundle))
+        g.send_signal(signal.SIGHUP)
+        g.wait_log(r"reloaded ")
+        for _ in range(2):
+            greets(g.port, "/t?token=j", b"one:").close()
+        g.send_signal(signal.SIGHUP)
+        wait_for(lambda: g.log_text().count("reloaded ") == 2, 5,
+                 what="the second reload")
+        greets(g.port, "/t?token=j", b"one:").close()
+        assert api.connections == 1 and len(api.hits) == 3
+    finally:
+        api.close()
+
+
 def test_token_api_lookups_share_a_kept_alive_connection(gateway_factory,
                                                          backends):
     one = backends(greet_echo_handler(b"one:"))
