@@ -7,7 +7,7 @@
 #   install-deps.sh only  PKG...    just these (make e2e, make deb)
 set -eu
 build="build-essential pkg-config libevent-dev libssl-dev libinih-dev libsystemd-dev libcrypt-dev libhiredis-dev libjansson-dev zlib1g-dev python3-websockets"
-test="libcmocka-dev novnc x11vnc xvfb bc node-ws python3-pytest python3-websocket python3-prometheus-client python3-yaml python3-jwt python3-cryptography clang openssl man-db dpkg-dev debhelper fakeroot iproute2 util-linux valgrind haproxy redis-server redis-tools apache2-utils nginx faketime"
+test="libcmocka-dev novnc x11vnc xvfb bc node-ws python3-pytest python3-websocket python3-prometheus-client python3-yaml python3-jwt python3-cryptography clang openssl man-db dpkg-dev debhelper fakeroot iproute2 util-linux valgrind haproxy redis-server redis-tools apache2-utils nginx faketime strace"
 case "${1:-build}" in
 build) want="$build" ;;
 test) want="$build $test" ;;
