@@ -88,9 +88,9 @@ OUT=$BENCH_DIR/out/instr-$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$OUT"
 
 STRACE=${INSTR_STRACE:-1}
-if [ "$STRACE" = 1 ] && ! command -v strace >/dev/null; then
-	STRACE=0
-	echo "instr: strace not found: syscalls from callgrind's sysCount, clock calls left out" >&2
+if [ "$STRACE" = 1 ] && ! strace -f -c -o /dev/null true >/dev/null 2>&1; then
+	STRACE=0	# not installed, or ptrace not allowed here
+	echo "instr: strace cannot run here: syscalls from callgrind's sysCount, clock calls left out" >&2
 fi
 [ "$STRACE" = 1 ] && SYS_NOTE="counted natively by strace -f -c" ||
     SYS_NOTE="callgrind's sysCount, every clock_gettime and gettimeofday left out"
