@@ -184,20 +184,32 @@ main_same_string(const char *a, const char *b)
 static void	main_fd_room_set(void);
 static void	main_reload(struct gw_worker *);
 static bool	main_reload_again;	/* asked while one was under way */
+static int	main_stop_sig;	/* the TERM or INT that set gw_stopping */
 
 /*
  * Every worker serves the new generation: only now is the reload said
  * done (systemd's READY=1 is what `systemctl reload` waits for). One
  * asked for meanwhile runs now.
+ *
+ * A TERM or INT may have come while the workers took it (a SIGHUP just
+ * before it): systemd has had STOPPING=1 since, and READY=1 now would
+ * tell it a stopping service is up again. STOPPING=1 ends the reload
+ * for systemd as well, so nothing is sent.
  */
 static void
 main_reloaded(struct gw_worker *w0)
 {
+	if (atomic_load(&gw_stopping)) {
+		log_info("reloaded %s: %zu routes, %zu listen addresses "
+		    "(draining after signal %d: not ready)", main_opts.conf,
+		    w0->cfg->nroutes, w0->cfg->nlistens, main_stop_sig);
+		return;
+	}
 	log_info("reloaded %s: %zu routes, %zu listen addresses%s",
 	    main_opts.conf, w0->cfg->nroutes, w0->cfg->nlistens,
 	    w0->draining ? " (stopping: not accepting connections)" : "");
 	sd_notify(0, "READY=1\nSTATUS=reloaded");
-	if (main_reload_again && !atomic_load(&gw_stopping)) {
+	if (main_reload_again) {
 		main_reload_again = false;
 		main_reload(w0);
 	}
@@ -295,7 +307,9 @@ main_token_poll_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w0->draining)
+	/* Not after a TERM or INT either (drain_delay: not draining yet),
+	 * which refuses a SIGHUP too: RELOADING=1 after STOPPING=1. */
+	if (w0->draining || atomic_load(&gw_stopping))
 		return;
 	for (i = 0; i < cfg->nroutes; i++)
 		if (cfg->routes[i].token_file != NULL &&
@@ -324,8 +338,6 @@ main_drain_start_cb(evutil_socket_t sig, short what, void *arg)
 	    (unsigned long long)w0->cfg->drain_timeout_ms);
 	worker_drain_all(w0);
 }
-
-static int	main_stop_sig;	/* the TERM or INT that set gw_stopping */
 
 /* Signals are caught by worker 0 only; it tells the others. */
 static void
