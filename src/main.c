@@ -188,8 +188,8 @@ static int	main_stop_sig;	/* the TERM or INT that set gw_stopping */
 
 /*
  * Every worker serves the new generation: only now is the reload said
- * done (systemd's READY=1 is what `systemctl reload` waits for). One
- * asked for meanwhile runs now.
+ * done (systemd's READY=1 after main_reload's RELOADING=1). One asked
+ * for meanwhile runs now.
  *
  * A TERM or INT may have come while the workers took it (a SIGHUP just
  * before it): systemd has had STOPPING=1 since, and READY=1 now would
