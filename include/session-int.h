@@ -92,6 +92,9 @@ struct session_leg {
 	bool			 held;		/* output waits for the last
 						   write, with our FIN */
 	int			 read_err;
+	struct event		*shut_ev;	/* wr_shut, but a TLS leg's
+						   last records wait for
+						   room, our FIN after them */
 };
 
 /* Choosing and connecting the backend (upstream.c). */
@@ -317,8 +320,9 @@ void	session_leg_read_on(struct session_leg *leg);
  */
 void	session_leg_read_more(struct session_leg *leg);
 
-/* Send EOF (TLS close_notify first). Returns 0, or -1 if the socket is
- * already gone. */
+/* Send EOF (TLS close_notify first). Returns 0; 1 when the socket had no
+ * room for a TLS leg's last records (they, then the FIN, go as it drains,
+ * on their own); or -1 if the socket is already gone. */
 int	session_leg_shut(struct session_leg *leg);
 
 /* Bytes of the leg's output its peer has not taken yet: ours and the

@@ -132,8 +132,10 @@ void	tls_hold_last(struct bufferevent *bev);
  * Send close_notify on bev if it is a TLS bufferevent, before our FIN:
  * for a TLS client leg together with what tls_hold_last() held, in one
  * send() whose segment the caller's shutdown(SHUT_WR) also puts the FIN
- * in. Returns 0, or -1 when the socket did not take it all (the stream
- * cannot end cleanly: close it).
+ * in. Returns 0 (sent: the FIN may follow); 1 when the socket had no room
+ * for all of it (a client that stopped reading): call again when it is
+ * writable, which sends the rest (the close_notify is made only once),
+ * and send the FIN only after a 0; or -1 when the socket failed.
  */
 int	tls_shutdown(struct bufferevent *bev);
 

@@ -29,8 +29,10 @@ void	tls_sock_hold(SSL *ssl);
  * sent) now, with MSG_MORE: the caller ends the stream at once
  * (shutdown(SHUT_WR)), which puts the FIN in the same segment. Holds no
  * more from then on. Returns 0 (all sent, or nothing waited, or not a
- * tls_sock), or -1 when the socket took not all of it (the rest is
- * dropped; the connection cannot end cleanly).
+ * tls_sock); 1 when the socket had no room for all of it: the rest stays
+ * in the BIO, ahead of anything OpenSSL writes, and the caller calls
+ * again once the socket is writable (and ends the stream only after a 0);
+ * or -1 when the socket failed (the connection is gone).
  */
 int	tls_sock_send_held(SSL *ssl);
 

@@ -572,8 +572,16 @@ session_leg_progress(struct session_leg *leg)
 			session_drop_leg(leg);
 			return session_maybe_free(leg->s);
 		}
-		if (session_leg_shut(leg) == -1)
+		switch (session_leg_shut(leg)) {
+		case -1:
 			leg->eof = true;	/* the socket is gone */
+			break;
+		case 1:
+			log_debug("session %llu: the last records wait for "
+			    "room, the FIN after them",
+			    (unsigned long long)leg->s->id);
+			break;
+		}
 		leg->discard = true;
 		if (leg == &leg->s->upstream && leg->s->x != NULL)
 			xform_stdin_closed(leg->s);	/* a process: its grace */

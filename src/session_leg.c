@@ -35,11 +35,16 @@ session_leg_init(struct session_leg *leg, struct session *s,
 	leg->pooled = false;
 	leg->peer = peer;
 	leg->s = s;
+	leg->shut_ev = NULL;
 }
 
 void
 session_leg_free(struct session_leg *leg)
 {
+	if (leg->shut_ev != NULL) {
+		event_free(leg->shut_ev);	/* before its fd closes */
+		leg->shut_ev = NULL;
+	}
 	if (leg->bev == NULL)
 		return;
 	if (leg->pooled)
@@ -254,13 +259,45 @@ session_leg_read_more(struct session_leg *leg)
 	evbuffer_freeze(in, 0);
 }
 
+/*
+ * The socket of a TLS leg whose last records did not fit is writable:
+ * send more of them, and the FIN after the last. A failed socket is left
+ * to the leg's read event, which reads on to its EOF (session_leg_progress)
+ * and reports the error; the linger bounds a client that never reads.
+ */
+static void
+session_leg_shut_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session_leg *leg = arg;
+	int r;
+
+	(void)what;
+	if ((r = tls_shutdown(leg->bev)) == 1)
+		return;		/* EV_PERSIST: the rest at the next room */
+	event_free(leg->shut_ev);
+	leg->shut_ev = NULL;
+	if (r == 0)
+		(void)shutdown(fd, SHUT_WR);
+}
+
 int
 session_leg_shut(struct session_leg *leg)
 {
+	evutil_socket_t fd = bufferevent_getfd(leg->bev);
+	int r;
+
 	leg->wr_shut = true;
-	if (leg->tls && tls_shutdown(leg->bev) == -1)
+	if (!leg->tls || (r = tls_shutdown(leg->bev)) == 0)
+		return shutdown(fd, SHUT_WR);
+	if (r == -1)
 		return -1;
-	return shutdown(bufferevent_getfd(leg->bev), SHUT_WR);
+	/* No room (a client that stopped reading with our data queued):
+	 * the rest of the records, then the FIN, as the socket drains. */
+	leg->shut_ev = event_new(bufferevent_get_base(leg->bev), fd,
+	    EV_WRITE | EV_PERSIST, session_leg_shut_cb, leg);
+	if (leg->shut_ev == NULL || event_add(leg->shut_ev, NULL) == -1)
+		return -1;
+	return 1;
 }
 
 size_t

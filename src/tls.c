@@ -665,9 +665,12 @@ tls_shutdown(struct bufferevent *bev)
 	if (ssl == NULL)
 		return 0;
 	/* The close_notify joins what waits (tls_hold_last), and all of it
-	 * goes in one send(); the caller's shutdown() adds the FIN. */
-	tls_sock_hold(ssl);
-	(void)SSL_shutdown(ssl);
+	 * goes in one send(); the caller's shutdown() adds the FIN. A call
+	 * again (the socket had no room) sends what is left. */
+	if (!(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN)) {
+		tls_sock_hold(ssl);
+		(void)SSL_shutdown(ssl);
+	}
 	return tls_sock_send_held(ssl);
 }
 

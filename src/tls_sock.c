@@ -17,7 +17,11 @@
  * The end of a connection is held the same way (tls_sock_hold): the
  * record of our close frame waits for the close_notify, and both leave
  * in one send() with MSG_MORE, so the shutdown(SHUT_WR) that follows
- * puts our FIN in the same segment (tls_sock_send_held).
+ * puts our FIN in the same segment (tls_sock_send_held). A socket with no
+ * room for them (a client that stopped reading while data to it was
+ * queued) takes what fits; the rest stays held and goes, before the FIN,
+ * when the caller finds the socket writable again, as a record from
+ * OpenSSL would.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -237,56 +241,28 @@ tls_sock_hold(SSL *ssl)
 		ts->hold = true;
 }
 
-/*
- * send() all of p[0..n) with MSG_MORE. The bytes are the connection's
- * last and few (a close record and a close_notify, some 200 bytes); when
- * the socket's buffer has no room for them (a client that stopped reading
- * while data to it was queued) the buffer is made that much larger
- * instead of waiting for room, since nothing else will write them.
- */
-static int
-tls_sock_send_all(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t r;
-	int sz, grown = 0;
-	socklen_t len = sizeof(sz);
-
-	while (n > 0) {
-		r = send(fd, p, n, MSG_NOSIGNAL | MSG_MORE);
-		if (r > 0) {
-			p += r;
-			n -= (size_t)r;
-			continue;
-		}
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
-		    grown++ > 0 ||
-		    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, &len) == -1)
-			return -1;
-		/* The kernel doubles what it is given, and counts overhead;
-		 * it caps the size at net.core.wmem_max (then this fails). */
-		sz = sz / 2 + (int)n + 4096;
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 int
 tls_sock_send_held(SSL *ssl)
 {
 	struct tls_sock *ts = tls_sock_of(ssl);
-	int r;
+	ssize_t r;
 
 	if (ts == NULL)
 		return 0;
 	ts->hold = false;
-	if (ts->held_len == 0)
-		return 0;
-	r = tls_sock_send_all(ts->fd, ts->held, ts->held_len);
+	while (ts->held_len > 0) {
+		r = send(ts->fd, ts->held, ts->held_len,
+		    MSG_NOSIGNAL | MSG_MORE);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;	/* the rest when there is room */
+		if (r <= 0)
+			return -1;
+		ts->held_len -= (unsigned)r;
+		memmove(ts->held, ts->held + r, ts->held_len);
+	}
 	free(ts->held);
 	ts->held = NULL;
-	ts->held_len = 0;
-	return r;
+	return 0;
 }

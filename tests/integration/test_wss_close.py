@@ -14,9 +14,14 @@ The clients are Python's ssl module over a plain socket: a blocking
 SSLSocket with suppress_ragged_eofs=False (so b"" from recv() is a
 close_notify, and an EOF without one raises), and MemTLS over memory BIOs
 where a test decides which records go out in one write."""
+import os
+import re
+import shutil
 import socket
 import ssl
 import struct
+import subprocess
+import time
 
 import pytest
 
@@ -32,12 +37,13 @@ def certs(tmp_path_factory):
     return make_self_signed(tmp_path_factory.mktemp("tls-close"))
 
 
-def tls_gateway(tmp_path, certs, backend):
+def tls_gateway(tmp_path, certs, backend, gateway=""):
     cert, key = certs
     return gateway_from_text(tmp_path, (
         "[gateway]\nlisten = 127.0.0.1:{port} tls\nheartbeat_interval = 0\n"
-        "drain_timeout = 2s\n[tls]\ncertificate = %s\nprivate_key = %s\n"
-        "[route /echo]\nbackend = %s\n" % (cert, key, backend.spec))).start()
+        "drain_timeout = 2s\n%s[tls]\ncertificate = %s\nprivate_key = %s\n"
+        "[route /echo]\nbackend = %s\n" % (gateway, cert, key,
+                                            backend.spec))).start()
 
 
 def segs_in(sock):
@@ -50,11 +56,15 @@ def segs_in(sock):
 class SSLClient:
     """A blocking TLS client upgraded on /echo, read through RawWS."""
 
-    def __init__(self, port):
+    def __init__(self, port, rcvbuf=None):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:      # before connect: it sets the window
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(10)
+        raw.connect(("127.0.0.1", port))
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.s = ctx.wrap_socket(raw, server_hostname="localhost",
                                  suppress_ragged_eofs=False)
@@ -170,3 +180,104 @@ def test_data_with_the_close_and_close_notify_reaches_the_backend(
         c.close()
     finally:
         assert g.stop() == 0
+
+
+def gateway_socket(gport, cport):
+    """wsgate's socket to the client on cport, as ss(8) sees it: (Send-Q:
+    bytes not yet acknowledged, sk_wmem_queued, sk_sndbuf). The socket is
+    full, and a send() of any size fails with EAGAIN, once the queued
+    memory reaches sk_sndbuf (the kernel's sk_stream_memory_free)."""
+    out = subprocess.run(
+        ["ss", "-tmnH", "state", "established",
+         "( sport = :%d and dport = :%d )" % (gport, cport)],
+        capture_output=True, text=True, check=True).stdout
+    q = re.search(r"^\s*(\d+)\s+(\d+)\s+\S+:%d\s" % gport, out, re.M)
+    m = re.search(r"skmem:\(([^)]*)\)", out)
+    assert q and m, "no socket %d -> %d in ss: %r" % (gport, cport, out)
+    mem = dict((k, int(v)) for k, v in re.findall(r"([a-z]+)(\d+)",
+                                                  m.group(1)))
+    return int(q.group(2)), mem["w"], mem["tb"]
+
+
+def fill_until_full(c, gport):
+    """Echo frames through a client that reads nothing until wsgate's
+    socket to it is full, with nothing left in wsgate's own output: each
+    frame is written only after the last one reached the socket (its
+    Send-Q grew), and the last ones are small enough that the kernel takes
+    each whole while it has any room. Returns the bytes echoed."""
+    cport = c.s.getsockname()[1]
+    sent = bytearray()
+    deadline = time.monotonic() + 60
+    while True:
+        queued, wmem, sndbuf = gateway_socket(gport, cport)
+        if wmem >= sndbuf:
+            return bytes(sent)
+        assert time.monotonic() < deadline, (queued, wmem, sndbuf)
+        chunk = os.urandom(32768 if sndbuf - wmem > 262144 else 1000)
+        c.ws.send_frame(OP_BINARY, chunk)
+        sent += chunk
+        wait_for(lambda: gateway_socket(gport, cport)[0] > queued, 10,
+                 interval=0.001, what="the echo in wsgate's socket")
+
+
+def refuse_sends(pid, n, log):
+    """Trace pid's threads with strace(1) and fail their first n sendto()
+    calls with EAGAIN, as a kernel with no room in the socket would; the
+    calls go to log. Returns the strace process, attached; skips the test
+    where strace cannot trace. (On loopback the kernel itself never says
+    EAGAIN to the ~100 bytes of a close reply while a segment waits
+    unsent behind a shut window: it appends them to it, whatever the send
+    buffer's size. A path with its window open and its buffer in flight
+    says it, which loopback cannot make on demand.)"""
+    if shutil.which("strace") is None:
+        pytest.skip("strace not installed")
+    st = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", str(log), "-e", "trace=sendto,shutdown",
+         "-e", "inject=sendto:error=EAGAIN:when=1..%d" % n, "-p", str(pid)],
+        stderr=subprocess.PIPE)
+
+    def attached():
+        if st.poll() is not None:
+            pytest.skip("strace cannot trace here: %r" % st.stderr.read())
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                if "TracerPid:\t0\n" in f.read():
+                    return False
+        return True
+    wait_for(attached, 10, what="strace attached to wsgate")
+    return st
+
+
+def test_close_reply_waits_for_room_when_the_client_stopped_reading(
+        tmp_path, certs, backends):
+    """A client that stopped reading (a small receive buffer, full) while
+    the backend's bytes to it filled wsgate's socket sends its close frame:
+    our close reply and close_notify find no room in the socket (the first
+    two tries). They wait for room and are not dropped: once the client
+    reads again it gets every byte the backend sent, then our close frame,
+    close_notify and FIN, and no reset. (Before, the send buffer was grown
+    once, and failing that the leg was closed: the client got the bytes
+    and a FIN, but no close frame.)"""
+    echo = backends(echo_handler)
+    g = tls_gateway(tmp_path, certs, echo, gateway="log_level = debug\n")
+    st = None
+    try:
+        c = SSLClient(g.port, rcvbuf=4096)
+        want = fill_until_full(c, g.port)
+        st = refuse_sends(g.pid, 2, tmp_path / "strace.log")
+        c.ws.send_close(1000)
+        g.wait_log(r"session \d+: the last records wait for room")
+        data, f = c.ws.recv_until_close(timeout=60)
+        assert len(data) == len(want) and data == want
+        assert f is not None and f.close_code == 1000, f
+        raw = c.close_notify_then_fin()
+        raw.close()
+        lines = g.wait_session_lines(1, route="/echo")
+        assert lines[0]["code"] == "1000", lines
+    finally:
+        if st is not None:
+            st.terminate()
+            st.wait(10)
+        assert g.stop() == 0
+    calls = (tmp_path / "strace.log").read_text()
+    assert calls.count("(INJECTED)") == 2, calls
