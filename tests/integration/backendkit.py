@@ -389,6 +389,10 @@ class Blackhole:
             s.close()
             return False
 
+    def local_ports(self):
+        """The fillers' own ports: their connects are not another's."""
+        return {s.getsockname()[1] for s in self.fillers}
+
     def close(self):
         for s in self.fillers:
             close_quietly(s)

@@ -101,6 +101,13 @@ def connected_to(port):
     return [st for lp, rp, st in tcp_connections(port) if rp == port]
 
 
+def connecting_to(port, not_from=()):
+    """Local ports of the sockets still connecting (SYN_SENT) to the
+    server on port, less those in not_from (sockets of our own)."""
+    return [lp for lp, rp, st in tcp_connections(port)
+            if rp == port and st == "SYN_SENT" and lp not in not_from]
+
+
 def tcp_gone(local_port, remote_port):
     """True when no socket links local_port to remote_port any more, or
     the one left is in TIME_WAIT (closed both ways)."""
