@@ -203,11 +203,20 @@ out_segs() {
 	    else { print $c["OutSegs"]; exit } }' /proc/net/snmp 2>/dev/null
 }
 
+# lg_run MODE N FILE: the loadgen does exactly N messages (1 connection,
+# 1 KiB, one in flight) or N cycles (1 slot) and exits; its output to FILE.
+lg_run() {
+	local args="-n 1"
+	[ "$1" = echo ] && args="-n 1 -s 1024 -w 1"
+	"$BENCH_DIR/loadgen" -m "$1" -p $W_PORT $LG_ARGS $args -N "$2" \
+	    -x 300 >"$3" 2>&1
+}
+
 # one MODE N: wsgate under callgrind for N messages or cycles; sets TOT to
 # "Ir sysCount segments" (the whole process; segments: every TCP segment
 # sent from before its start to after its exit).
 one() {
-	local mode=$1 n=$2 f=$OUT/$1-$2 gw rc args s0 s1
+	local mode=$1 n=$2 f=$OUT/$1-$2 gw rc s0 s1
 	s0=$(out_segs)
 	valgrind --tool=callgrind --collect-systime=yes \
 	    --callgrind-out-file="$f.cg" $PEER_CMD >"$f.log" 2>&1 &
@@ -217,10 +226,7 @@ one() {
 		echo "instr: $PEER did not start under valgrind (see $f.log)" >&2
 		return 1
 	fi
-	args="-n 1"
-	[ "$mode" = echo ] && args="-n 1 -s 1024 -w 1"
-	"$BENCH_DIR/loadgen" -m "$mode" -p $W_PORT $LG_ARGS $args -N "$n" \
-	    -x 300 >"$f.lg" 2>&1
+	lg_run "$mode" "$n" "$f.lg"
 	rc=$?
 	kill -TERM $gw 2>/dev/null
 	wait $gw
@@ -252,7 +258,7 @@ one() {
 # strace_one MODE N: the calls that entered the kernel in a native run of
 # the peer for N messages or cycles (strace -f -c's total), on stdout.
 strace_one() {
-	local mode=$1 n=$2 f=$OUT/$1-$2 st rc args peer i
+	local mode=$1 n=$2 f=$OUT/$1-$2 st rc peer i
 	strace -f -c -o "$f.strace" $PEER_CMD >"$f.strace.log" 2>&1 &
 	st=$!
 	PIDS="$PIDS $st"
@@ -260,10 +266,7 @@ strace_one() {
 		echo "instr: $PEER did not start under strace (see $f.strace.log)" >&2
 		return 1
 	fi
-	args="-n 1"
-	[ "$mode" = echo ] && args="-n 1 -s 1024 -w 1"
-	"$BENCH_DIR/loadgen" -m "$mode" -p $W_PORT $LG_ARGS $args -N "$n" \
-	    -x 300 >"$f.strace.lg" 2>&1
+	lg_run "$mode" "$n" "$f.strace.lg"
 	rc=$?
 	# strace prints its table when the peer (its child) has exited.
 	peer=$(cat /proc/$st/task/*/children 2>/dev/null | awk '{ print $1; exit }')
