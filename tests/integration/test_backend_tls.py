@@ -217,6 +217,21 @@ class StoreFIFO:
             os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
         assert e.value.errno == errno.ENXIO, "a second read of the bundle"
 
+    def check_reads_once(self, g, env, pem_file):
+        """`wsgate -t` on g's config accepts it, reading the bundle once."""
+        fed = self.feed(pem_file)
+        r = subprocess.run([g.binary, "-t", "-c", g.config_path], env=dict(
+            os.environ, **env), capture_output=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        self.read_once(fed)
+
+    def reload_reads_once(self, g, pem_file):
+        """A SIGHUP to g reloads, reading the (changed) bundle once."""
+        fed = self.feed(pem_file)
+        g.send_signal(signal.SIGHUP)
+        g.wait_log(r"reloaded ")
+        self.read_once(fed)
+
 
 def test_system_store_read_once_per_load_for_all_routes(
         gateway_factory, pki, tls_echo, tmp_path):
@@ -243,15 +258,7 @@ def test_system_store_read_once_per_load_for_all_routes(
         assert echo_through(g, p) == b"over tls"
     refused(g, "/name")
 
-    fed = store.feed(pki["ca"][0])
-    r = subprocess.run([g.binary, "-t", "-c", g.config_path], env=dict(
-        os.environ, **env), capture_output=True, timeout=10)
-    assert r.returncode == 0, r.stderr
-    store.read_once(fed)
-
-    fed = store.feed(pki["rogue"][0])   # ca-certificates changed
-    g.send_signal(signal.SIGHUP)
-    g.wait_log(r"reloaded ")
-    store.read_once(fed)
+    store.check_reads_once(g, env, pki["ca"][0])
+    store.reload_reads_once(g, pki["rogue"][0])  # ca-certificates changed
     for p in paths:
         refused(g, p)

@@ -2,9 +2,7 @@
 client_ca, and per-route allow_client_cn / allow_client_san (403)."""
 import asyncio
 import os
-import signal
 import ssl
-import subprocess
 
 import pytest
 import websockets
@@ -120,16 +118,8 @@ def test_client_ca_system_shares_the_generation_store(gateway_factory, pki,
         assert connect(g, pki, "/any", None) == "tls-refused"
         assert connect(g, pki, "/any", "mallory") == "tls-refused"
 
-        fed = store.feed(pki["ca"][0])
-        r = subprocess.run([g.binary, "-t", "-c", g.config_path], env=dict(
-            os.environ, **env), capture_output=True, timeout=10)
-        assert r.returncode == 0, r.stderr
-        store.read_once(fed)
-
-        fed = store.feed(pki["rogue"][0])   # ca-certificates changed
-        g.send_signal(signal.SIGHUP)
-        g.wait_log(r"reloaded ")
-        store.read_once(fed)
+        store.check_reads_once(g, env, pki["ca"][0])
+        store.reload_reads_once(g, pki["rogue"][0])  # ca-certificates changed
         assert connect(g, pki, "/any", "alice") == "tls-refused"
     finally:
         backend.close()
