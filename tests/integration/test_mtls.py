@@ -1,7 +1,6 @@
 """Client certificates (mTLS): verify_client = require | optional against
 client_ca, and per-route allow_client_cn / allow_client_san (403)."""
 import asyncio
-import os
 import ssl
 
 import pytest
