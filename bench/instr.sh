@@ -212,74 +212,65 @@ lg_run() {
 	    -x 300 >"$3" 2>&1
 }
 
+# drive WHAT LOG LG MODE N CMD...: start CMD (the peer under WHAT), let
+# the loadgen do its N operations (output to LG), then SIGTERM the peer
+# and wait for CMD to exit. Returns 1, saying why, if either failed. The
+# peer is CMD's child under strace; valgrind runs it in its own process.
+drive() {
+	local what=$1 log=$2 lg=$3 mode=$4 n=$5 pid rc peer
+	shift 5
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	PIDS="$PIDS $pid"
+	if ! wait_port $W_PORT 60; then
+		echo "instr: $PEER did not start under $what (see $log)" >&2
+		return 1
+	fi
+	lg_run "$mode" "$n" "$lg"
+	rc=$?
+	peer=$(cat /proc/$pid/task/*/children 2>/dev/null | awk '{ print $1; exit }')
+	kill -TERM ${peer:-$pid} 2>/dev/null
+	wait $pid
+	PIDS=${PIDS% $pid}
+	if [ $rc != 0 ]; then
+		echo "instr: loadgen $mode -N $n ($what) failed: $(cat "$lg")" >&2
+		return 1
+	fi
+}
+
 # one MODE N: wsgate under callgrind for N messages or cycles; sets TOT to
-# "Ir sysCount segments" (the whole process; segments: every TCP segment
+# "Ir syscalls segments" (the whole process; segments: every TCP segment
 # sent from before its start to after its exit).
 one() {
-	local mode=$1 n=$2 f=$OUT/$1-$2 gw rc s0 s1
+	local mode=$1 n=$2 f=$OUT/$1-$2 s0 s1 vdso st
 	s0=$(out_segs)
-	valgrind --tool=callgrind --collect-systime=yes \
-	    --callgrind-out-file="$f.cg" $PEER_CMD >"$f.log" 2>&1 &
-	gw=$!
-	PIDS="$PIDS $gw"
-	if ! wait_port $W_PORT 60; then
-		echo "instr: $PEER did not start under valgrind (see $f.log)" >&2
-		return 1
-	fi
-	lg_run "$mode" "$n" "$f.lg"
-	rc=$?
-	kill -TERM $gw 2>/dev/null
-	wait $gw
+	drive valgrind "$f.log" "$f.lg" "$mode" "$n" \
+	    valgrind --tool=callgrind --collect-systime=yes \
+	    --callgrind-out-file="$f.cg" $PEER_CMD || return 1
 	s1=$(out_segs)
-	PIDS=${PIDS% $gw}
-	if [ $rc != 0 ]; then
-		echo "instr: loadgen $mode -N $n failed: $(cat "$f.lg")" >&2
-		return 1
-	fi
 	# callgrind's "totals:" line follows "events: Ir sysCount sysTime".
 	TOT=$(awk '/^events:/ { for (i = 2; i <= NF; i++) col[$i] = i - 1 }
 	    /^(totals|summary):/ { print $(col["Ir"] + 1), $(col["sysCount"] + 1); exit }' \
 	    "$f.cg")
 	[ -n "$TOT" ] || { echo "instr: no totals in $f.cg" >&2; return 1; }
-	# Natively clock_gettime and gettimeofday are vDSO calls, not
-	# syscalls; under valgrind they trap. Leave them out of the count.
-	vdso=$(callgrind_annotate --show=sysCount --sort=sysCount "$f.cg" \
-	    2>/dev/null | awk '/clock_gettime|gettimeofday|:time[@ ]/ {
-	    gsub(",", "", $1); n += $1 } END { print n + 0 }')
-	TOT=$(echo "$TOT $vdso ${s0:-0} ${s1:-0}" |
-	    awk '{ print $1, $2 - $3, $5 - $4 }')
-	[ "$STRACE" = 1 ] || return 0
-	# The syscalls: the same run natively under strace -c (see the top).
-	local st
-	st=$(strace_one "$mode" "$n") || return 1
-	TOT=$(echo "$TOT $st" | awk '{ print $1, $4, $3 }')
-}
-
-# strace_one MODE N: the calls that entered the kernel in a native run of
-# the peer for N messages or cycles (strace -f -c's total), on stdout.
-strace_one() {
-	local mode=$1 n=$2 f=$OUT/$1-$2 st rc peer i
-	strace -f -c -o "$f.strace" $PEER_CMD >"$f.strace.log" 2>&1 &
-	st=$!
-	PIDS="$PIDS $st"
-	if ! wait_port $W_PORT 20; then
-		echo "instr: $PEER did not start under strace (see $f.strace.log)" >&2
-		return 1
+	if [ "$STRACE" = 1 ]; then
+		# The syscalls: the same run natively under strace -c (see
+		# the top): exactly the calls that entered the kernel.
+		drive strace "$f.strace.log" "$f.strace.lg" "$mode" "$n" \
+		    strace -f -c -o "$f.strace" $PEER_CMD || return 1
+		st=$(awk '$NF == "total" { print $4; ok = 1 } END { exit !ok }' \
+		    "$f.strace") ||
+		    { echo "instr: no total in $f.strace" >&2; return 1; }
+		TOT="${TOT% *} $st"
+	else
+		# Natively clock_gettime and gettimeofday are mostly vDSO
+		# calls; under valgrind they trap. Leave them out.
+		vdso=$(callgrind_annotate --show=sysCount --sort=sysCount "$f.cg" \
+		    2>/dev/null | awk '/clock_gettime|gettimeofday|:time[@ ]/ {
+		    gsub(",", "", $1); n += $1 } END { print n + 0 }')
+		TOT=$(echo "$TOT $vdso" | awk '{ print $1, $2 - $3 }')
 	fi
-	lg_run "$mode" "$n" "$f.strace.lg"
-	rc=$?
-	# strace prints its table when the peer (its child) has exited.
-	peer=$(cat /proc/$st/task/*/children 2>/dev/null | awk '{ print $1; exit }')
-	kill -TERM ${peer:-$st} 2>/dev/null
-	for i in $(seq 100); do kill -0 $st 2>/dev/null || break; sleep 0.05; done
-	wait $st
-	PIDS=${PIDS% $st}
-	if [ $rc != 0 ]; then
-		echo "instr: loadgen $mode -N $n (strace) failed: $(cat "$f.strace.lg")" >&2
-		return 1
-	fi
-	awk '$NF == "total" { print $4; ok = 1 } END { exit !ok }' "$f.strace" ||
-	    { echo "instr: no total in $f.strace" >&2; return 1; }
+	TOT="$TOT $(( ${s1:-0} - ${s0:-0} ))"
 }
 
 measure() {	# measure MODE N1 N2: sets IR, SYS and SEG per op
