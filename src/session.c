@@ -538,6 +538,23 @@ session_leg_closes_now(const struct session_leg *leg)
 	    evbuffer_get_length(bufferevent_get_input(leg->bev)) == 0;
 }
 
+/*
+ * leg's EOF came while our last TLS records wait for room in its socket
+ * (session_leg_shut): it may still read, so keep the leg until they and
+ * our FIN are out; session_leg_shut_cb comes back to
+ * session_leg_progress(), which drops it. The linger bounds a peer that
+ * never reads. Returns 0.
+ */
+static int
+session_leg_wait_room(struct session_leg *leg)
+{
+	bufferevent_disable(leg->bev, EV_READ);	/* nothing after the EOF */
+	log_debug("session %llu: %s EOF while our last records wait for "
+	    "room: they go first", (unsigned long long)leg->s->id,
+	    leg == &leg->s->client ? "the client's" : "the backend's");
+	return 0;
+}
+
 int
 session_leg_progress(struct session_leg *leg)
 {
@@ -587,6 +604,8 @@ session_leg_progress(struct session_leg *leg)
 			xform_stdin_closed(leg->s);	/* a process: its grace */
 	}
 	if (leg->eof) {
+		if (leg->shut_ev != NULL)
+			return session_leg_wait_room(leg);
 		session_drop_leg(leg);
 		return session_maybe_free(leg->s);
 	}
@@ -1053,6 +1072,13 @@ session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (leg->discard || (s->state == SESSION_CLOSING && s->fin.received)) {
 		/* The close handshake is done: the client's EOF is expected. */
+		if (leg->shut_ev != NULL) {
+			/* An error too: OpenSSL calls an EOF without
+			 * close_notify one. A reset fails the next send. */
+			leg->eof = true;
+			(void)session_leg_wait_room(leg);
+			return;
+		}
 		session_drop_leg(leg);
 		session_maybe_free(s);
 		return;

@@ -263,7 +263,9 @@ session_leg_read_more(struct session_leg *leg)
  * The socket of a TLS leg whose last records did not fit is writable:
  * send more of them, and the FIN after the last. A failed socket is left
  * to the leg's read event, which reads on to its EOF (session_leg_progress)
- * and reports the error; the linger bounds a client that never reads.
+ * and reports the error; the linger bounds a client that never reads. A
+ * leg whose EOF came meanwhile (session_leg_wait_room) is read no more:
+ * session_leg_progress() drops it, and may free the session.
  */
 static void
 session_leg_shut_cb(evutil_socket_t fd, short what, void *arg)
@@ -278,6 +280,8 @@ session_leg_shut_cb(evutil_socket_t fd, short what, void *arg)
 	leg->shut_ev = NULL;
 	if (r == 0)
 		(void)shutdown(fd, SHUT_WR);
+	if (leg->eof)
+		(void)session_leg_progress(leg);
 }
 
 int

@@ -213,11 +213,16 @@ def fill_until_full(c, gport):
         if wmem >= sndbuf:
             return bytes(sent)
         assert time.monotonic() < deadline, (queued, wmem, sndbuf)
-        chunk = os.urandom(32768 if sndbuf - wmem > 262144 else 1000)
+        big = sndbuf - wmem > 262144
+        chunk = os.urandom(32768 if big else 1000)
         c.ws.send_frame(OP_BINARY, chunk)
         sent += chunk
-        wait_for(lambda: gateway_socket(gport, cport)[0] > queued, 10,
-                 interval=0.001, what="the echo in wsgate's socket")
+        # A small echo, whole: the client's window is shut by then, so
+        # nothing is acknowledged and only a part of it (the backend's
+        # first read) could make Send-Q grow by less.
+        grow = 1 if big else len(chunk)
+        wait_for(lambda: gateway_socket(gport, cport)[0] >= queued + grow,
+                 10, interval=0.001, what="the echo in wsgate's socket")
 
 
 def refuse_sends(pid, n, log):
@@ -258,6 +263,21 @@ def test_close_reply_waits_for_room_when_the_client_stopped_reading(
     close_notify and FIN, and no reset. (Before, the send buffer was grown
     once, and failing that the leg was closed: the client got the bytes
     and a FIN, but no close frame.)"""
+    close_reply_waits_for_room(tmp_path, certs, backends, half_close=False)
+
+
+def test_close_reply_waiting_for_room_outlives_the_clients_fin(
+        tmp_path, certs, backends):
+    """As above, but the client half-closes (its FIN after its close frame)
+    before it reads again: the leg is kept until our last records and FIN
+    are out, and the client still gets every byte, our close frame,
+    close_notify and FIN. (Before, the client's EOF dropped the leg with
+    its held records: the client got the bytes the kernel had and then a
+    reset, no close frame.)"""
+    close_reply_waits_for_room(tmp_path, certs, backends, half_close=True)
+
+
+def close_reply_waits_for_room(tmp_path, certs, backends, half_close):
     echo = backends(echo_handler)
     g = tls_gateway(tmp_path, certs, echo, gateway="log_level = debug\n")
     st = None
@@ -267,11 +287,22 @@ def test_close_reply_waits_for_room_when_the_client_stopped_reading(
         st = refuse_sends(g.pid, 2, tmp_path / "strace.log")
         c.ws.send_close(1000)
         g.wait_log(r"session \d+: the last records wait for room")
+        if half_close:
+            # The TCP socket's own shutdown: SSLSocket's would drop TLS.
+            socket.socket.shutdown(c.s, socket.SHUT_WR)
+            g.wait_log(r"session \d+: the client's EOF while our last "
+                       r"records wait for room|duration=\S+s")
         data, f = c.ws.recv_until_close(timeout=60)
         assert len(data) == len(want) and data == want
         assert f is not None and f.close_code == 1000, f
-        raw = c.close_notify_then_fin()
-        raw.close()
+        if half_close:
+            # Our close_notify, then our FIN (not a reset); the client's
+            # own close_notify cannot follow its FIN.
+            assert not c.ws.buf and c.s.recv(4096) == b""
+            assert socket.socket.recv(c.s, 4096) == b""
+            c.s.close()
+        else:
+            c.close_notify_then_fin().close()
         lines = g.wait_session_lines(1, route="/echo")
         assert lines[0]["code"] == "1000", lines
     finally:

@@ -152,6 +152,16 @@ xform_client_resume(struct session *s)
 	return -1;
 }
 
+/* session.c's, reached from session_leg.c only when a TLS leg's held
+ * close records are out (session_leg_shut_cb); these legs are never TLS. */
+int
+session_leg_progress(struct session_leg *leg)
+{
+	(void)leg;
+	fail_msg("session_leg_progress from a plain leg");
+	return -1;
+}
+
 /* tls.c's calls for TLS legs (EOF, writes); these legs are never TLS. */
 void	tls_shutdown(struct bufferevent *);
 void
