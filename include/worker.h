@@ -12,7 +12,8 @@ struct config;
 struct gw_gen;
 struct gw_worker;
 
-/* Workers for cfg: its workers, or one per core (1..64) for "auto". */
+/* Workers for cfg: its workers, or for "auto" one per CPU the process may
+ * run on (its affinity), 1..64. */
 unsigned worker_count(const struct config *cfg);
 
 /*

@@ -7,6 +7,7 @@
  * 1001 spread over drain_timeout).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -344,14 +345,25 @@ worker_run(void *arg)
 	return NULL;
 }
 
+/*
+ * workers = auto: one per CPU this process may run on. That is its CPU
+ * affinity (taskset, systemd's CPUAffinity=, a container's cpuset), not
+ * every CPU online: a sidecar given one CPU of sixteen runs one loop, not
+ * sixteen that take turns on it. With more CPUs than a cpu_set_t holds,
+ * or without the call, the CPUs online.
+ */
 unsigned
 worker_count(const struct config *cfg)
 {
+	cpu_set_t set;
 	long n;
 
 	if (cfg->workers != 0)
 		return cfg->workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 

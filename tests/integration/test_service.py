@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from backendkit import echo_handler
 from basekit import wait_for
 from wskit import OP_BINARY, RawWS
@@ -203,3 +205,30 @@ def test_sigterm_repeated_during_teardown_exits_cleanly(gateway_factory,
     g.stopped = True
     for ws in clients:
         ws.close()
+
+
+def test_workers_auto_counts_the_cpus_it_may_run_on(gateway_factory,
+                                                    backends):
+    """workers = auto in a process pinned to one CPU (taskset, systemd's
+    CPUAffinity=, a container's cpuset) starts one event loop, and the
+    gateway still relays; unpinned, one per CPU. (Before, auto counted
+    every CPU online: a sidecar given one CPU ran a loop per host CPU.)"""
+    ncpu = len(os.sched_getaffinity(0))
+    if ncpu < 2:
+        pytest.skip("one CPU: pinning to one changes nothing")
+    echo = backends(echo_handler)
+    routes = [("/echo", {"backend": echo.spec})]
+    whole = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(whole)})   # the child inherits it
+    try:
+        pinned = gateway_factory(routes=routes, gateway={"workers": "auto"})
+    finally:
+        os.sched_setaffinity(0, whole)
+    free = gateway_factory(routes=routes, gateway={"workers": "auto"})
+    assert re.search(r"started: 1 workers,", pinned.log_text())
+    assert re.search(r"started: %d workers," % min(ncpu, 64),
+                     free.log_text())
+    ws = RawWS.open(pinned.port, path="/echo")
+    ws.send_frame(OP_BINARY, b"pinned")
+    assert ws.recv_frame().payload == b"pinned"
+    ws.close()
