@@ -29,6 +29,11 @@
 #   BENCH_LARGE_BYTES=1073741824     the one large frame
 #   BENCH_LARGE_WEBSOCKIFY_SECS=20   websockify gets one bounded try
 #   BENCH_WORKERS=auto   `workers =` for wsgate, if its config accepts the key
+#   BENCH_PIN=P:L        run the peer on CPUs P and the loadgen and backend on
+#                        CPUs L (taskset -c lists: "0:1", "0-3:4-7"), so the
+#                        peer has cores of its own; unset, all share them.
+#                        wsgate's auto workers and HAProxy's default nbthread
+#                        both follow the peer's CPUs
 #   BENCH_INSTALL=1      apt-get install haproxy websockify when missing
 #   BENCH_PORT=23000     base of the loopback ports used (23000..23099); keep
 #                        it below net.ipv4.ip_local_port_range, or a busy
@@ -58,6 +63,20 @@ LARGE_WSK_SECS=${BENCH_LARGE_WEBSOCKIFY_SECS:-$([ "$QUICK" = 1 ] && echo 5 || ec
 PEERS=${BENCH_PEERS:-direct wsgate haproxy websockify}
 MODES=${BENCH_MODES:-verify stream-up stream-down echo rtt connect wss-stream-up wss-stream-down wss-echo wss-connect idle large hold}
 WORKERS=${BENCH_WORKERS:-auto}
+PIN=${BENCH_PIN:-}
+PIN_PEER=""; PIN_LOAD=""
+if [ -n "$PIN" ]; then
+	case $PIN in
+	?*:?*) ;;
+	*) echo "bench: BENCH_PIN=$PIN: want PEER_CPUS:LOAD_CPUS, as 0:1" >&2
+	   exit 2 ;;
+	esac
+	command -v taskset >/dev/null ||
+	    { echo "bench: BENCH_PIN needs taskset (util-linux)" >&2; exit 2; }
+	taskset -c "${PIN%%:*}" true && taskset -c "${PIN#*:}" true ||
+	    { echo "bench: BENCH_PIN=$PIN: no such CPUs here" >&2; exit 2; }
+	PIN_PEER="taskset -c ${PIN%%:*}"; PIN_LOAD="taskset -c ${PIN#*:}"
+fi
 P=${BENCH_PORT:-23000}
 
 # Ports: backend echo x3, sink, source, control; wsgate x3 + 1 TLS;
@@ -312,7 +331,7 @@ EOF
 BACKEND_PID=""
 start_backend() {	# start_backend [-V]
 	[ -n "$BACKEND_PID" ] && stop_pid "$BACKEND_PID"
-	start_bg backend "$BACKEND" -e $B_ECHO1 -e $B_ECHO2 -e $B_ECHO3 \
+	start_bg backend $PIN_LOAD "$BACKEND" -e $B_ECHO1 -e $B_ECHO2 -e $B_ECHO3 \
 	    -k $B_SINK -s $B_SOURCE -c $B_CTL "$@"
 	BACKEND_PID=$BG_PID
 	wait_port $B_CTL || { log "bench: backend did not start"; exit 1; }
@@ -325,21 +344,21 @@ start_peer() {	# start_peer PEER: sets PEER_PID and PID_<PEER> (empty: direct)
 	case $1 in
 	direct) ;;
 	wsgate)
-		start_bg wsgate "$WSGATE_BIN" -d -c "$W_CONF"
+		start_bg wsgate $PIN_PEER "$WSGATE_BIN" -d -c "$W_CONF"
 		PEER_PID=$BG_PID; peer_up $W_PORT ;;
 	haproxy)
-		start_bg haproxy haproxy -db -f "$H_CONF"
+		start_bg haproxy $PIN_PEER haproxy -db -f "$H_CONF"
 		PEER_PID=$BG_PID; peer_up $H_SOURCE ;;
 	websockify)
 		# Three servers (one per target); the measured one is picked in
 		# peer_args. Each forks a process per connection.
-		start_bg websockify-echo websockify 127.0.0.1:$K_ECHO \
+		start_bg websockify-echo $PIN_PEER websockify 127.0.0.1:$K_ECHO \
 		    127.0.0.1:$B_ECHO1
 		WSK_ECHO=$BG_PID
-		start_bg websockify-sink websockify 127.0.0.1:$K_SINK \
+		start_bg websockify-sink $PIN_PEER websockify 127.0.0.1:$K_SINK \
 		    127.0.0.1:$B_SINK
 		WSK_SINK=$BG_PID
-		start_bg websockify-source websockify 127.0.0.1:$K_SOURCE \
+		start_bg websockify-source $PIN_PEER websockify 127.0.0.1:$K_SOURCE \
 		    127.0.0.1:$B_SOURCE
 		WSK_SOURCE=$BG_PID
 		PEER_PID="$WSK_ECHO $WSK_SINK $WSK_SOURCE"
@@ -427,7 +446,7 @@ peer_args() {
 lg() {
 	local peer=$1 mode=$2 run=$3 line rc
 	shift 3
-	line=$("$LOADGEN" -m "$mode" "$@" 2>>"$OUT/loadgen.err")
+	line=$($PIN_LOAD "$LOADGEN" -m "$mode" "$@" 2>>"$OUT/loadgen.err")
 	rc=$?
 	[ -n "$line" ] || line="mode=$mode errors=1 failed=1"
 	[ -n "${LABEL:-}" ] && line=${line/mode=$mode/mode=$LABEL}
@@ -596,7 +615,12 @@ T1=$(date +%s)
 	echo "wsgate benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $((T1 - T0)) s"
 	echo
 	echo "Machine: $NPROC cores, $CPU_MODEL, Linux $(uname -r)."
-	echo "The load generator, the backend and the peer share those $NPROC cores."
+	if [ -n "$PIN" ]; then
+		echo "Pinned (BENCH_PIN=$PIN): the peer on CPUs ${PIN%%:*}," \
+		    "the load generator and the backend on CPUs ${PIN#*:}."
+	else
+		echo "The load generator, the backend and the peer share those $NPROC cores."
+	fi
 	echo "Load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "Peers: $("$WSGATE_BIN" --version 2>/dev/null | head -1)" \
 	    "($WSGATE_NOTE)" \
