@@ -539,20 +539,27 @@ session_leg_closes_now(const struct session_leg *leg)
 }
 
 /*
- * leg's EOF came while our last TLS records wait for room in its socket
- * (session_leg_shut): it may still read, so keep the leg until they and
- * our FIN are out; session_leg_shut_cb comes back to
- * session_leg_progress(), which drops it. The linger bounds a peer that
- * never reads. Returns 0.
+ * leg's EOF (or error) ends it: drop it, and s with its last leg. Unless
+ * our last TLS records still wait for room in its socket
+ * (session_leg_shut): a peer that half-closed may still read them, so the
+ * leg stays, read no more, until they and our FIN are out (or a send
+ * fails); session_leg_shut_cb then comes back through
+ * session_leg_progress(). The linger bounds a peer that never reads.
+ * Returns -1 if s was freed.
  */
 static int
-session_leg_wait_room(struct session_leg *leg)
+session_leg_ended(struct session_leg *leg)
 {
-	bufferevent_disable(leg->bev, EV_READ);	/* nothing after the EOF */
-	log_debug("session %llu: %s EOF while our last records wait for "
-	    "room: they go first", (unsigned long long)leg->s->id,
-	    leg == &leg->s->client ? "the client's" : "the backend's");
-	return 0;
+	leg->eof = true;
+	if (leg->shut_ev != NULL) {
+		bufferevent_disable(leg->bev, EV_READ);
+		log_debug("session %llu: %s EOF while our last records wait "
+		    "for room: they go first", (unsigned long long)leg->s->id,
+		    leg == &leg->s->client ? "the client's" : "the backend's");
+		return 0;
+	}
+	session_drop_leg(leg);
+	return session_maybe_free(leg->s);
 }
 
 int
@@ -603,12 +610,8 @@ session_leg_progress(struct session_leg *leg)
 		if (leg == &leg->s->upstream && leg->s->x != NULL)
 			xform_stdin_closed(leg->s);	/* a process: its grace */
 	}
-	if (leg->eof) {
-		if (leg->shut_ev != NULL)
-			return session_leg_wait_room(leg);
-		session_drop_leg(leg);
-		return session_maybe_free(leg->s);
-	}
+	if (leg->eof)
+		return session_leg_ended(leg);
 	session_leg_read_on(leg);
 	return 0;
 }
@@ -1071,16 +1074,10 @@ session_client_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (leg->discard || (s->state == SESSION_CLOSING && s->fin.received)) {
-		/* The close handshake is done: the client's EOF is expected. */
-		if (leg->shut_ev != NULL) {
-			/* An error too: OpenSSL calls an EOF without
-			 * close_notify one. A reset fails the next send. */
-			leg->eof = true;
-			(void)session_leg_wait_room(leg);
-			return;
-		}
-		session_drop_leg(leg);
-		session_maybe_free(s);
+		/* The close handshake is done: the client's EOF is expected.
+		 * An error too: OpenSSL calls an EOF without close_notify
+		 * one, and a reset fails the held records' next send. */
+		(void)session_leg_ended(leg);
 		return;
 	}
 	if (s->state == SESSION_HANDSHAKE) {
@@ -1110,12 +1107,11 @@ session_upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (s->state == SESSION_CLOSING) {
-		leg->eof = true;
 		if (what & BEV_EVENT_ERROR) {
-			session_drop_leg(leg);
-			session_maybe_free(s);
+			(void)session_leg_ended(leg);
 			return;
 		}
+		leg->eof = true;
 		session_leg_progress(leg);
 		return;
 	}

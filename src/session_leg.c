@@ -264,7 +264,7 @@ session_leg_read_more(struct session_leg *leg)
  * send more of them, and the FIN after the last. A failed socket is left
  * to the leg's read event, which reads on to its EOF (session_leg_progress)
  * and reports the error; the linger bounds a client that never reads. A
- * leg whose EOF came meanwhile (session_leg_wait_room) is read no more:
+ * leg whose EOF came meanwhile (session_leg_ended) is read no more:
  * session_leg_progress() drops it, and may free the session.
  */
 static void
